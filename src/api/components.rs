@@ -1,0 +1,416 @@
+//! Specs of the collector, Prometheus, Tempo and Loki components.
+//!
+//! Every component has `enabled`, `image`, `replicas` and `resources`; the rest is
+//! what that component needs. Defaults for images live in `crate::build::images`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{BYTE_SIZE_PATTERN, DURATION_PATTERN, QUANTITY_PATTERN};
+
+fn yes() -> bool {
+    true
+}
+
+/// The OpenTelemetry Collector: OTLP gRPC (4317) and HTTP (4318) in, fanned out to
+/// Prometheus, Loki and Tempo.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CollectorSpec {
+    /// Run this component. Disabling it deletes its children.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+
+    /// Container image. Unset: the version pinned by this sextant release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub image: Option<String>,
+
+    /// Replicas when autoscaling is disabled. Ignored while autoscaling is enabled:
+    /// the HorizontalPodAutoscaler owns the replica count then.
+    #[serde(default = "default_collector_replicas")]
+    #[schemars(range(min = 0, max = 100))]
+    pub replicas: i32,
+
+    /// Horizontal autoscaling of the collector Deployment.
+    #[serde(default)]
+    pub autoscaling: AutoscalingSpec,
+
+    /// Trace sampling at the collector.
+    #[serde(default)]
+    pub sampling: SamplingSpec,
+
+    /// Resource attributes upserted on every span, metric and log that passes the
+    /// collector, e.g. `deployment.environment: production`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resource_attributes: BTreeMap<String, String>,
+
+    /// CPU and memory. The collector's memory_limiter is derived from the memory limit.
+    /// Unset: requests 200m/256Mi, limits 1/512Mi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+impl Default for CollectorSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            image: None,
+            replicas: default_collector_replicas(),
+            autoscaling: AutoscalingSpec::default(),
+            sampling: SamplingSpec::default(),
+            resource_attributes: BTreeMap::new(),
+            resources: None,
+        }
+    }
+}
+
+fn default_collector_replicas() -> i32 {
+    2
+}
+
+/// HorizontalPodAutoscaler settings (autoscaling/v2) for the collector.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.maxReplicas >= self.minReplicas").message("maxReplicas must be >= minReplicas"),
+    validation = Rule::new("!self.enabled || has(self.targetCPUUtilizationPercentage) || has(self.targetMemoryUtilizationPercentage)").message("an enabled autoscaler needs targetCPUUtilizationPercentage or targetMemoryUtilizationPercentage")
+)]
+pub struct AutoscalingSpec {
+    /// Create a HorizontalPodAutoscaler for the collector.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+
+    /// Fewest replicas the autoscaler keeps.
+    #[serde(default = "default_min_replicas")]
+    #[schemars(range(min = 1, max = 100))]
+    pub min_replicas: i32,
+
+    /// Most replicas the autoscaler may create.
+    #[serde(default = "default_max_replicas")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_replicas: i32,
+
+    /// Target average CPU use, in percent of the CPU request.
+    #[serde(
+        default = "default_cpu_target",
+        rename = "targetCPUUtilizationPercentage",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(range(min = 1, max = 100))]
+    pub target_cpu_utilization_percentage: Option<i32>,
+
+    /// Target average memory use, in percent of the memory request.
+    #[serde(
+        default,
+        rename = "targetMemoryUtilizationPercentage",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(range(min = 1, max = 100))]
+    pub target_memory_utilization_percentage: Option<i32>,
+}
+
+impl Default for AutoscalingSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_replicas: default_min_replicas(),
+            max_replicas: default_max_replicas(),
+            target_cpu_utilization_percentage: default_cpu_target(),
+            target_memory_utilization_percentage: None,
+        }
+    }
+}
+
+fn default_min_replicas() -> i32 {
+    2
+}
+
+fn default_max_replicas() -> i32 {
+    10
+}
+
+fn default_cpu_target() -> Option<i32> {
+    Some(70)
+}
+
+/// Head sampling of traces at the collector.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SamplingSpec {
+    /// Fraction of traces kept, from 0 (none) to 1 (all). Sampling is by trace ID,
+    /// so a trace is kept or dropped whole.
+    #[serde(default = "default_trace_ratio")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub trace_ratio: f64,
+}
+
+impl Default for SamplingSpec {
+    fn default() -> Self {
+        Self {
+            trace_ratio: default_trace_ratio(),
+        }
+    }
+}
+
+fn default_trace_ratio() -> f64 {
+    1.0
+}
+
+/// Size of a component's PersistentVolumeClaim.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeSpec {
+    /// Requested size of the volume, a Kubernetes quantity such as `50Gi`.
+    #[schemars(regex(pattern = QUANTITY_PATTERN))]
+    pub size: String,
+}
+
+/// Prometheus: metrics storage and query.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PrometheusSpec {
+    /// Run this component. Disabling it deletes its children (its volume is kept
+    /// unless `storage.deletionPolicy` is `Delete`).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+
+    /// Container image. Unset: the version pinned by this sextant release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub image: Option<String>,
+
+    /// Replicas: 1, or 0 to stop it while keeping its volume. Prometheus runs as a
+    /// single instance on its own volume.
+    #[serde(default = "one")]
+    #[schemars(range(min = 0, max = 1))]
+    pub replicas: i32,
+
+    /// Retention of the TSDB.
+    #[serde(default)]
+    pub retention: PrometheusRetention,
+
+    /// The data volume.
+    #[serde(default = "default_prometheus_volume")]
+    pub storage: VolumeSpec,
+
+    /// How often Prometheus scrapes the stack's own components.
+    #[serde(default = "default_scrape_interval")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub scrape_interval: String,
+
+    /// CPU and memory. Unset: requests 250m/512Mi, limits 2/2Gi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+impl Default for PrometheusSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            image: None,
+            replicas: 1,
+            retention: PrometheusRetention::default(),
+            storage: default_prometheus_volume(),
+            scrape_interval: default_scrape_interval(),
+            resources: None,
+        }
+    }
+}
+
+fn one() -> i32 {
+    1
+}
+
+fn default_prometheus_volume() -> VolumeSpec {
+    VolumeSpec {
+        size: "50Gi".into(),
+    }
+}
+
+fn default_scrape_interval() -> String {
+    "30s".into()
+}
+
+/// Retention of Prometheus's TSDB: whichever limit is reached first applies.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PrometheusRetention {
+    /// How long samples are kept. Unset: `spec.retention.metrics`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub time: Option<String>,
+
+    /// Most bytes the TSDB may use, such as `45GiB`. Unset: 85% of the volume size,
+    /// so Prometheus deletes old blocks before the volume fills.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = BYTE_SIZE_PATTERN))]
+    pub size: Option<String>,
+}
+
+/// Tempo: trace storage, monolithic mode on a local volume.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TempoSpec {
+    /// Run this component. Disabling it deletes its children (its volume is kept
+    /// unless `storage.deletionPolicy` is `Delete`).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+
+    /// Container image. Unset: the version pinned by this sextant release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub image: Option<String>,
+
+    /// Replicas: 1, or 0 to stop it while keeping its volume. Tempo runs monolithic
+    /// on local storage, which does not support more than one instance.
+    #[serde(default = "one")]
+    #[schemars(range(min = 0, max = 1))]
+    pub replicas: i32,
+
+    /// Retention of trace blocks.
+    #[serde(default)]
+    pub retention: PeriodRetention,
+
+    /// The data volume.
+    #[serde(default = "default_small_volume")]
+    pub storage: VolumeSpec,
+
+    /// Tempo's metrics-generator: service graphs and span metrics written to Prometheus.
+    #[serde(default)]
+    pub metrics_generator: MetricsGeneratorSpec,
+
+    /// CPU and memory. Unset: requests 200m/512Mi, limits 2/2Gi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+impl Default for TempoSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            image: None,
+            replicas: 1,
+            retention: PeriodRetention::default(),
+            storage: default_small_volume(),
+            metrics_generator: MetricsGeneratorSpec::default(),
+            resources: None,
+        }
+    }
+}
+
+fn default_small_volume() -> VolumeSpec {
+    VolumeSpec {
+        size: "20Gi".into(),
+    }
+}
+
+/// A retention period.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PeriodRetention {
+    /// How long data is kept. Unset: the stack-wide default for this signal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub period: Option<String>,
+}
+
+/// Tempo's metrics-generator.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsGeneratorSpec {
+    /// Generate service-graph and span metrics (RED per service) into Prometheus.
+    /// Needs Prometheus enabled.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+impl Default for MetricsGeneratorSpec {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// Loki: log storage, single binary on a local volume.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LokiSpec {
+    /// Run this component. Disabling it deletes its children (its volume is kept
+    /// unless `storage.deletionPolicy` is `Delete`).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+
+    /// Container image. Unset: the version pinned by this sextant release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub image: Option<String>,
+
+    /// Replicas: 1, or 0 to stop it while keeping its volume. Loki runs as a single
+    /// binary on filesystem storage, which does not support more than one instance.
+    #[serde(default = "one")]
+    #[schemars(range(min = 0, max = 1))]
+    pub replicas: i32,
+
+    /// Retention, global and per stream, enforced by Loki's compactor.
+    #[serde(default)]
+    pub retention: LokiRetention,
+
+    /// The data volume.
+    #[serde(default = "default_small_volume")]
+    pub storage: VolumeSpec,
+
+    /// CPU and memory. Unset: requests 200m/512Mi, limits 2/2Gi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+impl Default for LokiSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            image: None,
+            replicas: 1,
+            retention: LokiRetention::default(),
+            storage: default_small_volume(),
+            resources: None,
+        }
+    }
+}
+
+/// Loki retention: a global period and per-stream overrides.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LokiRetention {
+    /// How long logs are kept. Unset: `spec.retention.logs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub period: Option<String>,
+
+    /// Per-stream retention: streams matching a selector are kept for its period.
+    /// Where several match, the highest priority wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub streams: Vec<StreamRetention>,
+}
+
+/// Retention of the log streams a selector matches.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamRetention {
+    /// A LogQL stream selector, such as `{namespace="dev"}`.
+    #[schemars(length(min = 3, max = 1024))]
+    pub selector: String,
+
+    /// How long matching streams are kept.
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub period: String,
+
+    /// Which rule wins when several selectors match a stream: the highest.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 1000))]
+    pub priority: i32,
+}

@@ -1,0 +1,349 @@
+//! Spec of the Grafana component: admin credentials, dashboards and alerting.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::DURATION_PATTERN;
+
+/// Grafana: datasources for Prometheus, Tempo and Loki (fixed UIDs, linked both ways),
+/// provisioned dashboards and alert rules.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GrafanaSpec {
+    /// Run this component. Disabling it deletes its children.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+
+    /// Container image. Unset: the version pinned by this sextant release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub image: Option<String>,
+
+    /// Replicas: 1, or 0 to stop it. Grafana keeps its own state in a per-pod
+    /// database; everything sextant provisions is re-created at start.
+    #[serde(default = "one")]
+    #[schemars(range(min = 0, max = 1))]
+    pub replicas: i32,
+
+    /// Where the admin user name and password come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_credentials: Option<AdminCredentials>,
+
+    /// Dashboards: built-in, from ConfigMaps, and inline.
+    #[serde(default)]
+    pub dashboards: DashboardsSpec,
+
+    /// Alert rules and where notifications go.
+    #[serde(default)]
+    pub alerting: AlertingSpec,
+
+    /// CPU and memory. Unset: requests 100m/256Mi, limits 1/512Mi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+impl Default for GrafanaSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            image: None,
+            replicas: 1,
+            admin_credentials: None,
+            dashboards: DashboardsSpec::default(),
+            alerting: AlertingSpec::default(),
+            resources: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> i32 {
+    1
+}
+
+/// A Secret in the stack's namespace holding Grafana's admin user and password.
+/// Without it, sextant generates `<stack>-grafana-admin` once and never overwrites it.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminCredentials {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+
+    /// Key of the user name in the Secret.
+    #[serde(default = "default_user_key")]
+    #[schemars(length(min = 1, max = 253))]
+    pub user_key: String,
+
+    /// Key of the password in the Secret.
+    #[serde(default = "default_password_key")]
+    #[schemars(length(min = 1, max = 253))]
+    pub password_key: String,
+}
+
+/// The key of the admin user name in a Grafana admin Secret.
+pub fn default_user_key() -> String {
+    "admin-user".into()
+}
+
+/// The key of the admin password in a Grafana admin Secret.
+pub fn default_password_key() -> String {
+    "admin-password".into()
+}
+
+/// The dashboards sextant ships, embedded in its binary.
+#[derive(
+    JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuiltinDashboard {
+    /// The stack watching itself: ingest, drops, queues, storage.
+    StackHealth,
+    /// Rate, errors and duration per service from span metrics, with exemplars and logs.
+    ServiceOverview,
+    /// AI agents on the OpenTelemetry GenAI conventions: tokens, latency, errors, tasks.
+    AgentFleet,
+    /// Log volume and error lines by service and level.
+    LogsOverview,
+}
+
+impl BuiltinDashboard {
+    /// Every built-in dashboard, in a stable order.
+    pub const ALL: [BuiltinDashboard; 4] = [
+        Self::StackHealth,
+        Self::ServiceOverview,
+        Self::AgentFleet,
+        Self::LogsOverview,
+    ];
+
+    /// The name used in the spec and as the file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::StackHealth => "stack-health",
+            Self::ServiceOverview => "service-overview",
+            Self::AgentFleet => "agent-fleet",
+            Self::LogsOverview => "logs-overview",
+        }
+    }
+}
+
+/// Dashboards provisioned into Grafana.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardsSpec {
+    /// Built-in dashboards to provision into the `sextant` folder. Default: all.
+    #[serde(default = "all_builtin")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub builtin: Vec<BuiltinDashboard>,
+
+    /// ConfigMaps in the stack's namespace whose labels match are provisioned as
+    /// dashboards: every `*.json` key is one dashboard. The annotation
+    /// `observability.sextant.dev/folder` names the Grafana folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_selector: Option<LabelSelector>,
+
+    /// Dashboards given inline as Grafana dashboard JSON.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub inline: Vec<InlineDashboard>,
+}
+
+impl Default for DashboardsSpec {
+    fn default() -> Self {
+        Self {
+            builtin: all_builtin(),
+            config_map_selector: None,
+            inline: Vec::new(),
+        }
+    }
+}
+
+fn all_builtin() -> Vec<BuiltinDashboard> {
+    BuiltinDashboard::ALL.to_vec()
+}
+
+/// One dashboard given inline.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct InlineDashboard {
+    /// Unique name; the file name of the dashboard in the provisioning folder.
+    #[schemars(
+        regex(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+        length(min = 1, max = 63)
+    )]
+    pub name: String,
+
+    /// Grafana folder. Default: `sextant`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub folder: Option<String>,
+
+    /// The dashboard model as JSON text; it must have a `title`.
+    #[schemars(length(min = 2, max = 262144))]
+    pub json: String,
+}
+
+/// Alert rules, provisioned into Grafana's alerting, and where notifications go.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertingSpec {
+    /// The built-in alert rules about the stack itself.
+    #[serde(default)]
+    pub builtin_rules: BuiltinRulesSpec,
+
+    /// Rule groups in Prometheus rule syntax, evaluated by Grafana against the stack's
+    /// Prometheus datasource.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub rule_groups: Vec<RuleGroup>,
+
+    /// Where notifications go. The first one receives every alert unless
+    /// `defaultContactPoint` names another.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub contact_points: Vec<ContactPoint>,
+
+    /// The contact point of the root notification policy. Unset: the first contact point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_contact_point: Option<String>,
+}
+
+/// Switches for the built-in alert rules.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BuiltinRulesSpec {
+    /// Provision the built-in rules.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+
+    /// Names of built-in rules to leave out, such as `CollectorQueueNearlyFull`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub disabled: Vec<String>,
+}
+
+impl Default for BuiltinRulesSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            disabled: Vec::new(),
+        }
+    }
+}
+
+/// A group of alert rules evaluated together, as in a Prometheus rule file.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleGroup {
+    /// Name of the group, unique in the stack.
+    #[schemars(length(min = 1, max = 190))]
+    pub name: String,
+
+    /// How often the group is evaluated.
+    #[serde(default = "default_interval")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub interval: String,
+
+    /// The alerting rules of the group.
+    #[schemars(length(min = 1, max = 200))]
+    pub rules: Vec<AlertRule>,
+}
+
+fn default_interval() -> String {
+    "1m".into()
+}
+
+/// One alerting rule in Prometheus syntax.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertRule {
+    /// Name of the alert, unique within its group.
+    #[schemars(
+        regex(pattern = "^[a-zA-Z_][a-zA-Z0-9_]*$"),
+        length(min = 1, max = 190)
+    )]
+    pub alert: String,
+
+    /// PromQL expression; every series it returns is a firing alert.
+    #[schemars(length(min = 1, max = 65536))]
+    pub expr: String,
+
+    /// How long the expression must keep returning a series before the alert fires.
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub for_: Option<String>,
+
+    /// Labels attached to the alert, such as `severity: critical`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+
+    /// Annotations such as `summary`, `description` and `runbook_url`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The kinds of contact point sextant provisions.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ContactPointType {
+    /// A Slack incoming-webhook URL, read from `secretRef`.
+    Slack,
+    /// A generic webhook URL, read from `secretRef`.
+    Webhook,
+    /// A PagerDuty integration key, read from `secretRef`.
+    Pagerduty,
+    /// E-mail to `addresses` (needs SMTP configured in Grafana).
+    Email,
+}
+
+/// A key of a Secret in the stack's namespace.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key within the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// A contact point. Secret values are mounted into Grafana as files and referenced
+/// from provisioning; they are never copied into a ConfigMap.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.type == 'email' ? (has(self.addresses) && size(self.addresses) > 0) : has(self.secretRef)").message("email needs addresses; slack, webhook and pagerduty need secretRef")
+)]
+pub struct ContactPoint {
+    /// Unique name of the contact point.
+    #[schemars(
+        regex(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+        length(min = 1, max = 63)
+    )]
+    pub name: String,
+
+    /// Kind of contact point.
+    #[serde(rename = "type")]
+    pub type_: ContactPointType,
+
+    /// The Secret key holding the URL (slack, webhook) or integration key (pagerduty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretKeyRef>,
+
+    /// Recipients, for `email`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub addresses: Vec<String>,
+}

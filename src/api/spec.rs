@@ -1,0 +1,150 @@
+//! The root of the CRD: `ObservabilityStackSpec`, stack-wide retention and storage.
+//!
+//! Per-component specs live in `components.rs` and `grafana.rs`.
+
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    CollectorSpec, DURATION_PATTERN, GrafanaSpec, LokiSpec, ObservabilityStackStatus,
+    PrometheusSpec, TempoSpec,
+};
+
+/// The longest stack name: `<name>-prometheus` must leave room for the StatefulSet
+/// controller's `-<10 char revision hash>` within a 63-character label value.
+pub const MAX_STACK_NAME_LEN: usize = 40;
+
+/// An ObservabilityStack is one complete, wired-together observability stack: an
+/// OpenTelemetry Collector (OTLP in), Prometheus, Tempo and Loki with persistent storage
+/// and retention, and Grafana with linked datasources, dashboards and alert rules.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "observability.sextant.dev",
+    version = "v1alpha1",
+    kind = "ObservabilityStack",
+    plural = "observabilitystacks",
+    shortname = "obs",
+    shortname = "obstack",
+    category = "sextant",
+    namespaced,
+    status = "ObservabilityStackStatus",
+    cel,
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
+        name = "Collectors",
+        type_ = "string",
+        description = "Ready/desired collector replicas",
+        json_path = ".status.collectors"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message(
+        "metadata.name: must start with a lower case letter and hold only lower case letters, digits and '-'"
+    ),
+    validation = Rule::new("self.metadata.name.size() <= 40").message(
+        "metadata.name: must be at most 40 characters, so that every child name fits a 63-character DNS label"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservabilityStackSpec {
+    /// Default retention per signal. A component's own `retention` overrides it.
+    #[serde(default)]
+    pub retention: RetentionDefaults,
+
+    /// Persistent storage shared by Prometheus, Tempo and Loki.
+    #[serde(default)]
+    pub storage: StorageSpec,
+
+    /// The OpenTelemetry Collector that receives OTLP from applications.
+    #[serde(default)]
+    pub collector: CollectorSpec,
+
+    /// Prometheus: metrics storage, OTLP and remote-write receiver, self-monitoring.
+    #[serde(default)]
+    pub prometheus: PrometheusSpec,
+
+    /// Tempo: trace storage, with a metrics-generator that writes span metrics to Prometheus.
+    #[serde(default)]
+    pub tempo: TempoSpec,
+
+    /// Loki: log storage with per-stream retention and native OTLP ingestion.
+    #[serde(default)]
+    pub loki: LokiSpec,
+
+    /// Grafana with provisioned datasources, dashboards and alert rules.
+    #[serde(default)]
+    pub grafana: GrafanaSpec,
+}
+
+/// Default retention for each signal, as Prometheus-style durations (`15d`, `168h`, `1w`).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RetentionDefaults {
+    /// How long metrics are kept in Prometheus unless `prometheus.retention.time` is set.
+    #[serde(default = "default_metrics_retention")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub metrics: String,
+
+    /// How long logs are kept in Loki unless `loki.retention.period` is set.
+    #[serde(default = "default_signal_retention")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub logs: String,
+
+    /// How long traces are kept in Tempo unless `tempo.retention.period` is set.
+    #[serde(default = "default_signal_retention")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub traces: String,
+}
+
+impl Default for RetentionDefaults {
+    fn default() -> Self {
+        Self {
+            metrics: default_metrics_retention(),
+            logs: default_signal_retention(),
+            traces: default_signal_retention(),
+        }
+    }
+}
+
+fn default_metrics_retention() -> String {
+    "15d".into()
+}
+
+fn default_signal_retention() -> String {
+    "7d".into()
+}
+
+/// Persistent storage settings for the StatefulSets (Prometheus, Tempo, Loki).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSpec {
+    /// StorageClass of every PersistentVolumeClaim. Unset: the cluster's default class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub storage_class_name: Option<String>,
+
+    /// What happens to the PersistentVolumeClaims when the stack is deleted.
+    /// `Retain` (default) keeps them, so a stack re-created with the same name
+    /// re-attaches to its data; `Delete` removes them with the stack.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// Whether PersistentVolumeClaims outlive their stack.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeletionPolicy {
+    /// Keep the claims (and the data) after the stack is deleted.
+    #[default]
+    Retain,
+    /// Delete the claims together with the stack.
+    Delete,
+}

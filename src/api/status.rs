@@ -1,0 +1,131 @@
+//! The status the operator reports: conditions, per-component replicas, endpoints.
+//!
+//! Condition types and reasons are constants here so that every writer and every
+//! test spells them the same way.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Observed state of an ObservabilityStack.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservabilityStackStatus {
+    /// The generation of the spec that was last validated and applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// Standard conditions: Ready, Reconciled, and one `<Component>Ready` per component.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+
+    /// Ready/desired collector replicas, for `kubectl get obs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collectors: Option<String>,
+
+    /// Per-component workload state.
+    #[serde(default)]
+    pub components: ComponentsStatus,
+
+    /// Where to send telemetry and where to look at it, as in-cluster addresses.
+    #[serde(default)]
+    pub endpoints: Endpoints,
+}
+
+/// Workload state of every component; a disabled component is absent.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentsStatus {
+    /// The collector Deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collector: Option<ComponentStatus>,
+    /// The Prometheus StatefulSet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<ComponentStatus>,
+    /// The Tempo StatefulSet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tempo: Option<ComponentStatus>,
+    /// The Loki StatefulSet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loki: Option<ComponentStatus>,
+    /// The Grafana Deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grafana: Option<ComponentStatus>,
+}
+
+/// Replica counts and image of one component's workload.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentStatus {
+    /// Desired replicas (for the collector under autoscaling: the HPA's choice).
+    pub replicas: i32,
+    /// Replicas whose pods are ready.
+    pub ready_replicas: i32,
+    /// The image the workload runs.
+    pub image: String,
+}
+
+/// In-cluster endpoints of the stack.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    /// OTLP over gRPC, `host:4317`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp_grpc: Option<String>,
+    /// OTLP over HTTP, `http://host:4318`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp_http: Option<String>,
+    /// Grafana's web UI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grafana: Option<String>,
+    /// Prometheus's HTTP API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<String>,
+    /// Loki's HTTP API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loki: Option<String>,
+    /// Tempo's HTTP API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tempo: Option<String>,
+}
+
+/// Condition types.
+pub mod condition {
+    /// Every enabled component is available.
+    pub const READY: &str = "Ready";
+    /// The current generation was validated and applied.
+    pub const RECONCILED: &str = "Reconciled";
+    /// The collector Deployment is available.
+    pub const COLLECTOR_READY: &str = "CollectorReady";
+    /// The Prometheus StatefulSet is available.
+    pub const PROMETHEUS_READY: &str = "PrometheusReady";
+    /// The Tempo StatefulSet is available.
+    pub const TEMPO_READY: &str = "TempoReady";
+    /// The Loki StatefulSet is available.
+    pub const LOKI_READY: &str = "LokiReady";
+    /// The Grafana Deployment is available.
+    pub const GRAFANA_READY: &str = "GrafanaReady";
+}
+
+/// Condition reasons.
+pub mod reason {
+    /// Ready=True.
+    pub const ALL_COMPONENTS_READY: &str = "AllComponentsReady";
+    /// Ready=False.
+    pub const COMPONENTS_NOT_READY: &str = "ComponentsNotReady";
+    /// Reconciled=True.
+    pub const APPLIED: &str = "Applied";
+    /// Reconciled=False: the spec failed validation; nothing was changed.
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// Reconciled=False: the API server refused or failed a write.
+    pub const APPLY_FAILED: &str = "ApplyFailed";
+    /// A component's workload is available.
+    pub const AVAILABLE: &str = "Available";
+    /// A component's workload is rolling out or waiting for pods.
+    pub const PROGRESSING: &str = "Progressing";
+    /// The component is disabled in the spec.
+    pub const DISABLED: &str = "Disabled";
+    /// The cluster does not serve an API the component needs.
+    pub const API_UNAVAILABLE: &str = "APIUnavailable";
+}

@@ -1,0 +1,362 @@
+//! Pieces every component's build shares: names, labels, object metadata, the
+//! restricted pod security settings, default resources, probes and the config hash.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
+    HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, Probe,
+    ResourceRequirements, SeccompProfile, SecurityContext, Service, ServiceAccount, ServicePort,
+    ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use sha2::{Digest, Sha256};
+
+use crate::validate::ValidatedStack;
+
+/// Pod-template annotation holding the hash of the configuration a pod runs with;
+/// a change rolls the pods.
+pub const CONFIG_HASH_ANNOTATION: &str = "observability.sextant.dev/config-hash";
+/// Annotation holding the hash of what sextant last applied to a child.
+pub const APPLIED_HASH_ANNOTATION: &str = "observability.sextant.dev/applied-hash";
+/// ConfigMap annotation naming the Grafana folder of the dashboards it holds.
+pub const FOLDER_ANNOTATION: &str = "observability.sextant.dev/folder";
+
+/// The components of a stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Component {
+    /// OpenTelemetry Collector.
+    Collector,
+    /// Prometheus.
+    Prometheus,
+    /// Tempo.
+    Tempo,
+    /// Loki.
+    Loki,
+    /// Grafana.
+    Grafana,
+}
+
+impl Component {
+    /// Every component, in a stable order.
+    pub const ALL: [Component; 5] = [
+        Self::Collector,
+        Self::Prometheus,
+        Self::Tempo,
+        Self::Loki,
+        Self::Grafana,
+    ];
+
+    /// The name used in child names and the `app.kubernetes.io/name` label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Collector => "collector",
+            Self::Prometheus => "prometheus",
+            Self::Tempo => "tempo",
+            Self::Loki => "loki",
+            Self::Grafana => "grafana",
+        }
+    }
+
+    /// The `app.kubernetes.io/component` label: the role in the stack.
+    pub fn role(self) -> &'static str {
+        match self {
+            Self::Collector => "telemetry-gateway",
+            Self::Prometheus => "metrics-store",
+            Self::Tempo => "trace-store",
+            Self::Loki => "log-store",
+            Self::Grafana => "visualization",
+        }
+    }
+}
+
+/// `<stack>-<component>` plus an optional suffix such as `config`.
+pub fn child_name(stack: &str, component: Component, suffix: Option<&str>) -> String {
+    match suffix {
+        Some(s) => format!("{stack}-{}-{s}", component.name()),
+        None => format!("{stack}-{}", component.name()),
+    }
+}
+
+/// The labels that select one component's pods; stable for the life of the workload.
+pub fn selector_labels(stack: &str, component: Component) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".into(), component.name().into()),
+        ("app.kubernetes.io/instance".into(), stack.into()),
+    ])
+}
+
+/// The labels that mark every child of a stack (used to find children to prune).
+pub fn stack_labels(stack: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/instance".into(), stack.into()),
+        ("app.kubernetes.io/part-of".into(), "sextant".into()),
+        ("app.kubernetes.io/managed-by".into(), "sextant".into()),
+    ])
+}
+
+/// Every label a child of `component` carries.
+pub fn labels(stack: &str, component: Component) -> BTreeMap<String, String> {
+    let mut l = stack_labels(stack);
+    l.extend(selector_labels(stack, component));
+    l.insert(
+        "app.kubernetes.io/component".into(),
+        component.role().into(),
+    );
+    l
+}
+
+/// Metadata of a child: name, namespace, labels and the controller ownerReference.
+pub fn meta(stack: &ValidatedStack, component: Component, name: String) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: Some(stack.namespace.clone()),
+        labels: Some(labels(&stack.name, component)),
+        owner_references: stack.owner.clone().map(|o| vec![o]),
+        ..ObjectMeta::default()
+    }
+}
+
+/// Hex sha256 of some bytes.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// The first 12 hex digits of the sha256 of a string: short stable identifiers.
+pub fn sha256_short(s: &str) -> String {
+    let mut h = sha256_hex(s.as_bytes());
+    h.truncate(12);
+    h
+}
+
+/// The config hash of the ConfigMaps a workload mounts (and any other inputs that
+/// need a restart), for the pod-template annotation.
+pub fn config_hash(config_maps: &[&ConfigMap], extra: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for cm in config_maps {
+        for (k, v) in cm.data.iter().flatten() {
+            h.update(k.as_bytes());
+            h.update([0]);
+            h.update(v.as_bytes());
+            h.update([0]);
+        }
+    }
+    for e in extra {
+        h.update(e.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// A ConfigMap of the component holding the given files.
+pub fn config_map(
+    stack: &ValidatedStack,
+    component: Component,
+    suffix: &str,
+    files: BTreeMap<String, String>,
+) -> ConfigMap {
+    ConfigMap {
+        metadata: meta(
+            stack,
+            component,
+            child_name(&stack.name, component, Some(suffix)),
+        ),
+        data: Some(files),
+        ..ConfigMap::default()
+    }
+}
+
+/// The ServiceAccount of a component's pods. Tokens are not mounted unless the
+/// component talks to the Kubernetes API.
+pub fn service_account(
+    stack: &ValidatedStack,
+    component: Component,
+    automount: bool,
+) -> ServiceAccount {
+    ServiceAccount {
+        metadata: meta(stack, component, child_name(&stack.name, component, None)),
+        automount_service_account_token: Some(automount),
+        ..ServiceAccount::default()
+    }
+}
+
+/// A ClusterIP Service exposing the named TCP ports of a component.
+pub fn service(stack: &ValidatedStack, component: Component, ports: &[(&str, i32)]) -> Service {
+    Service {
+        metadata: meta(stack, component, child_name(&stack.name, component, None)),
+        spec: Some(ServiceSpec {
+            selector: Some(selector_labels(&stack.name, component)),
+            ports: Some(
+                ports
+                    .iter()
+                    .map(|(name, port)| ServicePort {
+                        name: Some((*name).into()),
+                        port: *port,
+                        target_port: Some(IntOrString::String((*name).into())),
+                        protocol: Some("TCP".into()),
+                        app_protocol: app_protocol(name),
+                        ..ServicePort::default()
+                    })
+                    .collect(),
+            ),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+fn app_protocol(port_name: &str) -> Option<String> {
+    match port_name {
+        "otlp-grpc" | "grpc" => Some("grpc".into()),
+        "http" | "otlp-http" | "metrics" => Some("http".into()),
+        _ => None,
+    }
+}
+
+/// Pod Security Standard "restricted" at the pod level, running as `uid`.
+pub fn pod_security(uid: i64) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(uid),
+        run_as_group: Some(uid),
+        fs_group: Some(uid),
+        fs_group_change_policy: Some("OnRootMismatch".into()),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..SeccompProfile::default()
+        }),
+        ..PodSecurityContext::default()
+    }
+}
+
+/// Pod Security Standard "restricted" at the container level, read-only root.
+pub fn container_security() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            ..Capabilities::default()
+        }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..SeccompProfile::default()
+        }),
+        ..SecurityContext::default()
+    }
+}
+
+/// The user's resources, or the component's defaults.
+pub fn resources(
+    user: Option<&ResourceRequirements>,
+    requests: (&str, &str),
+    limits: (&str, &str),
+) -> ResourceRequirements {
+    if let Some(r) = user {
+        return r.clone();
+    }
+    let pair = |(cpu, mem): (&str, &str)| {
+        BTreeMap::from([
+            ("cpu".to_string(), Quantity(cpu.into())),
+            ("memory".to_string(), Quantity(mem.into())),
+        ])
+    };
+    ResourceRequirements {
+        requests: Some(pair(requests)),
+        limits: Some(pair(limits)),
+        ..ResourceRequirements::default()
+    }
+}
+
+/// An HTTP GET probe on a named container port.
+pub fn http_probe(path: &str, port: &str, initial_delay: i32, period: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String(port.into()),
+            ..HTTPGetAction::default()
+        }),
+        initial_delay_seconds: Some(initial_delay),
+        period_seconds: Some(period),
+        timeout_seconds: Some(5),
+        failure_threshold: Some(6),
+        ..Probe::default()
+    }
+}
+
+/// A volume from a ConfigMap.
+pub fn config_volume(name: &str, config_map: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map.into(),
+            ..ConfigMapVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
+/// A scratch volume (for `/tmp` under a read-only root filesystem).
+pub fn empty_dir(name: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }
+}
+
+/// The `data` volumeClaimTemplate of a StatefulSet.
+pub fn data_claim(
+    stack: &ValidatedStack,
+    component: Component,
+    size: &str,
+) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some("data".into()),
+            labels: Some(labels(&stack.name, component)),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: stack.spec.storage.storage_class_name.clone(),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([("storage".into(), Quantity(size.into()))])),
+                ..VolumeResourceRequirements::default()
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    }
+}
+
+/// Adds the restricted security context to a container and returns it.
+pub fn secured(mut c: Container) -> Container {
+    c.security_context = Some(container_security());
+    c.image_pull_policy = Some("IfNotPresent".into());
+    c.termination_message_policy = Some("FallbackToLogsOnError".into());
+    c
+}
+
+/// A named TCP container port.
+pub fn container_port(name: &str, port: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.into()),
+        container_port: port,
+        protocol: Some("TCP".into()),
+        ..ContainerPort::default()
+    }
+}
+
+/// A volume mount.
+pub fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: Some(read_only),
+        ..VolumeMount::default()
+    }
+}

@@ -1,0 +1,26 @@
+//! The container images this sextant release pins, and the UID each runs as.
+//!
+//! A stack may override any image; the config renderers follow the schemas of
+//! these versions (see each file under `crate::render`).
+
+/// OpenTelemetry Collector, contrib distribution (has probabilistic_sampler).
+pub const COLLECTOR: &str = "otel/opentelemetry-collector-contrib:0.135.0";
+/// Prometheus 3.5 (long-term support line).
+pub const PROMETHEUS: &str = "prom/prometheus:v3.5.0";
+/// Grafana Tempo, 2.x monolithic.
+pub const TEMPO: &str = "grafana/tempo:2.8.2";
+/// Grafana Loki, 3.x single binary.
+pub const LOKI: &str = "grafana/loki:3.5.5";
+/// Grafana.
+pub const GRAFANA: &str = "grafana/grafana:12.2.0";
+
+/// UID of the collector image's user.
+pub const COLLECTOR_UID: i64 = 10001;
+/// UID of `nobody`, the Prometheus image's user.
+pub const PROMETHEUS_UID: i64 = 65534;
+/// UID of the Tempo image's user.
+pub const TEMPO_UID: i64 = 10001;
+/// UID of the Loki image's user.
+pub const LOKI_UID: i64 = 10001;
+/// UID of the Grafana image's user.
+pub const GRAFANA_UID: i64 = 472;

@@ -1,0 +1,163 @@
+//! The build step: a `ValidatedStack` in, the typed bundle of every child object out.
+//!
+//! Pure: never takes a Kubernetes client and never fails (everything that could fail
+//! was checked by `crate::validate`). One file per component; this file owns the
+//! bundle, the shared labels and metadata, and the config hash.
+
+mod collector;
+mod common;
+pub mod grafana;
+pub mod images;
+mod loki;
+mod prometheus;
+pub mod rules;
+mod stateful;
+mod tempo;
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+
+pub use common::{
+    APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, Component, FOLDER_ANNOTATION, child_name,
+    selector_labels, sha256_hex, sha256_short, stack_labels,
+};
+
+use crate::validate::ValidatedStack;
+
+/// Every child object of one stack, by kind, in the order they are applied.
+///
+/// The applier destructures this struct field by field, so adding a kind here
+/// without applying it does not compile.
+#[derive(Clone, Debug, Default)]
+pub struct Resources {
+    /// ServiceAccounts of the workloads.
+    pub service_accounts: Vec<ServiceAccount>,
+    /// Roles (Prometheus's pod discovery in the stack's namespace).
+    pub roles: Vec<Role>,
+    /// RoleBindings of those Roles.
+    pub role_bindings: Vec<RoleBinding>,
+    /// Rendered configuration files.
+    pub config_maps: Vec<ConfigMap>,
+    /// Secrets sextant creates once and never overwrites (the generated Grafana admin).
+    pub generated_secrets: Vec<Secret>,
+    /// Services in front of every workload.
+    pub services: Vec<Service>,
+    /// The collector and Grafana.
+    pub deployments: Vec<Deployment>,
+    /// Prometheus, Tempo and Loki.
+    pub stateful_sets: Vec<StatefulSet>,
+    /// The collector's autoscaler (autoscaling/v2).
+    pub horizontal_pod_autoscalers: Vec<HorizontalPodAutoscaler>,
+    /// The collector's disruption budget (policy/v1).
+    pub pod_disruption_budgets: Vec<PodDisruptionBudget>,
+}
+
+impl Resources {
+    fn extend(&mut self, other: Resources) {
+        let Resources {
+            service_accounts,
+            roles,
+            role_bindings,
+            config_maps,
+            generated_secrets,
+            services,
+            deployments,
+            stateful_sets,
+            horizontal_pod_autoscalers,
+            pod_disruption_budgets,
+        } = other;
+        self.service_accounts.extend(service_accounts);
+        self.roles.extend(roles);
+        self.role_bindings.extend(role_bindings);
+        self.config_maps.extend(config_maps);
+        self.generated_secrets.extend(generated_secrets);
+        self.services.extend(services);
+        self.deployments.extend(deployments);
+        self.stateful_sets.extend(stateful_sets);
+        self.horizontal_pod_autoscalers
+            .extend(horizontal_pod_autoscalers);
+        self.pod_disruption_budgets.extend(pod_disruption_budgets);
+    }
+
+    /// Every object as JSON, in apply order: identity and config before workloads.
+    pub fn to_values(&self) -> Vec<serde_json::Value> {
+        fn push<T: serde::Serialize + kube::Resource<DynamicType = ()>>(
+            out: &mut Vec<serde_json::Value>,
+            items: &[T],
+        ) {
+            for item in items {
+                let mut v = serde_json::to_value(item).unwrap_or_default();
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("apiVersion".into(), T::api_version(&()).into());
+                    obj.insert("kind".into(), T::kind(&()).into());
+                }
+                out.push(sorted(v));
+            }
+        }
+        let Resources {
+            service_accounts,
+            roles,
+            role_bindings,
+            config_maps,
+            generated_secrets,
+            services,
+            deployments,
+            stateful_sets,
+            horizontal_pod_autoscalers,
+            pod_disruption_budgets,
+        } = self;
+        let mut out = Vec::new();
+        push(&mut out, service_accounts);
+        push(&mut out, roles);
+        push(&mut out, role_bindings);
+        push(&mut out, config_maps);
+        push(&mut out, generated_secrets);
+        push(&mut out, services);
+        push(&mut out, stateful_sets);
+        push(&mut out, deployments);
+        push(&mut out, horizontal_pod_autoscalers);
+        push(&mut out, pod_disruption_budgets);
+        out
+    }
+}
+
+/// Rebuilds a JSON value with every object's keys in sorted order, so output is
+/// byte-for-byte stable whatever map type produced it.
+fn sorted(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted).collect())
+        }
+        other => other,
+    }
+}
+
+/// Builds every child object of a validated stack. Disabled components produce none.
+pub fn build(stack: &ValidatedStack) -> Resources {
+    let mut out = Resources::default();
+    let spec = &stack.spec;
+    if spec.collector.enabled {
+        out.extend(collector::build(stack));
+    }
+    if spec.prometheus.enabled {
+        out.extend(prometheus::build(stack));
+    }
+    if spec.tempo.enabled {
+        out.extend(tempo::build(stack));
+    }
+    if spec.loki.enabled {
+        out.extend(loki::build(stack));
+    }
+    if spec.grafana.enabled {
+        out.extend(grafana::build(stack));
+    }
+    out
+}

@@ -1,0 +1,146 @@
+//! The built-in alert rules about the stack itself, in Prometheus rule syntax.
+//!
+//! They are provisioned into Grafana next to the user's rule groups (and written
+//! as a Prometheus rule file for `promtool check rules` in the tests). Each has a
+//! runbook under docs/runbooks/.
+
+use std::collections::BTreeMap;
+
+use crate::api::{AlertRule, RuleGroup};
+use crate::validate::ValidatedStack;
+
+/// Where the runbooks live; `<base><RuleName>.md`.
+pub const RUNBOOK_BASE: &str = "https://github.com/sextant-dev/sextant/blob/main/docs/runbooks/";
+
+struct Builtin {
+    name: &'static str,
+    expr: &'static str,
+    for_: &'static str,
+    severity: &'static str,
+    summary: &'static str,
+    description: &'static str,
+}
+
+const BUILTIN: &[Builtin] = &[
+    Builtin {
+        name: "CollectorRefusingData",
+        expr: r#"sum by (receiver) (rate({__name__=~"otelcol_receiver_refused_(spans|metric_points|log_records)_total"}[5m])) > 0"#,
+        for_: "5m",
+        severity: "warning",
+        summary: "The collector is refusing telemetry",
+        description: "Receiver {{ $labels.receiver }} refuses data, usually because the memory_limiter is over its limit: senders see errors and may drop data.",
+    },
+    Builtin {
+        name: "CollectorDroppingData",
+        expr: r#"sum by (exporter) (rate({__name__=~"otelcol_exporter_(send|enqueue)_failed_(spans|metric_points|log_records)_total"}[5m])) > 0"#,
+        for_: "5m",
+        severity: "critical",
+        summary: "The collector fails to export telemetry",
+        description: "Exporter {{ $labels.exporter }} fails to send or enqueue data: once retries are exhausted that data is lost.",
+    },
+    Builtin {
+        name: "CollectorQueueNearlyFull",
+        expr: "max by (exporter) (otelcol_exporter_queue_size / otelcol_exporter_queue_capacity) > 0.8",
+        for_: "10m",
+        severity: "warning",
+        summary: "A collector exporter queue is over 80% full",
+        description: "The sending queue of {{ $labels.exporter }} is {{ $value | humanizePercentage }} full: its backend is slow or down, and a full queue drops data.",
+    },
+    Builtin {
+        name: "StackComponentDown",
+        expr: r#"up{job=~"collector|prometheus|tempo|loki|grafana"} == 0"#,
+        for_: "5m",
+        severity: "critical",
+        summary: "A stack component is down",
+        description: "{{ $labels.job }} pod {{ $labels.pod }} has not answered a scrape for 5 minutes.",
+    },
+    Builtin {
+        name: "StackVolumeNearlyFull",
+        expr: r#"max by (persistentvolumeclaim) (kubelet_volume_stats_used_bytes{persistentvolumeclaim=~"data-.*"} / kubelet_volume_stats_capacity_bytes{persistentvolumeclaim=~"data-.*"}) > 0.85"#,
+        for_: "15m",
+        severity: "warning",
+        summary: "A stack volume is over 85% used",
+        description: "Volume {{ $labels.persistentvolumeclaim }} is {{ $value | humanizePercentage }} used: shorten retention or grow the volume before it fills.",
+    },
+    Builtin {
+        name: "LokiIngestionErrors",
+        expr: "sum by (reason) (rate(loki_discarded_samples_total[5m])) > 0",
+        for_: "10m",
+        severity: "warning",
+        summary: "Loki is discarding log lines",
+        description: "Loki discards log lines ({{ $labels.reason }}): they are lost.",
+    },
+    Builtin {
+        name: "TempoIngestionErrors",
+        expr: "sum by (reason) (rate(tempo_discarded_spans_total[5m])) > 0",
+        for_: "10m",
+        severity: "warning",
+        summary: "Tempo is discarding spans",
+        description: "Tempo discards spans ({{ $labels.reason }}): they are lost.",
+    },
+    Builtin {
+        name: "CollectorAtMaxReplicas",
+        expr: r#"count(up{job="collector"} == 1) >= $MAX_REPLICAS"#,
+        for_: "15m",
+        severity: "warning",
+        summary: "The collector has run at its maximum replicas for 15 minutes",
+        description: "The collector autoscaler cannot add replicas: raise spec.collector.autoscaling.maxReplicas or the collector's resources.",
+    },
+];
+
+/// Names of every built-in rule, for `alerting.builtinRules.disabled`.
+pub fn builtin_rule_names() -> Vec<&'static str> {
+    BUILTIN.iter().map(|b| b.name).collect()
+}
+
+/// The built-in rule group for a stack, leaving out disabled rules and rules about
+/// disabled components. `None` when there is nothing to alert on.
+pub fn builtin_group(stack: &ValidatedStack) -> Option<RuleGroup> {
+    let spec = &stack.spec;
+    let alerting = &spec.grafana.alerting.builtin_rules;
+    if !alerting.enabled || !spec.prometheus.enabled {
+        return None;
+    }
+    let collector = spec.collector.enabled;
+    let autoscaled = collector && spec.collector.autoscaling.enabled;
+    let rules: Vec<AlertRule> = BUILTIN
+        .iter()
+        .filter(|b| !alerting.disabled.iter().any(|d| d == b.name))
+        .filter(|b| match b.name {
+            "CollectorRefusingData" | "CollectorDroppingData" | "CollectorQueueNearlyFull" => {
+                collector
+            }
+            "CollectorAtMaxReplicas" => autoscaled,
+            "LokiIngestionErrors" => spec.loki.enabled,
+            "TempoIngestionErrors" => spec.tempo.enabled,
+            _ => true,
+        })
+        .map(|b| AlertRule {
+            alert: b.name.into(),
+            expr: b.expr.replace(
+                "$MAX_REPLICAS",
+                &spec.collector.autoscaling.max_replicas.to_string(),
+            ),
+            for_: Some(b.for_.into()),
+            labels: BTreeMap::from([("severity".into(), b.severity.into())]),
+            annotations: BTreeMap::from([
+                ("summary".into(), b.summary.into()),
+                ("description".into(), b.description.into()),
+                ("runbook_url".into(), format!("{RUNBOOK_BASE}{}.md", b.name)),
+            ]),
+        })
+        .collect();
+    (!rules.is_empty()).then(|| RuleGroup {
+        name: "sextant-builtin".into(),
+        interval: "1m".into(),
+        rules,
+    })
+}
+
+/// Every rule group of the stack: the built-in one (if any) then the user's.
+pub fn all_groups(stack: &ValidatedStack) -> Vec<RuleGroup> {
+    builtin_group(stack)
+        .into_iter()
+        .chain(stack.spec.grafana.alerting.rule_groups.iter().cloned())
+        .collect()
+}

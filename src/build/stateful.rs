@@ -1,0 +1,96 @@
+//! The StatefulSet shape shared by Prometheus, Tempo and Loki: one container, a
+//! config volume, a scratch `/tmp`, and a `data` volumeClaimTemplate whose claims
+//! follow the stack's deletion policy.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
+    StatefulSetUpdateStrategy,
+};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+
+use super::common::*;
+use crate::api::DeletionPolicy;
+use crate::validate::ValidatedStack;
+
+/// What differs between the stateful components.
+pub struct StatefulWorkload<'a> {
+    /// Which component.
+    pub component: Component,
+    /// Desired replicas (0 or 1).
+    pub replicas: i32,
+    /// UID and GID the image runs as; also the volume's fsGroup.
+    pub uid: i64,
+    /// The main container, already secured, with its config and data mounts.
+    pub container: Container,
+    /// Name of the ConfigMap mounted as volume `config`.
+    pub config_map: String,
+    /// Hash of the configuration, for the pod-template annotation.
+    pub config_hash: String,
+    /// Size of the data volume.
+    pub volume_size: &'a str,
+    /// Whether the pod needs a Kubernetes API token.
+    pub automount_token: bool,
+}
+
+/// Builds the StatefulSet of a stateful component.
+pub fn stateful_set(stack: &ValidatedStack, w: StatefulWorkload<'_>) -> StatefulSet {
+    let name = child_name(&stack.name, w.component, None);
+    let mut container = w.container;
+    container
+        .volume_mounts
+        .get_or_insert_with(Vec::new)
+        .push(mount("tmp", "/tmp", false));
+    let when_deleted = match stack.spec.storage.deletion_policy {
+        DeletionPolicy::Retain => "Retain",
+        DeletionPolicy::Delete => "Delete",
+    };
+    StatefulSet {
+        metadata: meta(stack, w.component, name.clone()),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(w.replicas),
+            service_name: Some(name.clone()),
+            selector: LabelSelector {
+                match_labels: Some(selector_labels(&stack.name, w.component)),
+                ..LabelSelector::default()
+            },
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("RollingUpdate".into()),
+                ..StatefulSetUpdateStrategy::default()
+            }),
+            persistent_volume_claim_retention_policy: Some(
+                StatefulSetPersistentVolumeClaimRetentionPolicy {
+                    when_deleted: Some(when_deleted.into()),
+                    when_scaled: Some("Retain".into()),
+                },
+            ),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(&stack.name, w.component)),
+                    annotations: Some(BTreeMap::from([(
+                        CONFIG_HASH_ANNOTATION.into(),
+                        w.config_hash,
+                    )])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(name),
+                    automount_service_account_token: Some(w.automount_token),
+                    security_context: Some(pod_security(w.uid)),
+                    containers: vec![container],
+                    volumes: Some(vec![
+                        config_volume("config", &w.config_map),
+                        empty_dir("tmp"),
+                    ]),
+                    termination_grace_period_seconds: Some(60),
+                    ..PodSpec::default()
+                }),
+            },
+            volume_claim_templates: Some(vec![data_claim(stack, w.component, w.volume_size)]),
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    }
+}

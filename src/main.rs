@@ -1,0 +1,74 @@
+//! The `sextant` binary: `crd`, `check` and `render` work without a cluster.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use sextant::cli::{self, CliError, Format};
+
+/// sextant: one ObservabilityStack becomes a wired-together observability stack.
+#[derive(Parser)]
+#[command(name = "sextant", version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the ObservabilityStack CustomResourceDefinition as YAML.
+    Crd,
+    /// Validate a stack file; print every error, exit non-zero if any.
+    Check {
+        /// The ObservabilityStack file (YAML or JSON; `-` for stdin).
+        #[arg(short = 'f', long = "file")]
+        file: String,
+    },
+    /// Print every child object the operator would create, in apply order.
+    Render {
+        /// The ObservabilityStack file (YAML or JSON; `-` for stdin).
+        #[arg(short = 'f', long = "file")]
+        file: String,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
+        output: Format,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Crd => {
+            emit(&cli::crd_yaml());
+            Ok(())
+        }
+        Command::Check { file } => cli::load(&file).and_then(|s| cli::check(&s)).map(|v| {
+            println!(
+                "{file}: ObservabilityStack {}/{} is valid",
+                v.namespace, v.name
+            );
+        }),
+        Command::Render { file, output } => cli::load(&file)
+            .and_then(|s| cli::render(&s))
+            .map(|r| emit(&cli::format(&r, output))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Invalid(errors)) => {
+            for e in errors.0 {
+                eprintln!("{e}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("sextant: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`sextant render | head`) is not an error.
+fn emit(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}

@@ -1,0 +1,258 @@
+//! Grafana provisioning files: datasources, dashboard providers, alert rules,
+//! contact points and the notification policy.
+//!
+//! Schema: Grafana 12 (the version pinned in `crate::build::images::GRAFANA`),
+//! docs/sources/administration/provisioning/index.md (datasources and dashboard
+//! providers), docs/sources/alerting/set-up/provision-alerting-resources/
+//! file-provisioning/index.md (rules, contact points, policies), and the
+//! datasource pages for Prometheus (exemplars), Tempo (trace to logs/metrics,
+//! service graph) and Loki (derived fields).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{ports, service_host};
+use crate::api::{ContactPoint, ContactPointType, RuleGroup};
+use crate::build::Component;
+use crate::build::rules::all_groups;
+use crate::units::{format_go_duration, parse_duration};
+use crate::validate::ValidatedStack;
+
+/// Fixed datasource UIDs: dashboards and links refer to these.
+pub mod uid {
+    /// Prometheus.
+    pub const PROMETHEUS: &str = "sextant-prometheus";
+    /// Tempo.
+    pub const TEMPO: &str = "sextant-tempo";
+    /// Loki.
+    pub const LOKI: &str = "sextant-loki";
+}
+
+/// Where secret files are mounted in the Grafana pod: `<dir>/<secret>/<key>`.
+pub const SECRETS_DIR: &str = "/etc/grafana/secrets";
+/// Where dashboards are mounted: `<dir>/<folder>/<name>.json`.
+pub const DASHBOARDS_DIR: &str = "/var/lib/grafana/dashboards";
+/// The folder of built-in and default dashboards, and of provisioned alert rules.
+pub const FOLDER: &str = "sextant";
+
+/// `datasources.yaml`.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Datasources {
+    #[serde(rename = "apiVersion")]
+    api_version: u32,
+    prune: bool,
+    datasources: Vec<Value>,
+}
+
+/// Renders the datasources of the enabled backends, linked to each other.
+pub fn datasources(stack: &ValidatedStack) -> Datasources {
+    let spec = &stack.spec;
+    let url = |c: Component, port: i32| format!("http://{}:{port}", service_host(stack, c));
+    let mut list = Vec::new();
+    if spec.prometheus.enabled {
+        let mut json_data = json!({"httpMethod": "POST", "timeInterval": format_go_duration(stack.scrape_interval)});
+        if spec.tempo.enabled {
+            json_data["exemplarTraceIdDestinations"] =
+                json!([{"name": "trace_id", "datasourceUid": uid::TEMPO}]);
+        }
+        list.push(json!({
+            "name": "Prometheus", "type": "prometheus", "uid": uid::PROMETHEUS, "access": "proxy",
+            "url": url(Component::Prometheus, ports::PROMETHEUS), "isDefault": true,
+            "editable": false, "jsonData": json_data,
+        }));
+    }
+    if spec.tempo.enabled {
+        let mut json_data = json!({"nodeGraph": {"enabled": true}, "search": {"hide": false}});
+        if spec.loki.enabled {
+            json_data["tracesToLogsV2"] = json!({
+                "datasourceUid": uid::LOKI, "spanStartTimeShift": "-5m", "spanEndTimeShift": "5m",
+                "filterByTraceID": true, "filterBySpanID": false,
+                "tags": [{"key": "service.name", "value": "service_name"}],
+            });
+            json_data["lokiSearch"] = json!({"datasourceUid": uid::LOKI});
+        }
+        if spec.prometheus.enabled {
+            json_data["tracesToMetrics"] = json!({
+                "datasourceUid": uid::PROMETHEUS, "spanStartTimeShift": "-5m", "spanEndTimeShift": "5m",
+                "tags": [{"key": "service.name", "value": "service"}],
+                "queries": [
+                    {"name": "Request rate", "query": "sum(rate(traces_spanmetrics_calls_total{$$__tags}[5m]))"},
+                    {"name": "Error rate", "query": "sum(rate(traces_spanmetrics_calls_total{$$__tags,status_code=\"STATUS_CODE_ERROR\"}[5m]))"},
+                ],
+            });
+            json_data["serviceMap"] = json!({"datasourceUid": uid::PROMETHEUS});
+        }
+        list.push(json!({
+            "name": "Tempo", "type": "tempo", "uid": uid::TEMPO, "access": "proxy",
+            "url": url(Component::Tempo, ports::TEMPO_HTTP), "editable": false, "jsonData": json_data,
+        }));
+    }
+    if spec.loki.enabled {
+        let mut json_data = json!({"maxLines": 1000});
+        if spec.tempo.enabled {
+            json_data["derivedFields"] = json!([{
+                "name": "TraceID", "matcherType": "label", "matcherRegex": "trace_id",
+                "datasourceUid": uid::TEMPO, "url": "$${__value.raw}", "urlDisplayLabel": "View trace",
+            }]);
+        }
+        list.push(json!({
+            "name": "Loki", "type": "loki", "uid": uid::LOKI, "access": "proxy",
+            "url": url(Component::Loki, ports::LOKI_HTTP), "editable": false, "jsonData": json_data,
+        }));
+    }
+    Datasources {
+        api_version: 1,
+        prune: true,
+        datasources: list,
+    }
+}
+
+/// `dashboards.yaml`: one file provider over the mounted dashboards, folders from
+/// the directory structure.
+pub fn dashboard_providers() -> Value {
+    json!({
+        "apiVersion": 1,
+        "providers": [{
+            "name": "sextant", "orgId": 1, "type": "file", "disableDeletion": true,
+            "allowUiUpdates": false, "updateIntervalSeconds": 30,
+            "options": {"path": DASHBOARDS_DIR, "foldersFromFilesStructure": true},
+        }],
+    })
+}
+
+/// A stable Grafana rule UID (at most 40 characters) for a group and alert name.
+fn rule_uid(group: &str, alert: &str) -> String {
+    let hash = crate::build::sha256_short(&format!("{group}\0{alert}"));
+    let mut prefix: String = alert
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(23)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if prefix.is_empty() {
+        prefix.push('r');
+    }
+    format!("{prefix}-{hash}")
+}
+
+/// Converts a Prometheus alerting rule into a Grafana-managed rule: query A is the
+/// expression, evaluated instant; condition B fires for every series A returns,
+/// which is what Prometheus does; no data means nothing fires.
+fn grafana_rule(group: &RuleGroup, rule: &crate::api::AlertRule) -> Value {
+    let for_ = rule
+        .for_
+        .as_deref()
+        .and_then(|f| parse_duration(f).ok())
+        .map(format_go_duration)
+        .unwrap_or_else(|| "0s".into());
+    let mut annotations = rule.annotations.clone();
+    annotations
+        .entry("summary".into())
+        .or_insert_with(|| rule.alert.clone());
+    json!({
+        "uid": rule_uid(&group.name, &rule.alert),
+        "title": rule.alert,
+        "condition": "B",
+        "data": [
+            {
+                "refId": "A",
+                "relativeTimeRange": {"from": 600, "to": 0},
+                "datasourceUid": uid::PROMETHEUS,
+                "model": {"refId": "A", "expr": rule.expr, "instant": true, "range": false,
+                          "datasource": {"type": "prometheus", "uid": uid::PROMETHEUS}},
+            },
+            {
+                "refId": "B",
+                "datasourceUid": "__expr__",
+                "model": {"refId": "B", "type": "math",
+                          "expression": "is_number($A) || is_nan($A) || is_inf($A)",
+                          "datasource": {"type": "__expr__", "uid": "__expr__"}},
+            },
+        ],
+        "noDataState": "OK",
+        "execErrState": "Error",
+        "for": for_,
+        "labels": rule.labels,
+        "annotations": annotations,
+        "isPaused": false,
+    })
+}
+
+/// `alerting/rules.yaml`: every rule group converted for Grafana.
+pub fn alert_rules(stack: &ValidatedStack) -> Option<Value> {
+    if !stack.spec.prometheus.enabled {
+        return None;
+    }
+    let groups: Vec<Value> = all_groups(stack)
+        .iter()
+        .map(|g| {
+            let interval = parse_duration(&g.interval)
+                .map(format_go_duration)
+                .unwrap_or_else(|_| "1m".into());
+            json!({
+                "orgId": 1, "name": g.name, "folder": FOLDER, "interval": interval,
+                "rules": g.rules.iter().map(|r| grafana_rule(g, r)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    (!groups.is_empty()).then(|| json!({"apiVersion": 1, "groups": groups}))
+}
+
+/// The path a secret key is mounted at in the Grafana pod.
+pub fn secret_file(secret: &str, key: &str) -> String {
+    format!("{SECRETS_DIR}/{secret}/{key}")
+}
+
+fn receiver(c: &ContactPoint) -> Value {
+    let file = c
+        .secret_ref
+        .as_ref()
+        .map(|r| format!("$__file{{{}}}", secret_file(&r.name, &r.key)))
+        .unwrap_or_default();
+    let (type_, settings) = match c.type_ {
+        ContactPointType::Slack => ("slack", json!({"url": file})),
+        ContactPointType::Webhook => ("webhook", json!({"url": file, "httpMethod": "POST"})),
+        ContactPointType::Pagerduty => ("pagerduty", json!({"integrationKey": file})),
+        ContactPointType::Email => ("email", json!({"addresses": c.addresses.join(";")})),
+    };
+    json!({"uid": format!("sextant-{}", c.name), "type": type_, "settings": settings,
+           "disableResolveMessage": false})
+}
+
+/// `alerting/contactpoints.yaml` and the root notification policy, when the spec
+/// names contact points. Secret values are `$__file{...}` references only.
+pub fn contact_points(stack: &ValidatedStack) -> Option<Value> {
+    let a = &stack.spec.grafana.alerting;
+    let first = a.contact_points.first()?;
+    let default = a
+        .default_contact_point
+        .clone()
+        .unwrap_or_else(|| first.name.clone());
+    Some(json!({
+        "apiVersion": 1,
+        "contactPoints": a.contact_points.iter().map(|c| json!({
+            "orgId": 1, "name": c.name, "receivers": [receiver(c)],
+        })).collect::<Vec<_>>(),
+        "policies": [{
+            "orgId": 1, "receiver": default,
+            "group_by": ["grafana_folder", "alertname"],
+            "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h",
+        }],
+    }))
+}
+
+/// Every Secret key the Grafana pod mounts for contact points, by Secret name.
+pub fn contact_point_secrets(stack: &ValidatedStack) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for c in &stack.spec.grafana.alerting.contact_points {
+        if let Some(r) = &c.secret_ref {
+            let keys = out.entry(r.name.clone()).or_default();
+            if !keys.contains(&r.key) {
+                keys.push(r.key.clone());
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,359 @@
+//! The OpenTelemetry Collector configuration.
+//!
+//! Schema: opentelemetry-collector-contrib at the version pinned in
+//! `crate::build::images::COLLECTOR`, following the component READMEs of that
+//! release: receiver/otlpreceiver, processor/memorylimiterprocessor,
+//! processor/batchprocessor, processor/resourceprocessor,
+//! processor/probabilisticsamplerprocessor, exporter/otlpexporter,
+//! exporter/otlphttpexporter, extension/healthcheckextension, and the
+//! "Internal telemetry" page of opentelemetry.io/docs/collector.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{ports, service_host};
+use crate::build::Component;
+use crate::validate::ValidatedStack;
+
+/// The whole collector config file.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Config {
+    extensions: Extensions,
+    receivers: Receivers,
+    processors: Processors,
+    exporters: Exporters,
+    service: Service,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Extensions {
+    health_check: Endpoint,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Endpoint {
+    endpoint: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Receivers {
+    otlp: OtlpReceiver,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct OtlpReceiver {
+    protocols: OtlpProtocols,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct OtlpProtocols {
+    grpc: Endpoint,
+    http: Endpoint,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Processors {
+    memory_limiter: MemoryLimiter,
+    batch: Batch,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<ResourceProcessor>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probabilistic_sampler: Option<ProbabilisticSampler>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct MemoryLimiter {
+    check_interval: String,
+    limit_mib: u64,
+    spike_limit_mib: u64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Batch {
+    send_batch_size: u32,
+    send_batch_max_size: u32,
+    timeout: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct ResourceProcessor {
+    attributes: Vec<AttributeAction>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct AttributeAction {
+    key: String,
+    value: String,
+    action: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct ProbabilisticSampler {
+    sampling_percentage: f64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Exporters {
+    #[serde(
+        rename = "otlphttp/prometheus",
+        skip_serializing_if = "Option::is_none"
+    )]
+    prometheus: Option<OtlpHttpExporter>,
+    #[serde(rename = "otlphttp/loki", skip_serializing_if = "Option::is_none")]
+    loki: Option<OtlpHttpExporter>,
+    #[serde(rename = "otlp/tempo", skip_serializing_if = "Option::is_none")]
+    tempo: Option<OtlpGrpcExporter>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct OtlpHttpExporter {
+    endpoint: String,
+    retry_on_failure: Retry,
+    sending_queue: Queue,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct OtlpGrpcExporter {
+    endpoint: String,
+    tls: Tls,
+    retry_on_failure: Retry,
+    sending_queue: Queue,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Tls {
+    insecure: bool,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Retry {
+    enabled: bool,
+    initial_interval: String,
+    max_interval: String,
+    max_elapsed_time: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Queue {
+    enabled: bool,
+    num_consumers: u32,
+    queue_size: u32,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Service {
+    extensions: Vec<String>,
+    telemetry: Telemetry,
+    pipelines: BTreeMap<String, Pipeline>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Telemetry {
+    logs: TelemetryLogs,
+    metrics: TelemetryMetrics,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct TelemetryLogs {
+    level: String,
+    encoding: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct TelemetryMetrics {
+    level: String,
+    readers: Vec<MetricReader>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct MetricReader {
+    pull: PullReader,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct PullReader {
+    exporter: PullExporter,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct PullExporter {
+    prometheus: PrometheusPull,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct PrometheusPull {
+    host: String,
+    port: i32,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Pipeline {
+    receivers: Vec<String>,
+    processors: Vec<String>,
+    exporters: Vec<String>,
+}
+
+fn retry() -> Retry {
+    Retry {
+        enabled: true,
+        initial_interval: "5s".into(),
+        max_interval: "30s".into(),
+        max_elapsed_time: "300s".into(),
+    }
+}
+
+fn queue() -> Queue {
+    Queue {
+        enabled: true,
+        num_consumers: 10,
+        queue_size: 5000,
+    }
+}
+
+/// The memory_limiter's hard limit: 80% of the container's memory limit, leaving
+/// headroom for the Go runtime; the spike limit is 20% of that.
+pub fn memory_limit_mib(container_limit_bytes: u128) -> u64 {
+    ((container_limit_bytes >> 20) * 80 / 100) as u64
+}
+
+/// Renders the collector config. `memory_limit_bytes` is the container's memory limit.
+pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
+    let spec = &stack.spec;
+    let limit_mib = memory_limit_mib(memory_limit_bytes);
+    let resource = (!spec.collector.resource_attributes.is_empty()).then(|| ResourceProcessor {
+        attributes: spec
+            .collector
+            .resource_attributes
+            .iter()
+            .map(|(k, v)| AttributeAction {
+                key: k.clone(),
+                value: v.clone(),
+                action: "upsert".into(),
+            })
+            .collect(),
+    });
+    let ratio = spec.collector.sampling.trace_ratio;
+    let sampler = (ratio < 1.0).then(|| ProbabilisticSampler {
+        sampling_percentage: (ratio * 100.0 * 1000.0).round() / 1000.0,
+    });
+
+    let mut pipelines = BTreeMap::new();
+    let pipeline = |signal_processors: &[&str], exporter: &str| {
+        let mut processors = vec!["memory_limiter".to_string()];
+        processors.extend(signal_processors.iter().map(|p| p.to_string()));
+        if resource.is_some() {
+            processors.push("resource".into());
+        }
+        processors.push("batch".into());
+        Pipeline {
+            receivers: vec!["otlp".into()],
+            processors,
+            exporters: vec![exporter.into()],
+        }
+    };
+    let prometheus = spec.prometheus.enabled.then(|| OtlpHttpExporter {
+        endpoint: format!(
+            "http://{}:{}/api/v1/otlp",
+            service_host(stack, Component::Prometheus),
+            ports::PROMETHEUS
+        ),
+        retry_on_failure: retry(),
+        sending_queue: queue(),
+    });
+    if prometheus.is_some() {
+        pipelines.insert("metrics".into(), pipeline(&[], "otlphttp/prometheus"));
+    }
+    let loki = spec.loki.enabled.then(|| OtlpHttpExporter {
+        endpoint: format!(
+            "http://{}:{}/otlp",
+            service_host(stack, Component::Loki),
+            ports::LOKI_HTTP
+        ),
+        retry_on_failure: retry(),
+        sending_queue: queue(),
+    });
+    if loki.is_some() {
+        pipelines.insert("logs".into(), pipeline(&[], "otlphttp/loki"));
+    }
+    let tempo = spec.tempo.enabled.then(|| OtlpGrpcExporter {
+        endpoint: format!(
+            "{}:{}",
+            service_host(stack, Component::Tempo),
+            ports::OTLP_GRPC
+        ),
+        tls: Tls { insecure: true },
+        retry_on_failure: retry(),
+        sending_queue: queue(),
+    });
+    if tempo.is_some() {
+        let sampling: &[&str] = if sampler.is_some() {
+            &["probabilistic_sampler"]
+        } else {
+            &[]
+        };
+        pipelines.insert("traces".into(), pipeline(sampling, "otlp/tempo"));
+    }
+
+    Config {
+        extensions: Extensions {
+            health_check: Endpoint {
+                endpoint: format!("0.0.0.0:{}", ports::COLLECTOR_HEALTH),
+            },
+        },
+        receivers: Receivers {
+            otlp: OtlpReceiver {
+                protocols: OtlpProtocols {
+                    grpc: Endpoint {
+                        endpoint: format!("0.0.0.0:{}", ports::OTLP_GRPC),
+                    },
+                    http: Endpoint {
+                        endpoint: format!("0.0.0.0:{}", ports::OTLP_HTTP),
+                    },
+                },
+            },
+        },
+        processors: Processors {
+            memory_limiter: MemoryLimiter {
+                check_interval: "1s".into(),
+                limit_mib,
+                spike_limit_mib: limit_mib * 20 / 100,
+            },
+            batch: Batch {
+                send_batch_size: 8192,
+                send_batch_max_size: 10000,
+                timeout: "200ms".into(),
+            },
+            resource,
+            probabilistic_sampler: sampler,
+        },
+        exporters: Exporters {
+            prometheus,
+            loki,
+            tempo,
+        },
+        service: Service {
+            extensions: vec!["health_check".into()],
+            telemetry: Telemetry {
+                logs: TelemetryLogs {
+                    level: "info".into(),
+                    encoding: "json".into(),
+                },
+                metrics: TelemetryMetrics {
+                    level: "normal".into(),
+                    readers: vec![MetricReader {
+                        pull: PullReader {
+                            exporter: PullExporter {
+                                prometheus: PrometheusPull {
+                                    host: "0.0.0.0".into(),
+                                    port: ports::COLLECTOR_METRICS,
+                                },
+                            },
+                        },
+                    }],
+                },
+            },
+            pipelines,
+        },
+    }
+}

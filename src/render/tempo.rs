@@ -1,0 +1,231 @@
+//! The Tempo configuration (monolithic mode, local storage).
+//!
+//! Schema: Grafana Tempo 2.x at the version pinned in `crate::build::images::TEMPO`,
+//! docs/sources/tempo/configuration/_index.md of that release ("Configure Tempo"),
+//! with the metrics-generator as described in
+//! docs/sources/tempo/metrics-generator/_index.md and the per-tenant overrides in
+//! the "standard overrides" format.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{ports, service_host};
+use crate::build::Component;
+use crate::units::format_go_duration;
+use crate::validate::ValidatedStack;
+
+/// Where Tempo keeps its data, on the `data` volume.
+pub const DATA_DIR: &str = "/var/tempo";
+
+/// `tempo.yaml`.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Config {
+    stream_over_http_enabled: bool,
+    server: Server,
+    distributor: Distributor,
+    ingester: Ingester,
+    compactor: Compactor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_generator: Option<MetricsGenerator>,
+    storage: Storage,
+    overrides: Overrides,
+    usage_report: UsageReport,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Server {
+    http_listen_port: i32,
+    grpc_listen_port: i32,
+    log_level: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Distributor {
+    receivers: Receivers,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Receivers {
+    otlp: OtlpReceiver,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct OtlpReceiver {
+    protocols: Protocols,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Protocols {
+    grpc: Endpoint,
+    http: Endpoint,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Endpoint {
+    endpoint: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Ingester {
+    max_block_duration: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Compactor {
+    compaction: Compaction,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Compaction {
+    block_retention: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct MetricsGenerator {
+    registry: Registry,
+    storage: GeneratorStorage,
+    traces_storage: Path,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Registry {
+    external_labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct GeneratorStorage {
+    path: String,
+    remote_write: Vec<RemoteWrite>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct RemoteWrite {
+    url: String,
+    send_exemplars: bool,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Path {
+    path: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Storage {
+    trace: TraceStorage,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct TraceStorage {
+    backend: String,
+    wal: Path,
+    local: Path,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Overrides {
+    defaults: OverrideDefaults,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct OverrideDefaults {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_generator: Option<GeneratorOverrides>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct GeneratorOverrides {
+    processors: Vec<String>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct UsageReport {
+    reporting_enabled: bool,
+}
+
+/// Whether the metrics-generator runs: asked for, and Prometheus is there to receive.
+pub fn generator_enabled(stack: &ValidatedStack) -> bool {
+    stack.spec.tempo.metrics_generator.enabled && stack.spec.prometheus.enabled
+}
+
+/// Renders `tempo.yaml`.
+pub fn render(stack: &ValidatedStack) -> Config {
+    let generator = generator_enabled(stack);
+    Config {
+        stream_over_http_enabled: true,
+        server: Server {
+            http_listen_port: ports::TEMPO_HTTP,
+            grpc_listen_port: ports::TEMPO_GRPC,
+            log_level: "info".into(),
+        },
+        distributor: Distributor {
+            receivers: Receivers {
+                otlp: OtlpReceiver {
+                    protocols: Protocols {
+                        grpc: Endpoint {
+                            endpoint: format!("0.0.0.0:{}", ports::OTLP_GRPC),
+                        },
+                        http: Endpoint {
+                            endpoint: format!("0.0.0.0:{}", ports::OTLP_HTTP),
+                        },
+                    },
+                },
+            },
+        },
+        ingester: Ingester {
+            max_block_duration: "5m".into(),
+        },
+        compactor: Compactor {
+            compaction: Compaction {
+                block_retention: format_go_duration(stack.traces_retention),
+            },
+        },
+        metrics_generator: generator.then(|| MetricsGenerator {
+            registry: Registry {
+                external_labels: BTreeMap::from([
+                    ("source".into(), "tempo".into()),
+                    ("sextant_stack".into(), stack.name.clone()),
+                ]),
+            },
+            storage: GeneratorStorage {
+                path: format!("{DATA_DIR}/generator/wal"),
+                remote_write: vec![RemoteWrite {
+                    url: format!(
+                        "http://{}:{}/api/v1/write",
+                        service_host(stack, Component::Prometheus),
+                        ports::PROMETHEUS
+                    ),
+                    send_exemplars: true,
+                }],
+            },
+            traces_storage: Path {
+                path: format!("{DATA_DIR}/generator/traces"),
+            },
+        }),
+        storage: Storage {
+            trace: TraceStorage {
+                backend: "local".into(),
+                wal: Path {
+                    path: format!("{DATA_DIR}/wal"),
+                },
+                local: Path {
+                    path: format!("{DATA_DIR}/blocks"),
+                },
+            },
+        },
+        overrides: Overrides {
+            defaults: OverrideDefaults {
+                metrics_generator: generator.then(|| GeneratorOverrides {
+                    processors: vec![
+                        "service-graphs".into(),
+                        "span-metrics".into(),
+                        "local-blocks".into(),
+                    ],
+                }),
+            },
+        },
+        usage_report: UsageReport {
+            reporting_enabled: false,
+        },
+    }
+}

@@ -1,0 +1,615 @@
+//! The validate step: an `ObservabilityStack` in, a `ValidatedStack` or every field
+//! error at once out.
+//!
+//! Pure: no Kubernetes client, no I/O. It enforces again every CEL rule of the CRD
+//! (the API server enforces those only on Kubernetes >= 1.25) and the rules a schema
+//! cannot express: units that parse, PromQL and LogQL that parse, dashboard JSON,
+//! unique names. Each error names the field path and the rule it broke.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::{Resource, ResourceExt};
+use promql_parser::parser::{self, Expr};
+
+use crate::api::{
+    AlertingSpec, ContactPointType, MAX_STACK_NAME_LEN, ObservabilityStack, ObservabilityStackSpec,
+};
+use crate::build::rules::builtin_rule_names;
+use crate::units::{parse_byte_size, parse_cpu_millis, parse_duration, parse_quantity_bytes};
+
+/// Loki's compactor refuses retention periods shorter than one day.
+const LOKI_MIN_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// Below this the collector's memory_limiter leaves no room to work.
+const COLLECTOR_MIN_MEMORY: u128 = 128 << 20;
+
+/// One broken rule: where, and what the rule is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// Path of the field, such as `spec.collector.autoscaling.maxReplicas`.
+    pub path: String,
+    /// The rule, phrased so that `path: message` reads as a sentence.
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Every error found in one stack.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+/// A Loki per-stream retention rule that passed validation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamRule {
+    /// The LogQL stream selector, as written.
+    pub selector: String,
+    /// How long matching streams are kept.
+    pub period: Duration,
+    /// Higher wins.
+    pub priority: i32,
+}
+
+/// An inline dashboard whose JSON parsed and has a title.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dashboard {
+    /// File name stem.
+    pub name: String,
+    /// Grafana folder.
+    pub folder: String,
+    /// The dashboard model.
+    pub model: serde_json::Value,
+}
+
+/// A stack that passed validation, with every unit parsed and every default resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidatedStack {
+    /// Name of the stack: every child name starts with it.
+    pub name: String,
+    /// Namespace of the stack and of every child.
+    pub namespace: String,
+    /// The controller ownerReference children carry; absent when the object has no
+    /// uid yet (as in `sextant render` of a file).
+    pub owner: Option<OwnerReference>,
+    /// The spec as written (with schema defaults applied by serde).
+    pub spec: ObservabilityStackSpec,
+    /// Effective metrics retention.
+    pub metrics_retention: Duration,
+    /// Effective log retention.
+    pub logs_retention: Duration,
+    /// Effective trace retention.
+    pub traces_retention: Duration,
+    /// Prometheus's TSDB size limit in bytes.
+    pub prometheus_retention_bytes: u128,
+    /// Prometheus's scrape interval.
+    pub scrape_interval: Duration,
+    /// Loki per-stream retention.
+    pub loki_streams: Vec<StreamRule>,
+    /// Inline dashboards.
+    pub inline_dashboards: Vec<Dashboard>,
+}
+
+/// Validates a stack; on failure returns every error found, not just the first.
+pub fn validate(stack: &ObservabilityStack) -> Result<ValidatedStack, ValidationErrors> {
+    let mut v = Validator::default();
+    let name = stack.name_any();
+    v.check_name(&name);
+    let namespace = stack.namespace().unwrap_or_else(|| "default".into());
+    let spec = &stack.spec;
+
+    let metrics = v.retention("spec.retention.metrics", &spec.retention.metrics);
+    let logs = v.retention("spec.retention.logs", &spec.retention.logs);
+    let traces = v.retention("spec.retention.traces", &spec.retention.traces);
+
+    let metrics_retention = match &spec.prometheus.retention.time {
+        Some(t) => v.retention("spec.prometheus.retention.time", t),
+        None => metrics,
+    };
+    let traces_retention = match &spec.tempo.retention.period {
+        Some(t) => v.retention("spec.tempo.retention.period", t),
+        None => traces,
+    };
+    let (logs_path, logs_retention) = match &spec.loki.retention.period {
+        Some(t) => (
+            "spec.loki.retention.period",
+            v.retention("spec.loki.retention.period", t),
+        ),
+        None => ("spec.retention.logs", logs),
+    };
+    if spec.loki.enabled && logs_retention < LOKI_MIN_RETENTION && !logs_retention.is_zero() {
+        v.err(
+            logs_path,
+            "must be at least 24h: Loki's compactor retains logs for whole days",
+        );
+    }
+
+    let prometheus_retention_bytes = v.prometheus_storage(spec);
+    let scrape_interval = v.positive_duration(
+        "spec.prometheus.scrapeInterval",
+        &spec.prometheus.scrape_interval,
+    );
+    v.quantity("spec.tempo.storage.size", &spec.tempo.storage.size);
+    v.quantity("spec.loki.storage.size", &spec.loki.storage.size);
+
+    v.autoscaling(spec);
+    if !spec.collector.sampling.trace_ratio.is_finite() {
+        v.err(
+            "spec.collector.sampling.traceRatio",
+            "must be a number from 0 to 1",
+        );
+    }
+    for key in spec.collector.resource_attributes.keys() {
+        if key.trim().is_empty() {
+            v.err(
+                "spec.collector.resourceAttributes",
+                "keys must not be empty",
+            );
+        }
+    }
+    v.resources(
+        "spec.collector.resources",
+        spec.collector.resources.as_ref(),
+    );
+    if let Some(limit) = spec
+        .collector
+        .resources
+        .as_ref()
+        .and_then(|r| r.limits.as_ref())
+        .and_then(|l| l.get("memory"))
+        .and_then(|q| parse_quantity_bytes(&q.0).ok())
+        && limit < COLLECTOR_MIN_MEMORY
+    {
+        v.err(
+            "spec.collector.resources.limits.memory",
+            "must be at least 128Mi: the memory_limiter is derived from it",
+        );
+    }
+    v.resources(
+        "spec.prometheus.resources",
+        spec.prometheus.resources.as_ref(),
+    );
+    v.resources("spec.tempo.resources", spec.tempo.resources.as_ref());
+    v.resources("spec.loki.resources", spec.loki.resources.as_ref());
+    v.resources("spec.grafana.resources", spec.grafana.resources.as_ref());
+
+    let loki_streams = v.loki_streams(spec);
+    let inline_dashboards = v.dashboards(spec);
+    v.alerting(&spec.grafana.alerting);
+    if let Some(creds) = &spec.grafana.admin_credentials
+        && !is_dns_subdomain(&creds.secret_name)
+    {
+        v.err(
+            "spec.grafana.adminCredentials.secretName",
+            "must be a DNS subdomain name (lower case letters, digits, '-' and '.')",
+        );
+    }
+
+    if !v.errors.is_empty() {
+        return Err(ValidationErrors(v.errors));
+    }
+    Ok(ValidatedStack {
+        owner: stack.controller_owner_ref(&()),
+        name,
+        namespace,
+        spec: spec.clone(),
+        metrics_retention,
+        logs_retention,
+        traces_retention,
+        prometheus_retention_bytes,
+        scrape_interval,
+        loki_streams,
+        inline_dashboards,
+    })
+}
+
+/// Collects errors while the spec is walked.
+#[derive(Default)]
+struct Validator {
+    errors: Vec<FieldError>,
+}
+
+impl Validator {
+    fn err(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    fn check_name(&mut self, name: &str) {
+        if name.len() > MAX_STACK_NAME_LEN {
+            self.err(
+                "metadata.name",
+                format!(
+                    "must be at most {MAX_STACK_NAME_LEN} characters (is {}), so that every child name fits a 63-character DNS label",
+                    name.len()
+                ),
+            );
+        }
+        if !is_dns_label(name) || !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            self.err(
+                "metadata.name",
+                "must start with a lower case letter and hold only lower case letters, digits and '-' (child Services need a DNS-1035 label)",
+            );
+        }
+    }
+
+    fn duration(&mut self, path: &str, value: &str) -> Duration {
+        parse_duration(value).unwrap_or_else(|e| {
+            self.err(path, e);
+            Duration::ZERO
+        })
+    }
+
+    fn positive_duration(&mut self, path: &str, value: &str) -> Duration {
+        let before = self.errors.len();
+        let d = self.duration(path, value);
+        if self.errors.len() == before && d.is_zero() {
+            self.err(path, "must be longer than 0s");
+        }
+        d
+    }
+
+    fn retention(&mut self, path: &str, value: &str) -> Duration {
+        self.positive_duration(path, value)
+    }
+
+    fn quantity(&mut self, path: &str, value: &str) -> u128 {
+        match parse_quantity_bytes(value) {
+            Ok(0) => {
+                self.err(path, "must be larger than 0");
+                0
+            }
+            Ok(b) => b,
+            Err(e) => {
+                self.err(path, e);
+                0
+            }
+        }
+    }
+
+    /// The volume size, and the TSDB size limit (85% of the volume by default).
+    fn prometheus_storage(&mut self, spec: &ObservabilityStackSpec) -> u128 {
+        let volume = self.quantity(
+            "spec.prometheus.storage.size",
+            &spec.prometheus.storage.size,
+        );
+        match &spec.prometheus.retention.size {
+            None => volume / 100 * 85,
+            Some(s) => match parse_byte_size(s) {
+                Ok(0) => {
+                    self.err("spec.prometheus.retention.size", "must be larger than 0");
+                    0
+                }
+                Ok(b) if volume > 0 && b > volume => {
+                    self.err(
+                        "spec.prometheus.retention.size",
+                        format!(
+                            "must not exceed spec.prometheus.storage.size ({}), or the volume fills before retention deletes anything",
+                            spec.prometheus.storage.size
+                        ),
+                    );
+                    b
+                }
+                Ok(b) => b,
+                Err(e) => {
+                    self.err("spec.prometheus.retention.size", e);
+                    0
+                }
+            },
+        }
+    }
+
+    fn autoscaling(&mut self, spec: &ObservabilityStackSpec) {
+        let a = &spec.collector.autoscaling;
+        if a.max_replicas < a.min_replicas {
+            self.err(
+                "spec.collector.autoscaling.maxReplicas",
+                format!("must be >= minReplicas ({})", a.min_replicas),
+            );
+        }
+        if a.enabled
+            && a.target_cpu_utilization_percentage.is_none()
+            && a.target_memory_utilization_percentage.is_none()
+        {
+            self.err(
+                "spec.collector.autoscaling",
+                "an enabled autoscaler needs targetCPUUtilizationPercentage or targetMemoryUtilizationPercentage",
+            );
+        }
+    }
+
+    fn resources(&mut self, path: &str, resources: Option<&ResourceRequirements>) {
+        let Some(r) = resources else { return };
+        let empty = BTreeMap::new();
+        let requests = r.requests.as_ref().unwrap_or(&empty);
+        let limits = r.limits.as_ref().unwrap_or(&empty);
+        for (kind, map) in [("requests", requests), ("limits", limits)] {
+            for (res, q) in map {
+                let parsed = match res.as_str() {
+                    "cpu" => parse_cpu_millis(&q.0),
+                    "memory" | "ephemeral-storage" => parse_quantity_bytes(&q.0),
+                    _ => continue,
+                };
+                if let Err(e) = parsed {
+                    self.err(format!("{path}.{kind}.{res}"), e);
+                }
+            }
+        }
+        for (res, limit) in limits {
+            let Some(request) = requests.get(res) else {
+                continue;
+            };
+            let (req, lim) = match res.as_str() {
+                "cpu" => (parse_cpu_millis(&request.0), parse_cpu_millis(&limit.0)),
+                "memory" | "ephemeral-storage" => (
+                    parse_quantity_bytes(&request.0),
+                    parse_quantity_bytes(&limit.0),
+                ),
+                _ => continue,
+            };
+            if let (Ok(req), Ok(lim)) = (req, lim)
+                && req > lim
+            {
+                self.err(
+                    format!("{path}.requests.{res}"),
+                    format!("must be <= limits.{res} ({})", limit.0),
+                );
+            }
+        }
+    }
+
+    fn loki_streams(&mut self, spec: &ObservabilityStackSpec) -> Vec<StreamRule> {
+        let mut out = Vec::new();
+        for (i, s) in spec.loki.retention.streams.iter().enumerate() {
+            let path = format!("spec.loki.retention.streams[{i}]");
+            if let Err(e) = check_stream_selector(&s.selector) {
+                self.err(format!("{path}.selector"), e);
+            }
+            let period = self.positive_duration(&format!("{path}.period"), &s.period);
+            if !period.is_zero() && period < LOKI_MIN_RETENTION {
+                self.err(
+                    format!("{path}.period"),
+                    "must be at least 24h: Loki's compactor retains logs for whole days",
+                );
+            }
+            out.push(StreamRule {
+                selector: s.selector.clone(),
+                period,
+                priority: s.priority,
+            });
+        }
+        out
+    }
+
+    fn dashboards(&mut self, spec: &ObservabilityStackSpec) -> Vec<Dashboard> {
+        let d = &spec.grafana.dashboards;
+        let mut seen_builtin = BTreeSet::new();
+        for b in &d.builtin {
+            if !seen_builtin.insert(*b) {
+                self.err(
+                    "spec.grafana.dashboards.builtin",
+                    format!("{:?} is listed twice", b.name()),
+                );
+            }
+        }
+        let mut names = BTreeSet::new();
+        let mut titles = BTreeSet::new();
+        let mut out = Vec::new();
+        for (i, dash) in d.inline.iter().enumerate() {
+            let path = format!("spec.grafana.dashboards.inline[{i}]");
+            if !names.insert(dash.name.as_str()) {
+                self.err(
+                    format!("{path}.name"),
+                    format!("{:?} is not unique", dash.name),
+                );
+            }
+            if !is_dns_label(&dash.name) {
+                self.err(
+                    format!("{path}.name"),
+                    "must hold only lower case letters, digits and '-'",
+                );
+            }
+            let model: serde_json::Value = match serde_json::from_str(&dash.json) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.err(format!("{path}.json"), format!("is not valid JSON: {e}"));
+                    continue;
+                }
+            };
+            let folder = dash.folder.clone().unwrap_or_else(|| "sextant".into());
+            match model.get("title").and_then(|t| t.as_str()) {
+                Some(t) if !t.trim().is_empty() => {
+                    if !titles.insert((folder.clone(), t.to_string())) {
+                        self.err(
+                            format!("{path}.json"),
+                            format!(
+                                "title {t:?} is used by another dashboard in folder {folder:?}"
+                            ),
+                        );
+                    }
+                }
+                _ if !model.is_object() => {
+                    self.err(
+                        format!("{path}.json"),
+                        "must be a JSON object (a dashboard model)",
+                    );
+                    continue;
+                }
+                _ => self.err(format!("{path}.json"), "must have a non-empty \"title\""),
+            }
+            out.push(Dashboard {
+                name: dash.name.clone(),
+                folder,
+                model,
+            });
+        }
+        out
+    }
+
+    fn alerting(&mut self, a: &AlertingSpec) {
+        let mut groups = BTreeSet::new();
+        for (gi, g) in a.rule_groups.iter().enumerate() {
+            let gpath = format!("spec.grafana.alerting.ruleGroups[{gi}]");
+            if !groups.insert(g.name.as_str()) {
+                self.err(
+                    format!("{gpath}.name"),
+                    format!("{:?} is not unique", g.name),
+                );
+            }
+            self.positive_duration(&format!("{gpath}.interval"), &g.interval);
+            if g.rules.is_empty() {
+                self.err(format!("{gpath}.rules"), "must hold at least one rule");
+            }
+            let mut alerts = BTreeSet::new();
+            for (ri, r) in g.rules.iter().enumerate() {
+                let rpath = format!("{gpath}.rules[{ri}]");
+                if !alerts.insert(r.alert.as_str()) {
+                    self.err(
+                        format!("{rpath}.alert"),
+                        format!("{:?} is not unique in group {:?}", r.alert, g.name),
+                    );
+                }
+                if !is_label_name(&r.alert) {
+                    self.err(
+                        format!("{rpath}.alert"),
+                        "must match [a-zA-Z_][a-zA-Z0-9_]*",
+                    );
+                }
+                if let Err(e) = parser::parse(&r.expr) {
+                    self.err(
+                        format!("{rpath}.expr"),
+                        format!("is not valid PromQL: {}", one_line(&e)),
+                    );
+                }
+                if let Some(f) = &r.for_ {
+                    self.duration(&format!("{rpath}.for"), f);
+                }
+                for key in r.labels.keys().chain(r.annotations.keys()) {
+                    if !is_label_name(key) {
+                        self.err(
+                            format!("{rpath}"),
+                            format!(
+                                "label or annotation name {key:?} must match [a-zA-Z_][a-zA-Z0-9_]*"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        let known = builtin_rule_names();
+        for name in &a.builtin_rules.disabled {
+            if !known.contains(&name.as_str()) {
+                self.err(
+                    "spec.grafana.alerting.builtinRules.disabled",
+                    format!(
+                        "{name:?} is not a built-in rule (known: {})",
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+        let mut points = BTreeSet::new();
+        for (i, c) in a.contact_points.iter().enumerate() {
+            let path = format!("spec.grafana.alerting.contactPoints[{i}]");
+            if !points.insert(c.name.as_str()) {
+                self.err(
+                    format!("{path}.name"),
+                    format!("{:?} is not unique", c.name),
+                );
+            }
+            match c.type_ {
+                ContactPointType::Email if c.addresses.is_empty() => {
+                    self.err(format!("{path}.addresses"), "email needs at least one address")
+                }
+                ContactPointType::Email => {
+                    for addr in &c.addresses {
+                        if !addr.contains('@') {
+                            self.err(format!("{path}.addresses"), format!("{addr:?} is not an e-mail address"));
+                        }
+                    }
+                }
+                _ if c.secret_ref.is_none() => self.err(
+                    format!("{path}.secretRef"),
+                    "slack, webhook and pagerduty need secretRef (the URL or key is read from a Secret)",
+                ),
+                _ => {}
+            }
+            if let Some(r) = &c.secret_ref
+                && !is_dns_subdomain(&r.name)
+            {
+                self.err(
+                    format!("{path}.secretRef.name"),
+                    "must be a DNS subdomain name",
+                );
+            }
+        }
+        if let Some(d) = &a.default_contact_point
+            && !points.contains(d.as_str())
+        {
+            self.err(
+                "spec.grafana.alerting.defaultContactPoint",
+                format!("{d:?} names no contact point in contactPoints"),
+            );
+        }
+    }
+}
+
+/// Checks a LogQL stream selector: label matchers in braces, at least one of which
+/// does not match the empty string (Loki's rule), and nothing else.
+pub fn check_stream_selector(selector: &str) -> Result<(), String> {
+    let trimmed = selector.trim();
+    if !trimmed.starts_with('{') {
+        return Err("must be a LogQL stream selector such as {namespace=\"dev\"}".into());
+    }
+    match parser::parse(trimmed) {
+        Ok(Expr::VectorSelector(vs))
+            if vs.name.is_none() && vs.offset.is_none() && vs.at.is_none() =>
+        {
+            if !vs.matchers.or_matchers.is_empty() {
+                return Err("must not use 'or' between matchers".into());
+            }
+            if vs.matchers.matchers.iter().all(|m| m.is_match("")) {
+                return Err(
+                    "needs at least one matcher that does not match the empty string".into(),
+                );
+            }
+            Ok(())
+        }
+        Ok(_) => Err("must be only a stream selector, such as {namespace=\"dev\"}".into()),
+        Err(e) => Err(format!("is not a valid stream selector: {}", one_line(&e))),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn is_label_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// An RFC 1123 DNS label: at most 63 lower case alphanumerics or '-', starting and
+/// ending alphanumeric.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// An RFC 1123 DNS subdomain: dot-separated labels, at most 253 characters.
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
