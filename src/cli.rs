@@ -106,10 +106,22 @@ pub fn parse(path: &str, text: &str) -> Result<ObservabilityStack, CliError> {
             kind.unwrap_or("(no kind)")
         )));
     }
-    let mut stack: ObservabilityStack = serde_path_to_error::deserialize(value).map_err(|e| {
+    let mut unknown = Vec::new();
+    let mut track = |p: serde_ignored::Path<'_>| unknown.push(p.to_string());
+    let tracked = serde_ignored::Deserializer::new(value, &mut track);
+    let mut stack: ObservabilityStack = serde_path_to_error::deserialize(tracked).map_err(|e| {
         let field = e.path().to_string();
         not_a_stack(format!("{field}: {}", e.inner()))
     })?;
+    // Kubernetes metadata and status carry fields sextant does not model.
+    unknown.retain(|p| p.starts_with("spec"));
+    if !unknown.is_empty() {
+        return Err(not_a_stack(format!(
+            "unknown field{} {}: not part of ObservabilityStack v1alpha1",
+            if unknown.len() > 1 { "s" } else { "" },
+            unknown.join(", ")
+        )));
+    }
     if stack.metadata.name.as_deref().unwrap_or("").is_empty() {
         return Err(not_a_stack("metadata.name: is required".into()));
     }

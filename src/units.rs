@@ -53,7 +53,7 @@ pub fn format_go_duration(d: Duration) -> String {
         return "0s".into();
     }
     for (unit, per) in [("h", 3_600_000u128), ("m", 60_000), ("s", 1_000)] {
-        if ms % per == 0 {
+        if ms.is_multiple_of(per) {
             return format!("{}{unit}", ms / per);
         }
     }

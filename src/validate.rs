@@ -18,11 +18,11 @@ use promql_parser::parser::{self, Expr};
 use crate::api::{
     AlertingSpec, ContactPointType, MAX_STACK_NAME_LEN, ObservabilityStack, ObservabilityStackSpec,
 };
-use crate::build::rules::builtin_rule_names;
+use crate::build::rules::{BUILTIN_GROUP, builtin_rule_names};
 use crate::units::{parse_byte_size, parse_cpu_millis, parse_duration, parse_quantity_bytes};
 
-/// Loki's compactor refuses retention periods shorter than one day.
-const LOKI_MIN_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// Loki's index period: retention is at least, and a multiple of, one day.
+const LOKI_DAY: Duration = Duration::from_secs(24 * 3600);
 /// Below this the collector's memory_limiter leaves no room to work.
 const COLLECTOR_MIN_MEMORY: u128 = 128 << 20;
 
@@ -123,11 +123,8 @@ pub fn validate(stack: &ObservabilityStack) -> Result<ValidatedStack, Validation
         ),
         None => ("spec.retention.logs", logs),
     };
-    if spec.loki.enabled && logs_retention < LOKI_MIN_RETENTION && !logs_retention.is_zero() {
-        v.err(
-            logs_path,
-            "must be at least 24h: Loki's compactor retains logs for whole days",
-        );
+    if spec.loki.enabled && !logs_retention.is_zero() {
+        v.loki_period(logs_path, logs_retention);
     }
 
     let prometheus_retention_bytes = v.prometheus_storage(spec);
@@ -139,7 +136,17 @@ pub fn validate(stack: &ObservabilityStack) -> Result<ValidatedStack, Validation
     v.quantity("spec.loki.storage.size", &spec.loki.storage.size);
 
     v.autoscaling(spec);
-    if !spec.collector.sampling.trace_ratio.is_finite() {
+    v.ranges(spec);
+    if spec.collector.enabled
+        && !(spec.prometheus.enabled || spec.tempo.enabled || spec.loki.enabled)
+    {
+        v.err(
+            "spec.collector.enabled",
+            "the collector needs at least one of prometheus, tempo or loki enabled",
+        );
+    }
+    let ratio = spec.collector.sampling.trace_ratio;
+    if !(ratio.is_finite() && (0.0..=1.0).contains(&ratio)) {
         v.err(
             "spec.collector.sampling.traceRatio",
             "must be a number from 0 to 1",
@@ -261,6 +268,17 @@ impl Validator {
         self.positive_duration(path, value)
     }
 
+    /// Loki applies retention per 24h index table: at least a day, in whole days.
+    fn loki_period(&mut self, path: &str, period: Duration) {
+        let day = LOKI_DAY.as_millis();
+        if period.as_millis() < day || !period.as_millis().is_multiple_of(day) {
+            self.err(
+                path,
+                "must be a whole number of days (24h, 48h, 7d...): Loki's compactor retains logs per daily index",
+            );
+        }
+    }
+
     fn quantity(&mut self, path: &str, value: &str) -> u128 {
         match parse_quantity_bytes(value) {
             Ok(0) => {
@@ -307,21 +325,65 @@ impl Validator {
         }
     }
 
+    /// The numeric ranges of the schema, for files checked without an API server.
+    fn ranges(&mut self, spec: &ObservabilityStackSpec) {
+        let a = &spec.collector.autoscaling;
+        let checks = [
+            (
+                "spec.collector.replicas",
+                Some(spec.collector.replicas),
+                0,
+                100,
+            ),
+            (
+                "spec.collector.autoscaling.minReplicas",
+                Some(a.min_replicas),
+                1,
+                100,
+            ),
+            (
+                "spec.collector.autoscaling.maxReplicas",
+                Some(a.max_replicas),
+                1,
+                100,
+            ),
+            (
+                "spec.collector.autoscaling.targetCPUUtilizationPercentage",
+                a.target_cpu_utilization_percentage,
+                1,
+                100,
+            ),
+            (
+                "spec.collector.autoscaling.targetMemoryUtilizationPercentage",
+                a.target_memory_utilization_percentage,
+                1,
+                100,
+            ),
+            (
+                "spec.prometheus.replicas",
+                Some(spec.prometheus.replicas),
+                0,
+                1,
+            ),
+            ("spec.tempo.replicas", Some(spec.tempo.replicas), 0, 1),
+            ("spec.loki.replicas", Some(spec.loki.replicas), 0, 1),
+            ("spec.grafana.replicas", Some(spec.grafana.replicas), 0, 1),
+        ];
+        for (path, value, min, max) in checks {
+            if let Some(v) = value
+                && !(min..=max).contains(&v)
+            {
+                self.err(path, format!("must be from {min} to {max} (is {v})"));
+            }
+        }
+    }
+
     fn autoscaling(&mut self, spec: &ObservabilityStackSpec) {
         let a = &spec.collector.autoscaling;
         if a.max_replicas < a.min_replicas {
             self.err(
                 "spec.collector.autoscaling.maxReplicas",
                 format!("must be >= minReplicas ({})", a.min_replicas),
-            );
-        }
-        if a.enabled
-            && a.target_cpu_utilization_percentage.is_none()
-            && a.target_memory_utilization_percentage.is_none()
-        {
-            self.err(
-                "spec.collector.autoscaling",
-                "an enabled autoscaler needs targetCPUUtilizationPercentage or targetMemoryUtilizationPercentage",
             );
         }
     }
@@ -374,11 +436,8 @@ impl Validator {
                 self.err(format!("{path}.selector"), e);
             }
             let period = self.positive_duration(&format!("{path}.period"), &s.period);
-            if !period.is_zero() && period < LOKI_MIN_RETENTION {
-                self.err(
-                    format!("{path}.period"),
-                    "must be at least 24h: Loki's compactor retains logs for whole days",
-                );
+            if !period.is_zero() {
+                self.loki_period(&format!("{path}.period"), period);
             }
             out.push(StreamRule {
                 selector: s.selector.clone(),
@@ -425,6 +484,12 @@ impl Validator {
                 }
             };
             let folder = dash.folder.clone().unwrap_or_else(|| "sextant".into());
+            if folder.contains('/') || folder == "." || folder == ".." || folder.trim().is_empty() {
+                self.err(
+                    format!("{path}.folder"),
+                    "must not contain '/' or be '.' or '..'",
+                );
+            }
             match model.get("title").and_then(|t| t.as_str()) {
                 Some(t) if !t.trim().is_empty() => {
                     if !titles.insert((folder.clone(), t.to_string())) {
@@ -458,6 +523,12 @@ impl Validator {
         let mut groups = BTreeSet::new();
         for (gi, g) in a.rule_groups.iter().enumerate() {
             let gpath = format!("spec.grafana.alerting.ruleGroups[{gi}]");
+            if g.name == BUILTIN_GROUP {
+                self.err(
+                    format!("{gpath}.name"),
+                    format!("{BUILTIN_GROUP:?} is reserved for the built-in rules"),
+                );
+            }
             if !groups.insert(g.name.as_str()) {
                 self.err(
                     format!("{gpath}.name"),
@@ -495,7 +566,7 @@ impl Validator {
                 for key in r.labels.keys().chain(r.annotations.keys()) {
                     if !is_label_name(key) {
                         self.err(
-                            format!("{rpath}"),
+                            rpath.clone(),
                             format!(
                                 "label or annotation name {key:?} must match [a-zA-Z_][a-zA-Z0-9_]*"
                             ),
@@ -562,8 +633,8 @@ impl Validator {
     }
 }
 
-/// Checks a LogQL stream selector: label matchers in braces, at least one of which
-/// does not match the empty string (Loki's rule), and nothing else.
+/// Checks a LogQL stream selector: label matchers in braces and nothing else. The
+/// PromQL parser also enforces Loki's rule that one matcher must not match "".
 pub fn check_stream_selector(selector: &str) -> Result<(), String> {
     let trimmed = selector.trim();
     if !trimmed.starts_with('{') {

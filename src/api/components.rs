@@ -77,8 +77,7 @@ fn default_collector_replicas() -> i32 {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("self.maxReplicas >= self.minReplicas").message("maxReplicas must be >= minReplicas"),
-    validation = Rule::new("!self.enabled || has(self.targetCPUUtilizationPercentage) || has(self.targetMemoryUtilizationPercentage)").message("an enabled autoscaler needs targetCPUUtilizationPercentage or targetMemoryUtilizationPercentage")
+    validation = Rule::new("self.maxReplicas >= self.minReplicas").message("maxReplicas must be >= minReplicas")
 )]
 pub struct AutoscalingSpec {
     /// Create a HorizontalPodAutoscaler for the collector.
@@ -95,9 +94,10 @@ pub struct AutoscalingSpec {
     #[schemars(range(min = 1, max = 100))]
     pub max_replicas: i32,
 
-    /// Target average CPU use, in percent of the CPU request.
+    /// Target average CPU use, in percent of the CPU request. When neither target
+    /// is set, 70% CPU is used.
     #[serde(
-        default = "default_cpu_target",
+        default,
         rename = "targetCPUUtilizationPercentage",
         skip_serializing_if = "Option::is_none"
     )]
@@ -120,7 +120,7 @@ impl Default for AutoscalingSpec {
             enabled: true,
             min_replicas: default_min_replicas(),
             max_replicas: default_max_replicas(),
-            target_cpu_utilization_percentage: default_cpu_target(),
+            target_cpu_utilization_percentage: Some(DEFAULT_CPU_TARGET),
             target_memory_utilization_percentage: None,
         }
     }
@@ -134,9 +134,8 @@ fn default_max_replicas() -> i32 {
     10
 }
 
-fn default_cpu_target() -> Option<i32> {
-    Some(70)
-}
+/// The CPU target when neither target is set.
+pub const DEFAULT_CPU_TARGET: i32 = 70;
 
 /// Head sampling of traces at the collector.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

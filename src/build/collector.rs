@@ -178,7 +178,14 @@ fn hpa(stack: &ValidatedStack, name: &str) -> HorizontalPodAutoscaler {
         ..MetricSpec::default()
     };
     let mut metrics = Vec::new();
-    if let Some(cpu) = a.target_cpu_utilization_percentage {
+    let cpu = match (
+        a.target_cpu_utilization_percentage,
+        a.target_memory_utilization_percentage,
+    ) {
+        (None, None) => Some(crate::api::DEFAULT_CPU_TARGET),
+        (cpu, _) => cpu,
+    };
+    if let Some(cpu) = cpu {
         metrics.push(metric("cpu", cpu));
     }
     if let Some(mem) = a.target_memory_utilization_percentage {

@@ -4,15 +4,15 @@
 //! these versions (see each file under `crate::render`).
 
 /// OpenTelemetry Collector, contrib distribution (has probabilistic_sampler).
-pub const COLLECTOR: &str = "otel/opentelemetry-collector-contrib:0.135.0";
+pub const COLLECTOR: &str = "otel/opentelemetry-collector-contrib:0.159.0";
 /// Prometheus 3.5 (long-term support line).
-pub const PROMETHEUS: &str = "prom/prometheus:v3.5.0";
+pub const PROMETHEUS: &str = "prom/prometheus:v3.5.3";
 /// Grafana Tempo, 2.x monolithic.
-pub const TEMPO: &str = "grafana/tempo:2.8.2";
+pub const TEMPO: &str = "grafana/tempo:2.10.8";
 /// Grafana Loki, 3.x single binary.
-pub const LOKI: &str = "grafana/loki:3.5.5";
+pub const LOKI: &str = "grafana/loki:3.7.8";
 /// Grafana.
-pub const GRAFANA: &str = "grafana/grafana:12.2.0";
+pub const GRAFANA: &str = "grafana/grafana:12.4.12";
 
 /// UID of the collector image's user.
 pub const COLLECTOR_UID: i64 = 10001;

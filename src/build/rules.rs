@@ -12,6 +12,9 @@ use crate::validate::ValidatedStack;
 /// Where the runbooks live; `<base><RuleName>.md`.
 pub const RUNBOOK_BASE: &str = "https://github.com/sextant-dev/sextant/blob/main/docs/runbooks/";
 
+/// Name of the built-in rule group; users may not take it.
+pub const BUILTIN_GROUP: &str = "sextant-builtin";
+
 struct Builtin {
     name: &'static str,
     expr: &'static str,
@@ -131,7 +134,7 @@ pub fn builtin_group(stack: &ValidatedStack) -> Option<RuleGroup> {
         })
         .collect();
     (!rules.is_empty()).then(|| RuleGroup {
-        name: "sextant-builtin".into(),
+        name: BUILTIN_GROUP.into(),
         interval: "1m".into(),
         rules,
     })

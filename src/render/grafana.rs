@@ -71,7 +71,6 @@ pub fn datasources(stack: &ValidatedStack) -> Datasources {
                 "filterByTraceID": true, "filterBySpanID": false,
                 "tags": [{"key": "service.name", "value": "service_name"}],
             });
-            json_data["lokiSearch"] = json!({"datasourceUid": uid::LOKI});
         }
         if spec.prometheus.enabled {
             json_data["tracesToMetrics"] = json!({
@@ -137,9 +136,11 @@ fn rule_uid(group: &str, alert: &str) -> String {
     format!("{prefix}-{hash}")
 }
 
-/// Converts a Prometheus alerting rule into a Grafana-managed rule: query A is the
-/// expression, evaluated instant; condition B fires for every series A returns,
-/// which is what Prometheus does; no data means nothing fires.
+/// Converts a Prometheus alerting rule into a Grafana-managed rule the way Grafana's
+/// own Prometheus-rule import does (pkg/services/ngalert/prom/convert.go): query A
+/// is the expression, evaluated instant; B maps every returned series to 1; C fires
+/// where B is above 0. So every series the expression returns fires, as in
+/// Prometheus, and no data means nothing fires.
 fn grafana_rule(group: &RuleGroup, rule: &crate::api::AlertRule) -> Value {
     let for_ = rule
         .for_
@@ -154,7 +155,7 @@ fn grafana_rule(group: &RuleGroup, rule: &crate::api::AlertRule) -> Value {
     json!({
         "uid": rule_uid(&group.name, &rule.alert),
         "title": rule.alert,
-        "condition": "B",
+        "condition": "C",
         "data": [
             {
                 "refId": "A",
@@ -168,6 +169,13 @@ fn grafana_rule(group: &RuleGroup, rule: &crate::api::AlertRule) -> Value {
                 "datasourceUid": "__expr__",
                 "model": {"refId": "B", "type": "math",
                           "expression": "is_number($A) || is_nan($A) || is_inf($A)",
+                          "datasource": {"type": "__expr__", "uid": "__expr__"}},
+            },
+            {
+                "refId": "C",
+                "datasourceUid": "__expr__",
+                "model": {"refId": "C", "type": "threshold", "expression": "B",
+                          "conditions": [{"evaluator": {"type": "gt", "params": [0]}}],
                           "datasource": {"type": "__expr__", "uid": "__expr__"}},
             },
         ],

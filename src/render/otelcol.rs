@@ -4,8 +4,8 @@
 //! `crate::build::images::COLLECTOR`, following the component READMEs of that
 //! release: receiver/otlpreceiver, processor/memorylimiterprocessor,
 //! processor/batchprocessor, processor/resourceprocessor,
-//! processor/probabilisticsamplerprocessor, exporter/otlpexporter,
-//! exporter/otlphttpexporter, extension/healthcheckextension, and the
+//! processor/probabilisticsamplerprocessor, exporter/otlpexporter (`otlp_grpc`, its name since v0.144),
+//! exporter/otlphttpexporter (`otlp_http`), extension/healthcheckextension, and the
 //! "Internal telemetry" page of opentelemetry.io/docs/collector.
 
 use std::collections::BTreeMap;
@@ -90,19 +90,20 @@ struct AttributeAction {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct ProbabilisticSampler {
+    mode: String,
     sampling_percentage: f64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct Exporters {
     #[serde(
-        rename = "otlphttp/prometheus",
+        rename = "otlp_http/prometheus",
         skip_serializing_if = "Option::is_none"
     )]
     prometheus: Option<OtlpHttpExporter>,
-    #[serde(rename = "otlphttp/loki", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "otlp_http/loki", skip_serializing_if = "Option::is_none")]
     loki: Option<OtlpHttpExporter>,
-    #[serde(rename = "otlp/tempo", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "otlp_grpc/tempo", skip_serializing_if = "Option::is_none")]
     tempo: Option<OtlpGrpcExporter>,
 }
 
@@ -234,7 +235,9 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
             .collect(),
     });
     let ratio = spec.collector.sampling.trace_ratio;
+    // hash_seed: the decision is a hash of the trace ID, the same on every replica.
     let sampler = (ratio < 1.0).then(|| ProbabilisticSampler {
+        mode: "hash_seed".into(),
         sampling_percentage: (ratio * 100.0 * 1000.0).round() / 1000.0,
     });
 
@@ -262,7 +265,7 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
         sending_queue: queue(),
     });
     if prometheus.is_some() {
-        pipelines.insert("metrics".into(), pipeline(&[], "otlphttp/prometheus"));
+        pipelines.insert("metrics".into(), pipeline(&[], "otlp_http/prometheus"));
     }
     let loki = spec.loki.enabled.then(|| OtlpHttpExporter {
         endpoint: format!(
@@ -274,7 +277,7 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
         sending_queue: queue(),
     });
     if loki.is_some() {
-        pipelines.insert("logs".into(), pipeline(&[], "otlphttp/loki"));
+        pipelines.insert("logs".into(), pipeline(&[], "otlp_http/loki"));
     }
     let tempo = spec.tempo.enabled.then(|| OtlpGrpcExporter {
         endpoint: format!(
@@ -292,7 +295,7 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
         } else {
             &[]
         };
-        pipelines.insert("traces".into(), pipeline(sampling, "otlp/tempo"));
+        pipelines.insert("traces".into(), pipeline(sampling, "otlp_grpc/tempo"));
     }
 
     Config {

@@ -1,0 +1,76 @@
+//! Shared helpers of the integration tests: load samples, patch specs, find tools.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sextant::api::ObservabilityStack;
+use sextant::cli;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every sample under config/samples, by file stem.
+pub fn samples() -> Vec<(String, ObservabilityStack)> {
+    let mut out = Vec::new();
+    let mut paths: Vec<_> = std::fs::read_dir(root().join("config/samples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    paths.sort();
+    for p in paths {
+        let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+        out.push((stem, cli::load(p.to_str().unwrap()).unwrap()));
+    }
+    out
+}
+
+/// A stack from YAML text (a full object).
+pub fn stack(yaml: &str) -> ObservabilityStack {
+    cli::parse("test.yaml", yaml).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A stack named `name` in namespace `ns` with the given spec YAML (indented object).
+pub fn with_spec(spec: &str) -> ObservabilityStack {
+    let yaml = format!(
+        "apiVersion: observability.sextant.dev/v1alpha1\nkind: ObservabilityStack\nmetadata: {{name: s, namespace: ns}}\nspec:\n{}",
+        indent(spec)
+    );
+    stack(&yaml)
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// Finds a test tool on PATH. With `SEXTANT_REQUIRE_TOOLS=1` (as `make test` sets)
+/// a missing tool fails the test; otherwise the test is skipped with a note.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("SEXTANT_REQUIRE_TOOLS").as_deref() == Ok("1") {
+            panic!("{name} is not on PATH: run `scripts/tools.sh install` (make test does)");
+        }
+        eprintln!("SKIPPED: {name} not on PATH (set SEXTANT_REQUIRE_TOOLS=1 to fail instead)");
+    }
+    found
+}
+
+/// Runs a command, returning (success, stdout+stderr).
+pub fn run(cmd: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(cmd).args(args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

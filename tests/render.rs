@@ -1,0 +1,260 @@
+//! Snapshot tests of `sextant render` for every sample, and properties of the
+//! rendered objects that every stack must have.
+
+mod common;
+
+use serde_json::Value;
+use sextant::build::{CONFIG_HASH_ANNOTATION, build};
+use sextant::cli::{Format, format};
+use sextant::validate::validate;
+
+#[test]
+fn render_snapshots() {
+    for (name, stack) in common::samples() {
+        let resources = build(&validate(&stack).unwrap());
+        insta::assert_snapshot!(format!("render-{name}"), format(&resources, Format::Yaml));
+    }
+}
+
+fn rendered(name: &str) -> Vec<Value> {
+    let (_, stack) = common::samples()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap();
+    build(&validate(&stack).unwrap()).to_values()
+}
+
+fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+#[test]
+fn every_child_is_labelled_and_namespaced() {
+    for (name, _) in common::samples() {
+        for o in rendered(&name) {
+            let labels = &o["metadata"]["labels"];
+            for key in [
+                "app.kubernetes.io/name",
+                "app.kubernetes.io/instance",
+                "app.kubernetes.io/component",
+                "app.kubernetes.io/part-of",
+                "app.kubernetes.io/managed-by",
+            ] {
+                assert!(
+                    labels[key].is_string(),
+                    "{name}: {} lacks {key}",
+                    o["metadata"]["name"]
+                );
+            }
+            assert_eq!(o["metadata"]["namespace"], "observability");
+        }
+    }
+}
+
+#[test]
+fn every_workload_is_restricted_with_probes_and_resources() {
+    for (name, _) in common::samples() {
+        for o in rendered(&name) {
+            let kind = o["kind"].as_str().unwrap();
+            if kind != "Deployment" && kind != "StatefulSet" {
+                continue;
+            }
+            let template = &o["spec"]["template"];
+            assert!(
+                template["metadata"]["annotations"][CONFIG_HASH_ANNOTATION]
+                    .as_str()
+                    .is_some_and(|h| h.len() == 64),
+                "{name}: {} has no config hash",
+                o["metadata"]["name"]
+            );
+            let pod = &template["spec"];
+            assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+            assert_eq!(
+                pod["securityContext"]["seccompProfile"]["type"],
+                "RuntimeDefault"
+            );
+            for c in pod["containers"].as_array().unwrap() {
+                let sc = &c["securityContext"];
+                assert_eq!(sc["allowPrivilegeEscalation"], false);
+                assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+                assert_eq!(sc["runAsNonRoot"], true);
+                assert!(c["resources"]["requests"]["memory"].is_string());
+                assert!(c["resources"]["limits"]["memory"].is_string());
+                assert!(c["livenessProbe"]["httpGet"]["path"].is_string());
+                assert!(c["readinessProbe"]["httpGet"]["path"].is_string());
+            }
+        }
+    }
+}
+
+#[test]
+fn autoscaled_collector_leaves_replicas_to_the_hpa() {
+    let objects = rendered("agent-fleet");
+    let deployment = find(&objects, "Deployment", "agents-collector");
+    assert!(deployment["spec"].get("replicas").is_none());
+    let hpa = find(&objects, "HorizontalPodAutoscaler", "agents-collector");
+    assert_eq!(hpa["spec"]["minReplicas"], 2);
+    assert_eq!(hpa["spec"]["maxReplicas"], 10);
+    assert_eq!(hpa["apiVersion"], "autoscaling/v2");
+}
+
+#[test]
+fn generated_admin_secret_holds_no_password() {
+    let objects = rendered("minimal");
+    let secret = find(&objects, "Secret", "minimal-grafana-admin");
+    assert!(secret["stringData"].get("admin-password").is_none());
+    assert!(secret.get("data").is_none());
+    // The production sample names its own Secret: none is generated.
+    assert!(!rendered("production").iter().any(|o| o["kind"] == "Secret"));
+}
+
+#[test]
+fn secrets_are_referenced_never_copied() {
+    let objects = rendered("production");
+    let grafana = find(&objects, "ConfigMap", "prod-grafana-config");
+    let points = grafana["data"]["contact-points.yaml"].as_str().unwrap();
+    assert!(points.contains("$__file{/etc/grafana/secrets/pagerduty/integration-key}"));
+    let deployment = find(&objects, "Deployment", "prod-grafana");
+    let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    let password = env
+        .iter()
+        .find(|e| e["name"] == "GF_SECURITY_ADMIN_PASSWORD")
+        .unwrap();
+    assert_eq!(
+        password["valueFrom"]["secretKeyRef"]["name"],
+        "grafana-admin"
+    );
+}
+
+#[test]
+fn retention_reaches_each_backend() {
+    let objects = rendered("production");
+    let prom = find(&objects, "StatefulSet", "prod-prometheus");
+    let args = prom["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap();
+    assert!(
+        args.contains(&"--storage.tsdb.retention.time=720h".into()),
+        "{args:?}"
+    );
+    assert!(
+        args.contains(&"--storage.tsdb.retention.size=184320MB".into()),
+        "{args:?}"
+    );
+    let loki = find(&objects, "ConfigMap", "prod-loki-config")["data"]["loki.yaml"]
+        .as_str()
+        .unwrap();
+    assert!(loki.contains("retention_period: 336h"), "{loki}");
+    assert!(
+        loki.contains("selector: '{k8s_namespace_name=\"audit\"}'"),
+        "{loki}"
+    );
+    let tempo = find(&objects, "ConfigMap", "prod-tempo-config")["data"]["tempo.yaml"]
+        .as_str()
+        .unwrap();
+    assert!(tempo.contains("block_retention: 168h"), "{tempo}");
+    // Default TSDB size: 85% of the volume.
+    let objects = rendered("minimal");
+    let prom = find(&objects, "StatefulSet", "minimal-prometheus");
+    let args = prom["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap();
+    assert!(
+        args.contains(&"--storage.tsdb.retention.size=43520MB".into()),
+        "{args:?}"
+    );
+}
+
+#[test]
+fn disabled_components_have_no_children() {
+    let stack = common::with_spec("tempo: {enabled: false}\ngrafana: {enabled: false}");
+    let objects = build(&validate(&stack).unwrap()).to_values();
+    assert!(objects.iter().all(|o| {
+        let n = o["metadata"]["name"].as_str().unwrap();
+        !n.starts_with("s-tempo") && !n.starts_with("s-grafana")
+    }));
+    let collector = find(&objects, "ConfigMap", "s-collector-config")["data"]["config.yaml"]
+        .as_str()
+        .unwrap();
+    assert!(!collector.contains("otlp_grpc/tempo"), "{collector}");
+}
+
+#[test]
+fn config_change_changes_only_that_workloads_hash() {
+    let hashes = |spec: &str| -> Vec<(String, String)> {
+        build(&validate(&common::with_spec(spec)).unwrap())
+            .to_values()
+            .into_iter()
+            .filter(|o| o["kind"] == "StatefulSet" || o["kind"] == "Deployment")
+            .map(|o| {
+                (
+                    o["metadata"]["name"].as_str().unwrap().to_string(),
+                    o["spec"]["template"]["metadata"]["annotations"][CONFIG_HASH_ANNOTATION]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                )
+            })
+            .collect()
+    };
+    let before = hashes("{}");
+    let after = hashes("loki: {retention: {period: 14d}}");
+    let changed: Vec<_> = before
+        .iter()
+        .zip(&after)
+        .filter(|(a, b)| a.1 != b.1)
+        .map(|(a, _)| a.0.clone())
+        .collect();
+    assert_eq!(changed, ["s-loki"]);
+}
+
+#[test]
+fn large_dashboard_sets_split_across_config_maps() {
+    let panel = "x".repeat(200 * 1024);
+    let inline: Vec<String> = (0..10)
+        .map(|i| {
+            format!("{{name: d{i}, json: '{{\"title\": \"d{i}\", \"description\": \"{panel}\"}}'}}")
+        })
+        .collect();
+    let stack = common::with_spec(&format!(
+        "grafana: {{dashboards: {{inline: [{}]}}}}",
+        inline.join(", ")
+    ));
+    let objects = build(&validate(&stack).unwrap()).to_values();
+    let maps: Vec<_> = objects
+        .iter()
+        .filter(|o| {
+            o["kind"] == "ConfigMap"
+                && o["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("s-grafana-dashboards-")
+        })
+        .collect();
+    assert!(maps.len() >= 3, "{} ConfigMaps", maps.len());
+    let mut keys = 0;
+    for m in &maps {
+        let size: usize = m["data"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_str().unwrap().len())
+            .sum();
+        assert!(
+            size < 1024 * 1024,
+            "{} is {size} bytes",
+            m["metadata"]["name"]
+        );
+        keys += m["data"].as_object().unwrap().len();
+    }
+    assert_eq!(
+        keys,
+        10 + 4,
+        "every inline and built-in dashboard is provisioned once"
+    );
+}

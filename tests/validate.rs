@@ -1,0 +1,429 @@
+//! One test per validation rule: the spec that breaks it, and the exact message.
+
+mod common;
+
+use common::{stack, with_spec};
+use sextant::validate::validate;
+
+/// The error lines `validate` reports for a spec.
+fn errors(spec: &str) -> Vec<String> {
+    match validate(&with_spec(spec)) {
+        Ok(_) => vec![],
+        Err(e) => e.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn assert_error(spec: &str, expected: &str) {
+    let errs = errors(spec);
+    assert!(
+        errs.iter().any(|e| e == expected),
+        "expected error {expected:?}, got {errs:#?}"
+    );
+}
+
+#[test]
+fn a_valid_spec_has_no_errors() {
+    assert_eq!(errors("{}"), Vec::<String>::new());
+}
+
+#[test]
+fn reports_every_error_at_once() {
+    let errs = errors(
+        "retention: {metrics: 0s}\ncollector: {autoscaling: {minReplicas: 5, maxReplicas: 2}}\nloki: {storage: {size: 0Gi}}",
+    );
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+}
+
+#[test]
+fn max_replicas_at_least_min_replicas() {
+    assert_error(
+        "collector: {autoscaling: {minReplicas: 4, maxReplicas: 3}}",
+        "spec.collector.autoscaling.maxReplicas: must be >= minReplicas (4)",
+    );
+}
+
+#[test]
+fn autoscaling_targets_in_range() {
+    assert_error(
+        "collector: {autoscaling: {targetMemoryUtilizationPercentage: 0}}",
+        "spec.collector.autoscaling.targetMemoryUtilizationPercentage: must be from 1 to 100 (is 0)",
+    );
+}
+
+#[test]
+fn stack_name_fits_child_names() {
+    let name = "a".repeat(41);
+    let s = stack(&format!(
+        "apiVersion: observability.sextant.dev/v1alpha1\nkind: ObservabilityStack\nmetadata: {{name: {name}}}\nspec: {{}}"
+    ));
+    let errs: Vec<String> = validate(&s)
+        .unwrap_err()
+        .0
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        errs,
+        vec![
+            "metadata.name: must be at most 40 characters (is 41), so that every child name fits a 63-character DNS label"
+        ]
+    );
+}
+
+#[test]
+fn stack_name_is_a_dns_1035_label() {
+    let s = stack(
+        "apiVersion: observability.sextant.dev/v1alpha1\nkind: ObservabilityStack\nmetadata: {name: 9.lives}\nspec: {}",
+    );
+    let errs: Vec<String> = validate(&s)
+        .unwrap_err()
+        .0
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        errs,
+        vec![
+            "metadata.name: must start with a lower case letter and hold only lower case letters, digits and '-' (child Services need a DNS-1035 label)"
+        ]
+    );
+}
+
+#[test]
+fn retention_must_parse() {
+    assert_error(
+        "retention: {metrics: forever}",
+        "spec.retention.metrics: \"forever\" is not a duration such as 30s, 15m, 168h, 15d or 1w",
+    );
+}
+
+#[test]
+fn retention_must_be_positive() {
+    assert_error(
+        "retention: {traces: 0h}",
+        "spec.retention.traces: must be longer than 0s",
+    );
+}
+
+#[test]
+fn loki_retention_in_whole_days() {
+    assert_error(
+        "retention: {logs: 36h}",
+        "spec.retention.logs: must be a whole number of days (24h, 48h, 7d...): Loki's compactor retains logs per daily index",
+    );
+}
+
+#[test]
+fn component_retention_overrides_must_parse() {
+    assert_error(
+        "tempo: {retention: {period: 1x}}",
+        "spec.tempo.retention.period: \"1x\" is not a duration such as 30s, 15m, 168h, 15d or 1w",
+    );
+}
+
+#[test]
+fn loki_retention_is_at_least_a_day() {
+    assert_error(
+        "loki: {retention: {period: 12h}}",
+        "spec.loki.retention.period: must be a whole number of days (24h, 48h, 7d...): Loki's compactor retains logs per daily index",
+    );
+}
+
+#[test]
+fn volume_size_must_parse() {
+    assert_error(
+        "prometheus: {storage: {size: lots}}",
+        "spec.prometheus.storage.size: \"lots\" is not a quantity such as 512Mi, 20Gi or 1G",
+    );
+}
+
+#[test]
+fn volume_size_must_be_positive() {
+    assert_error(
+        "tempo: {storage: {size: \"0\"}}",
+        "spec.tempo.storage.size: must be larger than 0",
+    );
+}
+
+#[test]
+fn prometheus_retention_size_must_parse() {
+    assert_error(
+        "prometheus: {retention: {size: 45G}}",
+        "spec.prometheus.retention.size: \"45G\" is not a byte size such as 512MB or 45GiB",
+    );
+}
+
+#[test]
+fn prometheus_retention_size_fits_the_volume() {
+    assert_error(
+        "prometheus: {retention: {size: 60GiB}, storage: {size: 50Gi}}",
+        "spec.prometheus.retention.size: must not exceed spec.prometheus.storage.size (50Gi), or the volume fills before retention deletes anything",
+    );
+}
+
+#[test]
+fn scrape_interval_must_parse() {
+    assert_error(
+        "prometheus: {scrapeInterval: soon}",
+        "spec.prometheus.scrapeInterval: \"soon\" is not a duration such as 30s, 15m, 168h, 15d or 1w",
+    );
+}
+
+#[test]
+fn resources_requests_within_limits() {
+    assert_error(
+        "grafana: {resources: {requests: {memory: 2Gi}, limits: {memory: 1Gi}}}",
+        "spec.grafana.resources.requests.memory: must be <= limits.memory (1Gi)",
+    );
+}
+
+#[test]
+fn resources_must_parse() {
+    assert_error(
+        "tempo: {resources: {limits: {cpu: lots}}}",
+        "spec.tempo.resources.limits.cpu: \"lots\" is not a CPU quantity such as 250m or 2",
+    );
+}
+
+#[test]
+fn collector_memory_limit_leaves_room_for_the_limiter() {
+    assert_error(
+        "collector: {resources: {limits: {memory: 64Mi}}}",
+        "spec.collector.resources.limits.memory: must be at least 128Mi: the memory_limiter is derived from it",
+    );
+}
+
+#[test]
+fn resource_attribute_keys_not_empty() {
+    assert_error(
+        "collector: {resourceAttributes: {' ': x}}",
+        "spec.collector.resourceAttributes: keys must not be empty",
+    );
+}
+
+#[test]
+fn collector_needs_a_backend() {
+    assert_error(
+        "prometheus: {enabled: false}\ntempo: {enabled: false}\nloki: {enabled: false}",
+        "spec.collector.enabled: the collector needs at least one of prometheus, tempo or loki enabled",
+    );
+}
+
+#[test]
+fn stream_selector_must_parse() {
+    let errs = errors("loki: {retention: {streams: [{selector: '{namespace=}', period: 48h}]}}");
+    assert!(
+        errs.iter().any(|e| e.starts_with(
+            "spec.loki.retention.streams[0].selector: is not a valid stream selector:"
+        )),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn stream_selector_is_only_a_selector() {
+    assert_error(
+        "loki: {retention: {streams: [{selector: '{namespace=\"dev\"} offset 5m', period: 48h}]}}",
+        "spec.loki.retention.streams[0].selector: must be only a stream selector, such as {namespace=\"dev\"}",
+    );
+}
+
+#[test]
+fn stream_selector_needs_a_non_empty_matcher() {
+    assert_error(
+        "loki: {retention: {streams: [{selector: '{namespace=~\".*\"}', period: 48h}]}}",
+        "spec.loki.retention.streams[0].selector: is not a valid stream selector: vector selector must contain at least one non-empty matcher",
+    );
+}
+
+#[test]
+fn stream_period_at_least_a_day() {
+    assert_error(
+        "loki: {retention: {streams: [{selector: '{namespace=\"dev\"}', period: 1h}]}}",
+        "spec.loki.retention.streams[0].period: must be a whole number of days (24h, 48h, 7d...): Loki's compactor retains logs per daily index",
+    );
+}
+
+#[test]
+fn alert_expr_must_be_promql() {
+    let errs = errors(
+        "grafana: {alerting: {ruleGroups: [{name: g, rules: [{alert: A, expr: 'sum(rate(x[5m]) >'}]}]}}",
+    );
+    assert!(
+        errs.iter().any(|e| e.starts_with(
+            "spec.grafana.alerting.ruleGroups[0].rules[0].expr: is not valid PromQL:"
+        )),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn rule_group_names_unique() {
+    assert_error(
+        "grafana: {alerting: {ruleGroups: [{name: g, rules: [{alert: A, expr: up}]}, {name: g, rules: [{alert: B, expr: up}]}]}}",
+        "spec.grafana.alerting.ruleGroups[1].name: \"g\" is not unique",
+    );
+}
+
+#[test]
+fn rule_group_name_not_reserved() {
+    assert_error(
+        "grafana: {alerting: {ruleGroups: [{name: sextant-builtin, rules: [{alert: A, expr: up}]}]}}",
+        "spec.grafana.alerting.ruleGroups[0].name: \"sextant-builtin\" is reserved for the built-in rules",
+    );
+}
+
+#[test]
+fn alert_names_unique_in_group() {
+    assert_error(
+        "grafana: {alerting: {ruleGroups: [{name: g, rules: [{alert: A, expr: up}, {alert: A, expr: up}]}]}}",
+        "spec.grafana.alerting.ruleGroups[0].rules[1].alert: \"A\" is not unique in group \"g\"",
+    );
+}
+
+#[test]
+fn rule_group_needs_rules() {
+    assert_error(
+        "grafana: {alerting: {ruleGroups: [{name: g, rules: []}]}}",
+        "spec.grafana.alerting.ruleGroups[0].rules: must hold at least one rule",
+    );
+}
+
+#[test]
+fn alert_for_must_parse() {
+    assert_error(
+        "grafana: {alerting: {ruleGroups: [{name: g, rules: [{alert: A, expr: up, for: 5 minutes}]}]}}",
+        "spec.grafana.alerting.ruleGroups[0].rules[0].for: \"5 minutes\" is not a duration such as 30s, 15m, 168h, 15d or 1w",
+    );
+}
+
+#[test]
+fn alert_label_names_valid() {
+    assert_error(
+        "grafana: {alerting: {ruleGroups: [{name: g, rules: [{alert: A, expr: up, labels: {team-name: x}}]}]}}",
+        "spec.grafana.alerting.ruleGroups[0].rules[0]: label or annotation name \"team-name\" must match [a-zA-Z_][a-zA-Z0-9_]*",
+    );
+}
+
+#[test]
+fn disabled_builtin_rules_must_exist() {
+    let errs = errors("grafana: {alerting: {builtinRules: {disabled: [NoSuchRule]}}}");
+    assert!(
+        errs.iter().any(|e| e.starts_with("spec.grafana.alerting.builtinRules.disabled: \"NoSuchRule\" is not a built-in rule (known: CollectorRefusingData,")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn inline_dashboard_json_must_parse() {
+    let errs = errors("grafana: {dashboards: {inline: [{name: d, json: '{\"title\": '}]}}");
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("spec.grafana.dashboards.inline[0].json: is not valid JSON:")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn inline_dashboard_needs_title() {
+    assert_error(
+        "grafana: {dashboards: {inline: [{name: d, json: '{\"panels\": []}'}]}}",
+        "spec.grafana.dashboards.inline[0].json: must have a non-empty \"title\"",
+    );
+}
+
+#[test]
+fn inline_dashboard_is_an_object() {
+    assert_error(
+        "grafana: {dashboards: {inline: [{name: d, json: '[1, 2]'}]}}",
+        "spec.grafana.dashboards.inline[0].json: must be a JSON object (a dashboard model)",
+    );
+}
+
+#[test]
+fn inline_dashboard_names_unique() {
+    assert_error(
+        "grafana: {dashboards: {inline: [{name: d, json: '{\"title\": \"a\"}'}, {name: d, json: '{\"title\": \"b\"}'}]}}",
+        "spec.grafana.dashboards.inline[1].name: \"d\" is not unique",
+    );
+}
+
+#[test]
+fn inline_dashboard_titles_unique_per_folder() {
+    assert_error(
+        "grafana: {dashboards: {inline: [{name: a, json: '{\"title\": \"t\"}'}, {name: b, json: '{\"title\": \"t\"}'}]}}",
+        "spec.grafana.dashboards.inline[1].json: title \"t\" is used by another dashboard in folder \"sextant\"",
+    );
+}
+
+#[test]
+fn inline_dashboard_folder_is_a_path_element() {
+    assert_error(
+        "grafana: {dashboards: {inline: [{name: a, folder: '../etc', json: '{\"title\": \"t\"}'}]}}",
+        "spec.grafana.dashboards.inline[0].folder: must not contain '/' or be '.' or '..'",
+    );
+}
+
+#[test]
+fn builtin_dashboards_unique() {
+    assert_error(
+        "grafana: {dashboards: {builtin: [agent-fleet, agent-fleet]}}",
+        "spec.grafana.dashboards.builtin: \"agent-fleet\" is listed twice",
+    );
+}
+
+#[test]
+fn contact_point_names_unique() {
+    assert_error(
+        "grafana: {alerting: {contactPoints: [{name: a, type: email, addresses: [x@y.z]}, {name: a, type: email, addresses: [x@y.z]}]}}",
+        "spec.grafana.alerting.contactPoints[1].name: \"a\" is not unique",
+    );
+}
+
+#[test]
+fn secret_contact_points_need_secret_ref() {
+    assert_error(
+        "grafana: {alerting: {contactPoints: [{name: a, type: slack}]}}",
+        "spec.grafana.alerting.contactPoints[0].secretRef: slack, webhook and pagerduty need secretRef (the URL or key is read from a Secret)",
+    );
+}
+
+#[test]
+fn email_contact_points_need_addresses() {
+    assert_error(
+        "grafana: {alerting: {contactPoints: [{name: a, type: email}]}}",
+        "spec.grafana.alerting.contactPoints[0].addresses: email needs at least one address",
+    );
+}
+
+#[test]
+fn email_addresses_look_like_addresses() {
+    assert_error(
+        "grafana: {alerting: {contactPoints: [{name: a, type: email, addresses: [nobody]}]}}",
+        "spec.grafana.alerting.contactPoints[0].addresses: \"nobody\" is not an e-mail address",
+    );
+}
+
+#[test]
+fn default_contact_point_must_exist() {
+    assert_error(
+        "grafana: {alerting: {defaultContactPoint: ghost, contactPoints: [{name: a, type: email, addresses: [x@y.z]}]}}",
+        "spec.grafana.alerting.defaultContactPoint: \"ghost\" names no contact point in contactPoints",
+    );
+}
+
+#[test]
+fn admin_secret_name_is_a_dns_name() {
+    assert_error(
+        "grafana: {adminCredentials: {secretName: Not_A_Name}}",
+        "spec.grafana.adminCredentials.secretName: must be a DNS subdomain name (lower case letters, digits, '-' and '.')",
+    );
+}
+
+#[test]
+fn trace_ratio_in_range() {
+    assert_error(
+        "collector: {sampling: {traceRatio: 1.5}}",
+        "spec.collector.sampling.traceRatio: must be a number from 0 to 1",
+    );
+}
