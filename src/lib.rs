@@ -9,7 +9,9 @@
 pub mod api;
 pub mod build;
 pub mod cli;
+pub mod controller;
 pub mod dashboards;
 pub mod render;
+pub mod telemetry;
 pub mod units;
 pub mod validate;

@@ -17,6 +17,9 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the operator against the cluster of the current kubeconfig or the pod's
+    /// service account.
+    Run(sextant::controller::RunArgs),
     /// Print the ObservabilityStack CustomResourceDefinition as YAML.
     Crd,
     /// Validate a stack file; print every error, exit non-zero if any.
@@ -39,6 +42,25 @@ enum Command {
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
+        Command::Run(run) => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("sextant: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            return match runtime.block_on(sextant::controller::run(run)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sextant: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Crd => {
             emit(&cli::crd_yaml());
             Ok(())

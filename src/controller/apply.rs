@@ -1,0 +1,372 @@
+//! The apply step: server-side apply of every child with field manager `sextant`
+//! and force, skipping children that already hold what sextant would write; then
+//! pruning of labelled children this pass no longer produces.
+//!
+//! Identity and configuration (ServiceAccounts, RBAC, ConfigMaps, Secrets,
+//! Services) go first, concurrently; workloads and their autoscaler after.
+
+use std::fmt::Debug;
+
+use futures::future::try_join_all;
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Resource, ResourceExt};
+use rand::distr::{Alphanumeric, SampleString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::context::Context;
+use super::drift::{annotate, applied_hash, needs_apply};
+use super::error::Error;
+use crate::api::{FIELD_MANAGER, default_password_key};
+use crate::build::{Component, Resources, child_name, stack_labels};
+use crate::validate::ValidatedStack;
+
+/// What one apply pass did and saw.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// `Kind/name` of every child created or changed.
+    pub changed: Vec<String>,
+    /// `Kind/name` of every child deleted.
+    pub pruned: Vec<String>,
+    /// The workloads as the API server returned or listed them.
+    pub deployments: Vec<Deployment>,
+    /// The StatefulSets as the API server returned or listed them.
+    pub stateful_sets: Vec<StatefulSet>,
+}
+
+/// The label selector matching every child of a stack.
+pub fn children_selector(stack: &str) -> String {
+    stack_labels(stack)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Applies the bundle and prunes what is no longer desired.
+pub async fn apply(
+    ctx: &Context,
+    stack: &ValidatedStack,
+    resources: Resources,
+) -> Result<Applied, Error> {
+    let Resources {
+        service_accounts,
+        roles,
+        role_bindings,
+        config_maps,
+        generated_secrets,
+        services,
+        mut deployments,
+        stateful_sets,
+        horizontal_pod_autoscalers,
+        pod_disruption_budgets,
+    } = resources;
+    let caps = &ctx.capabilities;
+    if !caps.autoscaling_v2 {
+        // No HPA on this cluster: run the collector at its minimum instead.
+        let collector = child_name(&stack.name, Component::Collector, None);
+        for d in deployments.iter_mut().filter(|d| d.name_any() == collector) {
+            if let Some(spec) = d.spec.as_mut().filter(|s| s.replicas.is_none()) {
+                spec.replicas = Some(stack.spec.collector.autoscaling.min_replicas);
+            }
+        }
+    }
+    let kinds = Kinds { ctx, stack };
+    let (sa, role, rb, cm, secret, svc) = tokio::try_join!(
+        kinds.sync(service_accounts),
+        kinds.sync(roles),
+        kinds.sync(role_bindings),
+        kinds.sync(config_maps),
+        kinds.create_secrets(generated_secrets),
+        kinds.sync(services),
+    )?;
+    let (sts, deploy) = tokio::try_join!(kinds.sync(stateful_sets), kinds.sync(deployments))?;
+    let hpa = if caps.autoscaling_v2 {
+        kinds.sync(horizontal_pod_autoscalers).await?
+    } else {
+        Synced::default()
+    };
+    let pdb = if caps.policy_v1 {
+        kinds.sync(pod_disruption_budgets).await?
+    } else {
+        Synced::default()
+    };
+    let mut out = Applied::default();
+    out.absorb(sa);
+    out.absorb(role);
+    out.absorb(rb);
+    out.absorb(cm);
+    out.absorb(secret);
+    out.absorb(svc);
+    out.absorb(hpa);
+    out.absorb(pdb);
+    out.stateful_sets = out.absorb(sts);
+    out.deployments = out.absorb(deploy);
+    Ok(out)
+}
+
+impl Applied {
+    fn absorb<K>(&mut self, synced: Synced<K>) -> Vec<K> {
+        self.changed.extend(synced.changed);
+        self.pruned.extend(synced.pruned);
+        synced.objects
+    }
+}
+
+/// The result of syncing one kind.
+struct Synced<K> {
+    objects: Vec<K>,
+    changed: Vec<String>,
+    pruned: Vec<String>,
+}
+
+impl<K> Default for Synced<K> {
+    fn default() -> Self {
+        Self {
+            objects: Vec::new(),
+            changed: Vec::new(),
+            pruned: Vec::new(),
+        }
+    }
+}
+
+struct Kinds<'a> {
+    ctx: &'a Context,
+    stack: &'a ValidatedStack,
+}
+
+impl Kinds<'_> {
+    fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.ctx.client.clone(), &self.stack.namespace)
+    }
+
+    async fn list<K>(&self) -> Result<Vec<K>, Error>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug,
+    {
+        let selector = children_selector(&self.stack.name);
+        self.api::<K>()
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map(|l| l.items)
+            .map_err(|source| Error::Api {
+                verb: "list",
+                kind: kind_of::<K>(),
+                name: selector,
+                source,
+            })
+    }
+
+    /// Applies every desired object of one kind (concurrently), then deletes the
+    /// listed children of that kind this stack owns but no longer wants.
+    async fn sync<K>(&self, desired: Vec<K>) -> Result<Synced<K>, Error>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + Serialize
+            + DeserializeOwned
+            + Debug
+            + Send
+            + Sync
+            + 'static,
+    {
+        let live = self.list::<K>().await?;
+        let results = try_join_all(desired.iter().map(|d| self.apply_one(d, &live))).await?;
+        let mut out = Synced::default();
+        for (obj, changed) in results {
+            if changed {
+                out.changed
+                    .push(format!("{}/{}", kind_of::<K>(), obj.name_any()));
+            }
+            out.objects.push(obj);
+        }
+        let wanted: Vec<String> = desired.iter().map(ResourceExt::name_any).collect();
+        for obj in live
+            .iter()
+            .filter(|o| !wanted.contains(&o.name_any()) && self.owns(*o))
+        {
+            self.delete(obj).await?;
+            out.pruned
+                .push(format!("{}/{}", kind_of::<K>(), obj.name_any()));
+        }
+        Ok(out)
+    }
+
+    /// Whether this stack is the controller owner of an object (so pruning never
+    /// touches objects that only carry similar labels).
+    fn owns<K: Resource>(&self, obj: &K) -> bool {
+        let Some(owner) = &self.stack.owner else {
+            return false;
+        };
+        obj.owner_references()
+            .iter()
+            .any(|r| r.uid == owner.uid && r.controller == Some(true))
+    }
+
+    async fn apply_one<K>(&self, desired: &K, live: &[K]) -> Result<(K, bool), Error>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + Serialize
+            + DeserializeOwned
+            + Debug,
+    {
+        let name = desired.name_any();
+        let kind = kind_of::<K>();
+        let mut value = serde_json::to_value(desired).map_err(|source| Error::Serialize {
+            kind,
+            name: name.clone(),
+            source,
+        })?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("apiVersion".into(), K::api_version(&()).into());
+            obj.insert("kind".into(), K::kind(&()).into());
+        }
+        self.ctx.capabilities.adapt(kind, &mut value);
+        let hash = applied_hash(&value);
+        let current = live.iter().find(|l| l.name_any() == name);
+        let current_value = current
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|source| Error::Serialize {
+                kind,
+                name: name.clone(),
+                source,
+            })?;
+        if let Some(c) = current
+            && !needs_apply(&value, &hash, current_value.as_ref())
+        {
+            return Ok((c.clone(), false));
+        }
+        annotate(&mut value, &hash);
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let applied = self
+            .api::<K>()
+            .patch(&name, &params, &Patch::Apply(&value))
+            .await
+            .map_err(|source| Error::Api {
+                verb: "apply",
+                kind,
+                name: name.clone(),
+                source,
+            })?;
+        self.ctx.metrics.write(kind, "apply");
+        Ok((applied, true))
+    }
+
+    async fn delete<K>(&self, obj: &K) -> Result<(), Error>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug,
+    {
+        let name = obj.name_any();
+        match self
+            .api::<K>()
+            .delete(&name, &DeleteParams::background())
+            .await
+        {
+            Ok(_) => {
+                self.ctx.metrics.write(kind_of::<K>(), "delete");
+                Ok(())
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(source) => Err(Error::Api {
+                verb: "delete",
+                kind: kind_of::<K>(),
+                name,
+                source,
+            }),
+        }
+    }
+
+    /// Creates each generated Secret once, with a fresh random password; an
+    /// existing one is never overwritten.
+    async fn create_secrets(&self, desired: Vec<Secret>) -> Result<Synced<Secret>, Error> {
+        let live = self.list::<Secret>().await?;
+        let mut out = Synced::default();
+        for mut secret in desired {
+            let name = secret.name_any();
+            if let Some(existing) = live.iter().find(|s| s.name_any() == name) {
+                out.objects.push(existing.clone());
+                continue;
+            }
+            let password = Alphanumeric.sample_string(&mut rand::rng(), 32);
+            secret
+                .string_data
+                .get_or_insert_with(Default::default)
+                .insert(default_password_key(), password);
+            match self
+                .api::<Secret>()
+                .create(&PostParams::default(), &secret)
+                .await
+            {
+                Ok(created) => {
+                    self.ctx.metrics.write("Secret", "create");
+                    out.changed.push(format!("Secret/{name}"));
+                    out.objects.push(created);
+                }
+                Err(kube::Error::Api(s)) if s.code == 409 => {}
+                Err(source) => {
+                    return Err(Error::Api {
+                        verb: "create",
+                        kind: "Secret",
+                        name,
+                        source,
+                    });
+                }
+            }
+        }
+        let wanted: Vec<String> = out.objects.iter().map(ResourceExt::name_any).collect();
+        // Only generated Secrets carry the stack's labels: prune those no longer wanted.
+        for obj in live
+            .iter()
+            .filter(|o| !wanted.contains(&o.name_any()) && self.owns(*o))
+        {
+            self.delete(obj).await?;
+            out.pruned.push(format!("Secret/{}", obj.name_any()));
+        }
+        Ok(out)
+    }
+}
+
+/// The kind name of a type, for messages and metrics.
+pub fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
+    match K::kind(&()).as_ref() {
+        "ServiceAccount" => "ServiceAccount",
+        "Role" => "Role",
+        "RoleBinding" => "RoleBinding",
+        "ConfigMap" => "ConfigMap",
+        "Secret" => "Secret",
+        "Service" => "Service",
+        "Deployment" => "Deployment",
+        "StatefulSet" => "StatefulSet",
+        "HorizontalPodAutoscaler" => "HorizontalPodAutoscaler",
+        "PodDisruptionBudget" => "PodDisruptionBudget",
+        "PersistentVolumeClaim" => "PersistentVolumeClaim",
+        "ObservabilityStack" => "ObservabilityStack",
+        _ => "Other",
+    }
+}
+
+/// Removes fields an older API server does not know, so that server-side apply
+/// does not reject them.
+pub fn strip_unknown_fields(kind: &str, value: &mut Value, server_minor: u32) {
+    if kind == "StatefulSet" && server_minor < 23 {
+        // persistentVolumeClaimRetentionPolicy arrived in 1.23 (alpha) / 1.27 (beta on).
+        if let Some(spec) = value.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.remove("persistentVolumeClaimRetentionPolicy");
+        }
+    }
+}

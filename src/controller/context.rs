@@ -1,0 +1,71 @@
+//! What every reconcile shares: the client, metrics, the event recorder, what the
+//! cluster serves, and per-stack failure counts for backoff.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use kube::Client;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::ObjectRef;
+use serde_json::Value;
+
+use super::apply::strip_unknown_fields;
+use crate::api::ObservabilityStack;
+use crate::telemetry::Metrics;
+
+/// What the API server serves, found by discovery at start.
+#[derive(Clone, Debug)]
+pub struct Capabilities {
+    /// The server's minor version (20 for Kubernetes 1.20).
+    pub server_minor: u32,
+    /// `autoscaling/v2` (HorizontalPodAutoscaler) is served.
+    pub autoscaling_v2: bool,
+    /// `policy/v1` (PodDisruptionBudget) is served.
+    pub policy_v1: bool,
+}
+
+impl Capabilities {
+    /// Assumes a current cluster (used by tests and as a fallback).
+    pub fn current() -> Self {
+        Self {
+            server_minor: 33,
+            autoscaling_v2: true,
+            policy_v1: true,
+        }
+    }
+
+    /// Adapts a desired object to what this server accepts.
+    pub fn adapt(&self, kind: &str, value: &mut Value) {
+        strip_unknown_fields(kind, value, self.server_minor);
+    }
+}
+
+/// Shared state of the controller.
+pub struct Context {
+    /// Client to the Kubernetes API.
+    pub client: Client,
+    /// Prometheus metrics of the operator.
+    pub metrics: Arc<Metrics>,
+    /// Publishes Events on stacks.
+    pub recorder: Recorder,
+    /// What the cluster serves.
+    pub capabilities: Capabilities,
+    /// Consecutive failures per stack, for exponential backoff; reset on success.
+    pub failures: Mutex<HashMap<ObjectRef<ObservabilityStack>, u32>>,
+}
+
+impl Context {
+    /// Records one more failure of a stack and returns the count.
+    pub fn failed(&self, stack: &ObservabilityStack) -> u32 {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let n = f.entry(ObjectRef::from(stack)).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    /// Forgets a stack's failures after a successful reconcile.
+    pub fn succeeded(&self, stack: &ObservabilityStack) {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        f.remove(&ObjectRef::from(stack));
+    }
+}

@@ -1,0 +1,135 @@
+//! `storage.deletionPolicy: Delete`: a finalizer on the stack that deletes its
+//! PersistentVolumeClaims when the stack is deleted. With `Retain` (the default)
+//! there is no finalizer and claims outlive the stack, so a stack re-created with
+//! the same name re-attaches to its data.
+//!
+//! The StatefulSets also carry `persistentVolumeClaimRetentionPolicy`, but API
+//! servers before 1.27 ignore or reject it; the finalizer works everywhere.
+
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use super::apply::children_selector;
+use super::context::Context;
+use super::error::Error;
+use crate::api::{DeletionPolicy, ObservabilityStack};
+use crate::validate::ValidatedStack;
+
+/// The finalizer that deletes a stack's volumes with it.
+pub const PVC_FINALIZER: &str = "observability.sextant.dev/pvc-cleanup";
+
+fn api(ctx: &Context, stack: &ObservabilityStack) -> Api<ObservabilityStack> {
+    Api::namespaced(ctx.client.clone(), &stack.namespace().unwrap_or_default())
+}
+
+fn patch_err(stack: &ObservabilityStack) -> impl FnOnce(kube::Error) -> Error + '_ {
+    move |source| Error::Api {
+        verb: "patch-finalizers",
+        kind: "ObservabilityStack",
+        name: stack.name_any(),
+        source,
+    }
+}
+
+/// Adds the finalizer when the policy is Delete, removes it when it is Retain.
+pub async fn ensure(
+    ctx: &Context,
+    stack: &ObservabilityStack,
+    valid: &ValidatedStack,
+) -> Result<(), Error> {
+    let want = valid.spec.storage.deletion_policy == DeletionPolicy::Delete;
+    let finalizers = stack.finalizers();
+    let has = finalizers.iter().any(|f| f == PVC_FINALIZER);
+    let patch = match (want, has) {
+        (true, false) if finalizers.is_empty() => json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [PVC_FINALIZER]},
+        ]),
+        (true, false) => {
+            json!([{"op": "add", "path": "/metadata/finalizers/-", "value": PVC_FINALIZER}])
+        }
+        (false, true) => remove_patch(stack),
+        _ => return Ok(()),
+    };
+    let patch: json_patch::Patch =
+        serde_json::from_value(patch).map_err(|source| Error::Serialize {
+            kind: "ObservabilityStack",
+            name: stack.name_any(),
+            source,
+        })?;
+    api(ctx, stack)
+        .patch(
+            &stack.name_any(),
+            &PatchParams::default(),
+            &Patch::Json::<()>(patch),
+        )
+        .await
+        .map_err(patch_err(stack))?;
+    ctx.metrics.write("ObservabilityStack", "patch");
+    Ok(())
+}
+
+fn remove_patch(stack: &ObservabilityStack) -> serde_json::Value {
+    let index = stack
+        .finalizers()
+        .iter()
+        .position(|f| f == PVC_FINALIZER)
+        .unwrap_or(0);
+    json!([
+        {"op": "test", "path": format!("/metadata/finalizers/{index}"), "value": PVC_FINALIZER},
+        {"op": "remove", "path": format!("/metadata/finalizers/{index}")},
+    ])
+}
+
+/// On deletion: deletes the stack's claims (only while it holds the finalizer,
+/// i.e. only under the Delete policy), then releases the stack.
+pub async fn cleanup(ctx: &Context, stack: &ObservabilityStack) -> Result<(), Error> {
+    if !stack.finalizers().iter().any(|f| f == PVC_FINALIZER) {
+        return Ok(());
+    }
+    let namespace = stack.namespace().unwrap_or_default();
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &namespace);
+    let selector = children_selector(&stack.name_any());
+    let list = claims
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|source| Error::Api {
+            verb: "list",
+            kind: "PersistentVolumeClaim",
+            name: selector.clone(),
+            source,
+        })?;
+    for claim in list.items {
+        let name = claim.name_any();
+        match claims.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => ctx.metrics.write("PersistentVolumeClaim", "delete"),
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(source) => {
+                return Err(Error::Api {
+                    verb: "delete",
+                    kind: "PersistentVolumeClaim",
+                    name,
+                    source,
+                });
+            }
+        }
+    }
+    let patch: json_patch::Patch =
+        serde_json::from_value(remove_patch(stack)).map_err(|source| Error::Serialize {
+            kind: "ObservabilityStack",
+            name: stack.name_any(),
+            source,
+        })?;
+    api(ctx, stack)
+        .patch(
+            &stack.name_any(),
+            &PatchParams::default(),
+            &Patch::Json::<()>(patch),
+        )
+        .await
+        .map_err(patch_err(stack))?;
+    ctx.metrics.write("ObservabilityStack", "patch");
+    Ok(())
+}

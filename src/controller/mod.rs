@@ -1,0 +1,323 @@
+//! The operator: `sextant run`. Watches ObservabilityStacks and every child kind,
+//! and drives each stack through validate -> build -> apply -> status.
+//!
+//! Owns start-up (discovery of what the cluster serves), leader election on a
+//! Lease, the HTTP endpoints, and graceful shutdown on SIGTERM.
+
+pub mod apply;
+pub mod context;
+pub mod drift;
+pub mod error;
+pub mod finalizer;
+pub mod reconcile;
+pub mod status;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::api::ObservabilityStack;
+use crate::telemetry::{Health, LogFormat, Metrics};
+use context::{Capabilities, Context};
+
+/// Options of `sextant run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Watch only these namespaces (repeatable). Default: all namespaces.
+    #[arg(
+        long = "namespace",
+        env = "SEXTANT_WATCH_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub namespaces: Vec<String>,
+    /// Address of the /metrics, /healthz and /readyz endpoints.
+    #[arg(long, env = "SEXTANT_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// Log format.
+    #[arg(long, env = "SEXTANT_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `sextant=debug,kube=info`.
+    #[arg(long, env = "SEXTANT_LOG", default_value = "info")]
+    pub log_level: String,
+    /// Export the operator's own traces over OTLP/gRPC to this endpoint, e.g.
+    /// `http://agents-collector.observability.svc:4317`.
+    #[arg(long, env = "SEXTANT_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// Run only while holding the Lease, so that replicas never both write.
+    #[arg(long, env = "SEXTANT_LEADER_ELECTION")]
+    pub leader_election: bool,
+    /// Namespace of the Lease. Default: $POD_NAMESPACE, else `default`.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// Seconds a Lease is held without renewal before another replica takes over.
+    #[arg(long, default_value_t = 15)]
+    pub lease_duration: u64,
+    /// Stacks reconciled at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: u16,
+}
+
+/// Runs the operator until SIGTERM/SIGINT (or until leadership is lost).
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let provider = crate::telemetry::init(
+        args.log_format,
+        &args.log_level,
+        args.otlp_endpoint.as_deref(),
+    )
+    .map_err(|e| anyhow::anyhow!("telemetry: {e}"))?;
+    let client = Client::try_default().await?;
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(signal_stop(stop_tx.clone()));
+
+    let health = Health {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+    };
+    let server = tokio::spawn(crate::telemetry::serve(
+        args.metrics_addr,
+        health,
+        stopped(stop_rx.clone()),
+    ));
+
+    let capabilities = discover(&client).await;
+    info!(?capabilities, "discovered cluster capabilities");
+    let identity = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "sextant".into());
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        metrics,
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "sextant".into(),
+                instance: Some(identity.clone()),
+            },
+        ),
+        capabilities,
+        failures: Default::default(),
+    });
+
+    let result = if args.leader_election {
+        let namespace = args
+            .leader_election_namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        ready.store(true, Ordering::Relaxed);
+        lead_then_run(ctx, &args, &namespace, &identity, stop_rx, stop_tx).await
+    } else {
+        ready.store(true, Ordering::Relaxed);
+        run_controllers(ctx, &args, stop_rx).await;
+        Ok(())
+    };
+    let _ = server.await;
+    if let Some(p) = provider {
+        let _ = p.shutdown();
+    }
+    result
+}
+
+/// Waits for the Lease, runs the controllers while holding it, and stops (with an
+/// error, so the pod restarts as a standby) if it is lost.
+async fn lead_then_run(
+    ctx: Arc<Context>,
+    args: &RunArgs,
+    namespace: &str,
+    identity: &str,
+    stop_rx: watch::Receiver<bool>,
+    stop_tx: watch::Sender<bool>,
+) -> anyhow::Result<()> {
+    let manager =
+        kube_lease_manager::LeaseManagerBuilder::new(ctx.client.clone(), "sextant-leader")
+            .with_namespace(namespace)
+            .with_identity(identity)
+            .with_duration(args.lease_duration)
+            .with_grace(args.lease_duration / 3)
+            .with_field_manager("sextant-leader-election")
+            .build()
+            .await?;
+    let (mut leading, lease_task) = manager.watch().await;
+    info!(namespace, identity, "waiting for the leader lease");
+    let mut stop = stop_rx.clone();
+    while !*leading.borrow_and_update() {
+        tokio::select! {
+            changed = leading.changed() => if changed.is_err() { anyhow::bail!("lease manager stopped") },
+            _ = stop.changed() => { drop(leading); let _ = lease_task.await; return Ok(()) }
+        }
+    }
+    info!("acquired the leader lease");
+    let lost = {
+        let mut leading = leading.clone();
+        let stop_tx = stop_tx.clone();
+        async move {
+            while leading.changed().await.is_ok() {
+                if !*leading.borrow_and_update() {
+                    break;
+                }
+            }
+            let _ = stop_tx.send(true);
+        }
+    };
+    let lost = tokio::spawn(lost);
+    run_controllers(ctx, args, stop_rx).await;
+    let still_leader = *leading.borrow();
+    lost.abort();
+    drop(leading);
+    // Releases the lease so a standby takes over at once.
+    if let Ok(Ok(manager)) = lease_task.await {
+        let _ = manager.release().await;
+    }
+    if !still_leader {
+        anyhow::bail!("lost the leader lease");
+    }
+    Ok(())
+}
+
+/// Runs one controller per watched namespace (or one for all) until stopped.
+async fn run_controllers(ctx: Arc<Context>, args: &RunArgs, stop_rx: watch::Receiver<bool>) {
+    let scopes: Vec<Option<String>> = if args.namespaces.is_empty() {
+        vec![None]
+    } else {
+        args.namespaces.iter().cloned().map(Some).collect()
+    };
+    let controllers = scopes
+        .into_iter()
+        .map(|ns| controller(ctx.clone(), ns, args.concurrency, stop_rx.clone()));
+    futures::future::join_all(controllers).await;
+    info!("controllers stopped");
+}
+
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+async fn controller(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    concurrency: u16,
+    stop_rx: watch::Receiver<bool>,
+) {
+    let namespace = namespace.as_deref();
+    let client = &ctx.client;
+    let children = watcher::Config::default().labels("app.kubernetes.io/managed-by=sextant");
+    let mut c = Controller::new(
+        scoped::<ObservabilityStack>(client, namespace),
+        watcher::Config::default(),
+    )
+    .with_config(ControllerConfig::default().concurrency(concurrency))
+    .owns(
+        scoped::<ServiceAccount>(client, namespace),
+        children.clone(),
+    )
+    .owns(scoped::<Role>(client, namespace), children.clone())
+    .owns(scoped::<RoleBinding>(client, namespace), children.clone())
+    .owns(scoped::<ConfigMap>(client, namespace), children.clone())
+    .owns(scoped::<Secret>(client, namespace), children.clone())
+    .owns(scoped::<Service>(client, namespace), children.clone())
+    .owns(scoped::<Deployment>(client, namespace), children.clone())
+    .owns(scoped::<StatefulSet>(client, namespace), children.clone());
+    if ctx.capabilities.autoscaling_v2 {
+        c = c.owns(
+            scoped::<HorizontalPodAutoscaler>(client, namespace),
+            children.clone(),
+        );
+    }
+    if ctx.capabilities.policy_v1 {
+        c = c.owns(
+            scoped::<PodDisruptionBudget>(client, namespace),
+            children.clone(),
+        );
+    }
+    info!(namespace = namespace.unwrap_or("*"), "controller started");
+    c.graceful_shutdown_on(stopped(stop_rx))
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                match e {
+                    kube::runtime::controller::Error::ReconcilerFailed(..) => {}
+                    other => warn!(error = %other, "controller"),
+                }
+            }
+        })
+        .await;
+}
+
+/// What the API server serves; on a discovery failure, assumes a current cluster.
+async fn discover(client: &Client) -> Capabilities {
+    let minor = match client.apiserver_version().await {
+        Ok(v) => v.minor.trim_end_matches('+').parse().unwrap_or(33),
+        Err(e) => {
+            error!(%e, "cannot read the API server version; assuming a current cluster");
+            return Capabilities::current();
+        }
+    };
+    let serves = |group: &'static str, version: &'static str| {
+        let client = client.clone();
+        async move {
+            match kube::discovery::group(&client, group).await {
+                Ok(g) => g.versions().any(|v| v == version),
+                Err(_) => false,
+            }
+        }
+    };
+    Capabilities {
+        server_minor: minor,
+        autoscaling_v2: serves("autoscaling", "v2").await,
+        policy_v1: serves("policy", "v1").await,
+    }
+}
+
+/// Resolves once `stop` turns true.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Turns SIGTERM or SIGINT into a stop.
+async fn signal_stop(stop: watch::Sender<bool>) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(e) => {
+                    warn!(%e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    let _ = stop.send(true);
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    info!("shutting down");
+    let _ = stop.send(true);
+}

@@ -1,0 +1,264 @@
+//! One reconcile of one stack: validate -> build -> apply -> status, and the error
+//! policy. This file only drives the steps; each lives in its own module.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::apply::{Applied, apply};
+use super::context::Context;
+use super::error::{Error, retry_action};
+use super::finalizer;
+use super::status::{self, Observation, WorkloadState};
+use crate::api::{FIELD_MANAGER, ObservabilityStack, ObservabilityStackStatus, reason};
+use crate::build::{Component, build, child_name};
+use crate::validate::{ValidatedStack, validate};
+
+/// How often a settled stack is checked again for drift nobody told us about.
+const RESYNC: Duration = Duration::from_secs(300);
+
+/// Reconciles one stack.
+#[tracing::instrument(skip_all, fields(stack = %stack.name_any(), namespace = stack.namespace().unwrap_or_default(), generation = stack.meta().generation))]
+pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile();
+    let namespace = stack.namespace().ok_or(Error::NoNamespace)?;
+    let key = format!("{namespace}/{}", stack.name_any());
+    if stack.meta().deletion_timestamp.is_some() {
+        finalizer::cleanup(&ctx, &stack).await?;
+        ctx.metrics.stack_conditions(&key, None);
+        return Ok(Action::await_change());
+    }
+    let previous = stack.status.clone().unwrap_or_default();
+    let generation = stack.meta().generation;
+
+    let valid = match validate(&stack) {
+        Ok(v) => v,
+        Err(errors) => {
+            // Nothing is applied: every child stays exactly as it is.
+            let message = errors.to_string();
+            let obs = Observation {
+                generation,
+                reconciled: (false, reason::INVALID_SPEC, message.clone()),
+                ..Observation::default()
+            };
+            let new = status::compute(None, &previous, &obs, now());
+            if write_status(&ctx, &stack, &previous, new, &key).await? {
+                warn!(%message, "invalid spec");
+                publish(
+                    &ctx,
+                    &stack,
+                    EventType::Warning,
+                    reason::INVALID_SPEC,
+                    &message,
+                )
+                .await;
+            }
+            ctx.succeeded(&stack);
+            return Ok(Action::await_change());
+        }
+    };
+
+    finalizer::ensure(&ctx, &stack, &valid).await?;
+    let applied = match apply(&ctx, &valid, build(&valid)).await {
+        Ok(a) => a,
+        Err(err) => {
+            let obs = Observation {
+                generation,
+                reconciled: (false, reason::APPLY_FAILED, err.to_string()),
+                ..Observation::default()
+            };
+            let new = status::compute(None, &previous, &obs, now());
+            write_status(&ctx, &stack, &previous, new, &key).await?;
+            return Err(err);
+        }
+    };
+    if !applied.changed.is_empty() {
+        info!(changed = ?applied.changed, "applied children");
+        publish(
+            &ctx,
+            &stack,
+            EventType::Normal,
+            "Applied",
+            &summary("created or updated", &applied.changed),
+        )
+        .await;
+    }
+    if !applied.pruned.is_empty() {
+        info!(pruned = ?applied.pruned, "pruned children");
+        publish(
+            &ctx,
+            &stack,
+            EventType::Normal,
+            "Pruned",
+            &summary("deleted", &applied.pruned),
+        )
+        .await;
+    }
+    let obs = observe(&ctx, &valid, &applied, generation);
+    let new = status::compute(Some(&valid), &previous, &obs, now());
+    write_status(&ctx, &stack, &previous, new, &key).await?;
+    ctx.succeeded(&stack);
+    Ok(Action::requeue(RESYNC))
+}
+
+/// What happens after a failed reconcile: a Warning event named after the error,
+/// and a per-stack exponential backoff.
+pub fn error_policy(stack: Arc<ObservabilityStack>, err: &Error, ctx: Arc<Context>) -> Action {
+    let reason = err.metric_label();
+    ctx.metrics.error(reason);
+    let failures = ctx.failed(&stack);
+    warn!(stack = %stack.name_any(), %err, failures, "reconcile failed");
+    let message = err.to_string();
+    let ctx2 = ctx.clone();
+    tokio::spawn(async move {
+        publish(&ctx2, &stack, EventType::Warning, reason, &message).await;
+    });
+    retry_action(failures, err)
+}
+
+fn now() -> k8s_openapi::jiff::Timestamp {
+    k8s_openapi::jiff::Timestamp::now()
+}
+
+fn summary(verb: &str, items: &[String]) -> String {
+    // Event notes are limited to 1 KiB: name the first children and count the rest.
+    let mut shown = Vec::new();
+    let mut len = 0;
+    for item in items {
+        if len + item.len() > 900 {
+            break;
+        }
+        len += item.len() + 2;
+        shown.push(item.as_str());
+    }
+    let more = items.len() - shown.len();
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!("{verb} {}: {}{tail}", items.len(), shown.join(", "))
+}
+
+/// The workloads' state as the apply step saw it.
+fn observe(
+    ctx: &Context,
+    stack: &ValidatedStack,
+    applied: &Applied,
+    generation: Option<i64>,
+) -> Observation {
+    let name = |c| child_name(&stack.name, c, None);
+    let mut workloads = Vec::new();
+    for c in Component::ALL {
+        let state = match c {
+            Component::Collector | Component::Grafana => applied
+                .deployments
+                .iter()
+                .find(|d| d.name_any() == name(c))
+                .map(WorkloadState::from_deployment),
+            _ => applied
+                .stateful_sets
+                .iter()
+                .find(|s| s.name_any() == name(c))
+                .map(WorkloadState::from_stateful_set),
+        };
+        workloads.push((c, state));
+    }
+    let mut api_unavailable = Vec::new();
+    let collector = &stack.spec.collector;
+    if collector.enabled {
+        let mut missing = Vec::new();
+        if collector.autoscaling.enabled && !ctx.capabilities.autoscaling_v2 {
+            missing.push(format!(
+                "autoscaling/v2 is not served: no autoscaler, running minReplicas ({})",
+                collector.autoscaling.min_replicas
+            ));
+        }
+        if !ctx.capabilities.policy_v1 {
+            missing.push("policy/v1 is not served: no PodDisruptionBudget".to_string());
+        }
+        if !missing.is_empty() {
+            api_unavailable.push((Component::Collector, missing.join("; ")));
+        }
+    }
+    Observation {
+        generation,
+        workloads,
+        api_unavailable,
+        reconciled: (
+            true,
+            reason::APPLIED,
+            "the current generation is applied".into(),
+        ),
+    }
+}
+
+/// Writes the status when it differs from what is stored. Returns whether it wrote.
+async fn write_status(
+    ctx: &Context,
+    stack: &ObservabilityStack,
+    previous: &ObservabilityStackStatus,
+    new: ObservabilityStackStatus,
+    key: &str,
+) -> Result<bool, Error> {
+    ctx.metrics.stack_conditions(
+        key,
+        Some(
+            new.conditions
+                .iter()
+                .map(|c| (c.type_.clone(), c.status.clone()))
+                .collect(),
+        ),
+    );
+    if &new == previous {
+        return Ok(false);
+    }
+    let api: Api<ObservabilityStack> =
+        Api::namespaced(ctx.client.clone(), &stack.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": ObservabilityStack::api_version(&()),
+        "kind": ObservabilityStack::kind(&()),
+        "status": new,
+    });
+    api.patch_status(
+        &stack.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(|source| Error::Api {
+        verb: "patch-status",
+        kind: "ObservabilityStack",
+        name: stack.name_any(),
+        source,
+    })?;
+    ctx.metrics.write("ObservabilityStack", "patch-status");
+    Ok(true)
+}
+
+/// Publishes an Event on the stack; a failure to publish is logged, not fatal.
+pub async fn publish(
+    ctx: &Context,
+    stack: &ObservabilityStack,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note.into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    match ctx.recorder.publish(&event, &stack.object_ref(&())).await {
+        Ok(()) => ctx.metrics.write("Event", "create"),
+        Err(e) => warn!(%e, "could not publish event"),
+    }
+}

@@ -1,0 +1,404 @@
+//! The status step: the stack's status computed from its children's observed
+//! state, and conditions that keep their `lastTransitionTime` unless their status
+//! really changed.
+//!
+//! Pure: the clock and the observed children are inputs, so tests fix both.
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::{
+    ComponentStatus, ComponentsStatus, Endpoints, ObservabilityStackStatus, condition, reason,
+};
+use crate::build::Component;
+use crate::render::{ports, service_host};
+use crate::validate::ValidatedStack;
+
+/// What the API server says about one component's workload.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorkloadState {
+    /// Desired replicas (for an autoscaled collector: what the HPA chose).
+    pub desired: i32,
+    /// Ready replicas.
+    pub ready: i32,
+    /// The rollout of the current spec is complete and every replica is available.
+    pub available: bool,
+    /// The image of the first container.
+    pub image: String,
+}
+
+impl WorkloadState {
+    /// From a Deployment: available when the current generation is observed, every
+    /// replica is updated and available.
+    pub fn from_deployment(d: &Deployment) -> Self {
+        let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let s = d.status.clone().unwrap_or_default();
+        let current = s.observed_generation >= d.metadata.generation;
+        let updated = s.updated_replicas.unwrap_or(0);
+        let available_n = s.available_replicas.unwrap_or(0);
+        Self {
+            desired,
+            ready: s.ready_replicas.unwrap_or(0),
+            available: current
+                && updated >= desired
+                && available_n >= desired
+                && s.replicas.unwrap_or(0) == desired,
+            image: first_image(d.spec.as_ref().and_then(|s| s.template.spec.as_ref())),
+        }
+    }
+
+    /// From a StatefulSet: available when the current generation is observed and
+    /// every replica is ready on the current revision.
+    pub fn from_stateful_set(s: &StatefulSet) -> Self {
+        let desired = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let st = s.status.clone().unwrap_or_default();
+        let current = st.observed_generation >= s.metadata.generation;
+        let same_revision =
+            st.update_revision.is_none() || st.current_revision == st.update_revision;
+        Self {
+            desired,
+            ready: st.ready_replicas.unwrap_or(0),
+            available: current
+                && same_revision
+                && st.ready_replicas.unwrap_or(0) >= desired
+                && st.replicas == desired,
+            image: first_image(s.spec.as_ref().and_then(|s| s.template.spec.as_ref())),
+        }
+    }
+}
+
+fn first_image(pod: Option<&k8s_openapi::api::core::v1::PodSpec>) -> String {
+    pod.and_then(|p| p.containers.first())
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default()
+}
+
+/// Everything the status step needs to know about one reconcile.
+#[derive(Clone, Debug, Default)]
+pub struct Observation {
+    /// The stack's generation.
+    pub generation: Option<i64>,
+    /// Workload state per enabled component (absent: not created yet).
+    pub workloads: Vec<(Component, Option<WorkloadState>)>,
+    /// Components whose optional API is not served, with the message to show.
+    pub api_unavailable: Vec<(Component, String)>,
+    /// The Reconciled condition: (status, reason, message).
+    pub reconciled: (bool, &'static str, String),
+}
+
+fn condition_type(c: Component) -> &'static str {
+    match c {
+        Component::Collector => condition::COLLECTOR_READY,
+        Component::Prometheus => condition::PROMETHEUS_READY,
+        Component::Tempo => condition::TEMPO_READY,
+        Component::Loki => condition::LOKI_READY,
+        Component::Grafana => condition::GRAFANA_READY,
+    }
+}
+
+fn new_condition(
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+    now: &Time,
+) -> Condition {
+    Condition {
+        type_: type_.into(),
+        status: if ok { "True" } else { "False" }.into(),
+        reason: reason.into(),
+        message,
+        observed_generation: generation,
+        last_transition_time: now.clone(),
+    }
+}
+
+/// Computes the new status. `stack` is `None` when the spec is invalid: then the
+/// component conditions and endpoints keep what `previous` had.
+pub fn compute(
+    stack: Option<&ValidatedStack>,
+    previous: &ObservabilityStackStatus,
+    obs: &Observation,
+    now: Timestamp,
+) -> ObservabilityStackStatus {
+    let now = Time(now);
+    let g = obs.generation;
+    let mut conditions = Vec::new();
+    let (ok, why, message) = &obs.reconciled;
+    conditions.push(new_condition(
+        condition::RECONCILED,
+        *ok,
+        why,
+        message.clone(),
+        g,
+        &now,
+    ));
+
+    let Some(stack) = stack else {
+        // Invalid spec: nothing was applied, so the rest of the status still holds.
+        let kept = previous
+            .conditions
+            .iter()
+            .filter(|c| c.type_ != condition::RECONCILED)
+            .cloned();
+        conditions.extend(kept);
+        return ObservabilityStackStatus {
+            observed_generation: g,
+            conditions: merge_conditions(&previous.conditions, conditions),
+            ..previous.clone()
+        };
+    };
+
+    let mut components = ComponentsStatus::default();
+    let mut not_ready = Vec::new();
+    for c in crate::build::Component::ALL {
+        let enabled = is_enabled(stack, c);
+        let type_ = condition_type(c);
+        if !enabled {
+            conditions.push(new_condition(
+                type_,
+                true,
+                reason::DISABLED,
+                format!("{} is disabled in the spec", c.name()),
+                g,
+                &now,
+            ));
+            continue;
+        }
+        let state = obs
+            .workloads
+            .iter()
+            .find(|(k, _)| *k == c)
+            .and_then(|(_, s)| s.clone());
+        let unavailable_api = obs
+            .api_unavailable
+            .iter()
+            .find(|(k, _)| *k == c)
+            .map(|(_, m)| m.clone());
+        let cond = match (&state, unavailable_api) {
+            (Some(s), Some(api)) if s.available => new_condition(
+                type_,
+                true,
+                reason::API_UNAVAILABLE,
+                format!("{}/{} replicas ready; {api}", s.ready, s.desired),
+                g,
+                &now,
+            ),
+            (Some(s), _) if s.available => new_condition(
+                type_,
+                true,
+                reason::AVAILABLE,
+                format!("{}/{} replicas ready", s.ready, s.desired),
+                g,
+                &now,
+            ),
+            (Some(s), _) => new_condition(
+                type_,
+                false,
+                reason::PROGRESSING,
+                format!("{}/{} replicas ready", s.ready, s.desired),
+                g,
+                &now,
+            ),
+            (None, _) => new_condition(
+                type_,
+                false,
+                reason::PROGRESSING,
+                "workload not created yet".into(),
+                g,
+                &now,
+            ),
+        };
+        if cond.status != "True" {
+            not_ready.push(c.name());
+        }
+        conditions.push(cond);
+        if let Some(s) = state {
+            let status = ComponentStatus {
+                replicas: s.desired,
+                ready_replicas: s.ready,
+                image: s.image,
+            };
+            match c {
+                Component::Collector => components.collector = Some(status),
+                Component::Prometheus => components.prometheus = Some(status),
+                Component::Tempo => components.tempo = Some(status),
+                Component::Loki => components.loki = Some(status),
+                Component::Grafana => components.grafana = Some(status),
+            }
+        }
+    }
+    let all_ready = not_ready.is_empty() && *ok;
+    let ready_message = if all_ready {
+        "every enabled component is available".to_string()
+    } else if !*ok {
+        format!("not reconciled: {message}")
+    } else {
+        format!("not ready: {}", not_ready.join(", "))
+    };
+    conditions.insert(
+        0,
+        new_condition(
+            condition::READY,
+            all_ready,
+            if all_ready {
+                reason::ALL_COMPONENTS_READY
+            } else {
+                reason::COMPONENTS_NOT_READY
+            },
+            ready_message,
+            g,
+            &now,
+        ),
+    );
+    ObservabilityStackStatus {
+        observed_generation: g,
+        conditions: merge_conditions(&previous.conditions, conditions),
+        collectors: components
+            .collector
+            .as_ref()
+            .map(|c| format!("{}/{}", c.ready_replicas, c.replicas)),
+        components,
+        endpoints: endpoints(stack),
+    }
+}
+
+fn is_enabled(stack: &ValidatedStack, c: Component) -> bool {
+    let s = &stack.spec;
+    match c {
+        Component::Collector => s.collector.enabled,
+        Component::Prometheus => s.prometheus.enabled,
+        Component::Tempo => s.tempo.enabled,
+        Component::Loki => s.loki.enabled,
+        Component::Grafana => s.grafana.enabled,
+    }
+}
+
+fn endpoints(stack: &ValidatedStack) -> Endpoints {
+    let s = &stack.spec;
+    let host = |c| service_host(stack, c);
+    Endpoints {
+        otlp_grpc: s
+            .collector
+            .enabled
+            .then(|| format!("{}:{}", host(Component::Collector), ports::OTLP_GRPC)),
+        otlp_http: s
+            .collector
+            .enabled
+            .then(|| format!("http://{}:{}", host(Component::Collector), ports::OTLP_HTTP)),
+        grafana: s
+            .grafana
+            .enabled
+            .then(|| format!("http://{}:{}", host(Component::Grafana), ports::GRAFANA)),
+        prometheus: s.prometheus.enabled.then(|| {
+            format!(
+                "http://{}:{}",
+                host(Component::Prometheus),
+                ports::PROMETHEUS
+            )
+        }),
+        loki: s
+            .loki
+            .enabled
+            .then(|| format!("http://{}:{}", host(Component::Loki), ports::LOKI_HTTP)),
+        tempo: s
+            .tempo
+            .enabled
+            .then(|| format!("http://{}:{}", host(Component::Tempo), ports::TEMPO_HTTP)),
+    }
+}
+
+/// Keeps each condition's previous `lastTransitionTime` when its status did not change.
+pub fn merge_conditions(previous: &[Condition], new: Vec<Condition>) -> Vec<Condition> {
+    new.into_iter()
+        .map(|mut c| {
+            if let Some(old) = previous.iter().find(|o| o.type_ == c.type_)
+                && old.status == c.status
+            {
+                c.last_transition_time = old.last_transition_time.clone();
+            }
+            c
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_second(secs).unwrap()
+    }
+
+    fn cond(type_: &str, status: &str, at: i64) -> Condition {
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: "R".into(),
+            message: "m".into(),
+            observed_generation: Some(1),
+            last_transition_time: Time(t(at)),
+        }
+    }
+
+    #[test]
+    fn transition_time_kept_when_status_unchanged() {
+        let merged = merge_conditions(
+            &[cond("Ready", "True", 100)],
+            vec![cond("Ready", "True", 200)],
+        );
+        assert_eq!(merged[0].last_transition_time, Time(t(100)));
+    }
+
+    #[test]
+    fn transition_time_moves_when_status_changes() {
+        let merged = merge_conditions(
+            &[cond("Ready", "True", 100)],
+            vec![cond("Ready", "False", 200)],
+        );
+        assert_eq!(merged[0].last_transition_time, Time(t(200)));
+    }
+
+    #[test]
+    fn same_observation_gives_identical_status() {
+        let stack = crate::validate::validate(&crate::cli::parse(
+            "t",
+            "apiVersion: observability.sextant.dev/v1alpha1\nkind: ObservabilityStack\nmetadata: {name: s, namespace: n}\nspec: {}",
+        ).unwrap()).unwrap();
+        let ready = WorkloadState {
+            desired: 1,
+            ready: 1,
+            available: true,
+            image: "i".into(),
+        };
+        let obs = Observation {
+            generation: Some(1),
+            workloads: Component::ALL
+                .iter()
+                .map(|c| (*c, Some(ready.clone())))
+                .collect(),
+            api_unavailable: vec![],
+            reconciled: (true, reason::APPLIED, "applied".into()),
+        };
+        let first = compute(
+            Some(&stack),
+            &ObservabilityStackStatus::default(),
+            &obs,
+            t(100),
+        );
+        let second = compute(Some(&stack), &first, &obs, t(500));
+        assert_eq!(
+            first, second,
+            "a later pass with nothing new must not change the status"
+        );
+        let ready_cond = first
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .unwrap();
+        assert_eq!(ready_cond.status, "True");
+        assert_eq!(first.collectors.as_deref(), Some("1/1"));
+    }
+}

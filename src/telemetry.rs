@@ -1,0 +1,296 @@
+//! The operator's own telemetry: structured logs (text or JSON), optional OTLP
+//! export of its traces, Prometheus metrics, and the `/metrics`, `/healthz` and
+//! `/readyz` endpoints.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use opentelemetry::trace::TracerProvider as _;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Installs the global tracing subscriber. With an OTLP endpoint, spans are also
+/// exported over OTLP/gRPC; the returned provider must be shut down at exit.
+pub fn init(
+    format: LogFormat,
+    filter: &str,
+    otlp_endpoint: Option<&str>,
+) -> Result<Option<opentelemetry_sdk::trace::SdkTracerProvider>, Box<dyn std::error::Error>> {
+    let filter = EnvFilter::try_new(filter)?;
+    let fmt = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .boxed(),
+    };
+    let (otel, provider) = match otlp_endpoint {
+        Some(endpoint) => {
+            use opentelemetry_otlp::WithExportConfig;
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .build()?;
+            let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .with_batch_exporter(exporter)
+                .with_resource(
+                    opentelemetry_sdk::Resource::builder()
+                        .with_service_name("sextant")
+                        .build(),
+                )
+                .build();
+            let tracer = provider.tracer("sextant");
+            (
+                Some(tracing_opentelemetry::layer().with_tracer(tracer)),
+                Some(provider),
+            )
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init()?;
+    Ok(provider)
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WriteLabels {
+    kind: String,
+    verb: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConditionLabels {
+    condition: String,
+    status: String,
+}
+
+/// The operator's Prometheus metrics.
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Counter,
+    errors: Family<ReasonLabel, Counter>,
+    duration: Histogram,
+    writes: Family<WriteLabels, Counter>,
+    stacks: Gauge,
+    by_condition: Family<ConditionLabels, Gauge>,
+    /// Per stack (namespace/name): its (condition type, status) pairs.
+    stack_conditions: Mutex<HashMap<String, Vec<(String, String)>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("sextant");
+        let reconciles = Counter::default();
+        let errors = Family::<ReasonLabel, Counter>::default();
+        let duration = Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]);
+        let writes = Family::<WriteLabels, Counter>::default();
+        let stacks = Gauge::default();
+        let by_condition = Family::<ConditionLabels, Gauge>::default();
+        registry.register("reconciles", "Reconciles run", reconciles.clone());
+        registry.register(
+            "reconcile_errors",
+            "Failed reconciles by reason",
+            errors.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of one reconcile",
+            duration.clone(),
+        );
+        registry.register(
+            "api_writes",
+            "Write requests sextant sent to the API server, by kind and verb",
+            writes.clone(),
+        );
+        registry.register(
+            "stacks_managed",
+            "ObservabilityStacks known",
+            stacks.clone(),
+        );
+        registry.register(
+            "stacks_by_condition",
+            "ObservabilityStacks per condition type and status",
+            by_condition.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            errors,
+            duration,
+            writes,
+            stacks,
+            by_condition,
+            stack_conditions: Mutex::default(),
+        }
+    }
+}
+
+/// Observes a reconcile's duration when dropped.
+pub struct ReconcileTimer<'a> {
+    start: Instant,
+    metrics: &'a Metrics,
+}
+
+impl Drop for ReconcileTimer<'_> {
+    fn drop(&mut self) {
+        self.metrics
+            .duration
+            .observe(self.start.elapsed().as_secs_f64());
+    }
+}
+
+impl Metrics {
+    /// Counts a reconcile and times it until the returned guard drops.
+    pub fn reconcile(&self) -> ReconcileTimer<'_> {
+        self.reconciles.inc();
+        ReconcileTimer {
+            start: Instant::now(),
+            metrics: self,
+        }
+    }
+
+    /// Counts a failed reconcile.
+    pub fn error(&self, reason: &str) {
+        self.errors
+            .get_or_create(&ReasonLabel {
+                reason: reason.into(),
+            })
+            .inc();
+    }
+
+    /// Counts one write request.
+    pub fn write(&self, kind: &str, verb: &str) {
+        self.writes
+            .get_or_create(&WriteLabels {
+                kind: kind.into(),
+                verb: verb.into(),
+            })
+            .inc();
+    }
+
+    /// Total writes so far (for tests and the steady-state check).
+    pub fn writes_total(&self) -> u64 {
+        let mut text = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text.lines()
+            .filter(|l| l.starts_with("sextant_api_writes_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    /// Records a stack's current conditions (or its deletion, with `None`).
+    pub fn stack_conditions(&self, key: &str, conditions: Option<Vec<(String, String)>>) {
+        let mut all = self
+            .stack_conditions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match conditions {
+            Some(c) => {
+                all.insert(key.into(), c);
+            }
+            None => {
+                all.remove(key);
+            }
+        }
+        self.stacks.set(all.len() as i64);
+        let mut counts: HashMap<ConditionLabels, i64> = HashMap::new();
+        for conds in all.values() {
+            for (condition, status) in conds {
+                *counts
+                    .entry(ConditionLabels {
+                        condition: condition.clone(),
+                        status: status.clone(),
+                    })
+                    .or_default() += 1;
+            }
+        }
+        self.by_condition.clear();
+        for (labels, n) in counts {
+            self.by_condition.get_or_create(&labels).set(n);
+        }
+    }
+
+    /// The metrics in Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// State behind the HTTP endpoints.
+#[derive(Clone)]
+pub struct Health {
+    /// The metrics to serve.
+    pub metrics: Arc<Metrics>,
+    /// Set once the controller runs (or waits as a standby for the lease).
+    pub ready: Arc<AtomicBool>,
+}
+
+async fn metrics(State(h): State<Health>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        h.metrics.encode(),
+    )
+}
+
+async fn readyz(State(h): State<Health>) -> impl IntoResponse {
+    if h.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting")
+    }
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` until `shutdown` resolves.
+pub async fn serve(
+    addr: std::net::SocketAddr,
+    health: Health,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(health);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
