@@ -356,7 +356,7 @@ pub fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     VolumeMount {
         name: name.into(),
         mount_path: path.into(),
-        read_only: Some(read_only),
+        read_only: read_only.then_some(true),
         ..VolumeMount::default()
     }
 }

@@ -50,8 +50,9 @@ pub fn is_subset(desired: &Value, live: &Value) -> bool {
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, dv)| match l.get(k) {
             Some(lv) => is_subset(dv, lv),
-            // The API server drops empty maps and lists and null values.
-            None => is_empty(dv),
+            // The API server omits Go zero values (empty maps and lists, null,
+            // false, 0, "") of `omitempty` fields.
+            None => is_zero(dv),
         }),
         (Value::Array(d), Value::Array(l)) => {
             d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| is_subset(dv, lv))
@@ -63,12 +64,14 @@ pub fn is_subset(desired: &Value, live: &Value) -> bool {
     }
 }
 
-fn is_empty(v: &Value) -> bool {
+fn is_zero(v: &Value) -> bool {
     match v {
         Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
         Value::Object(m) => m.is_empty(),
         Value::Array(a) => a.is_empty(),
-        _ => false,
     }
 }
 
@@ -123,8 +126,12 @@ mod tests {
     }
 
     #[test]
-    fn empty_desired_values_match_absent_ones() {
-        assert!(is_subset(&json!({"a": {}, "b": [], "c": null}), &json!({})));
+    fn zero_desired_values_match_absent_ones() {
+        assert!(is_subset(
+            &json!({"a": {}, "b": [], "c": null, "readOnly": false, "n": 0, "s": ""}),
+            &json!({})
+        ));
+        assert!(!is_subset(&json!({"readOnly": true}), &json!({})));
     }
 
     #[test]
