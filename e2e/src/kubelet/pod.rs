@@ -1,0 +1,300 @@
+//! Pure pod logic of the simulated kubelet: what to do with a pod we see (bind it, mark
+//! it running, finalise its deletion, or leave it alone) and the `pods/status` patch
+//! that makes it look Running and Ready. Nothing here talks to the API server.
+
+use k8s_openapi::api::core::v1::{Container, Pod, PodCondition};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde_json::{Value, json};
+
+/// What the simulated kubelet does with one observed pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Pending and unscheduled: bind it to our node through `pods/binding`.
+    Bind,
+    /// Bound to our node but not (yet) reported as Running and Ready.
+    MarkRunning,
+    /// Bound to our node and being deleted: finish the deletion (grace period 0).
+    FinalizeDeletion,
+    /// Nothing to do: already ready, terminal, or someone else's pod.
+    Ignore,
+}
+
+/// The pod conditions a ready pod carries, in the order the kubelet writes them.
+const READY_CONDITIONS: [&str; 4] = ["Initialized", "Ready", "ContainersReady", "PodScheduled"];
+
+/// Decides what to do with `pod`, as seen by the kubelet of node `node`.
+pub fn decide(pod: &Pod, node: &str) -> Action {
+    let Some(spec) = pod.spec.as_ref() else {
+        return Action::Ignore;
+    };
+    let bound_to = spec.node_name.as_deref().filter(|n| !n.is_empty());
+    if pod.metadata.deletion_timestamp.is_some() {
+        return if bound_to == Some(node) {
+            Action::FinalizeDeletion
+        } else {
+            Action::Ignore
+        };
+    }
+    if is_terminal(pod) {
+        return Action::Ignore;
+    }
+    match bound_to {
+        None if spec.scheduling_gates.as_ref().is_none_or(Vec::is_empty) => Action::Bind,
+        Some(n) if n == node && !is_running_and_ready(pod) => Action::MarkRunning,
+        _ => Action::Ignore,
+    }
+}
+
+/// Whether the pod has finished (Succeeded or Failed); such pods are never touched.
+fn is_terminal(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+/// Whether the stored status already says what [`running_status_patch`] would write:
+/// phase Running, Ready=True, and a ready status for every container with its image.
+pub fn is_running_and_ready(pod: &Pod) -> bool {
+    let (Some(spec), Some(status)) = (pod.spec.as_ref(), pod.status.as_ref()) else {
+        return false;
+    };
+    if status.phase.as_deref() != Some("Running") || status.pod_ip.is_none() {
+        return false;
+    }
+    let conditions = status.conditions.as_deref().unwrap_or_default();
+    let all_true = READY_CONDITIONS
+        .iter()
+        .all(|t| condition_status(conditions, t) == Some("True"));
+    let statuses = status.container_statuses.as_deref().unwrap_or_default();
+    let containers_ready = spec.containers.iter().all(|c| {
+        statuses
+            .iter()
+            .any(|s| s.name == c.name && s.ready && Some(s.image.as_str()) == c.image.as_deref())
+    });
+    all_true && containers_ready
+}
+
+fn condition_status<'a>(conditions: &'a [PodCondition], type_: &str) -> Option<&'a str> {
+    conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| c.status.as_str())
+}
+
+/// A deterministic fake pod IP in 10.244.0.0/16, derived from the pod's UID.
+/// Nothing ever listens on it: it only fills `status.podIP` and Endpoints.
+pub fn fake_pod_ip(uid: &str) -> String {
+    // FNV-1a: stable across runs and Rust versions, unlike std's hasher.
+    let hash = uid.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    let [_, _, x, y] = hash.to_be_bytes();
+    format!("10.244.{x}.{}", 1 + u16::from(y) % 254)
+}
+
+/// The JSON merge patch for `pods/status` that reports `pod` as Running and Ready on a
+/// node whose address is `host_ip`. Conditions that are already True keep their
+/// `lastTransitionTime`; `startTime` is kept when set.
+pub fn running_status_patch(pod: &Pod, host_ip: &str, now: &Time) -> Value {
+    let spec = pod.spec.as_ref();
+    let status = pod.status.as_ref();
+    let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+    let host_network = spec.and_then(|s| s.host_network).unwrap_or(false);
+    let pod_ip = if host_network {
+        host_ip.to_owned()
+    } else {
+        fake_pod_ip(uid)
+    };
+    let existing = status
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    let conditions: Vec<Value> = READY_CONDITIONS
+        .iter()
+        .map(|type_| {
+            let since = existing
+                .iter()
+                .find(|c| c.type_ == *type_ && c.status == "True")
+                .and_then(|c| c.last_transition_time.clone())
+                .unwrap_or_else(|| now.clone());
+            json!({"type": type_, "status": "True", "lastTransitionTime": since})
+        })
+        .collect();
+    let start_time = status
+        .and_then(|s| s.start_time.clone())
+        .unwrap_or_else(|| now.clone());
+    let containers = spec.map(|s| s.containers.as_slice()).unwrap_or_default();
+    let init_containers = spec
+        .and_then(|s| s.init_containers.as_deref())
+        .unwrap_or_default();
+
+    let mut status_patch = json!({
+        "phase": "Running",
+        "hostIP": host_ip,
+        "podIP": pod_ip,
+        "podIPs": [{"ip": pod_ip}],
+        "startTime": start_time,
+        "conditions": conditions,
+        "containerStatuses": containers
+            .iter()
+            .map(|c| running_container(c, uid, &start_time))
+            .collect::<Vec<_>>(),
+    });
+    if !init_containers.is_empty() {
+        status_patch["initContainerStatuses"] = init_containers
+            .iter()
+            .map(|c| init_container(c, uid, &start_time))
+            .collect();
+    }
+    json!({ "status": status_patch })
+}
+
+fn image_fields(c: &Container, uid: &str) -> (String, String, String) {
+    let image = c.image.clone().unwrap_or_default();
+    let image_id = format!("sextant-sim://{image}");
+    let container_id = format!("sextant-sim://{uid}/{}", c.name);
+    (image, image_id, container_id)
+}
+
+/// A container that started at `since` and is running and ready.
+fn running_container(c: &Container, uid: &str, since: &Time) -> Value {
+    let (image, image_id, container_id) = image_fields(c, uid);
+    json!({
+        "name": c.name,
+        "image": image,
+        "imageID": image_id,
+        "containerID": container_id,
+        "ready": true,
+        "started": true,
+        "restartCount": 0,
+        "state": {"running": {"startedAt": since}},
+    })
+}
+
+/// An init container: completed with exit code 0, or running when it is a sidecar
+/// (`restartPolicy: Always`, Kubernetes >= 1.28).
+fn init_container(c: &Container, uid: &str, since: &Time) -> Value {
+    if c.restart_policy.as_deref() == Some("Always") {
+        return running_container(c, uid, since);
+    }
+    let (image, image_id, container_id) = image_fields(c, uid);
+    json!({
+        "name": c.name,
+        "image": image,
+        "imageID": image_id,
+        "containerID": container_id,
+        "ready": true,
+        "restartCount": 0,
+        "state": {"terminated": {
+            "exitCode": 0,
+            "reason": "Completed",
+            "startedAt": since,
+            "finishedAt": since,
+            "containerID": container_id,
+        }},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(yaml: &str) -> Pod {
+        serde_yaml_ng::from_str(yaml).expect("test pod parses")
+    }
+
+    const NODE: &str = "sim";
+
+    fn now() -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(1_700_000_000).expect("valid"))
+    }
+
+    #[test]
+    fn unbound_pending_pod_is_bound() {
+        let p = pod(
+            "metadata: {name: a, uid: u1}\nspec: {containers: [{name: c, image: i}]}\nstatus: {phase: Pending}",
+        );
+        assert_eq!(decide(&p, NODE), Action::Bind);
+    }
+
+    #[test]
+    fn pod_on_other_node_is_ignored() {
+        let p =
+            pod("metadata: {name: a}\nspec: {nodeName: other, containers: [{name: c, image: i}]}");
+        assert_eq!(decide(&p, NODE), Action::Ignore);
+    }
+
+    #[test]
+    fn deleting_pod_on_our_node_is_finalized_and_elsewhere_ignored() {
+        let ours = pod(
+            "metadata: {name: a, deletionTimestamp: '2024-01-01T00:00:00Z'}\nspec: {nodeName: sim, containers: []}",
+        );
+        assert_eq!(decide(&ours, NODE), Action::FinalizeDeletion);
+        let unbound = pod(
+            "metadata: {name: a, deletionTimestamp: '2024-01-01T00:00:00Z'}\nspec: {containers: []}",
+        );
+        assert_eq!(decide(&unbound, NODE), Action::Ignore);
+    }
+
+    #[test]
+    fn bound_pod_is_marked_running_then_left_alone() {
+        let mut p = pod(
+            "metadata: {name: a, uid: u1}\nspec: {nodeName: sim, initContainers: [{name: init, image: busybox}], containers: [{name: c, image: 'nginx:1'}]}\nstatus: {phase: Pending}",
+        );
+        assert_eq!(decide(&p, NODE), Action::MarkRunning);
+
+        let patch = running_status_patch(&p, "127.0.0.1", &now());
+        let status = &patch["status"];
+        assert_eq!(status["phase"], "Running");
+        assert_eq!(status["containerStatuses"][0]["image"], "nginx:1");
+        assert_eq!(status["containerStatuses"][0]["ready"], true);
+        assert_eq!(
+            status["initContainerStatuses"][0]["state"]["terminated"]["reason"],
+            "Completed"
+        );
+        assert!(
+            status["podIP"]
+                .as_str()
+                .is_some_and(|ip| ip.starts_with("10.244."))
+        );
+
+        p.status = Some(serde_json::from_value(status.clone()).expect("status round-trips"));
+        assert!(is_running_and_ready(&p));
+        assert_eq!(decide(&p, NODE), Action::Ignore);
+    }
+
+    #[test]
+    fn image_change_makes_a_ready_pod_stale() {
+        let mut p = pod(
+            "metadata: {name: a, uid: u1}\nspec: {nodeName: sim, containers: [{name: c, image: 'nginx:1'}]}",
+        );
+        let patch = running_status_patch(&p, "127.0.0.1", &now());
+        p.status = Some(serde_json::from_value(patch["status"].clone()).expect("status"));
+        if let Some(spec) = p.spec.as_mut() {
+            spec.containers[0].image = Some("nginx:2".into());
+        }
+        assert_eq!(decide(&p, NODE), Action::MarkRunning);
+    }
+
+    #[test]
+    fn terminal_and_gated_pods_are_ignored() {
+        let done = pod(
+            "metadata: {name: a}\nspec: {nodeName: sim, containers: []}\nstatus: {phase: Succeeded}",
+        );
+        assert_eq!(decide(&done, NODE), Action::Ignore);
+        let gated =
+            pod("metadata: {name: a}\nspec: {schedulingGates: [{name: g}], containers: []}");
+        assert_eq!(decide(&gated, NODE), Action::Ignore);
+    }
+
+    #[test]
+    fn fake_ip_is_stable_and_valid() {
+        assert_eq!(fake_pod_ip("abc"), fake_pod_ip("abc"));
+        let last: u16 = fake_pod_ip("xyz")
+            .rsplit('.')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .expect("numeric octet");
+        assert!((1..=254).contains(&last));
+    }
+}

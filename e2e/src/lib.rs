@@ -1,0 +1,19 @@
+//! sextant's end-to-end harness: the simulated kubelet ([`kubelet`]) and what tests in
+//! `e2e/tests/` use to talk to a real API server: a [`Cluster`] connection, a fresh
+//! [`TestNamespace`] per test, CRD installation ([`install_crds`]), YAML manifests
+//! ([`apply_yaml`]) and waits whose failures carry diagnostics ([`wait_for`]).
+
+pub mod cluster;
+pub mod crd;
+pub mod diagnostics;
+pub mod kubelet;
+pub mod namespace;
+pub mod operator;
+pub mod wait;
+pub mod yaml;
+
+pub use cluster::{Cluster, repo_root};
+pub use crd::install_crds;
+pub use namespace::TestNamespace;
+pub use wait::wait_for;
+pub use yaml::{api_status, apply_yaml, parse_documents};

@@ -1,0 +1,161 @@
+//! Runs a real `sextant run` process for one test: it watches only that test's
+//! namespace, logs to its own file and serves metrics on its own port, so tests
+//! stay independent and each can count exactly the writes its operator made.
+//! The process is killed when the `Operator` is dropped.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+use crate::cluster::{Source, state_dir};
+use crate::{Cluster, repo_root};
+
+/// Environment variable naming the sextant binary (default: cargo's debug build).
+pub const SEXTANT_BIN_ENV: &str = "SEXTANT_BIN";
+
+/// The sextant binary the tests run.
+pub fn sextant_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os(SEXTANT_BIN_ENV) {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    target.join("debug").join("sextant")
+}
+
+/// Where an operator for `namespace` logs.
+pub fn log_path(namespace: &str) -> PathBuf {
+    state_dir()
+        .join("logs")
+        .join(format!("operator-{namespace}.log"))
+}
+
+/// A running operator.
+pub struct Operator {
+    child: Child,
+    metrics_port: u16,
+    /// The operator's log file.
+    pub log: PathBuf,
+}
+
+impl Operator {
+    /// Starts `sextant run --namespace <namespace>` against the test cluster, with
+    /// extra arguments, and waits until it serves /readyz.
+    pub async fn start(cluster: &Cluster, namespace: &str, extra: &[&str]) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let log = log_path(namespace);
+        if let Some(dir) = log.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::File::create(&log)?;
+        let mut cmd = Command::new(sextant_bin());
+        cmd.arg("run")
+            .arg("--namespace")
+            .arg(namespace)
+            .arg("--metrics-addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--log-format")
+            .arg("json")
+            .args(extra)
+            .env("SEXTANT_LOG", "info,sextant=debug")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .kill_on_drop(true);
+        if let Source::File(path) = cluster.source() {
+            cmd.env("KUBECONFIG", path);
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", sextant_bin().display()))?;
+        let op = Self {
+            child,
+            metrics_port: port,
+            log,
+        };
+        for _ in 0..100 {
+            if op.get("/readyz").await.is_ok_and(|b| b.contains("ok")) {
+                return Ok(op);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("operator did not become ready; log:\n{}", op.log_tail(40))
+    }
+
+    /// GETs a path of the operator's HTTP endpoint and returns the body.
+    pub async fn get(&self, path: &str) -> anyhow::Result<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.metrics_port)).await?;
+        let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .context("malformed HTTP response")?;
+        anyhow::ensure!(
+            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+            "{head}"
+        );
+        Ok(body.to_string())
+    }
+
+    /// The sum of a metric's samples whose line starts with `prefix`
+    /// (e.g. `sextant_api_writes_total`).
+    pub async fn metric_sum(&self, prefix: &str) -> anyhow::Result<f64> {
+        let body = self.get("/metrics").await?;
+        Ok(body
+            .lines()
+            .filter(|l| l.starts_with(prefix) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+
+    /// The last `n` lines of the operator's log.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// Sends SIGTERM and waits for a graceful exit; returns its exit status.
+    pub async fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        if let Some(pid) = self.child.id() {
+            // SAFETY-free: kill(1) by pid of the child this test started.
+            let _ = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+        }
+        Ok(tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await??)
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Runs `kubectl` with the test cluster's kubeconfig and returns stdout.
+pub fn kubectl(cluster: &Cluster, args: &[&str]) -> anyhow::Result<String> {
+    let mut cmd = std::process::Command::new("kubectl");
+    if let Source::File(path) = cluster.source() {
+        cmd.env("KUBECONFIG", path);
+    }
+    let out = cmd
+        .args(args)
+        .output()
+        .context("running kubectl (is it on PATH?)")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "kubectl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

