@@ -9,6 +9,7 @@ SEXTANT := $(CARGO_TARGET_DIR)/debug/sextant
 SAMPLE ?= config/samples/agent-fleet.yaml
 
 include mk/tools.mk
+-include mk/chart.mk
 
 .PHONY: all build test unit e2e lint fmt crds render check-crds
 

@@ -94,6 +94,9 @@ pub struct ValidatedStack {
     pub loki_streams: Vec<StreamRule>,
     /// Inline dashboards.
     pub inline_dashboards: Vec<Dashboard>,
+    /// Dashboards read from ConfigMaps the stack selects (filled by the
+    /// controller, which reads the cluster; empty for `sextant render`).
+    pub config_map_dashboards: Vec<crate::build::grafana::DashboardFile>,
 }
 
 /// Validates a stack; on failure returns every error found, not just the first.
@@ -213,6 +216,7 @@ pub fn validate(stack: &ObservabilityStack) -> Result<ValidatedStack, Validation
         scrape_interval,
         loki_streams,
         inline_dashboards,
+        config_map_dashboards: Vec::new(),
     })
 }
 

@@ -128,4 +128,6 @@ pub mod reason {
     pub const DISABLED: &str = "Disabled";
     /// The cluster does not serve an API the component needs.
     pub const API_UNAVAILABLE: &str = "APIUnavailable";
+    /// A Secret the spec references does not exist.
+    pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
 }

@@ -35,7 +35,7 @@ pub struct DashboardFile {
     pub json: String,
 }
 
-/// Every dashboard of the stack: built-in, then inline.
+/// Every dashboard of the stack: built-in, then inline, then from ConfigMaps.
 pub fn dashboard_files(stack: &ValidatedStack) -> Vec<DashboardFile> {
     let mut out: Vec<DashboardFile> = stack
         .spec
@@ -54,6 +54,7 @@ pub fn dashboard_files(stack: &ValidatedStack) -> Vec<DashboardFile> {
         folder: d.folder.clone(),
         json: serde_json::to_string_pretty(&d.model).unwrap_or_default(),
     }));
+    out.extend(stack.config_map_dashboards.iter().cloned());
     out
 }
 

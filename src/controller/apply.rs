@@ -248,6 +248,17 @@ impl Kinds<'_> {
         {
             return Ok((c.clone(), false));
         }
+        tracing::debug!(
+            kind,
+            name,
+            why = match &current_value {
+                None => "absent",
+                Some(live) if super::drift::live_hash(live) != Some(hash.as_str()) =>
+                    "spec changed",
+                Some(_) => "drifted",
+            },
+            "applying"
+        );
         annotate(&mut value, &hash);
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let applied = self

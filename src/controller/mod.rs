@@ -10,6 +10,7 @@ pub mod drift;
 pub mod error;
 pub mod finalizer;
 pub mod reconcile;
+pub mod references;
 pub mod status;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client};
 use tokio::sync::watch;
@@ -236,6 +238,20 @@ async fn controller(
     .owns(scoped::<Service>(client, namespace), children.clone())
     .owns(scoped::<Deployment>(client, namespace), children.clone())
     .owns(scoped::<StatefulSet>(client, namespace), children.clone());
+    // Dashboards in ConfigMaps a stack selects: a change re-provisions Grafana.
+    let stacks = c.store();
+    c = c.watches(
+        scoped::<ConfigMap>(client, namespace),
+        watcher::Config::default(),
+        move |cm| {
+            stacks
+                .state()
+                .into_iter()
+                .filter(|s| references::selects(s, &cm))
+                .map(|s| ObjectRef::from(&*s))
+                .collect::<Vec<_>>()
+        },
+    );
     if ctx.capabilities.autoscaling_v2 {
         c = c.owns(
             scoped::<HorizontalPodAutoscaler>(client, namespace),

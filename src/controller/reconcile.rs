@@ -14,14 +14,16 @@ use tracing::{info, warn};
 use super::apply::{Applied, apply};
 use super::context::Context;
 use super::error::{Error, retry_action};
-use super::finalizer;
 use super::status::{self, Observation, WorkloadState};
+use super::{finalizer, references};
 use crate::api::{FIELD_MANAGER, ObservabilityStack, ObservabilityStackStatus, reason};
 use crate::build::{Component, build, child_name};
 use crate::validate::{ValidatedStack, validate};
 
 /// How often a settled stack is checked again for drift nobody told us about.
 const RESYNC: Duration = Duration::from_secs(300);
+/// How soon a stack waiting for a referenced Secret looks again.
+const MISSING_SECRET_RETRY: Duration = Duration::from_secs(15);
 
 /// Reconciles one stack.
 #[tracing::instrument(skip_all, fields(stack = %stack.name_any(), namespace = stack.namespace().unwrap_or_default(), generation = stack.meta().generation))]
@@ -64,6 +66,11 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
         }
     };
 
+    let mut valid = valid;
+    let dashboards = references::config_map_dashboards(&ctx, &stack).await?;
+    valid.config_map_dashboards = dashboards.files;
+    let missing_secrets = references::missing_secrets(&ctx, &stack).await?;
+
     finalizer::ensure(&ctx, &stack, &valid).await?;
     let applied = match apply(&ctx, &valid, build(&valid)).await {
         Ok(a) => a,
@@ -100,11 +107,34 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
         )
         .await;
     }
-    let obs = observe(&ctx, &valid, &applied, generation);
+    let mut obs = observe(&ctx, &valid, &applied, generation);
+    if !dashboards.skipped.is_empty() {
+        obs.reconciled.2 = format!(
+            "the current generation is applied; dashboards skipped: {}",
+            dashboards.skipped.join("; ")
+        );
+    }
+    obs.missing_secrets = missing_secrets;
     let new = status::compute(Some(&valid), &previous, &obs, now());
-    write_status(&ctx, &stack, &previous, new, &key).await?;
+    if write_status(&ctx, &stack, &previous, new, &key).await? {
+        for problem in dashboards.skipped.iter().chain(&obs.missing_secrets) {
+            publish(
+                &ctx,
+                &stack,
+                EventType::Warning,
+                "ReferenceProblem",
+                problem,
+            )
+            .await;
+        }
+    }
     ctx.succeeded(&stack);
-    Ok(Action::requeue(RESYNC))
+    if obs.missing_secrets.is_empty() {
+        Ok(Action::requeue(RESYNC))
+    } else {
+        // Secrets are not watched: look again soon.
+        Ok(Action::requeue(MISSING_SECRET_RETRY))
+    }
 }
 
 /// What happens after a failed reconcile: a Warning event named after the error,
@@ -196,6 +226,7 @@ fn observe(
             reason::APPLIED,
             "the current generation is applied".into(),
         ),
+        missing_secrets: Vec::new(),
     }
 }
 
@@ -257,8 +288,12 @@ pub async fn publish(
         action: "Reconcile".into(),
         secondary: None,
     };
-    match ctx.recorder.publish(&event, &stack.object_ref(&())).await {
-        Ok(()) => ctx.metrics.write("Event", "create"),
-        Err(e) => warn!(%e, "could not publish event"),
+    // Events are best-effort: a slow API server must not stall the reconcile.
+    let reference = stack.object_ref(&());
+    let publish = ctx.recorder.publish(&event, &reference);
+    match tokio::time::timeout(Duration::from_secs(5), publish).await {
+        Ok(Ok(())) => ctx.metrics.write("Event", "create"),
+        Ok(Err(e)) => warn!(%e, "could not publish event"),
+        Err(_) => warn!("publishing an event timed out"),
     }
 }

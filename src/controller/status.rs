@@ -85,6 +85,8 @@ pub struct Observation {
     pub api_unavailable: Vec<(Component, String)>,
     /// The Reconciled condition: (status, reason, message).
     pub reconciled: (bool, &'static str, String),
+    /// Referenced Secrets that do not exist: Grafana cannot start without them.
+    pub missing_secrets: Vec<String>,
 }
 
 fn condition_type(c: Component) -> &'static str {
@@ -177,7 +179,17 @@ pub fn compute(
             .iter()
             .find(|(k, _)| *k == c)
             .map(|(_, m)| m.clone());
+        let missing = (c == Component::Grafana && !obs.missing_secrets.is_empty())
+            .then(|| obs.missing_secrets.join("; "));
         let cond = match (&state, unavailable_api) {
+            _ if missing.is_some() => new_condition(
+                type_,
+                false,
+                reason::SECRET_NOT_FOUND,
+                missing.unwrap_or_default(),
+                g,
+                &now,
+            ),
             (Some(s), Some(api)) if s.available => new_condition(
                 type_,
                 true,
@@ -381,6 +393,7 @@ mod tests {
                 .collect(),
             api_unavailable: vec![],
             reconciled: (true, reason::APPLIED, "applied".into()),
+            missing_secrets: vec![],
         };
         let first = compute(
             Some(&stack),
@@ -393,6 +406,27 @@ mod tests {
             first, second,
             "a later pass with nothing new must not change the status"
         );
+        let missing = Observation {
+            missing_secrets: vec!["Secret slack (spec.grafana...) does not exist".into()],
+            ..obs.clone()
+        };
+        let blocked = compute(Some(&stack), &first, &missing, t(600));
+        let grafana = blocked
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "GrafanaReady")
+            .unwrap();
+        assert_eq!(
+            (grafana.status.as_str(), grafana.reason.as_str()),
+            ("False", "SecretNotFound")
+        );
+        assert_eq!(grafana.last_transition_time, Time(t(600)));
+        let ready = blocked
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .unwrap();
+        assert_eq!(ready.status, "False");
         let ready_cond = first
             .conditions
             .iter()
