@@ -3,9 +3,12 @@
 //! [`TestNamespace`] per test, CRD installation ([`install_crds`]), YAML manifests
 //! ([`apply_yaml`]) and waits whose failures carry diagnostics ([`wait_for`]).
 
+pub mod audit;
 pub mod cluster;
 pub mod crd;
 pub mod diagnostics;
+pub mod faults;
+pub mod helm;
 pub mod kubelet;
 pub mod namespace;
 pub mod operator;

@@ -29,11 +29,18 @@ pub fn sextant_bin() -> PathBuf {
     target.join("debug").join("sextant")
 }
 
-/// Where an operator for `namespace` logs.
+/// Where an operator for `namespace` logs: `operator-<namespace>.log`, then
+/// `operator-<namespace>-2.log` and so on when one test runs several operators.
 pub fn log_path(namespace: &str) -> PathBuf {
-    state_dir()
-        .join("logs")
-        .join(format!("operator-{namespace}.log"))
+    let dir = state_dir().join("logs");
+    let first = dir.join(format!("operator-{namespace}.log"));
+    if !first.exists() {
+        return first;
+    }
+    (2..)
+        .map(|n| dir.join(format!("operator-{namespace}-{n}.log")))
+        .find(|p| !p.exists())
+        .unwrap_or(first)
 }
 
 /// A running operator.
@@ -123,6 +130,11 @@ impl Operator {
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// Sends SIGTERM and waits for a graceful exit; returns its exit status.
     pub async fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
         if let Some(pid) = self.child.id() {
@@ -133,6 +145,52 @@ impl Operator {
                 .status();
         }
         Ok(tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await??)
+    }
+}
+
+impl Operator {
+    /// Starts `sextant` with exactly `args` (e.g. the ones a Helm chart's Deployment
+    /// passes) plus `--metrics-addr` on a free port, talking to the cluster through
+    /// the kubeconfig at `kubeconfig` (e.g. one holding a ServiceAccount's token
+    /// rather than an admin credential), with `env` added to its environment. Logs to
+    /// `log_path(log_name)`; waits until it serves /readyz.
+    pub async fn start_with_kubeconfig(
+        kubeconfig: &std::path::Path,
+        log_name: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let log = log_path(log_name);
+        if let Some(dir) = log.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::File::create(&log)?;
+        let mut cmd = Command::new(sextant_bin());
+        cmd.args(args.iter().filter(|a| !a.starts_with("--metrics-addr")))
+            .arg(format!("--metrics-addr=127.0.0.1:{port}"))
+            .env("KUBECONFIG", kubeconfig)
+            .env_remove("SEXTANT_WATCH_NAMESPACES")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .kill_on_drop(true);
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", sextant_bin().display()))?;
+        let op = Self {
+            child,
+            metrics_port: port,
+            log,
+        };
+        for _ in 0..100 {
+            if op.get("/readyz").await.is_ok_and(|b| b.contains("ok")) {
+                return Ok(op);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("operator did not become ready; log:\n{}", op.log_tail(40))
     }
 }
 

@@ -128,6 +128,8 @@ pub mod reason {
     pub const DISABLED: &str = "Disabled";
     /// The cluster does not serve an API the component needs.
     pub const API_UNAVAILABLE: &str = "APIUnavailable";
+    /// Reconciled=False: a volume size change cannot be carried out.
+    pub const VOLUME_RESIZE_BLOCKED: &str = "VolumeResizeBlocked";
     /// A Secret the spec references does not exist.
     pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
 }

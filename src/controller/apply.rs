@@ -36,6 +36,8 @@ pub struct Applied {
     pub deployments: Vec<Deployment>,
     /// The StatefulSets as the API server returned or listed them.
     pub stateful_sets: Vec<StatefulSet>,
+    /// Changes that could not be made (a volume that cannot grow or shrink).
+    pub blocked: Vec<String>,
 }
 
 /// The label selector matching every child of a stack.
@@ -61,7 +63,7 @@ pub async fn apply(
         generated_secrets,
         services,
         mut deployments,
-        stateful_sets,
+        mut stateful_sets,
         horizontal_pod_autoscalers,
         pod_disruption_budgets,
     } = resources;
@@ -84,6 +86,7 @@ pub async fn apply(
         kinds.create_secrets(generated_secrets),
         kinds.sync(services),
     )?;
+    let blocked = super::volumes::prepare(ctx, stack, &mut stateful_sets).await?;
     let (sts, deploy) = tokio::try_join!(kinds.sync(stateful_sets), kinds.sync(deployments))?;
     let hpa = if caps.autoscaling_v2 {
         kinds.sync(horizontal_pod_autoscalers).await?
@@ -95,7 +98,10 @@ pub async fn apply(
     } else {
         Synced::default()
     };
-    let mut out = Applied::default();
+    let mut out = Applied {
+        blocked,
+        ..Applied::default()
+    };
     out.absorb(sa);
     out.absorb(role);
     out.absorb(rb);

@@ -12,6 +12,7 @@ pub mod finalizer;
 pub mod reconcile;
 pub mod references;
 pub mod status;
+pub mod volumes;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -97,9 +98,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let capabilities = discover(&client).await;
     info!(?capabilities, "discovered cluster capabilities");
-    let identity = std::env::var("POD_NAME")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "sextant".into());
+    // Unique per process: two replicas on one host must not share a lease identity.
+    let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "sextant".into());
+        format!("{host}-{}", std::process::id())
+    });
     let ctx = Arc::new(Context {
         client: client.clone(),
         metrics,

@@ -22,8 +22,8 @@ use crate::validate::{ValidatedStack, validate};
 
 /// How often a settled stack is checked again for drift nobody told us about.
 const RESYNC: Duration = Duration::from_secs(300);
-/// How soon a stack waiting for a referenced Secret looks again.
-const MISSING_SECRET_RETRY: Duration = Duration::from_secs(15);
+/// How soon a stack that is not Ready yet is looked at again.
+const PROGRESS_RETRY: Duration = Duration::from_secs(10);
 
 /// Reconciles one stack.
 #[tracing::instrument(skip_all, fields(stack = %stack.name_any(), namespace = stack.namespace().unwrap_or_default(), generation = stack.meta().generation))]
@@ -115,9 +115,25 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
         );
     }
     obs.missing_secrets = missing_secrets;
+    if !applied.blocked.is_empty() {
+        obs.reconciled = (
+            false,
+            reason::VOLUME_RESIZE_BLOCKED,
+            applied.blocked.join("; "),
+        );
+    }
     let new = status::compute(Some(&valid), &previous, &obs, now());
+    let ready = new
+        .conditions
+        .iter()
+        .any(|c| c.type_ == crate::api::condition::READY && c.status == "True");
     if write_status(&ctx, &stack, &previous, new, &key).await? {
-        for problem in dashboards.skipped.iter().chain(&obs.missing_secrets) {
+        for problem in dashboards
+            .skipped
+            .iter()
+            .chain(&obs.missing_secrets)
+            .chain(&applied.blocked)
+        {
             publish(
                 &ctx,
                 &stack,
@@ -129,11 +145,12 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
         }
     }
     ctx.succeeded(&stack);
-    if obs.missing_secrets.is_empty() {
+    if ready {
         Ok(Action::requeue(RESYNC))
     } else {
-        // Secrets are not watched: look again soon.
-        Ok(Action::requeue(MISSING_SECRET_RETRY))
+        // Not there yet (pods starting, a Secret missing, a watch recovering from
+        // an API server restart): look again soon rather than wait for an event.
+        Ok(Action::requeue(PROGRESS_RETRY))
     }
 }
 

@@ -1,0 +1,255 @@
+//! Volume size changes. A StatefulSet's volumeClaimTemplates are immutable (the API
+//! server answers 422), so a larger `storage.size` is carried out the way an
+//! operator would by hand: grow every claim in place where its StorageClass allows
+//! expansion, then delete the StatefulSet with orphan propagation (its pods keep
+//! running) so that the next apply re-creates it with the new template. A size
+//! that cannot be applied (shrinking, a class without expansion, an unbound claim)
+//! keeps the live size and is reported instead of failing the whole stack.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+use tracing::info;
+
+use super::context::Context;
+use super::error::Error;
+use crate::build::{Component, selector_labels};
+use crate::units::parse_quantity_bytes;
+use crate::validate::ValidatedStack;
+
+/// The requested size of a StatefulSet's `data` claim template.
+pub fn template_size(sts: &StatefulSet) -> Option<String> {
+    sts.spec
+        .as_ref()?
+        .volume_claim_templates
+        .as_ref()?
+        .iter()
+        .find(|t| t.metadata.name.as_deref() == Some("data"))?
+        .spec
+        .as_ref()?
+        .resources
+        .as_ref()?
+        .requests
+        .as_ref()?
+        .get("storage")
+        .map(|q| q.0.clone())
+}
+
+fn set_template_size(sts: &mut StatefulSet, size: &str) {
+    let requests = sts
+        .spec
+        .as_mut()
+        .and_then(|s| s.volume_claim_templates.as_mut())
+        .and_then(|t| {
+            t.iter_mut()
+                .find(|t| t.metadata.name.as_deref() == Some("data"))
+        })
+        .and_then(|t| t.spec.as_mut())
+        .and_then(|s| s.resources.as_mut())
+        .and_then(|r| r.requests.as_mut());
+    if let Some(r) = requests {
+        r.insert("storage".into(), Quantity(size.into()));
+    }
+}
+
+fn component_of(stack: &ValidatedStack, sts: &StatefulSet) -> Option<Component> {
+    let name = sts.name_any();
+    [Component::Prometheus, Component::Tempo, Component::Loki]
+        .into_iter()
+        .find(|c| crate::build::child_name(&stack.name, *c, None) == name)
+}
+
+/// Prepares every desired StatefulSet whose volume size differs from the live one.
+/// Returns one message per size change that could not be made; the desired object
+/// then keeps the live size, so that the rest of its spec still applies.
+pub async fn prepare(
+    ctx: &Context,
+    stack: &ValidatedStack,
+    desired: &mut [StatefulSet],
+) -> Result<Vec<String>, Error> {
+    let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &stack.namespace);
+    let mut blocked = Vec::new();
+    for sts in desired.iter_mut() {
+        let name = sts.name_any();
+        let Some(component) = component_of(stack, sts) else {
+            continue;
+        };
+        let Some(want) = template_size(sts) else {
+            continue;
+        };
+        let live = api.get_opt(&name).await.map_err(|source| Error::Api {
+            verb: "get",
+            kind: "StatefulSet",
+            name: name.clone(),
+            source,
+        })?;
+        let Some(have) = live.as_ref().and_then(template_size) else {
+            continue;
+        };
+        let (Ok(want_b), Ok(have_b)) = (parse_quantity_bytes(&want), parse_quantity_bytes(&have))
+        else {
+            continue;
+        };
+        if want_b == have_b {
+            if want != have {
+                // Same size, other spelling: keep the live spelling (immutable field).
+                set_template_size(sts, &have);
+            }
+            continue;
+        }
+        let field = format!("spec.{}.storage.size", component.name());
+        if want_b < have_b {
+            blocked.push(format!(
+                "{field}: volumes cannot shrink (live {have}, asked {want}); keeping {have}"
+            ));
+            set_template_size(sts, &have);
+            continue;
+        }
+        match expand_claims(ctx, stack, component, &want).await? {
+            Ok(grown) => {
+                info!(statefulset = %name, %have, %want, claims = ?grown, "expanded volumes; re-creating the StatefulSet");
+                recreate_orphaning_pods(ctx, &api, &name).await?;
+            }
+            Err(why) => {
+                blocked.push(format!(
+                    "{field}: cannot grow from {have} to {want}: {why}; keeping {have}"
+                ));
+                set_template_size(sts, &have);
+            }
+        }
+    }
+    Ok(blocked)
+}
+
+/// Grows every claim of a component to `size`, if all of them can grow. Returns
+/// the claims grown, or why none was touched.
+async fn expand_claims(
+    ctx: &Context,
+    stack: &ValidatedStack,
+    component: Component,
+    size: &str,
+) -> Result<Result<Vec<String>, String>, Error> {
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &stack.namespace);
+    let selector = selector_labels(&stack.name, component)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let list = claims
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|source| Error::Api {
+            verb: "list",
+            kind: "PersistentVolumeClaim",
+            name: selector.clone(),
+            source,
+        })?
+        .items;
+    let classes: Api<StorageClass> = Api::all(ctx.client.clone());
+    for claim in &list {
+        let spec = claim.spec.clone().unwrap_or_default();
+        let phase = claim
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default();
+        if phase != "Bound" {
+            return Ok(Err(format!(
+                "claim {} is {phase}, not Bound",
+                claim.name_any()
+            )));
+        }
+        let Some(class) = spec.storage_class_name.filter(|c| !c.is_empty()) else {
+            return Ok(Err(format!(
+                "claim {} has no StorageClass",
+                claim.name_any()
+            )));
+        };
+        let sc = classes.get_opt(&class).await.map_err(|source| Error::Api {
+            verb: "get",
+            kind: "StorageClass",
+            name: class.clone(),
+            source,
+        })?;
+        if !sc.and_then(|s| s.allow_volume_expansion).unwrap_or(false) {
+            return Ok(Err(format!(
+                "StorageClass {class} does not allow volume expansion"
+            )));
+        }
+    }
+    let mut grown = Vec::new();
+    for claim in list {
+        let name = claim.name_any();
+        let patch = json!({"spec": {"resources": {"requests": {"storage": size}}}});
+        claims
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|source| Error::Api {
+                verb: "patch",
+                kind: "PersistentVolumeClaim",
+                name: name.clone(),
+                source,
+            })?;
+        ctx.metrics.write("PersistentVolumeClaim", "patch");
+        grown.push(name);
+    }
+    Ok(Ok(grown))
+}
+
+/// Deletes a StatefulSet but not its pods, and waits until it is gone.
+async fn recreate_orphaning_pods(
+    ctx: &Context,
+    api: &Api<StatefulSet>,
+    name: &str,
+) -> Result<(), Error> {
+    let err = |source| Error::Api {
+        verb: "delete",
+        kind: "StatefulSet",
+        name: name.into(),
+        source,
+    };
+    match api.delete(name, &DeleteParams::orphan()).await {
+        Ok(_) => ctx.metrics.write("StatefulSet", "delete"),
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+        Err(e) => return Err(err(e)),
+    }
+    for _ in 0..100 {
+        if api.get_opt(name).await.map_err(err)?.is_none() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_size_round_trips() {
+        let stack = crate::validate::validate(
+            &crate::cli::parse(
+                "t",
+                "apiVersion: observability.sextant.dev/v1alpha1\nkind: ObservabilityStack\nmetadata: {name: s, namespace: n}\nspec: {loki: {storage: {size: 30Gi}}}",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let mut sts = crate::build::build(&stack)
+            .stateful_sets
+            .into_iter()
+            .find(|s| s.name_any() == "s-loki")
+            .unwrap();
+        assert_eq!(template_size(&sts).as_deref(), Some("30Gi"));
+        set_template_size(&mut sts, "20Gi");
+        assert_eq!(template_size(&sts).as_deref(), Some("20Gi"));
+        assert_eq!(component_of(&stack, &sts), Some(Component::Loki));
+    }
+}
