@@ -15,6 +15,9 @@
 #     pki/               CA, serving/client certs, service-account key pair
 #     data/etcd/         etcd data
 #     logs/NAME.log      one log per process
+#     logs/audit.log     kube-apiserver audit log: Metadata of every request made by a
+#                        ServiceAccount outside kube-system (JSON lines; see write_audit_policy)
+#     audit-policy.yaml  the audit policy
 #     run/NAME.pid       one pid file per process started by this script
 #     env                ports and URLs (shell syntax)
 #
@@ -40,12 +43,13 @@ SIM_KUBELET_BIN=${SIM_KUBELET_BIN:-$CARGO_TARGET_DIR/debug/sim-kubelet}
 SIM_NODE_NAME=sextant-sim-node
 TIMEOUT=${SEXTANT_E2E_TIMEOUT:-120}
 SERVICE_CIDR=${SEXTANT_E2E_SERVICE_CIDR:-10.96.0.0/16}
-CONTROLLERS=${SEXTANT_E2E_CONTROLLERS:-garbagecollector,namespace,deployment,replicaset,statefulset,horizontalpodautoscaling,serviceaccount,serviceaccount-token,endpoint}
+CONTROLLERS=${SEXTANT_E2E_CONTROLLERS:-garbagecollector,namespace,deployment,replicaset,statefulset,horizontalpodautoscaling,serviceaccount,serviceaccount-token,endpoint,persistentvolume-binder}
 CLUSTER_NAME=sextant-e2e
 
 MARKER="$STATE/.sextant-e2e"
 KUBECONFIG_OUT="$STATE/kubeconfig"
 PKI="$STATE/pki"
+AUDIT_POLICY="$STATE/audit-policy.yaml"
 RUN="$STATE/run"
 LOGS="$STATE/logs"
 CORE=(etcd kube-apiserver kube-controller-manager)
@@ -195,6 +199,27 @@ lock() {
   flock 8
 }
 
+# ---------------------------------------------------------------- audit
+
+# The audit policy: Metadata (who, verb, resource, namespace, name, response code) of
+# every request made with a ServiceAccount token, except kube-system's (the
+# controller-manager's own controllers), so tests can compare what an operator's
+# ServiceAccount really calls with the RBAC rules it was granted. Nothing else is logged.
+write_audit_policy() {
+  cat >"$AUDIT_POLICY.tmp" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: None
+  userGroups: ["system:serviceaccounts:kube-system"]
+- level: Metadata
+  userGroups: ["system:serviceaccounts"]
+- level: None
+EOF
+  mv "$AUDIT_POLICY.tmp" "$AUDIT_POLICY"
+}
+
 # ---------------------------------------------------------------- certificates
 
 pki() {
@@ -307,6 +332,8 @@ ensure_sim_kubelet() {
 core_healthy() {
   local n
   [[ -f $MARKER && -f $KUBECONFIG_OUT ]] || return 1
+  # A cluster started by an older cluster.sh has no audit log: recreate it.
+  [[ -f $AUDIT_POLICY ]] || return 1
   for n in "${CORE[@]}"; do pid_of "$n" >/dev/null || return 1; done
   apiserver_ready
 }
@@ -335,7 +362,11 @@ cmd_up() {
     return 0
   fi
   if [[ -e $STATE ]]; then
-    log "found a stopped or unhealthy cluster in $STATE; recreating it"
+    if [[ -f $MARKER && ! -f $AUDIT_POLICY ]]; then
+      log "the cluster in $STATE was started without audit logging (older cluster.sh); recreating it"
+    else
+      log "found a stopped or unhealthy cluster in $STATE; recreating it"
+    fi
     [[ -f $MARKER ]] && stop_all
     remove_state
   fi
@@ -364,6 +395,7 @@ EOF
   pki
   write_kubeconfig "$KUBECONFIG_OUT" admin sextant-admin
   write_kubeconfig "$STATE/controller-manager.kubeconfig" controller-manager system:kube-controller-manager
+  write_audit_policy
 
   start_proc etcd "$(command -v etcd)" \
     --name sextant-e2e \
@@ -404,6 +436,9 @@ EOF
     --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,DefaultStorageClass,PersistentVolumeClaimResize,RuntimeClass,Priority,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota \
     --disable-admission-plugins StorageObjectInUseProtection,TaintNodesByCondition \
     --allow-privileged=true \
+    --audit-policy-file "$AUDIT_POLICY" \
+    --audit-log-path "$LOGS/audit.log" \
+    --audit-log-format json \
     --profiling=false
   wait_until "kube-apiserver /readyz" kube-apiserver apiserver_ready
 

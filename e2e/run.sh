@@ -23,4 +23,4 @@ if [[ "${SEXTANT_E2E_CLUSTER:-local}" != external ]]; then
   export SEXTANT_E2E_KUBECONFIG="$kubeconfig"
 fi
 
-cargo test -p sextant-e2e -- --test-threads="${SEXTANT_E2E_THREADS:-4}"
+cargo test --no-fail-fast -p sextant-e2e -- --test-threads="${SEXTANT_E2E_THREADS:-4}"

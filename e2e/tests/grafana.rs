@@ -116,14 +116,20 @@ async fn config_map_dashboards_are_provisioned_and_withdrawn() {
         },
     )
     .await;
-    // Its folder comes from the annotation, via the projected volume's path.
-    let grafana: k8s_openapi::api::apps::v1::Deployment = ns.api().get("s-grafana").await.unwrap();
-    let volumes =
-        serde_json::to_string(&grafana.spec.unwrap().template.spec.unwrap().volumes).unwrap();
-    assert!(
-        volumes.contains("Agents/cm-team-dash-latency.json"),
-        "{volumes}"
-    );
+    // Its folder comes from the annotation, via the projected volume's path (the
+    // Deployment is applied after the ConfigMaps, so wait for it too).
+    ns.wait_condition(
+        &ns.api::<k8s_openapi::api::apps::v1::Deployment>(),
+        "s-grafana",
+        TIMEOUT,
+        "Grafana mounts the dashboard in folder Agents",
+        |d| {
+            let volumes =
+                serde_json::to_string(&d.spec.as_ref().map(|s| &s.template)).unwrap_or_default();
+            volumes.contains("Agents/cm-team-dash-latency.json")
+        },
+    )
+    .await;
 
     ns.api::<ConfigMap>()
         .delete("team-dash", &DeleteParams::default())
