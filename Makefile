@@ -10,6 +10,7 @@ SAMPLE ?= config/samples/agent-fleet.yaml
 
 include mk/tools.mk
 -include mk/chart.mk
+-include mk/bench.mk
 
 .PHONY: all build test unit e2e lint fmt crds render check-crds
 
@@ -23,7 +24,7 @@ build:
 test: lint unit e2e
 
 ## unit: tests that need no cluster (promtool and kubernetes-validate are required).
-unit: tools
+unit: tools chart-check
 	PATH="$(SEXTANT_TOOLS_PATH):$$PATH" SEXTANT_REQUIRE_TOOLS=1 INSTA_UPDATE=no \
 		cargo test --workspace --exclude sextant-e2e
 

@@ -11,7 +11,7 @@ use std::fmt;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReference};
 use kube::{Resource, ResourceExt};
 use promql_parser::parser::{self, Expr};
 
@@ -189,6 +189,7 @@ pub fn validate(stack: &ObservabilityStack) -> Result<ValidatedStack, Validation
     v.resources("spec.loki.resources", spec.loki.resources.as_ref());
     v.resources("spec.grafana.resources", spec.grafana.resources.as_ref());
 
+    v.schema_rules(spec);
     let loki_streams = v.loki_streams(spec);
     let inline_dashboards = v.dashboards(spec);
     v.alerting(&spec.grafana.alerting);
@@ -326,6 +327,151 @@ impl Validator {
                     0
                 }
             },
+        }
+    }
+
+    /// String rules of the schema (non-empty, lengths, key syntax) and the label
+    /// selector, for files checked without an API server; a Secret key also becomes
+    /// a file name in the Grafana pod, so it must be a plain ConfigMap/Secret key.
+    fn schema_rules(&mut self, spec: &ObservabilityStackSpec) {
+        let images = [
+            ("spec.collector.image", &spec.collector.image),
+            ("spec.prometheus.image", &spec.prometheus.image),
+            ("spec.tempo.image", &spec.tempo.image),
+            ("spec.loki.image", &spec.loki.image),
+            ("spec.grafana.image", &spec.grafana.image),
+            (
+                "spec.storage.storageClassName",
+                &spec.storage.storage_class_name,
+            ),
+        ];
+        for (path, value) in images {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                self.err(path, "must not be empty (leave it out for the default)");
+            }
+        }
+        for (i, s) in spec.loki.retention.streams.iter().enumerate() {
+            if !(0..=1000).contains(&s.priority) {
+                self.err(
+                    format!("spec.loki.retention.streams[{i}].priority"),
+                    format!("must be from 0 to 1000 (is {})", s.priority),
+                );
+            }
+        }
+        let g = &spec.grafana;
+        if let Some(c) = &g.admin_credentials {
+            self.secret_key("spec.grafana.adminCredentials.userKey", &c.user_key);
+            self.secret_key("spec.grafana.adminCredentials.passwordKey", &c.password_key);
+        }
+        for (i, c) in g.alerting.contact_points.iter().enumerate() {
+            let path = format!("spec.grafana.alerting.contactPoints[{i}]");
+            if !is_dns_label(&c.name) {
+                self.err(
+                    format!("{path}.name"),
+                    "must hold only lower case letters, digits and '-' (at most 63)",
+                );
+            }
+            if let Some(r) = &c.secret_ref {
+                self.secret_key(&format!("{path}.secretRef.key"), &r.key);
+            }
+        }
+        for (i, grp) in g.alerting.rule_groups.iter().enumerate() {
+            let path = format!("spec.grafana.alerting.ruleGroups[{i}]");
+            if grp.name.trim().is_empty() || grp.name.len() > 190 {
+                self.err(format!("{path}.name"), "must be 1 to 190 characters");
+            }
+            for (j, r) in grp.rules.iter().enumerate() {
+                if r.alert.len() > 190 {
+                    self.err(
+                        format!("{path}.rules[{j}].alert"),
+                        "must be at most 190 characters",
+                    );
+                }
+            }
+        }
+        for (i, d) in g.dashboards.inline.iter().enumerate() {
+            let path = format!("spec.grafana.dashboards.inline[{i}]");
+            if d.folder.as_ref().is_some_and(|f| f.len() > 128) {
+                self.err(format!("{path}.folder"), "must be at most 128 characters");
+            }
+            if d.json.len() > MAX_INLINE_DASHBOARD {
+                self.err(
+                    format!("{path}.json"),
+                    format!(
+                        "must be at most {MAX_INLINE_DASHBOARD} bytes (is {}): put large dashboards in a ConfigMap selected by configMapSelector",
+                        d.json.len()
+                    ),
+                );
+            }
+        }
+        if let Some(sel) = &g.dashboards.config_map_selector {
+            self.label_selector("spec.grafana.dashboards.configMapSelector", sel);
+        }
+    }
+
+    fn secret_key(&mut self, path: &str, key: &str) {
+        let ok = !key.is_empty()
+            && key.len() <= 253
+            && key != "."
+            && key != ".."
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+        if !ok {
+            self.err(
+                path,
+                "must be a Secret key: letters, digits, '-', '_' and '.', not '.' or '..'",
+            );
+        }
+    }
+
+    fn label_selector(&mut self, path: &str, sel: &LabelSelector) {
+        for (k, v) in sel.match_labels.iter().flatten() {
+            if !is_label_key(k) {
+                self.err(
+                    format!("{path}.matchLabels"),
+                    format!("{k:?} is not a valid label key"),
+                );
+            }
+            if !is_label_value(v) {
+                self.err(
+                    format!("{path}.matchLabels"),
+                    format!("{v:?} (for {k:?}) is not a valid label value"),
+                );
+            }
+        }
+        for (i, e) in sel.match_expressions.iter().flatten().enumerate() {
+            let at = format!("{path}.matchExpressions[{i}]");
+            if !is_label_key(&e.key) {
+                self.err(
+                    format!("{at}.key"),
+                    format!("{:?} is not a valid label key", e.key),
+                );
+            }
+            let values = e.values.as_deref().unwrap_or_default();
+            match e.operator.as_str() {
+                "In" | "NotIn" if values.is_empty() => self.err(
+                    format!("{at}.values"),
+                    format!("{} needs at least one value", e.operator),
+                ),
+                "Exists" | "DoesNotExist" if !values.is_empty() => self.err(
+                    format!("{at}.values"),
+                    format!("{} takes no values", e.operator),
+                ),
+                "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+                other => self.err(
+                    format!("{at}.operator"),
+                    format!("{other:?} is not one of In, NotIn, Exists, DoesNotExist"),
+                ),
+            }
+            for v in values {
+                if !is_label_value(v) {
+                    self.err(
+                        format!("{at}.values"),
+                        format!("{v:?} is not a valid label value"),
+                    );
+                }
+            }
         }
     }
 
@@ -671,6 +817,30 @@ fn is_label_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Largest inline dashboard, as the CRD schema allows.
+const MAX_INLINE_DASHBOARD: usize = 262_144;
+
+/// A label value: at most 63 characters, alphanumeric at both ends, `-_.` inside.
+fn is_label_value(v: &str) -> bool {
+    v.is_empty()
+        || (v.len() <= 63
+            && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && v.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+}
+
+/// A label key: an optional DNS-subdomain prefix and '/', then a name like a value.
+fn is_label_key(k: &str) -> bool {
+    let (prefix, name) = match k.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, k),
+    };
+    prefix.is_none_or(|p| !p.is_empty() && is_dns_subdomain(p))
+        && !name.is_empty()
+        && is_label_value(name)
 }
 
 /// An RFC 1123 DNS label: at most 63 lower case alphanumerics or '-', starting and

@@ -427,3 +427,74 @@ fn trace_ratio_in_range() {
         "spec.collector.sampling.traceRatio: must be a number from 0 to 1",
     );
 }
+
+#[test]
+fn images_and_storage_class_not_empty() {
+    assert_error(
+        "loki: {image: ''}",
+        "spec.loki.image: must not be empty (leave it out for the default)",
+    );
+    assert_error(
+        "storage: {storageClassName: ''}",
+        "spec.storage.storageClassName: must not be empty (leave it out for the default)",
+    );
+}
+
+#[test]
+fn stream_priority_in_range() {
+    assert_error(
+        "loki: {retention: {streams: [{selector: '{a=\"b\"}', period: 48h, priority: 5000}]}}",
+        "spec.loki.retention.streams[0].priority: must be from 0 to 1000 (is 5000)",
+    );
+}
+
+#[test]
+fn secret_keys_are_plain_keys() {
+    assert_error(
+        "grafana: {alerting: {contactPoints: [{name: a, type: webhook, secretRef: {name: s, key: ../../etc/passwd}}]}}",
+        "spec.grafana.alerting.contactPoints[0].secretRef.key: must be a Secret key: letters, digits, '-', '_' and '.', not '.' or '..'",
+    );
+    assert_error(
+        "grafana: {adminCredentials: {secretName: s, userKey: 'admin user'}}",
+        "spec.grafana.adminCredentials.userKey: must be a Secret key: letters, digits, '-', '_' and '.', not '.' or '..'",
+    );
+}
+
+#[test]
+fn contact_point_names_are_dns_labels() {
+    assert_error(
+        "grafana: {alerting: {contactPoints: [{name: On Call, type: email, addresses: [x@y.z]}]}}",
+        "spec.grafana.alerting.contactPoints[0].name: must hold only lower case letters, digits and '-' (at most 63)",
+    );
+}
+
+#[test]
+fn rule_group_names_not_empty() {
+    assert_error(
+        "grafana: {alerting: {ruleGroups: [{name: '', rules: [{alert: A, expr: up}]}]}}",
+        "spec.grafana.alerting.ruleGroups[0].name: must be 1 to 190 characters",
+    );
+}
+
+#[test]
+fn inline_dashboards_have_a_size_limit() {
+    let big = "x".repeat(262_200);
+    assert_error(
+        &format!(
+            "grafana: {{dashboards: {{inline: [{{name: d, json: '{{\"title\": \"{big}\"}}'}}]}}}}"
+        ),
+        "spec.grafana.dashboards.inline[0].json: must be at most 262144 bytes (is 262213): put large dashboards in a ConfigMap selected by configMapSelector",
+    );
+}
+
+#[test]
+fn config_map_selector_is_a_valid_selector() {
+    assert_error(
+        "grafana: {dashboards: {configMapSelector: {matchExpressions: [{key: team, operator: Resembles, values: [a]}]}}}",
+        "spec.grafana.dashboards.configMapSelector.matchExpressions[0].operator: \"Resembles\" is not one of In, NotIn, Exists, DoesNotExist",
+    );
+    assert_error(
+        "grafana: {dashboards: {configMapSelector: {matchLabels: {team: 'not a value!'}}}}",
+        "spec.grafana.dashboards.configMapSelector.matchLabels: \"not a value!\" (for \"team\") is not a valid label value",
+    );
+}

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Secret};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -210,6 +210,23 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     }))
     .unwrap();
     classes.create(&PostParams::default(), &sc).await.unwrap();
+    let pv_name = format!("{}-data-refs-prometheus-0", ns.name());
+    let pv: PersistentVolume = serde_json::from_value(json!({
+        "metadata": {"name": pv_name, "labels": {"e2e.sextant.dev/test": "helm-rbac"}},
+        "spec": {
+            "capacity": {"storage": "10Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": class,
+            "hostPath": {"path": format!("/tmp/sextant-e2e-pv/{pv_name}")},
+            "claimRef": {"namespace": ns.name(), "name": "data-refs-prometheus-0"},
+            "persistentVolumeReclaimPolicy": "Retain",
+        },
+    }))
+    .unwrap();
+    Api::<PersistentVolume>::all(cluster.client().clone())
+        .create(&PostParams::default(), &pv)
+        .await
+        .unwrap();
     let _guard = KubectlOnDrop {
         cluster: cluster.clone(),
         commands: vec![
@@ -226,6 +243,9 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
             .map(String::from)
             .to_vec(),
             ["delete", "storageclass", &class, "--ignore-not-found"]
+                .map(String::from)
+                .to_vec(),
+            ["delete", "persistentvolume", &pv_name, "--ignore-not-found"]
                 .map(String::from)
                 .to_vec(),
         ],
@@ -249,27 +269,30 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     create_stack(&ns, refs).await;
     wait_ready(&ns, "refs").await;
 
-    //    b. Volume growth: no PV controller runs here, so bind the claim by hand
-    //       (status Bound), then ask for more: the operator reads the StorageClass,
-    //       grows the claim and re-creates the StatefulSet.
+    //    b. Volume growth: Prometheus's claim binds to the volume made for it above
+    //       (bound by hand where no PV binder runs), then asks for more: the operator
+    //       reads the StorageClass, grows the claim and re-creates the StatefulSet.
     let claims = ns.api::<PersistentVolumeClaim>();
     let claim = "data-refs-prometheus-0";
-    ns.wait_condition(
-        &claims,
-        claim,
-        CHANGE_TIMEOUT,
-        "Prometheus's claim exists",
-        |_| true,
-    )
+    let bound = sextant_e2e::wait::poll(Duration::from_secs(20), async || {
+        let c = claims.get_opt(claim).await?;
+        let phase = c.and_then(|c| c.status).and_then(|s| s.phase);
+        Ok((phase.as_deref() == Some("Bound")).then_some(()))
+    })
     .await;
-    claims
-        .patch_status(
-            claim,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": {"phase": "Bound", "capacity": {"storage": "1Gi"}}})),
-        )
-        .await
-        .unwrap();
+    if bound.is_err() {
+        // A control plane without the persistentvolume-binder controller.
+        claims
+            .patch_status(
+                claim,
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"status": {"phase": "Bound", "capacity": {"storage": "1Gi"}}}),
+                ),
+            )
+            .await
+            .unwrap();
+    }
     patch_stack(
         &ns,
         "refs",

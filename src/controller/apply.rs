@@ -78,9 +78,11 @@ pub async fn apply(
         }
     }
     let kinds = Kinds { ctx, stack };
-    let (sa, role, rb, cm, secret, svc) = tokio::try_join!(
+    // A RoleBinding may only name a Role that exists when the operator is not
+    // allowed to `bind` arbitrary roles (least privilege): Roles go first.
+    let role = kinds.sync(roles).await?;
+    let (sa, rb, cm, secret, svc) = tokio::try_join!(
         kinds.sync(service_accounts),
-        kinds.sync(roles),
         kinds.sync(role_bindings),
         kinds.sync(config_maps),
         kinds.create_secrets(generated_secrets),

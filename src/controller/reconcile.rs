@@ -298,10 +298,20 @@ pub async fn publish(
     reason: &str,
     note: &str,
 ) {
+    // The API server refuses notes over 1 KiB: cut at a character boundary.
+    let mut note = note.to_string();
+    if note.len() > 1000 {
+        let mut cut = 990;
+        while !note.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        note.truncate(cut);
+        note.push_str(" ...");
+    }
     let event = Event {
         type_,
         reason: reason.into(),
-        note: Some(note.into()),
+        note: Some(note),
         action: "Reconcile".into(),
         secondary: None,
     };
