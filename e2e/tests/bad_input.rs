@@ -708,5 +708,9 @@ async fn bad_names_missing_references_and_unknown_fields() {
 
 #[tokio::test]
 async fn hostile_inputs_with_known_gaps_are_recorded() {
+    if !cases().iter().any(is_known_gap) {
+        eprintln!("no fixture carries a gap-cluster header: no known gap to record");
+        return;
+    }
     run("bad-gaps", |_, c| is_known_gap(c)).await;
 }
