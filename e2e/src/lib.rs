@@ -12,6 +12,7 @@ pub mod helm;
 pub mod kubelet;
 pub mod namespace;
 pub mod operator;
+pub mod stack;
 pub mod wait;
 pub mod yaml;
 

@@ -12,12 +12,12 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolume, PersistentVolumeClaim, Pod, Secret};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::core::{DynamicObject, GroupVersionKind, ObjectMeta};
-use kube::discovery::ApiResource;
+use kube::core::{DynamicObject, ObjectMeta};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 use sextant_e2e::faults::{is_local, restart_apiserver};
 use sextant_e2e::operator::Operator;
+use sextant_e2e::stack::{condition, stacks, wait_ready};
 use sextant_e2e::{Cluster, TestNamespace, install_crds, repo_root};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -33,43 +33,12 @@ const COUNTED: [&str; 6] = [
     "StatefulSet",
 ];
 
-fn stacks(ns: &TestNamespace) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk(
-        "observability.sextant.dev",
-        "v1alpha1",
-        "ObservabilityStack",
-    );
-    Api::namespaced_with(ns.client().clone(), ns.name(), &ApiResource::from_gvk(&gvk))
-}
-
 fn stack(name: &str, ns: &str, spec: Value) -> DynamicObject {
     serde_json::from_value(json!({
         "apiVersion": "observability.sextant.dev/v1alpha1", "kind": "ObservabilityStack",
         "metadata": {"name": name, "namespace": ns}, "spec": spec,
     }))
     .unwrap()
-}
-
-fn condition(s: &DynamicObject, type_: &str) -> Option<(String, String, String)> {
-    s.data["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)
-        .map(|c| {
-            (
-                c["status"].as_str().unwrap_or_default().into(),
-                c["reason"].as_str().unwrap_or_default().into(),
-                c["message"].as_str().unwrap_or_default().into(),
-            )
-        })
-}
-
-async fn wait_ready(ns: &TestNamespace, name: &str) -> DynamicObject {
-    ns.wait_condition(&stacks(ns), name, TIMEOUT, &format!("{name} Ready"), |s| {
-        condition(s, "Ready").is_some_and(|c| c.0 == "True")
-            && s.data["status"]["observedGeneration"] == json!(s.metadata.generation)
-    })
-    .await
 }
 
 /// Names of every labelled child, by kind, as the API server lists them.

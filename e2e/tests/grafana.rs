@@ -7,23 +7,14 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::api::{DeleteParams, ListParams, PostParams};
-use kube::core::{DynamicObject, GroupVersionKind, ObjectMeta};
-use kube::discovery::ApiResource;
+use kube::core::ObjectMeta;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 use sextant_e2e::operator::Operator;
+use sextant_e2e::stack::{condition, stacks};
 use sextant_e2e::{Cluster, TestNamespace, install_crds};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-fn stacks(ns: &TestNamespace) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk(
-        "observability.sextant.dev",
-        "v1alpha1",
-        "ObservabilityStack",
-    );
-    Api::namespaced_with(ns.client().clone(), ns.name(), &ApiResource::from_gvk(&gvk))
-}
 
 async fn setup(test: &str, spec: serde_json::Value) -> (TestNamespace, Operator) {
     let cluster = Cluster::connect().await;
@@ -42,20 +33,6 @@ async fn setup(test: &str, spec: serde_json::Value) -> (TestNamespace, Operator)
         .await
         .unwrap();
     (ns, op)
-}
-
-fn condition(s: &DynamicObject, type_: &str) -> Option<(String, String, String)> {
-    s.data["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)
-        .map(|c| {
-            (
-                c["status"].as_str().unwrap_or_default().into(),
-                c["reason"].as_str().unwrap_or_default().into(),
-                c["message"].as_str().unwrap_or_default().into(),
-            )
-        })
 }
 
 /// Every key of the stack's dashboard ConfigMaps.

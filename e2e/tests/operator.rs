@@ -7,26 +7,16 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
-use kube::core::{DynamicObject, GroupVersionKind};
-use kube::discovery::ApiResource;
+use kube::core::DynamicObject;
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 use sextant_e2e::operator::{Operator, kubectl};
+use sextant_e2e::stack::{condition, stacks, wait_ready};
 use sextant_e2e::{Cluster, TestNamespace, install_crds, repo_root};
 
-const READY_TIMEOUT: Duration = Duration::from_secs(240);
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(90);
 const CONFIG_HASH: &str = "observability.sextant.dev/config-hash";
 const CHILDREN: &str = "app.kubernetes.io/managed-by=sextant";
-
-fn stacks(ns: &TestNamespace) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk(
-        "observability.sextant.dev",
-        "v1alpha1",
-        "ObservabilityStack",
-    );
-    Api::namespaced_with(ns.client().clone(), ns.name(), &ApiResource::from_gvk(&gvk))
-}
 
 /// A sample with its namespace set to the test's.
 fn sample(name: &str, ns: &str) -> Value {
@@ -47,33 +37,6 @@ async fn setup(test: &str) -> (Cluster, TestNamespace, Operator) {
 async fn create_stack(ns: &TestNamespace, stack: &Value) {
     let obj: DynamicObject = serde_json::from_value(stack.clone()).unwrap();
     stacks(ns).create(&Default::default(), &obj).await.unwrap();
-}
-
-fn condition(stack: &DynamicObject, type_: &str) -> Option<(String, String)> {
-    stack.data["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)
-        .map(|c| {
-            (
-                c["status"].as_str().unwrap_or_default().to_string(),
-                c["reason"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-}
-
-async fn wait_ready(ns: &TestNamespace, name: &str) -> DynamicObject {
-    ns.wait_condition(
-        &stacks(ns),
-        name,
-        READY_TIMEOUT,
-        &format!("stack {name} Ready=True"),
-        |s| {
-            condition(s, "Ready").is_some_and(|(status, _)| status == "True")
-                && s.data["status"]["observedGeneration"] == json!(s.metadata.generation)
-        },
-    )
-    .await
 }
 
 /// resourceVersion of every labelled child of the kinds that have no status,
@@ -322,7 +285,7 @@ async fn invalid_spec_is_reported_and_changes_no_child() {
             "Reconciled=False InvalidSpec",
             |s| {
                 condition(s, "Reconciled")
-                    .is_some_and(|(st, r)| st == "False" && r == "InvalidSpec")
+                    .is_some_and(|(st, r, _)| st == "False" && r == "InvalidSpec")
             },
         )
         .await;
@@ -392,7 +355,7 @@ async fn disabling_a_component_removes_its_children() {
     .await;
     let stack = wait_ready(&ns, "minimal").await;
     assert_eq!(
-        condition(&stack, "TempoReady"),
+        condition(&stack, "TempoReady").map(|c| (c.0, c.1)),
         Some(("True".into(), "Disabled".into()))
     );
     let collector = ns

@@ -53,6 +53,16 @@ pub async fn ensure(
         (false, true) => remove_patch(stack),
         _ => return Ok(()),
     };
+    json_patch_stack(ctx, stack, patch).await?;
+    Ok(())
+}
+
+/// Sends a JSON patch (of the finalizers) to the stack.
+async fn json_patch_stack(
+    ctx: &Context,
+    stack: &ObservabilityStack,
+    patch: serde_json::Value,
+) -> Result<(), Error> {
     let patch: json_patch::Patch =
         serde_json::from_value(patch).map_err(|source| Error::Serialize {
             kind: "ObservabilityStack",
@@ -116,20 +126,6 @@ pub async fn cleanup(ctx: &Context, stack: &ObservabilityStack) -> Result<(), Er
             }
         }
     }
-    let patch: json_patch::Patch =
-        serde_json::from_value(remove_patch(stack)).map_err(|source| Error::Serialize {
-            kind: "ObservabilityStack",
-            name: stack.name_any(),
-            source,
-        })?;
-    api(ctx, stack)
-        .patch(
-            &stack.name_any(),
-            &PatchParams::default(),
-            &Patch::Json::<()>(patch),
-        )
-        .await
-        .map_err(patch_err(stack))?;
-    ctx.metrics.write("ObservabilityStack", "patch");
+    json_patch_stack(ctx, stack, remove_patch(stack)).await?;
     Ok(())
 }
