@@ -6,6 +6,10 @@
 SEXTANT_CACHE ?= $(HOME)/.cache/sextant
 export CARGO_TARGET_DIR ?= $(SEXTANT_CACHE)/target
 SEXTANT := $(CARGO_TARGET_DIR)/debug/sextant
+# Clones share that target directory, and cargo reuses a test binary built in another
+# checkout, with that checkout's path compiled in. insta reads its snapshots from
+# here instead; the tests read CARGO_MANIFEST_DIR at run time (tests/common).
+export INSTA_WORKSPACE_ROOT := $(CURDIR)
 SAMPLE ?= config/samples/agent-fleet.yaml
 
 include mk/tools.mk

@@ -359,36 +359,64 @@ def writes_by_kind(samples) -> dict:
 
 class Audit:
     """The operator's own requests, from kube-apiserver's audit log (Metadata level
-    for ServiceAccounts outside kube-system: the operator runs with its own SA)."""
+    for ServiceAccounts outside kube-system: the operator runs with its own SA).
+
+    kube-apiserver rotates the log at 100 MB (audit-<time>.log beside it): a position
+    is (inode, offset), and reading follows the rotated file before the new one."""
 
     def __init__(self, path: Path):
         self.path = path
 
-    def offset(self) -> int:
+    def offset(self) -> tuple[int, int]:
         try:
-            return self.path.stat().st_size
+            st = self.path.stat()
+            return (st.st_ino, st.st_size)
         except OSError:
-            return 0
+            return (0, 0)
 
-    def since(self, offset: int) -> dict:
-        counts: dict[str, int] = {}
+    def _files_since(self, pos: tuple[int, int]) -> list[tuple[Path, int]]:
+        ino, off = pos
         try:
-            with open(self.path, "rb") as f:
-                f.seek(offset)
-                for line in f:
-                    try:
-                        e = json.loads(line)
-                    except ValueError:
-                        continue
-                    if e.get("user", {}).get("username") != OP_USER or e.get("stage") != "ResponseComplete":
-                        continue
-                    verb = e.get("verb", "?")
-                    ref = e.get("objectRef", {})
-                    res = ref.get("resource", "") + ("/" + ref["subresource"] if ref.get("subresource") else "")
-                    counts[verb] = counts.get(verb, 0) + 1
-                    counts[f"{verb} {res}"] = counts.get(f"{verb} {res}", 0) + 1
+            cur = self.path.stat().st_ino
         except OSError:
-            pass
+            return []
+        if cur == ino:
+            return [(self.path, off)]
+        out = []
+        # the file we were reading was rotated: finish it, then every newer rotated file
+        rotated = sorted(self.path.parent.glob(self.path.stem + "-*" + self.path.suffix), key=lambda p: p.stat().st_mtime)
+        seen = False
+        for p in rotated:
+            if p.stat().st_ino == ino:
+                seen = True
+                out.append((p, off))
+            elif seen:
+                out.append((p, 0))
+        out.append((self.path, 0))
+        return out
+
+    def since(self, pos: tuple[int, int]) -> dict:
+        counts: dict[str, int] = {}
+        for path, off in self._files_since(pos):
+            try:
+                with open(path, "rb") as f:
+                    f.seek(off)
+                    for line in f:
+                        if OP_USER.encode() not in line:
+                            continue
+                        try:
+                            e = json.loads(line)
+                        except ValueError:
+                            continue
+                        if e.get("user", {}).get("username") != OP_USER or e.get("stage") != "ResponseComplete":
+                            continue
+                        verb = e.get("verb", "?")
+                        ref = e.get("objectRef", {})
+                        res = ref.get("resource", "") + ("/" + ref["subresource"] if ref.get("subresource") else "")
+                        counts[verb] = counts.get(verb, 0) + 1
+                        counts[f"{verb} {res}"] = counts.get(f"{verb} {res}", 0) + 1
+            except OSError:
+                pass
         return dict(sorted(counts.items()))
 
 
@@ -677,7 +705,7 @@ class Bench:
         try:
             time.sleep(2)
             res["rss_idle"] = op.mem().get("VmRSS")
-            audit0 = self.audit.offset() if self.audit else 0
+            audit0 = self.audit.offset() if self.audit else (0, 0)
             api0 = apiserver_writes(self.kube.metrics())
             cost0 = self.costs()
             op_cpu0 = cpu_seconds(op.proc.pid) or 0.0
@@ -754,7 +782,7 @@ class Bench:
         window = self.args.window
         s0 = op.metrics()
         a0 = apiserver_writes(self.kube.metrics())
-        audit0 = self.audit.offset() if self.audit else 0
+        audit0 = self.audit.offset() if self.audit else (0, 0)
         rss = []
         t0 = time.monotonic()
         while (left := window - (time.monotonic() - t0)) > 0:
@@ -775,7 +803,7 @@ class Bench:
         log(f"  steady {window:.0f}s: operator writes {res['steady']['op_writes']:.0f}, apiserver writes {by_verb(res['steady']['apiserver_writes'])}")
         # forced resync: a fresh process reconciles every stack once more
         a0 = apiserver_writes(self.kube.metrics())
-        audit0 = self.audit.offset() if self.audit else 0
+        audit0 = self.audit.offset() if self.audit else (0, 0)
         op.stop()
         t0 = time.monotonic()
         op = Operator(self.args.sextant, self.op_kubeconfig, self.logdir, f"n{n}-{res['profile']}-resync", self.args.operator_args.split())

@@ -25,8 +25,16 @@ use sextant::validate::validate;
 
 const SAMPLES: &[&str] = &["minimal", "agent-fleet", "production"];
 
+/// The checkout this bench runs in (at run time: the compile-time value names the
+/// checkout that first built the cached binary).
+fn root() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn load(name: &str) -> ObservabilityStack {
-    let path = format!("{}/config/samples/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/config/samples/{name}.yaml", root().display());
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     cli::parse(&path, &text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -144,7 +152,7 @@ fn percentiles() {
         .unwrap_or_else(|| {
             std::env::var_os("CARGO_TARGET_DIR")
                 .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+                .unwrap_or_else(|| root().join("target"))
                 .join("criterion")
                 .join("render-percentiles.json")
         });

@@ -23,8 +23,12 @@ const NODE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The repository root (the parent of the `e2e` crate).
 pub fn repo_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
+    // At run time first: the compile-time value names the checkout that first built
+    // this binary, which differs when clones share one cached target directory.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 
 /// Environment variable naming the local control plane's state directory (as for

@@ -10,6 +10,7 @@ use kube::runtime::reflector::ObjectRef;
 use serde_json::Value;
 
 use super::apply::strip_unknown_fields;
+use super::error::RetryClass;
 use crate::api::ObservabilityStack;
 use crate::telemetry::Metrics;
 
@@ -50,17 +51,23 @@ pub struct Context {
     pub recorder: Recorder,
     /// What the cluster serves.
     pub capabilities: Capabilities,
-    /// Consecutive failures per stack, for exponential backoff; reset on success.
-    pub failures: Mutex<HashMap<ObjectRef<ObservabilityStack>, u32>>,
+    /// Consecutive failures per stack and their class, for exponential backoff;
+    /// reset on success and when the class changes.
+    pub failures: Mutex<HashMap<ObjectRef<ObservabilityStack>, (RetryClass, u32)>>,
 }
 
 impl Context {
-    /// Records one more failure of a stack and returns the count.
-    pub fn failed(&self, stack: &ObservabilityStack) -> u32 {
+    /// Records one more failure of a stack and returns how many in a row were of
+    /// this class: a stack that failed to connect five times during an API server
+    /// restart and then meets a 404 starts the slow backoff from its first step.
+    pub fn failed(&self, stack: &ObservabilityStack, class: RetryClass) -> u32 {
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let n = f.entry(ObjectRef::from(stack)).or_insert(0);
-        *n += 1;
-        *n
+        let entry = f.entry(ObjectRef::from(stack)).or_insert((class, 0));
+        if entry.0 != class {
+            *entry = (class, 0);
+        }
+        entry.1 += 1;
+        entry.1
     }
 
     /// Forgets a stack's failures after a successful reconcile.

@@ -1,7 +1,8 @@
 //! The one error type of the controller, and what a failed reconcile does next.
 //!
 //! Every variant has a metric label and becomes the reason of a Warning event.
-//! Transient failures back off exponentially per stack, with jitter and a cap.
+//! Failed reconciles back off exponentially per stack, with jitter and a cap that
+//! depend on whether the API server answered at all (see [`RetryClass`]).
 
 use std::time::Duration;
 
@@ -55,37 +56,64 @@ impl Error {
         }
     }
 
-    /// Whether retrying can help. Validation errors never reach here (they are a
-    /// status, not an error); a 4xx other than conflict or throttling will fail again
-    /// the same way until the spec or cluster changes, so it retries slowly.
-    pub fn is_transient(&self) -> bool {
+    /// How a retry should pace itself after this error. Validation errors never
+    /// reach here (they are a status, not an error).
+    pub fn retry_class(&self) -> RetryClass {
         match self {
             Error::Api { source, .. } => match source {
-                kube::Error::Api(status) => matches!(status.code, 409 | 429) || status.code >= 500,
-                _ => true,
+                kube::Error::Api(status) if matches!(status.code, 409 | 429) => RetryClass::Busy,
+                kube::Error::Api(status) if status.code >= 500 => RetryClass::Busy,
+                // Any other answer of the API server (403, 404, 422...) will come
+                // again until the spec, the RBAC or the cluster changes.
+                kube::Error::Api(_) => RetryClass::Persistent,
+                // No answer at all: connection refused or reset, TLS, timeouts.
+                _ => RetryClass::Unreachable,
             },
-            _ => false,
+            Error::Serialize { .. } | Error::NoNamespace => RetryClass::Persistent,
         }
     }
 }
 
-/// Per-stack retry delay after `failures` consecutive failures: exponential from
-/// 1 s, capped at 5 minutes (transient) or starting at 1 minute (persistent), with
-/// ±20% jitter so that many failing stacks do not retry in lockstep.
-pub fn backoff(failures: u32, transient: bool, jitter: f64) -> Duration {
-    let (base, cap) = if transient {
-        (1.0, 300.0)
-    } else {
-        (60.0, 900.0)
-    };
+/// How a failed reconcile is retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryClass {
+    /// The API server did not answer (restarting, network). Retried from 1 s up to
+    /// 30 s: nothing is applied while it is away, and a watch that resumes from a
+    /// still-valid resourceVersion brings no event, so the retry is what notices
+    /// it is back. A refused connection costs the server nothing.
+    Unreachable,
+    /// The API server answered that it is busy or conflicted (409, 429, 5xx):
+    /// from 1 s up to 5 minutes, to take load off it.
+    Busy,
+    /// Any other error will repeat until something changes: from 1 minute up to
+    /// 15 minutes.
+    Persistent,
+}
+
+impl RetryClass {
+    /// First delay and cap, in seconds.
+    fn bounds(self) -> (f64, f64) {
+        match self {
+            RetryClass::Unreachable => (1.0, 30.0),
+            RetryClass::Busy => (1.0, 300.0),
+            RetryClass::Persistent => (60.0, 900.0),
+        }
+    }
+}
+
+/// Per-stack retry delay after `failures` consecutive failures of one class:
+/// exponential from the class's first delay up to its cap, with ±20% jitter so
+/// that many failing stacks do not retry in lockstep.
+pub fn backoff(failures: u32, class: RetryClass, jitter: f64) -> Duration {
+    let (base, cap) = class.bounds();
     let exp = 2f64.powi(failures.saturating_sub(1).min(16) as i32);
     let secs = (base * exp).min(cap) * (0.8 + 0.4 * jitter.clamp(0.0, 1.0));
     Duration::from_secs_f64(secs)
 }
 
-/// The action after a failure.
-pub fn retry_action(failures: u32, err: &Error) -> Action {
-    Action::requeue(backoff(failures, err.is_transient(), rand::random::<f64>()))
+/// The action after a failure that is the `failures`th in a row of its class.
+pub fn retry_action(failures: u32, class: RetryClass) -> Action {
+    Action::requeue(backoff(failures, class, rand::random::<f64>()))
 }
 
 #[cfg(test)]
@@ -94,17 +122,57 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_caps() {
-        assert_eq!(backoff(1, true, 0.5), Duration::from_secs(1));
-        assert_eq!(backoff(2, true, 0.5), Duration::from_secs(2));
-        assert_eq!(backoff(5, true, 0.5), Duration::from_secs(16));
-        assert_eq!(backoff(30, true, 0.5), Duration::from_secs(300));
-        assert_eq!(backoff(1, false, 0.5), Duration::from_secs(60));
-        assert_eq!(backoff(30, false, 0.5), Duration::from_secs(900));
+        use RetryClass::*;
+        assert_eq!(backoff(1, Busy, 0.5), Duration::from_secs(1));
+        assert_eq!(backoff(2, Busy, 0.5), Duration::from_secs(2));
+        assert_eq!(backoff(5, Busy, 0.5), Duration::from_secs(16));
+        assert_eq!(backoff(30, Busy, 0.5), Duration::from_secs(300));
+        assert_eq!(backoff(1, Unreachable, 0.5), Duration::from_secs(1));
+        assert_eq!(backoff(30, Unreachable, 0.5), Duration::from_secs(30));
+        assert_eq!(backoff(1, Persistent, 0.5), Duration::from_secs(60));
+        assert_eq!(backoff(30, Persistent, 0.5), Duration::from_secs(900));
+    }
+
+    fn api_error(code: u16) -> Error {
+        Error::Api {
+            verb: "apply",
+            kind: "Deployment",
+            name: "s-collector".into(),
+            source: kube::Error::Api(
+                kube::core::Status::failure("test", "Test")
+                    .with_code(code)
+                    .boxed(),
+            ),
+        }
+    }
+
+    #[test]
+    fn errors_are_classed_by_what_the_server_said() {
+        assert_eq!(api_error(409).retry_class(), RetryClass::Busy);
+        assert_eq!(api_error(429).retry_class(), RetryClass::Busy);
+        assert_eq!(api_error(503).retry_class(), RetryClass::Busy);
+        assert_eq!(api_error(403).retry_class(), RetryClass::Persistent);
+        assert_eq!(api_error(404).retry_class(), RetryClass::Persistent);
+        assert_eq!(api_error(422).retry_class(), RetryClass::Persistent);
+        assert_eq!(Error::NoNamespace.retry_class(), RetryClass::Persistent);
+        let unreachable = Error::Api {
+            verb: "get",
+            kind: "Secret",
+            name: "s".into(),
+            source: kube::Error::LinesCodecMaxLineLengthExceeded,
+        };
+        assert_eq!(unreachable.retry_class(), RetryClass::Unreachable);
     }
 
     #[test]
     fn jitter_stays_within_twenty_percent() {
-        assert_eq!(backoff(3, true, 0.0), Duration::from_secs_f64(3.2));
-        assert_eq!(backoff(3, true, 1.0), Duration::from_secs_f64(4.8));
+        assert_eq!(
+            backoff(3, RetryClass::Busy, 0.0),
+            Duration::from_secs_f64(3.2)
+        );
+        assert_eq!(
+            backoff(3, RetryClass::Busy, 1.0),
+            Duration::from_secs_f64(4.8)
+        );
     }
 }

@@ -159,14 +159,15 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
 pub fn error_policy(stack: Arc<ObservabilityStack>, err: &Error, ctx: Arc<Context>) -> Action {
     let reason = err.metric_label();
     ctx.metrics.error(reason);
-    let failures = ctx.failed(&stack);
-    warn!(stack = %stack.name_any(), %err, failures, "reconcile failed");
+    let class = err.retry_class();
+    let failures = ctx.failed(&stack, class);
+    warn!(stack = %stack.name_any(), %err, failures, ?class, "reconcile failed");
     let message = err.to_string();
     let ctx2 = ctx.clone();
     tokio::spawn(async move {
         publish(&ctx2, &stack, EventType::Warning, reason, &message).await;
     });
-    retry_action(failures, err)
+    retry_action(failures, class)
 }
 
 fn now() -> k8s_openapi::jiff::Timestamp {

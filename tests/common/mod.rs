@@ -8,9 +8,13 @@ use std::process::Command;
 use sextant::api::ObservabilityStack;
 use sextant::cli;
 
-/// The repository root.
+/// The repository root. Read at run time (`cargo test` sets `CARGO_MANIFEST_DIR`):
+/// the compile-time value names wherever the cached test binary was first built,
+/// which is another checkout when the target directory is shared between clones.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// Every sample under config/samples, by file stem.
