@@ -282,3 +282,49 @@ fn large_dashboard_sets_split_across_config_maps() {
         "every inline and built-in dashboard is provisioned once"
     );
 }
+
+/// Grafana's alert rules file: JSON (Grafana's alerting provisioning reads `.json`),
+/// one Grafana rule per rule of the spec, each querying PromQL that parses, with
+/// unique uids within Grafana's 40-character limit.
+#[test]
+fn grafana_alert_rules_file_holds_every_rule() {
+    for (name, stack) in common::samples() {
+        let valid = validate(&stack).unwrap();
+        let objects = build(&valid).to_values();
+        let config = objects
+            .iter()
+            .find(|o| {
+                o["kind"] == "ConfigMap"
+                    && o["metadata"]["name"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with("-grafana-config")
+            })
+            .unwrap_or_else(|| panic!("{name}: no grafana config ConfigMap"));
+        let text = config["data"]["alert-rules.json"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no alert-rules.json"));
+        let file: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(file["apiVersion"], 1, "{name}");
+        let wanted: usize = sextant::build::rules::all_groups(&valid)
+            .iter()
+            .map(|g| g.rules.len())
+            .sum();
+        let mut uids = std::collections::BTreeSet::new();
+        let mut count = 0;
+        for group in file["groups"].as_array().unwrap() {
+            for rule in group["rules"].as_array().unwrap() {
+                count += 1;
+                let uid = rule["uid"].as_str().unwrap();
+                assert!(uid.len() <= 40, "{name}: uid {uid} too long");
+                assert!(uids.insert(uid.to_string()), "{name}: uid {uid} repeated");
+                let expr = rule["data"][0]["model"]["expr"].as_str().unwrap();
+                promql_parser::parser::parse(expr)
+                    .unwrap_or_else(|e| panic!("{name}: {uid}: {expr}: {e}"));
+                assert_eq!(rule["condition"], "C", "{name}: {uid}");
+            }
+        }
+        assert!(wanted > 0, "{name}: the sample has no rules to check");
+        assert_eq!(count, wanted, "{name}");
+    }
+}

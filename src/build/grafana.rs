@@ -95,7 +95,12 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
         ),
     ]);
     if let Some(rules) = grafana::alert_rules(stack) {
-        files.insert("alert-rules.yaml".into(), to_yaml(&rules));
+        // JSON, which Grafana's alerting file provisioning reads as well as YAML: the
+        // largest config of a stack, and emitting it as YAML took half of build().
+        files.insert(
+            grafana::ALERT_RULES_FILE.into(),
+            serde_json::to_string_pretty(&rules).unwrap_or_default(),
+        );
     }
     if let Some(points) = grafana::contact_points(stack) {
         files.insert("contact-points.yaml".into(), to_yaml(&points));
@@ -163,7 +168,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
         empty_dir("tmp"),
     ];
     if config.data.as_ref().is_some_and(|d| {
-        d.contains_key("alert-rules.yaml") || d.contains_key("contact-points.yaml")
+        d.contains_key(grafana::ALERT_RULES_FILE) || d.contains_key("contact-points.yaml")
     }) {
         mounts.push(mount(
             "alerting",
@@ -171,7 +176,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
             true,
         ));
         let mut items = Vec::new();
-        for key in ["alert-rules.yaml", "contact-points.yaml"] {
+        for key in [grafana::ALERT_RULES_FILE, "contact-points.yaml"] {
             if config.data.as_ref().is_some_and(|d| d.contains_key(key)) {
                 items.push(KeyToPath {
                     key: key.into(),

@@ -2,8 +2,11 @@
 //! and force, skipping children that already hold what sextant would write; then
 //! pruning of labelled children this pass no longer produces.
 //!
-//! Identity and configuration (ServiceAccounts, RBAC, ConfigMaps, Secrets,
-//! Services) go first, concurrently; workloads and their autoscaler after.
+//! Identity and configuration (ServiceAccounts, RBAC, ConfigMaps, Secrets) go
+//! first, concurrently; Services and workloads next, then the autoscaler and the
+//! disruption budget. Children are listed from kube-apiserver's watch cache
+//! (`resourceVersion=0`): no quorum read from etcd per reconcile, and never older
+//! than the watch event that triggered the reconcile, since both come from it.
 
 use std::fmt::Debug;
 
@@ -81,15 +84,22 @@ pub async fn apply(
     // A RoleBinding may only name a Role that exists when the operator is not
     // allowed to `bind` arbitrary roles (least privilege): Roles go first.
     let role = kinds.sync(roles).await?;
-    let (sa, rb, cm, secret, svc) = tokio::try_join!(
+    let (sa, rb, cm, secret) = tokio::try_join!(
         kinds.sync(service_accounts),
         kinds.sync(role_bindings),
         kinds.sync(config_maps),
         kinds.create_secrets(generated_secrets),
-        kinds.sync(services),
     )?;
-    let blocked = super::volumes::prepare(ctx, stack, &mut stateful_sets).await?;
-    let (sts, deploy) = tokio::try_join!(kinds.sync(stateful_sets), kinds.sync(deployments))?;
+    let live_sets = kinds.list::<StatefulSet>().await?;
+    let blocked = super::volumes::prepare(ctx, stack, &live_sets, &mut stateful_sets).await?;
+    // Services with the workloads, not before them: a workload does not need its
+    // Service to exist, and kube-apiserver serializes ClusterIP allocation, so
+    // under load Services applied first held every workload back.
+    let (svc, sts, deploy) = tokio::try_join!(
+        kinds.sync(services),
+        kinds.sync_listed(stateful_sets, live_sets),
+        kinds.sync(deployments)
+    )?;
     let hpa = if caps.autoscaling_v2 {
         kinds.sync(horizontal_pod_autoscalers).await?
     } else {
@@ -164,7 +174,7 @@ impl Kinds<'_> {
     {
         let selector = children_selector(&self.stack.name);
         self.api::<K>()
-            .list(&ListParams::default().labels(&selector))
+            .list(&ListParams::default().labels(&selector).match_any())
             .await
             .map(|l| l.items)
             .map_err(|source| Error::Api {
@@ -189,6 +199,21 @@ impl Kinds<'_> {
             + 'static,
     {
         let live = self.list::<K>().await?;
+        self.sync_listed(desired, live).await
+    }
+
+    /// `sync` with the live children of that kind already listed.
+    async fn sync_listed<K>(&self, desired: Vec<K>, live: Vec<K>) -> Result<Synced<K>, Error>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + Serialize
+            + DeserializeOwned
+            + Debug
+            + Send
+            + Sync
+            + 'static,
+    {
         let results = try_join_all(desired.iter().map(|d| self.apply_one(d, &live))).await?;
         let mut out = Synced::default();
         for (obj, changed) in results {

@@ -206,6 +206,11 @@ async fn run_controllers(ctx: Arc<Context>, args: &RunArgs, stop_rx: watch::Rece
     info!("controllers stopped");
 }
 
+/// How long a stack's triggers are gathered before it is reconciled: creating one
+/// stack's 24 children, and their pods starting, fire dozens of watch events within
+/// a second; without this each became a reconcile that re-listed every child kind.
+const DEBOUNCE: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
@@ -229,7 +234,11 @@ async fn controller(
         scoped::<ObservabilityStack>(client, namespace),
         watcher::Config::default(),
     )
-    .with_config(ControllerConfig::default().concurrency(concurrency))
+    .with_config(
+        ControllerConfig::default()
+            .concurrency(concurrency)
+            .debounce(DEBOUNCE),
+    )
     .owns(
         scoped::<ServiceAccount>(client, namespace),
         children.clone(),
@@ -245,7 +254,9 @@ async fn controller(
     let stacks = c.store();
     c = c.watches(
         scoped::<ConfigMap>(client, namespace),
-        watcher::Config::default(),
+        // Every ConfigMap in scope, with its data: small pages keep the relist
+        // after a restart from holding 500 of them (dashboards) at once.
+        watcher::Config::default().page_size(50),
         move |cm| {
             stacks
                 .state()

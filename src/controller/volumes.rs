@@ -65,12 +65,13 @@ fn component_of(stack: &ValidatedStack, sts: &StatefulSet) -> Option<Component> 
         .find(|c| crate::build::child_name(&stack.name, *c, None) == name)
 }
 
-/// Prepares every desired StatefulSet whose volume size differs from the live one.
-/// Returns one message per size change that could not be made; the desired object
+/// Prepares every desired StatefulSet whose volume size differs from the live one
+/// (`live_sets`: the stack's StatefulSets as just listed). Returns one message per size change that could not be made; the desired object
 /// then keeps the live size, so that the rest of its spec still applies.
 pub async fn prepare(
     ctx: &Context,
     stack: &ValidatedStack,
+    live_sets: &[StatefulSet],
     desired: &mut [StatefulSet],
 ) -> Result<Vec<String>, Error> {
     let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &stack.namespace);
@@ -83,13 +84,8 @@ pub async fn prepare(
         let Some(want) = template_size(sts) else {
             continue;
         };
-        let live = api.get_opt(&name).await.map_err(|source| Error::Api {
-            verb: "get",
-            kind: "StatefulSet",
-            name: name.clone(),
-            source,
-        })?;
-        let Some(have) = live.as_ref().and_then(template_size) else {
+        let live = live_sets.iter().find(|s| s.name_any() == name);
+        let Some(have) = live.and_then(template_size) else {
             continue;
         };
         let (Ok(want_b), Ok(have_b)) = (parse_quantity_bytes(&want), parse_quantity_bytes(&have))

@@ -188,7 +188,12 @@ fn grafana_rule(group: &RuleGroup, rule: &crate::api::AlertRule) -> Value {
     })
 }
 
-/// `alerting/rules.yaml`: every rule group converted for Grafana.
+/// The alert rules' file under provisioning/alerting. Grafana's file provisioning
+/// of alerting resources reads `.yaml`, `.yml` and `.json` files (the docs page
+/// named above; pkg/services/provisioning/alerting/config_reader.go).
+pub const ALERT_RULES_FILE: &str = "alert-rules.json";
+
+/// `alerting/alert-rules.json`: every rule group converted for Grafana.
 pub fn alert_rules(stack: &ValidatedStack) -> Option<Value> {
     if !stack.spec.prometheus.enabled {
         return None;
