@@ -94,7 +94,8 @@ impl Resources {
                     obj.insert("apiVersion".into(), T::api_version(&()).into());
                     obj.insert("kind".into(), T::kind(&()).into());
                 }
-                out.push(sorted(v));
+                sort_keys(&mut v);
+                out.push(v);
             }
         }
         let Resources {
@@ -124,19 +125,22 @@ impl Resources {
     }
 }
 
-/// Rebuilds a JSON value with every object's keys in sorted order, so output is
-/// byte-for-byte stable whatever map type produced it.
-fn sorted(v: serde_json::Value) -> serde_json::Value {
+/// Puts every object's keys in sorted order, so output is byte-for-byte stable
+/// whatever map type produced it. serde_json's default map is already sorted, so
+/// this only walks the value; it rebuilds an object only if its keys are out of
+/// order (with serde_json's `preserve_order` feature, which a dependency may turn on).
+fn sort_keys(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(map) => {
-            let mut entries: Vec<_> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+            if !map.keys().is_sorted() {
+                let mut entries: Vec<_> = std::mem::take(map).into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                *map = entries.into_iter().collect();
+            }
+            map.values_mut().for_each(sort_keys);
         }
-        serde_json::Value::Array(items) => {
-            serde_json::Value::Array(items.into_iter().map(sorted).collect())
-        }
-        other => other,
+        serde_json::Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
     }
 }
 
