@@ -561,3 +561,56 @@ async fn namespaced_mode_grants_only_roles_and_brings_a_stack_to_ready() {
     watched.cleanup().await.unwrap();
     home.cleanup().await.unwrap();
 }
+
+/// `--leader-election` with a ServiceAccount that may not touch the Lease (the
+/// chart with one replica grants no Lease rights): the operator must exit non-zero
+/// and say why, not keep serving /healthz with no controller behind it.
+#[tokio::test]
+async fn leader_election_without_lease_rights_exits_and_says_why() {
+    let cluster = Cluster::connect().await;
+    install_crds(cluster.client()).await.unwrap();
+    let ns = TestNamespace::create(&cluster, "helm-nolease")
+        .await
+        .unwrap();
+    let release = Release::install(
+        &cluster,
+        ns.name(),
+        ns.name(),
+        &[("replicaCount", "0"), ("leaderElection.enabled", "false")],
+    )
+    .unwrap();
+    let kubeconfig = release.service_account_kubeconfig().await.unwrap();
+    let log = sextant_e2e::operator::log_path(&format!("helm-{}", ns.name()));
+    let file = std::fs::File::create(&log).unwrap();
+    let mut child = tokio::process::Command::new(sextant_e2e::operator::sextant_bin())
+        .args([
+            "run",
+            "--leader-election",
+            "--leader-election-namespace",
+            ns.name(),
+            "--namespace",
+            ns.name(),
+            "--metrics-addr=127.0.0.1:0",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .env_remove("SEXTANT_WATCH_NAMESPACES")
+        .stdin(std::process::Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait()).await;
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let status = match status {
+        Ok(s) => s.unwrap(),
+        Err(_) => panic!("still running 60 s after a 403 on the Lease; log:\n{text}"),
+    };
+    assert!(!status.success(), "exited with {status}; log:\n{text}");
+    assert!(
+        text.contains("sextant-leader") && text.contains("forbidden"),
+        "the log does not say that the Lease is forbidden:\n{text}"
+    );
+    release.uninstall().unwrap();
+    ns.cleanup().await.unwrap();
+}

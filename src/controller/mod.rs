@@ -123,12 +123,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| "default".into());
         ready.store(true, Ordering::Relaxed);
-        lead_then_run(ctx, &args, &namespace, &identity, stop_rx, stop_tx).await
+        lead_then_run(ctx, &args, &namespace, &identity, stop_rx, stop_tx.clone()).await
     } else {
         ready.store(true, Ordering::Relaxed);
         run_controllers(ctx, &args, stop_rx).await;
         Ok(())
     };
+    // The controllers have ended, by a signal or an error: stop the HTTP server
+    // too, or an error (a Lease the operator may not read) would leave the process
+    // serving /healthz with nothing running behind it.
+    if let Err(e) = &result {
+        error!(error = %e, "stopping");
+    }
+    let _ = stop_tx.send(true);
     let _ = server.await;
     if let Some(p) = provider {
         let _ = p.shutdown();
@@ -160,7 +167,17 @@ async fn lead_then_run(
     let mut stop = stop_rx.clone();
     while !*leading.borrow_and_update() {
         tokio::select! {
-            changed = leading.changed() => if changed.is_err() { anyhow::bail!("lease manager stopped") },
+            changed = leading.changed() => if changed.is_err() {
+                // The lease task ended: say why (a 403 on the Lease, for instance).
+                let why = match lease_task.await {
+                    Ok(Err(e)) => e.to_string(),
+                    Ok(Ok(_)) => "it returned".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                anyhow::bail!(
+                    "cannot take part in leader election (Lease {namespace}/sextant-leader): {why}"
+                )
+            },
             _ = stop.changed() => { drop(leading); let _ = lease_task.await; return Ok(()) }
         }
     }
