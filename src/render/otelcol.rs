@@ -214,8 +214,10 @@ fn queue() -> Queue {
 
 /// The memory_limiter's hard limit: 80% of the container's memory limit, leaving
 /// headroom for the Go runtime; the spike limit is 20% of that.
+/// Saturates at `u64::MAX` MiB rather than wrapping for absurd limits.
 pub fn memory_limit_mib(container_limit_bytes: u128) -> u64 {
-    ((container_limit_bytes >> 20) * 80 / 100) as u64
+    // (2^128 >> 20) * 80 stays below 2^128: no overflow before the conversion.
+    u64::try_from((container_limit_bytes >> 20) * 80 / 100).unwrap_or(u64::MAX)
 }
 
 /// Renders the collector config. `memory_limit_bytes` is the container's memory limit.
@@ -320,7 +322,7 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
             memory_limiter: MemoryLimiter {
                 check_interval: "1s".into(),
                 limit_mib,
-                spike_limit_mib: limit_mib * 20 / 100,
+                spike_limit_mib: limit_mib / 5,
             },
             batch: Batch {
                 send_batch_size: 8192,
@@ -358,5 +360,24 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
             },
             pipelines,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_limit_is_80_percent_and_saturates() {
+        assert_eq!(memory_limit_mib(512 << 20), 409);
+        assert_eq!(memory_limit_mib(0), 0);
+        // A proptest splicing "200000000000000" into a quantity found that a limit
+        // this large used to wrap to u64, and the spike limit then overflowed.
+        assert_eq!(memory_limit_mib((u64::MAX as u128 * 2) << 20), u64::MAX);
+        assert_eq!(
+            memory_limit_mib(1_000_000_000_000_000_000u128 << 20) / 5 * 5,
+            800_000_000_000_000_000
+        );
+        assert_eq!(memory_limit_mib(u128::MAX), u64::MAX);
     }
 }
