@@ -17,6 +17,8 @@ import statistics
 import subprocess
 from pathlib import Path
 
+from bench import quantile  # bench/bench.py: the same interpolation as the run used
+
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1048576
 
@@ -124,23 +126,6 @@ def merged_buckets(runs):
         for le, c in r.get("reconcile_buckets") or []:
             acc[le] = acc.get(le, 0) + c
     return sorted(acc.items())
-
-
-def quantile(q, buckets):
-    if not buckets or buckets[-1][1] == 0:
-        return None
-    total = buckets[-1][1]
-    rank = q * total
-    prev_le, prev_c = 0.0, 0.0
-    for le, c in buckets:
-        if c >= rank:
-            if le == float("inf"):
-                return prev_le
-            if c == prev_c:
-                return le
-            return prev_le + (le - prev_le) * (rank - prev_c) / (c - prev_c)
-        prev_le, prev_c = le, c
-    return None
 
 
 def verbs(d: dict) -> str:

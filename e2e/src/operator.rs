@@ -135,6 +135,15 @@ impl Operator {
         let _ = self.child.kill().await;
     }
 
+    /// Waits up to `timeout` for the process to exit by itself; `None` if it is
+    /// still running.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
+
     /// Sends SIGTERM and waits for a graceful exit; returns its exit status.
     pub async fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
         if let Some(pid) = self.child.id() {
@@ -153,8 +162,8 @@ impl Operator {
     /// passes) plus `--metrics-addr` on a free port, talking to the cluster through
     /// the kubeconfig at `kubeconfig` (e.g. one holding a ServiceAccount's token
     /// rather than an admin credential), with `env` added to its environment. Logs to
-    /// `log_path(log_name)`; waits until it serves /readyz.
-    pub async fn start_with_kubeconfig(
+    /// `log_path(log_name)`. Does not wait for it to become ready.
+    pub fn spawn_with_kubeconfig(
         kubeconfig: &std::path::Path,
         log_name: &str,
         args: &[String],
@@ -179,11 +188,21 @@ impl Operator {
         let child = cmd
             .spawn()
             .with_context(|| format!("starting {}", sextant_bin().display()))?;
-        let op = Self {
+        Ok(Self {
             child,
             metrics_port: port,
             log,
-        };
+        })
+    }
+
+    /// `spawn_with_kubeconfig`, then waits until the operator serves /readyz.
+    pub async fn start_with_kubeconfig(
+        kubeconfig: &std::path::Path,
+        log_name: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let op = Self::spawn_with_kubeconfig(kubeconfig, log_name, args, env)?;
         for _ in 0..100 {
             if op.get("/readyz").await.is_ok_and(|b| b.contains("ok")) {
                 return Ok(op);

@@ -580,31 +580,23 @@ async fn leader_election_without_lease_rights_exits_and_says_why() {
     )
     .unwrap();
     let kubeconfig = release.service_account_kubeconfig().await.unwrap();
-    let log = sextant_e2e::operator::log_path(&format!("helm-{}", ns.name()));
-    let file = std::fs::File::create(&log).unwrap();
-    let mut child = tokio::process::Command::new(sextant_e2e::operator::sextant_bin())
-        .args([
-            "run",
-            "--leader-election",
-            "--leader-election-namespace",
-            ns.name(),
-            "--namespace",
-            ns.name(),
-            "--metrics-addr=127.0.0.1:0",
-        ])
-        .env("KUBECONFIG", &kubeconfig)
-        .env_remove("SEXTANT_WATCH_NAMESPACES")
-        .stdin(std::process::Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(60), child.wait()).await;
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let status = match status {
-        Ok(s) => s.unwrap(),
-        Err(_) => panic!("still running 60 s after a 403 on the Lease; log:\n{text}"),
+    let args: Vec<String> = [
+        "run",
+        "--leader-election",
+        "--leader-election-namespace",
+        ns.name(),
+        "--namespace",
+        ns.name(),
+    ]
+    .map(String::from)
+    .into();
+    let mut op =
+        Operator::spawn_with_kubeconfig(&kubeconfig, &format!("helm-{}", ns.name()), &args, &[])
+            .unwrap();
+    let status = op.wait_exit(Duration::from_secs(60)).await;
+    let text = std::fs::read_to_string(&op.log).unwrap_or_default();
+    let Some(status) = status else {
+        panic!("still running 60 s after a 403 on the Lease; log:\n{text}")
     };
     assert!(!status.success(), "exited with {status}; log:\n{text}");
     assert!(

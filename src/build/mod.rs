@@ -83,6 +83,9 @@ impl Resources {
     }
 
     /// Every object as JSON, in apply order: identity and config before workloads.
+    /// Keys come out sorted at every depth, so output and applied-hashes are stable:
+    /// serde_json's map is a BTreeMap while its `preserve_order` feature is off,
+    /// which `tests/render.rs` checks.
     pub fn to_values(&self) -> Vec<serde_json::Value> {
         fn push<T: serde::Serialize + kube::Resource<DynamicType = ()>>(
             out: &mut Vec<serde_json::Value>,
@@ -94,7 +97,6 @@ impl Resources {
                     obj.insert("apiVersion".into(), T::api_version(&()).into());
                     obj.insert("kind".into(), T::kind(&()).into());
                 }
-                sort_keys(&mut v);
                 out.push(v);
             }
         }
@@ -122,25 +124,6 @@ impl Resources {
         push(&mut out, horizontal_pod_autoscalers);
         push(&mut out, pod_disruption_budgets);
         out
-    }
-}
-
-/// Puts every object's keys in sorted order, so output is byte-for-byte stable
-/// whatever map type produced it. serde_json's default map is already sorted, so
-/// this only walks the value; it rebuilds an object only if its keys are out of
-/// order (with serde_json's `preserve_order` feature, which a dependency may turn on).
-fn sort_keys(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(map) => {
-            if !map.keys().is_sorted() {
-                let mut entries: Vec<_> = std::mem::take(map).into_iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
-                *map = entries.into_iter().collect();
-            }
-            map.values_mut().for_each(sort_keys);
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(sort_keys),
-        _ => {}
     }
 }
 

@@ -152,6 +152,31 @@ impl<K> Default for Synced<K> {
     }
 }
 
+/// What the apply step needs of a namespaced child kind.
+trait Child:
+    Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + Serialize
+    + DeserializeOwned
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Child for K where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 struct Kinds<'a> {
     ctx: &'a Context,
     stack: &'a ValidatedStack,
@@ -167,10 +192,7 @@ impl Kinds<'_> {
 
     async fn list<K>(&self) -> Result<Vec<K>, Error>
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + DeserializeOwned
-            + Debug,
+        K: Child,
     {
         let selector = children_selector(&self.stack.name);
         self.api::<K>()
@@ -189,14 +211,7 @@ impl Kinds<'_> {
     /// listed children of that kind this stack owns but no longer wants.
     async fn sync<K>(&self, desired: Vec<K>) -> Result<Synced<K>, Error>
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Serialize
-            + DeserializeOwned
-            + Debug
-            + Send
-            + Sync
-            + 'static,
+        K: Child,
     {
         let live = self.list::<K>().await?;
         self.sync_listed(desired, live).await
@@ -205,14 +220,7 @@ impl Kinds<'_> {
     /// `sync` with the live children of that kind already listed.
     async fn sync_listed<K>(&self, desired: Vec<K>, live: Vec<K>) -> Result<Synced<K>, Error>
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Serialize
-            + DeserializeOwned
-            + Debug
-            + Send
-            + Sync
-            + 'static,
+        K: Child,
     {
         let results = try_join_all(desired.iter().map(|d| self.apply_one(d, &live))).await?;
         let mut out = Synced::default();
@@ -248,11 +256,7 @@ impl Kinds<'_> {
 
     async fn apply_one<K>(&self, desired: &K, live: &[K]) -> Result<(K, bool), Error>
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Serialize
-            + DeserializeOwned
-            + Debug,
+        K: Child,
     {
         let name = desired.name_any();
         let kind = kind_of::<K>();
@@ -310,10 +314,7 @@ impl Kinds<'_> {
 
     async fn delete<K>(&self, obj: &K) -> Result<(), Error>
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + DeserializeOwned
-            + Debug,
+        K: Child,
     {
         let name = obj.name_any();
         match self

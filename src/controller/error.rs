@@ -66,7 +66,8 @@ impl Error {
                 // Any other answer of the API server (403, 404, 422...) will come
                 // again until the spec, the RBAC or the cluster changes.
                 kube::Error::Api(_) => RetryClass::Persistent,
-                // No answer at all: connection refused or reset, TLS, timeouts.
+                // No status from the API server: connection refused or reset, TLS,
+                // timeouts, and a response body that did not decode.
                 _ => RetryClass::Unreachable,
             },
             Error::Serialize { .. } | Error::NoNamespace => RetryClass::Persistent,
@@ -107,8 +108,12 @@ impl RetryClass {
 pub fn backoff(failures: u32, class: RetryClass, jitter: f64) -> Duration {
     let (base, cap) = class.bounds();
     let exp = 2f64.powi(failures.saturating_sub(1).min(16) as i32);
-    let secs = (base * exp).min(cap) * (0.8 + 0.4 * jitter.clamp(0.0, 1.0));
-    Duration::from_secs_f64(secs)
+    jittered(Duration::from_secs_f64((base * exp).min(cap)), jitter)
+}
+
+/// `d` scaled by 0.8 + 0.4 × `jitter` (`jitter` in 0..=1): ±20% around `d`.
+pub fn jittered(d: Duration, jitter: f64) -> Duration {
+    d.mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0))
 }
 
 /// The action after a failure that is the `failures`th in a row of its class.
@@ -155,11 +160,13 @@ mod tests {
         assert_eq!(api_error(404).retry_class(), RetryClass::Persistent);
         assert_eq!(api_error(422).retry_class(), RetryClass::Persistent);
         assert_eq!(Error::NoNamespace.retry_class(), RetryClass::Persistent);
+        // What a refused connection looks like: "ServiceError: client error (Connect)".
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let unreachable = Error::Api {
             verb: "get",
             kind: "Secret",
             name: "s".into(),
-            source: kube::Error::LinesCodecMaxLineLengthExceeded,
+            source: kube::Error::Service(Box::new(refused)),
         };
         assert_eq!(unreachable.retry_class(), RetryClass::Unreachable);
     }

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use super::apply::{Applied, apply};
 use super::context::Context;
-use super::error::{Error, retry_action};
+use super::error::{Error, jittered, retry_action};
 use super::status::{self, Observation, WorkloadState};
 use super::{finalizer, references};
 use crate::api::{FIELD_MANAGER, ObservabilityStack, ObservabilityStackStatus, reason};
@@ -153,9 +153,7 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
     } else {
         // Not there yet (pods starting, a Secret missing, a watch recovering from
         // an API server restart): look again soon rather than wait for an event.
-        Ok(Action::requeue(
-            PROGRESS_RETRY.mul_f64(0.8 + 0.4 * rand::random::<f64>()),
-        ))
+        Ok(Action::requeue(jittered(PROGRESS_RETRY, rand::random())))
     }
 }
 
