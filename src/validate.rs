@@ -19,6 +19,7 @@ use crate::api::{
     AlertingSpec, ContactPointType, MAX_STACK_NAME_LEN, ObservabilityStack, ObservabilityStackSpec,
 };
 use crate::build::rules::{BUILTIN_GROUP, builtin_rule_names};
+use crate::limits;
 use crate::units::{parse_byte_size, parse_cpu_millis, parse_duration, parse_quantity_bytes};
 
 /// Loki's index period: retention is at least, and a multiple of, one day.
@@ -391,9 +392,6 @@ impl Validator {
         }
         for (i, d) in g.dashboards.inline.iter().enumerate() {
             let path = format!("spec.grafana.dashboards.inline[{i}]");
-            if d.folder.as_ref().is_some_and(|f| f.len() > 128) {
-                self.err(format!("{path}.folder"), "must be at most 128 characters");
-            }
             if d.json.len() > MAX_INLINE_DASHBOARD {
                 self.err(
                     format!("{path}.json"),
@@ -633,32 +631,25 @@ impl Validator {
                     continue;
                 }
             };
-            let folder = dash.folder.clone().unwrap_or_else(|| "sextant".into());
-            if folder.contains('/') || folder == "." || folder == ".." || folder.trim().is_empty() {
-                self.err(
-                    format!("{path}.folder"),
-                    "must not contain '/' or be '.' or '..'",
-                );
+            let folder = dash
+                .folder
+                .clone()
+                .unwrap_or_else(|| crate::render::grafana::FOLDER.into());
+            if let Some(problem) = limits::folder_problem(&folder) {
+                self.err(format!("{path}.folder"), problem);
             }
-            match model.get("title").and_then(|t| t.as_str()) {
-                Some(t) if !t.trim().is_empty() => {
-                    if !titles.insert((folder.clone(), t.to_string())) {
-                        self.err(
-                            format!("{path}.json"),
-                            format!(
-                                "title {t:?} is used by another dashboard in folder {folder:?}"
-                            ),
-                        );
-                    }
-                }
-                _ if !model.is_object() => {
-                    self.err(
-                        format!("{path}.json"),
-                        "must be a JSON object (a dashboard model)",
-                    );
+            if let Some(problem) = limits::dashboard_problem(&model) {
+                self.err(format!("{path}.json"), problem);
+                if !model.is_object() {
                     continue;
                 }
-                _ => self.err(format!("{path}.json"), "must have a non-empty \"title\""),
+            } else if let Some(t) = model.get("title").and_then(|t| t.as_str())
+                && !titles.insert((folder.clone(), t.to_string()))
+            {
+                self.err(
+                    format!("{path}.json"),
+                    format!("title {t:?} is used by another dashboard in folder {folder:?}"),
+                );
             }
             out.push(Dashboard {
                 name: dash.name.clone(),
@@ -685,7 +676,13 @@ impl Validator {
                     format!("{:?} is not unique", g.name),
                 );
             }
+            let before = self.errors.len();
             self.positive_duration(&format!("{gpath}.interval"), &g.interval);
+            if self.errors.len() == before
+                && let Some(problem) = limits::rule_group_interval_problem(&g.interval)
+            {
+                self.err(format!("{gpath}.interval"), problem);
+            }
             if g.rules.is_empty() {
                 self.err(format!("{gpath}.rules"), "must hold at least one rule");
             }

@@ -65,8 +65,8 @@ struct Processors {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct MemoryLimiter {
     check_interval: String,
-    limit_mib: u64,
-    spike_limit_mib: u64,
+    limit_mib: u32,
+    spike_limit_mib: u32,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -214,10 +214,12 @@ fn queue() -> Queue {
 
 /// The memory_limiter's hard limit: 80% of the container's memory limit, leaving
 /// headroom for the Go runtime; the spike limit is 20% of that.
-/// Saturates at `u64::MAX` MiB rather than wrapping for absurd limits.
-pub fn memory_limit_mib(container_limit_bytes: u128) -> u64 {
+/// Saturates at `u32::MAX` MiB, the bound of the collector's own field
+/// (opentelemetry-collector `internal/memorylimiter/config.go` at v0.159.0:
+/// `MemoryLimitMiB uint32`, `MemorySpikeLimitMiB uint32`).
+pub fn memory_limit_mib(container_limit_bytes: u128) -> u32 {
     // (2^128 >> 20) * 80 stays below 2^128: no overflow before the conversion.
-    u64::try_from((container_limit_bytes >> 20) * 80 / 100).unwrap_or(u64::MAX)
+    u32::try_from((container_limit_bytes >> 20) * 80 / 100).unwrap_or(u32::MAX)
 }
 
 /// Renders the collector config. `memory_limit_bytes` is the container's memory limit.
@@ -372,12 +374,12 @@ mod tests {
         assert_eq!(memory_limit_mib(512 << 20), 409);
         assert_eq!(memory_limit_mib(0), 0);
         // A proptest splicing "200000000000000" into a quantity found that a limit
-        // this large used to wrap to u64, and the spike limit then overflowed.
-        assert_eq!(memory_limit_mib((u64::MAX as u128 * 2) << 20), u64::MAX);
-        assert_eq!(
-            memory_limit_mib(1_000_000_000_000_000_000u128 << 20) / 5 * 5,
-            800_000_000_000_000_000
-        );
-        assert_eq!(memory_limit_mib(u128::MAX), u64::MAX);
+        // this large used to wrap, and the spike limit then overflowed. The
+        // collector reads both limits as uint32: saturate there, not at u64.
+        let largest_exact = (u32::MAX as u128 * 100 / 80) << 20;
+        assert_eq!(memory_limit_mib(largest_exact), u32::MAX - 1);
+        assert_eq!(memory_limit_mib(largest_exact * 2), u32::MAX);
+        assert_eq!(memory_limit_mib((u64::MAX as u128 * 2) << 20), u32::MAX);
+        assert_eq!(memory_limit_mib(u128::MAX), u32::MAX);
     }
 }
