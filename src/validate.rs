@@ -24,6 +24,9 @@ use crate::units::{parse_byte_size, parse_cpu_millis, parse_duration, parse_quan
 
 /// Loki's index period: retention is at least, and a multiple of, one day.
 const LOKI_DAY: Duration = Duration::from_secs(24 * 3600);
+/// The smallest non-zero trace ratio: one trace in a million. The sampler could go
+/// lower (2^-56), but a smaller value is far more likely a typo than a plan.
+const MIN_TRACE_RATIO: f64 = 0.000_001;
 /// Below this the collector's memory_limiter leaves no room to work.
 const COLLECTOR_MIN_MEMORY: u128 = 128 << 20;
 
@@ -154,6 +157,11 @@ pub fn validate(stack: &ObservabilityStack) -> Result<ValidatedStack, Validation
         v.err(
             "spec.collector.sampling.traceRatio",
             "must be a number from 0 to 1",
+        );
+    } else if ratio > 0.0 && ratio < MIN_TRACE_RATIO {
+        v.err(
+            "spec.collector.sampling.traceRatio",
+            "must be 0 (keep no trace) or from 0.000001 to 1",
         );
     }
     for key in spec.collector.resource_attributes.keys() {

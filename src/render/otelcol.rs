@@ -88,10 +88,22 @@ struct AttributeAction {
     action: String,
 }
 
+/// Trace sampling by TraceID. Mode `proportional` (contrib
+/// `processor/probabilisticsamplerprocessor`, `sampler_mode.go`): the decision
+/// compares the trace's randomness (the `rv` of its tracestate, else the low 56
+/// bits of the TraceID) with a threshold, so every collector replica keeps or drops
+/// the same traces with no shared seed, a trace an SDK already sampled keeps a
+/// consistent threshold (`th`), and ratios down to 2^-56 can be expressed. The
+/// default `hash_seed` mode keeps 14 bits of hash (nothing below 1/16384 is
+/// sampled) and, with `fail_closed`, drops every span whose tracestate already
+/// carries sampling values. `fail_closed: false`: a span whose randomness cannot
+/// be read is kept rather than dropped.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct ProbabilisticSampler {
     mode: String,
     sampling_percentage: f64,
+    sampling_precision: u8,
+    fail_closed: bool,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -182,10 +194,24 @@ struct PullExporter {
     prometheus: PrometheusPull,
 }
 
+/// The collector's own Prometheus endpoint. The three naming options are written out
+/// so the names sextant's rules and dashboards query never depend on an upstream
+/// default: since v0.152 an explicitly configured pull reader defaults all three to
+/// true (opentelemetry-collector
+/// `service/telemetry/otelconftelemetry/internal/migration/v0.3.0.go` at v0.159.0),
+/// which drops `_total` and unit suffixes. sextant keeps the suffixes (otelconf
+/// v0.25.0 `otelconf/v0.3.0/metric.go` picks `NoUTF8EscapingWithSuffixes` unless
+/// both suffix options are true): counters end in `_total`, seconds in `_seconds`,
+/// bytes in `_bytes`, the same convention as the OTLP metrics Prometheus 3.5
+/// translates, so one Prometheus holds one naming convention. No scope labels.
+/// The resulting names are listed in `crate::catalogue`.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct PrometheusPull {
     host: String,
     port: i32,
+    without_scope_info: bool,
+    without_type_suffix: bool,
+    without_units: bool,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -239,10 +265,11 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
             .collect(),
     });
     let ratio = spec.collector.sampling.trace_ratio;
-    // hash_seed: the decision is a hash of the trace ID, the same on every replica.
     let sampler = (ratio < 1.0).then(|| ProbabilisticSampler {
-        mode: "hash_seed".into(),
-        sampling_percentage: (ratio * 100.0 * 1000.0).round() / 1000.0,
+        mode: "proportional".into(),
+        sampling_percentage: ratio * 100.0,
+        sampling_precision: 4,
+        fail_closed: false,
     });
 
     let mut pipelines = BTreeMap::new();
@@ -354,6 +381,9 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
                                 prometheus: PrometheusPull {
                                     host: "0.0.0.0".into(),
                                     port: ports::COLLECTOR_METRICS,
+                                    without_scope_info: true,
+                                    without_type_suffix: false,
+                                    without_units: false,
                                 },
                             },
                         },
