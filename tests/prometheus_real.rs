@@ -515,7 +515,7 @@ fn free_port() -> u16 {
 }
 
 /// What Prometheus's container gets: its `prometheus.yml` (from the ConfigMap it
-/// mounts) and its args, with the mount paths the args must point into.
+/// mounts) and its args.
 struct Rendered {
     config: String,
     args: Vec<String>,
@@ -673,9 +673,9 @@ async fn start(prometheus: &Path, config: &str, args: &[String]) -> Result<Runni
     }
 }
 
-/// Whether Prometheus refuses the rendered args because of the OTLP flag: it must
-/// exit with Kingpin's "unknown long flag" for it. `Err` when it runs (the flag is
-/// known now) or fails for another reason.
+/// `Ok` when Prometheus refuses the rendered args (OTLP flag kept) because of that
+/// flag: it exits with Kingpin's "unknown long flag" for it. `Err` when it runs (the
+/// flag is known now) or fails for another reason.
 async fn otlp_flag_refused(prometheus: &Path, config: &str, args: &[String]) -> Result<(), String> {
     let mut p = spawn(prometheus, config, args, false);
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -702,10 +702,22 @@ async fn otlp_flag_refused(prometheus: &Path, config: &str, args: &[String]) -> 
 // Dashboard queries
 // ---------------------------------------------------------------------------
 
+/// A query of a built-in dashboard.
+#[derive(Debug)]
+struct DashboardQuery {
+    dashboard: &'static str,
+    panel: String,
+    expr: String,
+    /// The dashboard's `custom` variables at their saved selection (`current`), in
+    /// Grafana's form for Prometheus: one value as is, several as `(a|b)` with each
+    /// regex-escaped.
+    custom: BTreeMap<String, String>,
+}
+
 /// Every `expr` of every panel target (rows' nested panels included) of a built-in
-/// dashboard that reads span metrics or the service graph: (dashboard, panel, expr).
-fn span_metric_queries() -> Vec<(String, String, String)> {
-    fn walk(dash: &str, panels: &Value, out: &mut Vec<(String, String, String)>) {
+/// dashboard that reads span metrics or the service graph.
+fn span_metric_queries() -> Vec<DashboardQuery> {
+    fn walk(panels: &Value, out: &mut Vec<(String, String)>) {
         for p in panels.as_array().into_iter().flatten() {
             for t in p["targets"].as_array().into_iter().flatten() {
                 if let Some(expr) = t["expr"].as_str()
@@ -713,24 +725,62 @@ fn span_metric_queries() -> Vec<(String, String, String)> {
                         || expr.contains("traces_service_graph"))
                 {
                     let title = p["title"].as_str().unwrap_or("").to_string();
-                    out.push((dash.to_string(), title, expr.to_string()));
+                    out.push((title, expr.to_string()));
                 }
             }
-            walk(dash, &p["panels"], out);
+            walk(&p["panels"], out);
         }
     }
     let mut out = Vec::new();
     for d in BuiltinDashboard::ALL {
         let v: Value = serde_json::from_str(builtin_json(d)).unwrap();
-        walk(d.name(), &v["panels"], &mut out);
+        let custom: BTreeMap<String, String> = v["templating"]["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|var| var["type"] == "custom")
+            .map(|var| {
+                let current = &var["current"]["value"];
+                let value = match current.as_array() {
+                    Some(many) if many.len() == 1 => many[0].as_str().unwrap().to_string(),
+                    Some(many) => format!(
+                        "({})",
+                        many.iter()
+                            .map(|m| regex_escape(m.as_str().unwrap()))
+                            .collect::<Vec<_>>()
+                            .join("|")
+                    ),
+                    None => current.as_str().unwrap().to_string(),
+                };
+                (var["name"].as_str().unwrap().to_string(), value)
+            })
+            .collect();
+        let mut found = Vec::new();
+        walk(&v["panels"], &mut found);
+        out.extend(found.into_iter().map(|(panel, expr)| DashboardQuery {
+            dashboard: d.name(),
+            panel,
+            expr,
+            custom: custom.clone(),
+        }));
     }
     out
+}
+
+/// Escapes regex metacharacters, as Grafana does for multi-value variables.
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
 }
 
 /// Replaces Grafana variables (`$name`, `${name}`, `[[name]]` is not used by the
 /// dashboards and not handled) by `values`. A `$` followed by a name not in `values`
 /// is an error; a `$` not followed by a name (a regex anchor) stays.
-fn substitute(expr: &str, values: &BTreeMap<&str, String>) -> Result<String, String> {
+fn substitute(expr: &str, values: &BTreeMap<String, String>) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = expr;
     while let Some(i) = rest.find('$') {
@@ -765,9 +815,10 @@ fn substitute(expr: &str, values: &BTreeMap<&str, String>) -> Result<String, Str
 /// max(`$__interval` + scrape interval, 4 × scrape interval), with the scrape
 /// interval the `timeInterval` of the rendered Prometheus datasource; `$__interval`
 /// is the range step; `$__range` the time range in seconds, as Grafana's Prometheus
-/// datasource writes it. `$kind` is the dashboard's default selection, in Grafana's
-/// regex form for a multi-value variable.
-fn variable_values(stack: &ValidatedStack, step_s: u64, range_s: u64) -> BTreeMap<&str, String> {
+/// datasource writes it. `$service` is the service written, `$namespace` the stack's
+/// (span metrics carry none). Custom variables (`$kind`) come from the dashboard
+/// ([`DashboardQuery::custom`]).
+fn variable_values(stack: &ValidatedStack, step_s: u64, range_s: u64) -> BTreeMap<String, String> {
     let ds = serde_json::to_value(grafana::datasources(stack)).unwrap();
     let prom = ds["datasources"]
         .as_array()
@@ -779,14 +830,16 @@ fn variable_values(stack: &ValidatedStack, step_s: u64, range_s: u64) -> BTreeMa
         .unwrap()
         .as_secs();
     let rate_interval = (step_s + scrape_s).max(4 * scrape_s);
-    BTreeMap::from([
+    [
         ("service", SERVICE.to_string()),
-        ("kind", "(SPAN_KIND_SERVER|SPAN_KIND_CONSUMER)".to_string()),
         ("namespace", stack.namespace.clone()),
         ("__interval", format!("{step_s}s")),
         ("__rate_interval", format!("{rate_interval}s")),
         ("__range", format!("{range_s}s")),
-    ])
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// The values of an instant (vector) or range (matrix) query result; an error when
@@ -1154,8 +1207,11 @@ async fn real_prometheus_runs_the_rendered_config_and_serves_tempo_span_metrics_
         let range_s = ((end_ms - start_ms) / 1000) as u64;
         let values = variable_values(&valid, step_s, range_s);
         let mut failures = Vec::new();
-        for (dash, panel, expr) in &queries {
-            let q = substitute(expr, &values).unwrap_or_else(|e| panic!("{dash}/{panel}: {e}"));
+        for dq in &queries {
+            let (dash, panel) = (dq.dashboard, &dq.panel);
+            let mut vars = values.clone();
+            vars.extend(dq.custom.clone());
+            let q = substitute(&dq.expr, &vars).unwrap_or_else(|e| panic!("{dash}/{panel}: {e}"));
             let instant = query(q.clone()).await.and_then(|d| check_result(&d));
             let range_start = secs(end_ms - 5 * 60_000);
             let range = http
@@ -1260,8 +1316,8 @@ async fn a_broken_config_makes_the_start_fail() {
 #[test]
 fn substitute_knows_its_variables_and_refuses_others() {
     let values = BTreeMap::from([
-        ("service", "checkout".to_string()),
-        ("__rate_interval", "2m".to_string()),
+        ("service".to_string(), "checkout".to_string()),
+        ("__rate_interval".to_string(), "2m".to_string()),
     ]);
     assert_eq!(
         substitute(
@@ -1274,6 +1330,17 @@ fn substitute_knows_its_variables_and_refuses_others() {
     let err = substitute("rate(x[$__interval_ms])", &values).unwrap_err();
     assert!(err.contains("$__interval_ms"), "{err}");
     assert!(substitute("x{a=\"${service\"}", &values).is_err());
+}
+
+#[test]
+fn custom_variables_take_the_dashboards_saved_selection() {
+    let queries = span_metric_queries();
+    let kind = queries
+        .iter()
+        .find(|q| q.expr.contains("$kind"))
+        .expect("a query filtering by $kind");
+    assert_eq!(kind.custom["kind"], "(SPAN_KIND_SERVER|SPAN_KIND_CONSUMER)");
+    assert_eq!(regex_escape("a.b|c"), "a\\.b\\|c");
 }
 
 #[test]
