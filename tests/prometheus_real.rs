@@ -21,7 +21,9 @@
 //!   rendered Tempo config, and an exemplar labelled `traceID` on a bucket;
 //! - every query of a built-in dashboard that reads span metrics or the service
 //!   graph (taken from the dashboards' JSON, not re-typed) returns data for them,
-//!   as an instant and as a range query, with a non-zero value; two queries of
+//!   as an instant and as a range query, with a non-zero value, with `$service`
+//!   the service written and again at "All" where that is the saved selection;
+//!   custom variables (`$kind`) at the dashboard's saved selection; two queries of
 //!   the same shape return the values the written data imply; and the exemplar
 //!   comes back from `/api/v1/query_exemplars`, so exemplar storage is on.
 //!
@@ -712,6 +714,9 @@ struct DashboardQuery {
     /// Grafana's form for Prometheus: one value as is, several as `(a|b)` with each
     /// regex-escaped.
     custom: BTreeMap<String, String>,
+    /// The dashboard's other variables whose saved selection is "All", at their
+    /// `allValue` (what Grafana puts in the query then).
+    all: BTreeMap<String, String>,
 }
 
 /// Every `expr` of every panel target (rows' nested panels included) of a built-in
@@ -755,6 +760,16 @@ fn span_metric_queries() -> Vec<DashboardQuery> {
                 (var["name"].as_str().unwrap().to_string(), value)
             })
             .collect();
+        let all: BTreeMap<String, String> = v["templating"]["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|var| var["type"] != "custom" && var["current"]["value"][0] == "$__all")
+            .map(|var| {
+                let all = var["allValue"].as_str().expect("an allValue for All");
+                (var["name"].as_str().unwrap().to_string(), all.to_string())
+            })
+            .collect();
         let mut found = Vec::new();
         walk(&v["panels"], &mut found);
         out.extend(found.into_iter().map(|(panel, expr)| DashboardQuery {
@@ -762,6 +777,7 @@ fn span_metric_queries() -> Vec<DashboardQuery> {
             panel,
             expr,
             custom: custom.clone(),
+            all: all.clone(),
         }));
     }
     out
@@ -1207,30 +1223,48 @@ async fn real_prometheus_runs_the_rendered_config_and_serves_tempo_span_metrics_
         let range_s = ((end_ms - start_ms) / 1000) as u64;
         let values = variable_values(&valid, step_s, range_s);
         let mut failures = Vec::new();
+        // Each with `$service` = the service written, and again at the dashboard's
+        // saved selection where that is "All".
+        let mut passes = 0;
         for dq in &queries {
             let (dash, panel) = (dq.dashboard, &dq.panel);
             let mut vars = values.clone();
             vars.extend(dq.custom.clone());
-            let q = substitute(&dq.expr, &vars).unwrap_or_else(|e| panic!("{dash}/{panel}: {e}"));
-            let instant = query(q.clone()).await.and_then(|d| check_result(&d));
-            let range_start = secs(end_ms - 5 * 60_000);
-            let range = http
-                .api(
-                    "/api/v1/query_range",
-                    &[
-                        ("query", &q),
-                        ("start", &range_start),
-                        ("end", &at),
-                        ("step", &format!("{step_s}s")),
-                    ],
-                )
-                .await
-                .and_then(|d| check_result(&d));
-            match (&instant, &range) {
-                (Ok(v), Ok(_)) => eprintln!("{name}: ok {dash} / {panel}: {q} = {v:?}"),
-                _ => failures.push(format!(
-                    "{dash} / {panel}: {q}\n  instant: {instant:?}\n  range: {range:?}"
-                )),
+            let mut exprs = vec![substitute(&dq.expr, &vars)];
+            let used_at_all: Vec<_> = dq
+                .all
+                .iter()
+                .filter(|(n, _)| {
+                    dq.expr.contains(&format!("${n}")) || dq.expr.contains(&format!("${{{n}}}"))
+                })
+                .collect();
+            if !used_at_all.is_empty() {
+                vars.extend(used_at_all.into_iter().map(|(n, v)| (n.clone(), v.clone())));
+                exprs.push(substitute(&dq.expr, &vars));
+            }
+            for q in exprs {
+                let q = q.unwrap_or_else(|e| panic!("{dash}/{panel}: {e}"));
+                let instant = query(q.clone()).await.and_then(|d| check_result(&d));
+                let range_start = secs(end_ms - 5 * 60_000);
+                let range = http
+                    .api(
+                        "/api/v1/query_range",
+                        &[
+                            ("query", &q),
+                            ("start", &range_start),
+                            ("end", &at),
+                            ("step", &format!("{step_s}s")),
+                        ],
+                    )
+                    .await
+                    .and_then(|d| check_result(&d));
+                passes += 1;
+                match (&instant, &range) {
+                    (Ok(v), Ok(_)) => eprintln!("{name}: ok {dash} / {panel}: {q} = {v:?}"),
+                    _ => failures.push(format!(
+                        "{dash} / {panel}: {q}\n  instant: {instant:?}\n  range: {range:?}"
+                    )),
+                }
             }
         }
         assert!(
@@ -1248,7 +1282,8 @@ async fn real_prometheus_runs_the_rendered_config_and_serves_tempo_span_metrics_
             "{name}: FINDING: exemplar with {TRACE_ID_LABEL}={TRACE_ID} not stored: {found:?}"
         );
         eprintln!(
-            "{name}: {} dashboard queries answered, exemplar stored, in {:?}",
+            "{name}: {} dashboard queries answered ({passes} runs: again at \"All\" where \
+             the saved selection is All), exemplar stored, in {:?}",
             queries.len(),
             started.elapsed()
         );
