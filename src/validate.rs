@@ -17,6 +17,7 @@ use promql_parser::parser::{self, Expr};
 
 use crate::api::{
     AlertingSpec, ContactPointType, MAX_STACK_NAME_LEN, ObservabilityStack, ObservabilityStackSpec,
+    SmtpSpec,
 };
 use crate::build::rules::{BUILTIN_GROUP, builtin_rule_names};
 use crate::limits;
@@ -201,7 +202,10 @@ pub fn validate(stack: &ObservabilityStack) -> Result<ValidatedStack, Validation
     v.schema_rules(spec);
     let loki_streams = v.loki_streams(spec);
     let inline_dashboards = v.dashboards(spec);
-    v.alerting(&spec.grafana.alerting);
+    v.alerting(&spec.grafana.alerting, spec.grafana.smtp.as_ref());
+    if let Some(smtp) = &spec.grafana.smtp {
+        v.smtp(smtp);
+    }
     if let Some(creds) = &spec.grafana.admin_credentials
         && !is_dns_subdomain(&creds.secret_name)
     {
@@ -668,7 +672,56 @@ impl Validator {
         out
     }
 
-    fn alerting(&mut self, a: &AlertingSpec) {
+    fn smtp(&mut self, smtp: &SmtpSpec) {
+        let p = "spec.grafana.smtp";
+        match smtp.host.rsplit_once(':') {
+            Some((host, port))
+                if !host.is_empty()
+                    && !host.contains(['$', ' '])
+                    && port.parse::<u16>().is_ok_and(|p| p > 0) => {}
+            _ => self.err(
+                format!("{p}.host"),
+                "must be host:port with a port from 1 to 65535, such as smtp.example.com:587",
+            ),
+        }
+        match smtp.from_address.split_once('@') {
+            Some((user, domain))
+                if !user.is_empty()
+                    && !domain.is_empty()
+                    && !smtp.from_address.contains(['$', ' ']) => {}
+            _ => self.err(
+                format!("{p}.fromAddress"),
+                format!("{:?} is not an e-mail address", smtp.from_address),
+            ),
+        }
+        // Grafana expands `${...}` in every setting, environment overrides included
+        // (grafana `pkg/setting/expanders.go`): plain settings must not hold a `$`.
+        for (field, value) in [("fromName", &smtp.from_name), ("user", &smtp.user)] {
+            if value.as_deref().is_some_and(|v| v.contains('$')) {
+                self.err(
+                    format!("{p}.{field}"),
+                    "must not contain '$' (Grafana would expand it as a variable)",
+                );
+            }
+        }
+        if let Some(r) = &smtp.password_secret_ref {
+            if !is_dns_subdomain(&r.name) {
+                self.err(
+                    format!("{p}.passwordSecretRef.name"),
+                    "must be a DNS subdomain name",
+                );
+            }
+            self.secret_key(&format!("{p}.passwordSecretRef.key"), &r.key);
+            if smtp.user.is_none() {
+                self.err(
+                    format!("{p}.user"),
+                    "must be set with passwordSecretRef: Grafana logs in only with a user",
+                );
+            }
+        }
+    }
+
+    fn alerting(&mut self, a: &AlertingSpec, smtp: Option<&SmtpSpec>) {
         let mut groups = BTreeSet::new();
         for (gi, g) in a.rule_groups.iter().enumerate() {
             let gpath = format!("spec.grafana.alerting.ruleGroups[{gi}]");
@@ -776,6 +829,21 @@ impl Validator {
                     "must be a DNS subdomain name",
                 );
             }
+        }
+        if a.contact_points
+            .iter()
+            .any(|c| c.type_ == ContactPointType::Email)
+            && smtp.is_none()
+        {
+            let i = a
+                .contact_points
+                .iter()
+                .position(|c| c.type_ == ContactPointType::Email)
+                .unwrap_or_default();
+            self.err(
+                format!("spec.grafana.alerting.contactPoints[{i}].type"),
+                "email contact points need spec.grafana.smtp: Grafana cannot deliver e-mail without an SMTP server",
+            );
         }
         if let Some(d) = &a.default_contact_point
             && !points.contains(d.as_str())

@@ -298,7 +298,9 @@ fn base_specs() -> Vec<Value> {
                                           "labels": {"severity": "page"}, "annotations": {"summary": "s"}}]}],
                          "contactPoints": [{"name": "p", "type": "webhook", "secretRef": {"name": "w", "key": "url"}},
                                            {"name": "m", "type": "email", "addresses": ["a@b.c"]}],
-                         "defaultContactPoint": "m"}
+                         "defaultContactPoint": "m"},
+            "smtp": {"host": "smtp.example.com:587", "fromAddress": "g@example.com", "user": "g",
+                     "passwordSecretRef": {"name": "smtp", "key": "password"}, "startTlsPolicy": "NoStartTLS"}
         }
     }));
     for spec in &out {

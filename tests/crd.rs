@@ -152,6 +152,11 @@ fn cel_rules_agree_with_validate() {
             json!({"collector": {"sampling": {"traceRatio": 0.000000001}}}),
             "traceRatio must be 0 (keep no trace) or from 0.000001 to 1",
         ),
+        (
+            "email-without-smtp",
+            json!({"grafana": {"alerting": {"contactPoints": [{"name": "m", "type": "email", "addresses": ["a@b.c"]}]}}}),
+            "email contact points need spec.grafana.smtp",
+        ),
     ];
     for (case, spec, message) in cases {
         let obj = json!({"apiVersion": "observability.sextant.dev/v1alpha1", "kind": "ObservabilityStack",

@@ -310,6 +310,7 @@ fn stacks() -> Vec<(String, sextant::api::ObservabilityStack)> {
              loki: {image: my/loki:1, retention: {period: 14d, streams: [{selector: '{a=\"b\"}', period: 2d}]}}\n\
              storage: {storageClassName: fast, deletionPolicy: Delete}\n\
              grafana:\n  image: my/grafana:1\n  adminCredentials: {secretName: admin, userKey: u, passwordKey: p}\n\
+             \x20 smtp: {host: 'smtp.example.com:587', fromAddress: g@example.com, user: g, passwordSecretRef: {name: smtp, key: password}}\n\
              \x20 dashboards: {configMapSelector: {matchLabels: {team: a}}, inline: [{name: d, folder: f, json: '{\"title\": \"T\"}'}]}\n\
              \x20 alerting:\n    contactPoints:\n      - {name: hook, type: webhook, secretRef: {name: hook-secret, key: url}}\n\
              \x20     - {name: page, type: pagerduty, secretRef: {name: a.very.long.secret.name.that.needs.a.short.volume.name.x, key: k}}\n\

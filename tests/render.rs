@@ -145,14 +145,54 @@ fn secrets_are_referenced_never_copied() {
     let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
         .as_array()
         .unwrap();
-    let password = env
-        .iter()
-        .find(|e| e["name"] == "GF_SECURITY_ADMIN_PASSWORD")
-        .unwrap();
+    let value = |name: &str| {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // Read from files, whose content Grafana does not expand again: a password with
+    // `$` in it reaches Grafana as it is.
     assert_eq!(
-        password["valueFrom"]["secretKeyRef"]["name"],
-        "grafana-admin"
+        value("GF_SECURITY_ADMIN_PASSWORD"),
+        "$__file{/etc/grafana/secrets/grafana-admin/admin-password}"
     );
+    assert_eq!(
+        value("GF_SMTP_PASSWORD"),
+        "$__file{/etc/grafana/secrets/smtp/password}"
+    );
+    assert_eq!(value("GF_SMTP_HOST"), "smtp.example.com:587");
+    assert_eq!(value("GF_SMTP_STARTTLS_POLICY"), "MandatoryStartTLS");
+    let pod = &deployment["spec"]["template"]["spec"];
+    for (secret, key) in [("grafana-admin", "admin-password"), ("smtp", "password")] {
+        let volume = pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["secret"]["secretName"] == secret)
+            .unwrap_or_else(|| panic!("Secret {secret} is not mounted"));
+        assert!(
+            volume["secret"]["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["key"] == key && i["path"] == key),
+            "{volume}"
+        );
+        let mounted = pod["containers"][0]["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| {
+                m["name"] == volume["name"]
+                    && m["mountPath"] == format!("/etc/grafana/secrets/{secret}")
+            });
+        assert!(mounted, "{secret} not mounted under /etc/grafana/secrets");
+    }
+    // No secret value is ever in the pod spec.
+    assert!(!env.iter().any(|e| e.get("valueFrom").is_some()));
 }
 
 #[test]
@@ -322,6 +362,13 @@ fn grafana_alert_rules_file_holds_every_rule() {
                 promql_parser::parser::parse(expr)
                     .unwrap_or_else(|e| panic!("{name}: {uid}: {expr}: {e}"));
                 assert_eq!(rule["condition"], "C", "{name}: {uid}");
+                // In Grafana `$value` is the evaluation string, not a number: every
+                // template uses the value of query A instead.
+                let text = serde_json::to_string(&rule["annotations"]).unwrap();
+                assert!(
+                    !text.replace("$values", "").contains("$value"),
+                    "{name}: {uid}: {text}"
+                );
             }
         }
         assert!(wanted > 0, "{name}: the sample has no rules to check");
@@ -368,7 +415,7 @@ fn every_grafana_uid_fits_grafanas_bound() {
     stacks.push((
         "long-contact-point".into(),
         common::with_spec(&format!(
-            "grafana: {{alerting: {{contactPoints: [{{name: {long}, type: email, addresses: [a@example.com]}}, {{name: {other}, type: email, addresses: [a@example.com]}}]}}}}"
+            "grafana: {{smtp: {{host: 'smtp.example.com:587', fromAddress: g@example.com}}, alerting: {{contactPoints: [{{name: {long}, type: email, addresses: [a@example.com]}}, {{name: {other}, type: email, addresses: [a@example.com]}}]}}}}"
         )),
     ));
     for (name, stack) in stacks {

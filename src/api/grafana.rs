@@ -12,8 +12,11 @@ use super::DURATION_PATTERN;
 
 /// Grafana: datasources for Prometheus, Tempo and Loki (fixed UIDs, linked both ways),
 /// provisioned dashboards and alert rules.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.smtp) || !has(self.alerting) || !has(self.alerting.contactPoints) || !self.alerting.contactPoints.exists(c, c.type == 'email')").message("email contact points need spec.grafana.smtp: Grafana cannot deliver e-mail without an SMTP server")
+)]
 pub struct GrafanaSpec {
     /// Run this component. Disabling it deletes its children.
     #[serde(default = "yes")]
@@ -42,6 +45,11 @@ pub struct GrafanaSpec {
     #[serde(default)]
     pub alerting: AlertingSpec,
 
+    /// The SMTP server Grafana sends e-mail through. Required by `email` contact
+    /// points: without it Grafana has no way to deliver them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpSpec>,
+
     /// CPU and memory. Unset: requests 100m/256Mi, limits 1/512Mi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
@@ -56,6 +64,7 @@ impl Default for GrafanaSpec {
             admin_credentials: None,
             dashboards: DashboardsSpec::default(),
             alerting: AlertingSpec::default(),
+            smtp: None,
             resources: None,
         }
     }
@@ -131,6 +140,65 @@ impl BuiltinDashboard {
             Self::ServiceOverview => "service-overview",
             Self::AgentFleet => "agent-fleet",
             Self::LogsOverview => "logs-overview",
+        }
+    }
+}
+
+/// How Grafana reaches its SMTP server (Grafana's `[smtp]` settings, set through
+/// `GF_SMTP_*` environment variables; the password is read from a mounted Secret).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SmtpSpec {
+    /// The server as `host:port`, such as `smtp.example.com:587`.
+    #[schemars(length(min = 3, max = 253), regex(pattern = "^[^:$\\s]+:[0-9]{1,5}$"))]
+    pub host: String,
+
+    /// The sender address of every e-mail, such as `grafana@example.com`.
+    #[schemars(length(min = 3, max = 253), regex(pattern = "^[^@$\\s]+@[^@$\\s]+$"))]
+    pub from_address: String,
+
+    /// The sender name. Default: `Grafana`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = "^[^$]*$"))]
+    pub from_name: Option<String>,
+
+    /// The user to log in as. Unset: no authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = "^[^$]*$"))]
+    pub user: Option<String>,
+
+    /// The Secret key holding the password of `user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret_ref: Option<SecretKeyRef>,
+
+    /// Whether to upgrade the connection with STARTTLS. Default:
+    /// `OpportunisticStartTLS` (when the server offers it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_tls_policy: Option<StartTlsPolicy>,
+
+    /// Accept any server certificate. Default: false.
+    #[serde(default)]
+    pub skip_verify: bool,
+}
+
+/// Grafana's `[smtp] startTLS_policy` values.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartTlsPolicy {
+    /// Upgrade when the server offers STARTTLS.
+    OpportunisticStartTLS,
+    /// Refuse a server that does not offer STARTTLS.
+    MandatoryStartTLS,
+    /// Never upgrade.
+    NoStartTLS,
+}
+
+impl StartTlsPolicy {
+    /// The value Grafana reads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpportunisticStartTLS => "OpportunisticStartTLS",
+            Self::MandatoryStartTLS => "MandatoryStartTLS",
+            Self::NoStartTLS => "NoStartTLS",
         }
     }
 }
@@ -308,7 +376,7 @@ pub enum ContactPointType {
     Webhook,
     /// A PagerDuty integration key, read from `secretRef`.
     Pagerduty,
-    /// E-mail to `addresses` (needs SMTP configured in Grafana).
+    /// E-mail to `addresses`, through the server of `spec.grafana.smtp`.
     Email,
 }
 

@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapProjection, Container, EnvVar, EnvVarSource, KeyToPath, PodSpec,
-    PodTemplateSpec, ProjectedVolumeSource, Secret, SecretKeySelector, SecretVolumeSource, Volume,
-    VolumeMount, VolumeProjection,
+    ConfigMap, ConfigMapProjection, Container, EnvVar, KeyToPath, PodSpec, PodTemplateSpec,
+    ProjectedVolumeSource, Secret, SecretVolumeSource, Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
@@ -153,18 +152,6 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
             )
         }
     };
-    let secret_env = |env: &str, key: &str| EnvVar {
-        name: env.into(),
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: secret_name.clone(),
-                key: key.into(),
-                optional: Some(false),
-            }),
-            ..EnvVarSource::default()
-        }),
-        ..EnvVar::default()
-    };
     let plain_env = |env: &str, value: &str| EnvVar {
         name: env.into(),
         value: Some(value.into()),
@@ -196,7 +183,29 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
             mounts.push(mount_item(key, grafana::ALERTING_DIR));
         }
     }
-    for (secret, keys) in grafana::contact_point_secrets(stack) {
+    // Secrets Grafana reads as files. Every setting, environment overrides included,
+    // goes through Grafana's variable expansion (grafana `pkg/setting/expanders.go`,
+    // read in a stored copy, not verified at v12.4.12): a value holding `${x}` passed
+    // in an environment variable would be mangled. The content of `$__file{path}`
+    // is read, trimmed of surrounding white space, and not expanded again.
+    let mut file_secrets = grafana::contact_point_secrets(stack);
+    file_secrets
+        .entry(secret_name.clone())
+        .or_default()
+        .extend([user_key.clone(), password_key.clone()]);
+    let smtp_password = spec
+        .smtp
+        .as_ref()
+        .and_then(|s| s.password_secret_ref.as_ref());
+    if let Some(r) = smtp_password {
+        file_secrets
+            .entry(r.name.clone())
+            .or_default()
+            .push(r.key.clone());
+    }
+    for (secret, mut keys) in file_secrets {
+        keys.sort();
+        keys.dedup();
         let volume = format!("secret-{}", short_volume_name(&secret));
         mounts.push(mount(
             &volume,
@@ -226,20 +235,25 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     let container = secured(Container {
         name: "grafana".into(),
         image: Some(spec.image.clone().unwrap_or_else(|| images::GRAFANA.into())),
-        env: Some(vec![
-            secret_env("GF_SECURITY_ADMIN_USER", &user_key),
-            secret_env("GF_SECURITY_ADMIN_PASSWORD", &password_key),
-            plain_env("GF_PATHS_DATA", "/var/lib/grafana"),
-            plain_env("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning"),
-            // The default `[log] mode` is "console file"; the file handler cannot open
-            // /var/log/grafana on the read-only root filesystem (conf/defaults.ini).
-            plain_env("GF_LOG_MODE", "console"),
-            plain_env("GF_ANALYTICS_REPORTING_ENABLED", "false"),
-            plain_env("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
-            plain_env("GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES", "false"),
-            plain_env("GF_USERS_ALLOW_SIGN_UP", "false"),
-            plain_env("GF_AUTH_ANONYMOUS_ENABLED", "false"),
-        ]),
+        env: Some(
+            vec![
+                file_env("GF_SECURITY_ADMIN_USER", &secret_name, &user_key),
+                file_env("GF_SECURITY_ADMIN_PASSWORD", &secret_name, &password_key),
+                plain_env("GF_PATHS_DATA", "/var/lib/grafana"),
+                plain_env("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning"),
+                // The default `[log] mode` is "console file"; the file handler cannot open
+                // /var/log/grafana on the read-only root filesystem (conf/defaults.ini).
+                plain_env("GF_LOG_MODE", "console"),
+                plain_env("GF_ANALYTICS_REPORTING_ENABLED", "false"),
+                plain_env("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
+                plain_env("GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES", "false"),
+                plain_env("GF_USERS_ALLOW_SIGN_UP", "false"),
+                plain_env("GF_AUTH_ANONYMOUS_ENABLED", "false"),
+            ]
+            .into_iter()
+            .chain(smtp_env(spec.smtp.as_ref()))
+            .collect(),
+        ),
         ports: Some(vec![container_port("http", ports::GRAFANA)]),
         liveness_probe: Some(http_probe("/api/health", "http", 30, 15)),
         readiness_probe: Some(http_probe("/api/health", "http", 5, 5)),
@@ -294,6 +308,54 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
         deployments: vec![deployment],
         ..Resources::default()
     }
+}
+
+/// An environment variable whose value Grafana reads from a mounted Secret key.
+fn file_env(env: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: env.into(),
+        value: Some(format!("$__file{{{}}}", grafana::secret_file(secret, key))),
+        ..EnvVar::default()
+    }
+}
+
+/// Grafana's `[smtp]` settings (grafana `pkg/setting/setting_smtp.go`; the
+/// environment override of `[section] key` is `GF_<SECTION>_<KEY>` upper-cased).
+fn smtp_env(smtp: Option<&crate::api::SmtpSpec>) -> Vec<EnvVar> {
+    let Some(smtp) = smtp else {
+        return Vec::new();
+    };
+    let plain = |name: &str, value: &str| EnvVar {
+        name: name.into(),
+        value: Some(value.into()),
+        ..EnvVar::default()
+    };
+    let mut env = vec![
+        plain("GF_SMTP_ENABLED", "true"),
+        plain("GF_SMTP_HOST", &smtp.host),
+        plain("GF_SMTP_FROM_ADDRESS", &smtp.from_address),
+        plain(
+            "GF_SMTP_FROM_NAME",
+            smtp.from_name.as_deref().unwrap_or("Grafana"),
+        ),
+        plain(
+            "GF_SMTP_STARTTLS_POLICY",
+            smtp.start_tls_policy
+                .unwrap_or(crate::api::StartTlsPolicy::OpportunisticStartTLS)
+                .as_str(),
+        ),
+        plain(
+            "GF_SMTP_SKIP_VERIFY",
+            if smtp.skip_verify { "true" } else { "false" },
+        ),
+    ];
+    if let Some(user) = &smtp.user {
+        env.push(plain("GF_SMTP_USER", user));
+    }
+    if let Some(r) = &smtp.password_secret_ref {
+        env.push(file_env("GF_SMTP_PASSWORD", &r.name, &r.key));
+    }
+    env
 }
 
 /// Mounts one key of the config ConfigMap as a file in a directory.

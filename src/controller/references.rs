@@ -112,6 +112,9 @@ pub async fn missing_secrets(
             "spec.grafana.adminCredentials.secretName".into(),
         ));
     }
+    if let Some(r) = g.smtp.as_ref().and_then(|s| s.password_secret_ref.as_ref()) {
+        wanted.push((r.name.clone(), "spec.grafana.smtp.passwordSecretRef".into()));
+    }
     for (i, c) in g.alerting.contact_points.iter().enumerate() {
         if let Some(r) = &c.secret_ref {
             wanted.push((

@@ -125,11 +125,21 @@ pub fn datasources(stack: &ValidatedStack) -> Datasources {
 
 /// `dashboards.yaml`: one file provider over the mounted dashboards, folders from
 /// the directory structure.
+///
+/// `disableDeletion: false`: a dashboard whose file is withdrawn (taken out of the
+/// spec, or its ConfigMap deleted or unselected) is deleted from Grafana on the
+/// provider's next scan. With `true` Grafana only un-provisions it: it stays in
+/// Grafana's database as an ordinary, editable dashboard, for good (grafana
+/// `pkg/services/provisioning/dashboards/file_reader.go`,
+/// `handleMissingDashboardFiles`: `UnprovisionDashboard` versus
+/// `DeleteProvisionedDashboard`). sextant owns what it provisions, so a withdrawn
+/// dashboard goes. `allowUiUpdates: false`: provisioned dashboards cannot be saved
+/// from the UI (a copy can, with "Save as").
 pub fn dashboard_providers() -> Value {
     json!({
         "apiVersion": 1,
         "providers": [{
-            "name": "sextant", "orgId": 1, "type": "file", "disableDeletion": true,
+            "name": "sextant", "orgId": 1, "type": "file", "disableDeletion": false,
             "allowUiUpdates": false, "updateIntervalSeconds": 30,
             "options": {"path": DASHBOARDS_DIR, "foldersFromFilesStructure": true},
         }],
@@ -151,6 +161,38 @@ fn rule_uid(group: &str, alert: &str) -> String {
     format!("{prefix}-{hash}")
 }
 
+/// Rewrites a Prometheus rule template for Grafana: `$value` becomes
+/// `$values.A.Value`, the value of the rule's expression.
+///
+/// In a Grafana-managed rule `$value` is the evaluation string (`[ var='A'
+/// labels={...} value=... ], ...`), not a number, so `{{ $value | humanize }}` and
+/// `humanizePercentage` fail; `$values` maps each query's refId to its value, and
+/// `.Value` is a float64 (grafana `pkg/services/ngalert/state/template/template.go`,
+/// `Data` and `Expand`, read in a stored copy, not verified at v12.4.12). Query A
+/// is the rule's PromQL (see `grafana_rule`). `$values` and `$labels` are left as
+/// they are.
+pub fn grafana_template(text: &str) -> String {
+    const FROM: &str = "$value";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(FROM) {
+        let after = &rest[i + FROM.len()..];
+        out.push_str(&rest[..i]);
+        if after
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            out.push_str(FROM);
+        } else {
+            out.push_str("$values.A.Value");
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Converts a Prometheus alerting rule into a Grafana-managed rule the way Grafana's
 /// own Prometheus-rule import does (pkg/services/ngalert/prom/convert.go): query A
 /// is the expression, evaluated instant; B maps every returned series to 1; C fires
@@ -163,10 +205,19 @@ fn grafana_rule(group: &RuleGroup, rule: &crate::api::AlertRule) -> Value {
         .and_then(|f| parse_duration(f).ok())
         .map(format_go_duration)
         .unwrap_or_else(|| "0s".into());
-    let mut annotations = rule.annotations.clone();
+    let mut annotations: BTreeMap<String, String> = rule
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), grafana_template(v)))
+        .collect();
     annotations
         .entry("summary".into())
         .or_insert_with(|| rule.alert.clone());
+    let labels: BTreeMap<String, String> = rule
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), grafana_template(v)))
+        .collect();
     json!({
         "uid": rule_uid(&group.name, &rule.alert),
         "title": rule.alert,
@@ -197,7 +248,7 @@ fn grafana_rule(group: &RuleGroup, rule: &crate::api::AlertRule) -> Value {
         "noDataState": "OK",
         "execErrState": "Error",
         "for": for_,
-        "labels": rule.labels,
+        "labels": labels,
         "annotations": annotations,
         "isPaused": false,
     })
@@ -289,4 +340,30 @@ pub fn contact_point_secrets(stack: &ValidatedStack) -> BTreeMap<String, Vec<Str
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grafana_template;
+
+    #[test]
+    fn value_becomes_the_value_of_query_a() {
+        assert_eq!(
+            grafana_template("{{ $value | humanizePercentage }} full"),
+            "{{ $values.A.Value | humanizePercentage }} full"
+        );
+        assert_eq!(
+            grafana_template("{{ $value }}/{{$value}}"),
+            "{{ $values.A.Value }}/{{$values.A.Value}}"
+        );
+        // Grafana's own names and other variables stay.
+        for kept in [
+            "{{ $values.B.Value }}",
+            "{{ $labels.job }}",
+            "{{ $value_x }}",
+            "no template",
+        ] {
+            assert_eq!(grafana_template(kept), kept);
+        }
+    }
 }
