@@ -460,3 +460,25 @@ fn every_grafana_uid_fits_grafanas_bound() {
         }
     }
 }
+
+/// Tempo may hang in shutdown once it has served a query (see
+/// `sextant::render::tempo::SHUTDOWN_DELAY`): its config sets a shutdown delay
+/// longer than the 30 s queue cleanup, and the pod's grace period covers that delay
+/// plus time to flush.
+#[test]
+fn tempo_shutdown_delay_fits_its_grace_period() {
+    let objects = rendered("minimal");
+    let config = find(&objects, "ConfigMap", "minimal-tempo-config");
+    let tempo: Value =
+        serde_yaml_ng::from_str(config["data"]["tempo.yaml"].as_str().unwrap()).unwrap();
+    let delay = sextant::units::parse_duration(tempo["shutdown_delay"].as_str().unwrap()).unwrap();
+    assert!(delay.as_secs() > 30, "{delay:?}");
+    let sts = find(&objects, "StatefulSet", "minimal-tempo");
+    let grace = sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        grace >= delay.as_secs() + 60,
+        "grace {grace}s, delay {delay:?}"
+    );
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Container;
 
 use super::common::*;
-use super::stateful::{StatefulWorkload, stateful_set};
+use super::stateful::{DEFAULT_TERMINATION_GRACE_SECONDS, StatefulWorkload, stateful_set};
 use super::{Resources, images};
 use crate::render::{loki, ports, to_yaml};
 use crate::validate::ValidatedStack;
@@ -55,6 +55,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
             config_map: cm.metadata.name.clone().unwrap_or_default(),
             config_hash: hash,
             volume_size: &spec.storage.size,
+            termination_grace_seconds: DEFAULT_TERMINATION_GRACE_SECONDS,
             automount_token: false,
         },
     );

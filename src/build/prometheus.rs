@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 
 use super::common::*;
-use super::stateful::{StatefulWorkload, stateful_set};
+use super::stateful::{DEFAULT_TERMINATION_GRACE_SECONDS, StatefulWorkload, stateful_set};
 use super::{Resources, images};
 use crate::render::{ports, prometheus, to_yaml};
 use crate::validate::ValidatedStack;
@@ -58,6 +58,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
             config_map: cm.metadata.name.clone().unwrap_or_default(),
             config_hash: hash,
             volume_size: &spec.storage.size,
+            termination_grace_seconds: DEFAULT_TERMINATION_GRACE_SECONDS,
             automount_token: true,
         },
     );

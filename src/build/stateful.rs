@@ -33,7 +33,12 @@ pub struct StatefulWorkload<'a> {
     pub volume_size: &'a str,
     /// Whether the pod needs a Kubernetes API token.
     pub automount_token: bool,
+    /// How long the pod may take to stop after SIGTERM before it is killed.
+    pub termination_grace_seconds: i64,
 }
+
+/// The stop time of Prometheus and Loki: enough to flush their heads and WALs.
+pub const DEFAULT_TERMINATION_GRACE_SECONDS: i64 = 60;
 
 /// Builds the StatefulSet of a stateful component.
 pub fn stateful_set(stack: &ValidatedStack, w: StatefulWorkload<'_>) -> StatefulSet {
@@ -84,7 +89,7 @@ pub fn stateful_set(stack: &ValidatedStack, w: StatefulWorkload<'_>) -> Stateful
                         config_volume("config", &w.config_map),
                         empty_dir("tmp"),
                     ]),
-                    termination_grace_period_seconds: Some(60),
+                    termination_grace_period_seconds: Some(w.termination_grace_seconds),
                     ..PodSpec::default()
                 }),
             },

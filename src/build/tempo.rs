@@ -54,6 +54,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
             config_map: cm.metadata.name.clone().unwrap_or_default(),
             config_hash: hash,
             volume_size: &spec.storage.size,
+            termination_grace_seconds: tempo::TERMINATION_GRACE_SECONDS,
             automount_token: false,
         },
     );

@@ -18,9 +18,31 @@ use crate::validate::ValidatedStack;
 /// Where Tempo keeps its data, on the `data` volume.
 pub const DATA_DIR: &str = "/var/tempo";
 
+/// How long Tempo keeps serving after SIGTERM before it stops its modules.
+///
+/// Tempo 2.10.8 can hang in shutdown once it has served a query: the
+/// query-frontend's queue `stopping` waits, with no timeout, until its map of
+/// per-tenant queues is empty, but empty queues are removed only by a 30 s cleanup
+/// timer that has already stopped by then (grafana/tempo at v2.10.8
+/// `modules/frontend/queue/queue.go`: `cleanupQueues` every 30 s, and `stopping`
+/// waits on `q.queues.len() > 0`; `user_queues.go` counts empty queues). No setting
+/// removes the wait: the frontend is always built in single-binary mode
+/// (`modules/frontend/config.go`), and the server's graceful shutdown is reached
+/// only after it (`cmd/tempo/app/modules.go`). `shutdown_delay`
+/// (`cmd/tempo/app/app.go`: after SIGTERM, report not ready and keep every module
+/// running for the delay) lets that timer run once more, so a Tempo that received
+/// no query in the last 30 s of the delay stops cleanly and flushes. A query that
+/// still arrives during the delay (an open connection) can bring the hang back; the
+/// pod is then killed at the end of its grace period and the WAL replays the traces
+/// on the next start (nothing is lost; the shutdown flush is not done).
+pub const SHUTDOWN_DELAY: &str = "40s";
+/// Tempo's grace period: the shutdown delay, then a minute to flush.
+pub const TERMINATION_GRACE_SECONDS: i64 = 100;
+
 /// `tempo.yaml`.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Config {
+    shutdown_delay: String,
     stream_over_http_enabled: bool,
     server: Server,
     distributor: Distributor,
@@ -152,6 +174,7 @@ pub fn generator_enabled(stack: &ValidatedStack) -> bool {
 pub fn render(stack: &ValidatedStack) -> Config {
     let generator = generator_enabled(stack);
     Config {
+        shutdown_delay: SHUTDOWN_DELAY.into(),
         stream_over_http_enabled: true,
         server: Server {
             http_listen_port: ports::TEMPO_HTTP,
