@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use server::{Binaries, CrdServer, Reply};
+use sextant::api::ObservabilityStack;
 
 const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 const STACKS: &str = "/apis/observability.sextant.dev/v1alpha1";
@@ -60,6 +61,8 @@ struct Outcome {
     reply: Reply,
     /// The CRD's CEL messages the refusal quotes.
     cel: Vec<String>,
+    /// Whether kube's client-side CEL evaluator agrees (`None`: not compared).
+    client_cel: Option<bool>,
     problem: Option<String>,
 }
 
@@ -265,16 +268,35 @@ async fn install(server: &CrdServer, crd: &Value) {
     }
 }
 
+/// `tests/crd.rs` checks the CEL rules with kube's evaluator (`validate_cel`); this
+/// says whether it agrees with the server on an object the server accepted (201)
+/// or refused by CEL. Schema refusals are not compared: the server then skips rules.
+/// `None`: not compared (not a typed stack, or refused by the schema).
+fn client_side_cel_agrees(object: &Value, reply: &Reply, by_cel: bool) -> Option<bool> {
+    let stack = serde_json::from_value::<ObservabilityStack>(object.clone()).ok()?;
+    let client_refuses = stack.validate_cel().is_err();
+    match reply.code {
+        201 => Some(!client_refuses),
+        422 if by_cel => Some(client_refuses),
+        _ => None,
+    }
+}
+
 /// Creates one fixture and checks the answer against its header.
 async fn check_case(server: &CrdServer, case: &Case, cel: &BTreeSet<String>) -> Outcome {
     let reply = create(server, &case.file, &case.object, "").await;
     let message = reply.message().to_string();
-    let quoted = cel
+    let quoted: Vec<String> = cel
         .iter()
         .filter(|m| reply.code == 422 && message.contains(m.as_str()))
         .cloned()
         .collect();
+    let client_cel = client_side_cel_agrees(&case.object, &reply, !quoted.is_empty());
     let problem = match (&case.expect, reply.code) {
+        _ if client_cel == Some(false) => Some(format!(
+            "kube's client-side CEL evaluator disagrees with the server (HTTP {}: {message})",
+            reply.code
+        )),
         (Expect::Accepted, 201) => None,
         (Expect::Accepted, code) => Some(format!("expected 201, got {code}: {message}")),
         (Expect::Refused(path), 422) if names_field(&message, path) => None,
@@ -287,6 +309,7 @@ async fn check_case(server: &CrdServer, case: &Case, cel: &BTreeSet<String>) -> 
         file: case.file.clone(),
         reply,
         cel: quoted,
+        client_cel,
         problem,
     }
 }
@@ -331,6 +354,8 @@ async fn crd_on_kubernetes_1_36_takes_samples_and_refuses_fixtures_by_schema_and
                 reply.code,
                 reply.message()
             ));
+        } else if client_side_cel_agrees(&object, &reply, false) == Some(false) {
+            failures.push(format!("sample {file}: kube's CEL evaluator refuses it"));
         }
     }
 
@@ -355,6 +380,7 @@ async fn crd_on_kubernetes_1_36_takes_samples_and_refuses_fixtures_by_schema_and
         outcomes.push(o);
     }
     let refused = outcomes.iter().filter(|o| o.reply.code == 422).count();
+    let compared = outcomes.iter().filter(|o| o.client_cel.is_some()).count();
     assert!(refused > 0, "no fixture was refused");
 
     // Every CEL rule refuses some fixture...
@@ -403,8 +429,8 @@ async fn crd_on_kubernetes_1_36_takes_samples_and_refuses_fixtures_by_schema_and
         }
     }
     println!(
-        "crd-server {git_version}: {} samples, {} fixtures ({refused} refused, {} by CEL) in {:.1}s \
-         (server up {:.1}s, CRD served {:.1}s)",
+        "crd-server {git_version}: {} samples, {} fixtures ({refused} refused, {} by CEL; \
+         kube's CEL evaluator agrees on {compared}) in {:.1}s (server up {:.1}s, CRD served {:.1}s)",
         samples.len(),
         cases.len(),
         by_cel.len(),
