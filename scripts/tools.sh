@@ -413,7 +413,7 @@ install_crd_server() {
   [[ -x $CRD_DIR/bin/apiextensions-apiserver ]] &&
     log "cached crd-server $CRD_SERVER_VERSION is from an older build recipe (want revision $CRD_BUILD_REV); rebuilding"
   local start=$SECONDS t0 work="$CRD_DIR/build" buildlog="$CRD_DIR/build.log"
-  log "building apiextensions-apiserver $CRD_SERVER_VERSION + etcd $CRD_ETCD_VERSION from Debian sid packages (first time only; about 9 min on 2 cores)"
+  log "building apiextensions-apiserver $CRD_SERVER_VERSION + etcd $CRD_ETCD_VERSION from Debian sid packages (first time only; 10-15 min on 2 cores)"
   mkdir -p "$CRD_DIR" "$CACHE/go-build"
   : >"$buildlog"
   private_apt unstable deb unstable
