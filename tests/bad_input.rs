@@ -22,7 +22,9 @@
 //!   `refused <path>` (422 whose message names `<path>` as `<path>: <reason>`, from the
 //!   CRD's schema or one of its CEL rules; the 1.36 path, with list indices where the
 //!   server gives them) or `accepted` (201: only sextant's own validation refuses it,
-//!   or it is a valid stack);
+//!   or it is a valid stack). A CEL rule on the whole object (the `metadata.name`
+//!   rules) is reported at field `<nil>`: there the path is named by the rule's
+//!   message, which starts with `metadata.name: `;
 //! - `gap-check` / `gap-cluster` (optional): a known defect of sextant, described;
 //!   the expectation above is what sextant should do, and the test reports the case
 //!   instead of failing until the defect is fixed.
