@@ -11,6 +11,7 @@ pub mod build;
 pub mod cli;
 pub mod controller;
 pub mod dashboards;
+pub mod limits;
 pub mod render;
 pub mod telemetry;
 pub mod units;

@@ -19,10 +19,14 @@ use crate::api::{
     AlertingSpec, ContactPointType, MAX_STACK_NAME_LEN, ObservabilityStack, ObservabilityStackSpec,
 };
 use crate::build::rules::{BUILTIN_GROUP, builtin_rule_names};
+use crate::limits;
 use crate::units::{parse_byte_size, parse_cpu_millis, parse_duration, parse_quantity_bytes};
 
 /// Loki's index period: retention is at least, and a multiple of, one day.
 const LOKI_DAY: Duration = Duration::from_secs(24 * 3600);
+/// The smallest non-zero trace ratio: one trace in a million. The sampler could go
+/// lower (2^-56), but a smaller value is far more likely a typo than a plan.
+const MIN_TRACE_RATIO: f64 = 0.000_001;
 /// Below this the collector's memory_limiter leaves no room to work.
 const COLLECTOR_MIN_MEMORY: u128 = 128 << 20;
 
@@ -153,6 +157,11 @@ pub fn validate(stack: &ObservabilityStack) -> Result<ValidatedStack, Validation
         v.err(
             "spec.collector.sampling.traceRatio",
             "must be a number from 0 to 1",
+        );
+    } else if ratio > 0.0 && ratio < MIN_TRACE_RATIO {
+        v.err(
+            "spec.collector.sampling.traceRatio",
+            "must be 0 (keep no trace) or from 0.000001 to 1",
         );
     }
     for key in spec.collector.resource_attributes.keys() {
@@ -391,9 +400,6 @@ impl Validator {
         }
         for (i, d) in g.dashboards.inline.iter().enumerate() {
             let path = format!("spec.grafana.dashboards.inline[{i}]");
-            if d.folder.as_ref().is_some_and(|f| f.len() > 128) {
-                self.err(format!("{path}.folder"), "must be at most 128 characters");
-            }
             if d.json.len() > MAX_INLINE_DASHBOARD {
                 self.err(
                     format!("{path}.json"),
@@ -633,32 +639,25 @@ impl Validator {
                     continue;
                 }
             };
-            let folder = dash.folder.clone().unwrap_or_else(|| "sextant".into());
-            if folder.contains('/') || folder == "." || folder == ".." || folder.trim().is_empty() {
-                self.err(
-                    format!("{path}.folder"),
-                    "must not contain '/' or be '.' or '..'",
-                );
+            let folder = dash
+                .folder
+                .clone()
+                .unwrap_or_else(|| crate::render::grafana::FOLDER.into());
+            if let Some(problem) = limits::folder_problem(&folder) {
+                self.err(format!("{path}.folder"), problem);
             }
-            match model.get("title").and_then(|t| t.as_str()) {
-                Some(t) if !t.trim().is_empty() => {
-                    if !titles.insert((folder.clone(), t.to_string())) {
-                        self.err(
-                            format!("{path}.json"),
-                            format!(
-                                "title {t:?} is used by another dashboard in folder {folder:?}"
-                            ),
-                        );
-                    }
-                }
-                _ if !model.is_object() => {
-                    self.err(
-                        format!("{path}.json"),
-                        "must be a JSON object (a dashboard model)",
-                    );
+            if let Some(problem) = limits::dashboard_problem(&model) {
+                self.err(format!("{path}.json"), problem);
+                if !model.is_object() {
                     continue;
                 }
-                _ => self.err(format!("{path}.json"), "must have a non-empty \"title\""),
+            } else if let Some(t) = model.get("title").and_then(|t| t.as_str())
+                && !titles.insert((folder.clone(), t.to_string()))
+            {
+                self.err(
+                    format!("{path}.json"),
+                    format!("title {t:?} is used by another dashboard in folder {folder:?}"),
+                );
             }
             out.push(Dashboard {
                 name: dash.name.clone(),
@@ -685,7 +684,13 @@ impl Validator {
                     format!("{:?} is not unique", g.name),
                 );
             }
+            let before = self.errors.len();
             self.positive_duration(&format!("{gpath}.interval"), &g.interval);
+            if self.errors.len() == before
+                && let Some(problem) = limits::rule_group_interval_problem(&g.interval)
+            {
+                self.err(format!("{gpath}.interval"), problem);
+            }
             if g.rules.is_empty() {
                 self.err(format!("{gpath}.rules"), "must hold at least one rule");
             }

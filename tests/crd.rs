@@ -147,6 +147,11 @@ fn cel_rules_agree_with_validate() {
             json!({"grafana": {"alerting": {"contactPoints": [{"name": "a", "type": "slack"}]}}}),
             "need secretRef",
         ),
+        (
+            "tiny-ratio",
+            json!({"collector": {"sampling": {"traceRatio": 0.000000001}}}),
+            "traceRatio must be 0 (keep no trace) or from 0.000001 to 1",
+        ),
     ];
     for (case, spec, message) in cases {
         let obj = json!({"apiVersion": "observability.sextant.dev/v1alpha1", "kind": "ObservabilityStack",

@@ -952,8 +952,6 @@ fn required(name: &str) -> &'static [&'static str] {
             "tempo_discarded_spans_total",
             "prometheus_tsdb_storage_blocks_bytes",
             "prometheus_tsdb_retention_limit_bytes",
-            "kubelet_volume_stats_used_bytes",
-            "kubelet_volume_stats_capacity_bytes",
             "by (job) (up)",
         ],
         "service-overview" => &[

@@ -339,3 +339,77 @@ fn serde_json_maps_keep_keys_sorted() {
     map.insert("a".into(), Value::Null);
     assert_eq!(map.keys().collect::<Vec<_>>(), ["a", "b"]);
 }
+
+/// Every uid in every provisioning file and dashboard (datasources, alert rules,
+/// contact points, dashboards, and the uids they refer to) is one Grafana accepts:
+/// at most 40 characters of `[a-zA-Z0-9-_]`. Grafana exits at start on a longer one.
+/// The stack here has a contact point with the longest name the API allows.
+#[test]
+fn every_grafana_uid_fits_grafanas_bound() {
+    fn uids(v: &Value, file: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    if (k == "uid" || k.ends_with("Uid"))
+                        && let Some(s) = v.as_str()
+                    {
+                        out.push(format!("{file}: {k}={s}"));
+                    }
+                    uids(v, file, out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| uids(v, file, out)),
+            _ => {}
+        }
+    }
+    let long = "c".repeat(63);
+    let other = format!("{}x", "c".repeat(62));
+    let mut stacks = common::samples();
+    stacks.push((
+        "long-contact-point".into(),
+        common::with_spec(&format!(
+            "grafana: {{alerting: {{contactPoints: [{{name: {long}, type: email, addresses: [a@example.com]}}, {{name: {other}, type: email, addresses: [a@example.com]}}]}}}}"
+        )),
+    ));
+    for (name, stack) in stacks {
+        let objects = build(&validate(&stack).unwrap()).to_values();
+        let mut found = Vec::new();
+        for o in objects.iter().filter(|o| o["kind"] == "ConfigMap") {
+            for (file, text) in o["data"].as_object().unwrap() {
+                let parsed: Value = if file.ends_with(".json") {
+                    serde_json::from_str(text.as_str().unwrap()).unwrap()
+                } else if file.ends_with(".yaml") {
+                    serde_yaml_ng::from_str(text.as_str().unwrap()).unwrap()
+                } else {
+                    continue;
+                };
+                if file.starts_with("datasources")
+                    || file.starts_with("alert-rules")
+                    || file.starts_with("contact-points")
+                    || o["metadata"]["name"]
+                        .as_str()
+                        .unwrap()
+                        .contains("-grafana-dashboards-")
+                {
+                    uids(&parsed, file, &mut found);
+                }
+            }
+        }
+        assert!(!found.is_empty(), "{name}: no uid found");
+        for entry in &found {
+            let uid = entry.rsplit_once('=').unwrap().1;
+            assert!(
+                sextant::limits::is_valid_grafana_uid(uid),
+                "{name}: {entry} is not a uid Grafana accepts"
+            );
+        }
+        if name == "long-contact-point" {
+            let points: Vec<_> = found
+                .iter()
+                .filter(|e| e.starts_with("contact-points.yaml: uid="))
+                .collect();
+            assert_eq!(points.len(), 2, "{points:?}");
+            assert_ne!(points[0], points[1], "two contact points share a uid");
+        }
+    }
+}

@@ -360,8 +360,48 @@ fn inline_dashboard_titles_unique_per_folder() {
 fn inline_dashboard_folder_is_a_path_element() {
     assert_error(
         "grafana: {dashboards: {inline: [{name: a, folder: '../etc', json: '{\"title\": \"t\"}'}]}}",
-        "spec.grafana.dashboards.inline[0].folder: must not contain '/' or be '.' or '..'",
+        "spec.grafana.dashboards.inline[0].folder: must not contain '/'",
     );
+}
+
+#[test]
+fn inline_dashboard_folder_is_not_hidden() {
+    // Grafana's dashboard file reader skips directories whose name starts with '.'.
+    assert_error(
+        "grafana: {dashboards: {inline: [{name: a, folder: '.team', json: '{\"title\": \"t\"}'}]}}",
+        "spec.grafana.dashboards.inline[0].folder: must not start with '.': Grafana skips hidden folders",
+    );
+}
+
+#[test]
+fn inline_dashboard_uid_fits_grafana() {
+    let uid = "u".repeat(41);
+    assert_error(
+        &format!(
+            "grafana: {{dashboards: {{inline: [{{name: a, json: '{{\"title\": \"t\", \"uid\": \"{uid}\"}}'}}]}}}}"
+        ),
+        &format!(
+            "spec.grafana.dashboards.inline[0].json: \"uid\" \"{uid}\" must be at most 40 characters of letters, digits, '-' and '_' (Grafana refuses it)"
+        ),
+    );
+}
+
+#[test]
+fn rule_group_interval_is_a_multiple_of_grafanas_base_interval() {
+    for bad in ["15s", "45s", "1m5s"] {
+        assert_error(
+            &format!(
+                "grafana: {{alerting: {{ruleGroups: [{{name: g, interval: {bad}, rules: [{{alert: A, expr: up == 0}}]}}]}}}}"
+            ),
+            "spec.grafana.alerting.ruleGroups[0].interval: must be a whole multiple of 10s: Grafana evaluates rules on a 10s base interval and refuses any other",
+        );
+    }
+    for ok in ["10s", "1m30s", "2m"] {
+        let stack = common::with_spec(&format!(
+            "grafana: {{alerting: {{ruleGroups: [{{name: g, interval: {ok}, rules: [{{alert: A, expr: up == 0}}]}}]}}}}"
+        ));
+        assert!(validate(&stack).is_ok(), "{ok}");
+    }
 }
 
 #[test]

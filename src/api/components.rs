@@ -138,11 +138,16 @@ fn default_max_replicas() -> i32 {
 pub const DEFAULT_CPU_TARGET: i32 = 70;
 
 /// Head sampling of traces at the collector.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.traceRatio) || self.traceRatio == 0.0 || self.traceRatio >= 0.000001").message("traceRatio must be 0 (keep no trace) or from 0.000001 to 1")
+)]
 pub struct SamplingSpec {
-    /// Fraction of traces kept, from 0 (none) to 1 (all). Sampling is by trace ID,
-    /// so a trace is kept or dropped whole.
+    /// Fraction of traces kept: 1 (all, the default), 0 (none), or from 0.000001
+    /// (one in a million) up. Sampling is by trace ID (the collector's
+    /// probabilistic sampler in proportional mode), so a trace is kept or dropped
+    /// whole, and every collector replica decides the same for a trace.
     #[serde(default = "default_trace_ratio")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub trace_ratio: f64,

@@ -250,15 +250,20 @@ pub struct RuleGroup {
     #[schemars(length(min = 1, max = 190))]
     pub name: String,
 
-    /// How often the group is evaluated.
+    /// How often the group is evaluated: a whole multiple of 10s, Grafana's base
+    /// interval (10s, 1m, 1m30s); Grafana refuses any other.
     #[serde(default = "default_interval")]
-    #[schemars(regex(pattern = DURATION_PATTERN))]
+    #[schemars(regex(pattern = RULE_INTERVAL_PATTERN))]
     pub interval: String,
 
     /// The alerting rules of the group.
     #[schemars(length(min = 1, max = 200))]
     pub rules: Vec<AlertRule>,
 }
+
+/// A duration every term of which is a multiple of 10 s: minutes and longer, seconds
+/// ending in 0, or milliseconds ending in 0000 (see `crate::limits`).
+pub const RULE_INTERVAL_PATTERN: &str = "^([0-9]+(m|h|d|w|y)|[0-9]*0s|[0-9]*0000ms)+$";
 
 fn default_interval() -> String {
     "1m".into()

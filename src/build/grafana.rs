@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy}
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapProjection, Container, EnvVar, EnvVarSource, KeyToPath, PodSpec,
     PodTemplateSpec, ProjectedVolumeSource, Secret, SecretKeySelector, SecretVolumeSource, Volume,
-    VolumeProjection,
+    VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
@@ -59,24 +59,42 @@ pub fn dashboard_files(stack: &ValidatedStack) -> Vec<DashboardFile> {
 }
 
 /// Splits dashboard files over ConfigMaps `<stack>-grafana-dashboards-<n>`, each
-/// below the ConfigMap size limit; a single dashboard is never split.
-pub fn dashboard_config_maps(stack: &ValidatedStack, files: &[DashboardFile]) -> Vec<ConfigMap> {
-    let mut chunks: Vec<BTreeMap<String, String>> = Vec::new();
-    let mut size = 0;
+/// below the ConfigMap size limit and holding the files of one folder only, so that
+/// each ConfigMap is projected whole into its folder's volume (a dashboard added to a
+/// folder reaches Grafana without a change to the pod). A single dashboard is never
+/// split. Returns the ConfigMaps with the folder each belongs to, in folder order.
+pub fn dashboard_config_maps(
+    stack: &ValidatedStack,
+    files: &[DashboardFile],
+) -> Vec<(String, ConfigMap)> {
+    let mut by_folder: BTreeMap<&str, Vec<&DashboardFile>> = BTreeMap::new();
     for f in files {
-        if chunks.is_empty() || size + f.json.len() > DASHBOARD_CONFIGMAP_BYTES {
-            chunks.push(BTreeMap::new());
-            size = 0;
-        }
-        size += f.json.len();
-        if let Some(last) = chunks.last_mut() {
-            last.insert(f.key.clone(), f.json.clone());
+        by_folder.entry(f.folder.as_str()).or_default().push(f);
+    }
+    let mut chunks: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+    for (folder, files) in by_folder {
+        let mut size = 0;
+        let first = chunks.len();
+        for f in files {
+            if chunks.len() == first || size + f.json.len() > DASHBOARD_CONFIGMAP_BYTES {
+                chunks.push((folder.to_string(), BTreeMap::new()));
+                size = 0;
+            }
+            size += f.json.len();
+            if let Some((_, last)) = chunks.last_mut() {
+                last.insert(f.key.clone(), f.json.clone());
+            }
         }
     }
     chunks
         .into_iter()
         .enumerate()
-        .map(|(i, data)| config_map(stack, C, &format!("dashboards-{i}"), data))
+        .map(|(i, (folder, data))| {
+            (
+                folder,
+                config_map(stack, C, &format!("dashboards-{i}"), data),
+            )
+        })
         .collect()
 }
 
@@ -103,7 +121,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
         );
     }
     if let Some(points) = grafana::contact_points(stack) {
-        files.insert("contact-points.yaml".into(), to_yaml(&points));
+        files.insert(grafana::CONTACT_POINTS_FILE.into(), to_yaml(&points));
     }
     let config = config_map(stack, C, "config", files);
     let dashboard_files = dashboard_files(stack);
@@ -157,43 +175,26 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     let mut mounts = vec![
         mount_item("datasources.yaml", "/etc/grafana/provisioning/datasources"),
         mount_item("dashboards.yaml", "/etc/grafana/provisioning/dashboards"),
-        mount("dashboards", grafana::DASHBOARDS_DIR, true),
         mount("data", "/var/lib/grafana", false),
         mount("tmp", "/tmp", false),
     ];
     let mut volumes = vec![
         config_volume("config", &config_name),
-        dashboards_volume(&dashboard_maps, &dashboard_files),
         empty_dir("data"),
         empty_dir("tmp"),
     ];
-    if config.data.as_ref().is_some_and(|d| {
-        d.contains_key(grafana::ALERT_RULES_FILE) || d.contains_key("contact-points.yaml")
-    }) {
-        mounts.push(mount(
-            "alerting",
-            "/etc/grafana/provisioning/alerting",
-            true,
-        ));
-        let mut items = Vec::new();
-        for key in [grafana::ALERT_RULES_FILE, "contact-points.yaml"] {
-            if config.data.as_ref().is_some_and(|d| d.contains_key(key)) {
-                items.push(KeyToPath {
-                    key: key.into(),
-                    path: key.into(),
-                    ..KeyToPath::default()
-                });
-            }
+    let (dashboard_volumes, dashboard_mounts) = dashboard_volumes(&dashboard_maps);
+    volumes.extend(dashboard_volumes);
+    mounts.extend(dashboard_mounts);
+    // Alerting files are mounted one by one (subPath: a regular file in the pod, read
+    // when Grafana starts; a change rolls the pod through the config hash). A directory
+    // mount would also hold the kubelet's `..data` entries, which Grafana's alerting
+    // config reader only skips with a warning in some versions and refuses in older
+    // ones (grafana `pkg/services/provisioning/alerting/config_reader.go`).
+    for key in [grafana::ALERT_RULES_FILE, grafana::CONTACT_POINTS_FILE] {
+        if config.data.as_ref().is_some_and(|d| d.contains_key(key)) {
+            mounts.push(mount_item(key, grafana::ALERTING_DIR));
         }
-        volumes.push(Volume {
-            name: "alerting".into(),
-            config_map: Some(k8s_openapi::api::core::v1::ConfigMapVolumeSource {
-                name: config_name.clone(),
-                items: Some(items),
-                ..Default::default()
-            }),
-            ..Volume::default()
-        });
     }
     for (secret, keys) in grafana::contact_point_secrets(stack) {
         let volume = format!("secret-{}", short_volume_name(&secret));
@@ -230,6 +231,9 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
             secret_env("GF_SECURITY_ADMIN_PASSWORD", &password_key),
             plain_env("GF_PATHS_DATA", "/var/lib/grafana"),
             plain_env("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning"),
+            // The default `[log] mode` is "console file"; the file handler cannot open
+            // /var/log/grafana on the read-only root filesystem (conf/defaults.ini).
+            plain_env("GF_LOG_MODE", "console"),
             plain_env("GF_ANALYTICS_REPORTING_ENABLED", "false"),
             plain_env("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
             plain_env("GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES", "false"),
@@ -281,7 +285,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     };
 
     let mut config_maps = vec![config];
-    config_maps.extend(dashboard_maps);
+    config_maps.extend(dashboard_maps.into_iter().map(|(_, cm)| cm));
     Resources {
         service_accounts: vec![service_account(stack, C, false)],
         config_maps,
@@ -303,47 +307,55 @@ fn mount_item(key: &str, dir: &str) -> k8s_openapi::api::core::v1::VolumeMount {
     }
 }
 
-/// A projected volume laying every dashboard out as `<folder>/<key>`.
-fn dashboards_volume(maps: &[ConfigMap], files: &[DashboardFile]) -> Volume {
-    let folder_of: BTreeMap<&str, &str> = files
-        .iter()
-        .map(|f| (f.key.as_str(), f.folder.as_str()))
-        .collect();
-    let sources = maps
-        .iter()
-        .map(|cm| VolumeProjection {
-            config_map: Some(ConfigMapProjection {
-                name: cm.metadata.name.clone().unwrap_or_default(),
-                items: Some(
-                    cm.data
-                        .iter()
-                        .flatten()
-                        .map(|(key, _)| KeyToPath {
-                            key: key.clone(),
-                            path: format!(
-                                "{}/{key}",
-                                folder_of
-                                    .get(key.as_str())
-                                    .copied()
-                                    .unwrap_or(grafana::FOLDER)
-                            ),
-                            ..KeyToPath::default()
-                        })
-                        .collect(),
-                ),
-                ..ConfigMapProjection::default()
-            }),
-            ..VolumeProjection::default()
-        })
-        .collect();
-    Volume {
-        name: "dashboards".into(),
-        projected: Some(ProjectedVolumeSource {
-            sources: Some(sources),
-            ..ProjectedVolumeSource::default()
-        }),
-        ..Volume::default()
+/// One projected volume per dashboard folder, mounted at `<dashboards>/<folder>`,
+/// holding that folder's ConfigMaps whole (every key a file at the volume's top).
+///
+/// Why one volume per folder: the kubelet writes a ConfigMap or projected volume
+/// atomically (kubernetes `pkg/volume/util/atomic_writer.go`): the payload goes into
+/// a hidden `..<timestamp>` directory, `..data` links to it, and each top-level
+/// entry of the volume is a symlink `<entry> -> ..data/<entry>`. A folder inside one
+/// volume is therefore a symlinked directory, which Grafana's dashboard file reader
+/// never enters (grafana `pkg/services/provisioning/dashboards/file_reader.go` at
+/// v12.4.12: `filepath.Walk` does not follow a symlinked directory, and hidden
+/// `..` directories are skipped), so it would load no dashboard at all. A folder
+/// that is itself the mount point is a real directory whose top-level symlinked
+/// files Grafana resolves. `tests/grafana_layout.rs` lays the rendered pod out as
+/// the kubelet does and walks it with Grafana's rules.
+fn dashboard_volumes(maps: &[(String, ConfigMap)]) -> (Vec<Volume>, Vec<VolumeMount>) {
+    let mut by_folder: BTreeMap<&str, Vec<&ConfigMap>> = BTreeMap::new();
+    for (folder, cm) in maps {
+        by_folder.entry(folder.as_str()).or_default().push(cm);
     }
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    for (i, (folder, maps)) in by_folder.into_iter().enumerate() {
+        let name = format!("dashboards-{i}");
+        let sources = maps
+            .iter()
+            .map(|cm| VolumeProjection {
+                config_map: Some(ConfigMapProjection {
+                    name: cm.metadata.name.clone().unwrap_or_default(),
+                    optional: Some(false),
+                    ..ConfigMapProjection::default()
+                }),
+                ..VolumeProjection::default()
+            })
+            .collect();
+        volumes.push(Volume {
+            name: name.clone(),
+            projected: Some(ProjectedVolumeSource {
+                sources: Some(sources),
+                ..ProjectedVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        mounts.push(mount(
+            &name,
+            &format!("{}/{folder}", grafana::DASHBOARDS_DIR),
+            true,
+        ));
+    }
+    (volumes, mounts)
 }
 
 /// A volume name (a DNS label of at most 63 characters) derived from a Secret name.

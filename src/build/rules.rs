@@ -58,14 +58,6 @@ const BUILTIN: &[Builtin] = &[
         description: "{{ $labels.job }} pod {{ $labels.pod }} has not answered a scrape for 5 minutes.",
     },
     Builtin {
-        name: "StackVolumeNearlyFull",
-        expr: r#"max by (persistentvolumeclaim) (kubelet_volume_stats_used_bytes{persistentvolumeclaim=~"data-.*"} / kubelet_volume_stats_capacity_bytes{persistentvolumeclaim=~"data-.*"}) > 0.85"#,
-        for_: "15m",
-        severity: "warning",
-        summary: "A stack volume is over 85% used",
-        description: "Volume {{ $labels.persistentvolumeclaim }} is {{ $value | humanizePercentage }} used: shorten retention or grow the volume before it fills.",
-    },
-    Builtin {
         name: "LokiIngestionErrors",
         expr: "sum by (reason) (rate(loki_discarded_samples_total[5m])) > 0",
         for_: "10m",

@@ -69,35 +69,26 @@ pub async fn config_map_dashboards(
             .get(FOLDER_ANNOTATION)
             .cloned()
             .unwrap_or_else(|| FOLDER.into());
-        let bad_folder =
-            folder.contains('/') || folder == "." || folder == ".." || folder.trim().is_empty();
+        let bad_folder = crate::limits::folder_problem(&folder);
         for (key, json) in cm.data.iter().flatten() {
             let at = format!("ConfigMap/{} key {key}", cm.name_any());
             if !key.ends_with(".json") {
                 continue;
             }
-            if bad_folder {
-                out.skipped.push(format!(
-                    "{at}: folder annotation {folder:?} must not contain '/' or be '.' or '..'"
-                ));
+            if let Some(problem) = bad_folder {
+                out.skipped
+                    .push(format!("{at}: folder annotation {folder:?} {problem}"));
                 continue;
             }
             match serde_json::from_str::<serde_json::Value>(json) {
-                Ok(model)
-                    if model
-                        .get("title")
-                        .and_then(|t| t.as_str())
-                        .is_some_and(|t| !t.trim().is_empty()) =>
-                {
-                    out.files.push(DashboardFile {
+                Ok(model) => match crate::limits::dashboard_problem(&model) {
+                    None => out.files.push(DashboardFile {
                         key: format!("cm-{}-{key}", cm.name_any()),
                         folder: folder.clone(),
                         json: json.clone(),
-                    });
-                }
-                Ok(_) => out
-                    .skipped
-                    .push(format!("{at}: the dashboard has no \"title\"")),
+                    }),
+                    Some(problem) => out.skipped.push(format!("{at}: the dashboard {problem}")),
+                },
                 Err(e) => out.skipped.push(format!("{at}: not valid JSON: {e}")),
             }
         }

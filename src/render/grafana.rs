@@ -30,6 +30,12 @@ pub mod uid {
     pub const LOKI: &str = "sextant-loki";
 }
 
+/// The exemplar label holding the trace id on OTLP metrics (Prometheus's OTLP
+/// receiver keeps the exemplar's trace id as `trace_id`).
+pub const OTLP_EXEMPLAR_LABEL: &str = "trace_id";
+/// The exemplar label holding the trace id on what Tempo's metrics-generator writes.
+pub const TEMPO_EXEMPLAR_LABEL: &str = "traceID";
+
 /// Where secret files are mounted in the Grafana pod: `<dir>/<secret>/<key>`.
 pub const SECRETS_DIR: &str = "/etc/grafana/secrets";
 /// Where dashboards are mounted: `<dir>/<folder>/<name>.json`.
@@ -54,8 +60,15 @@ pub fn datasources(stack: &ValidatedStack) -> Datasources {
     if spec.prometheus.enabled {
         let mut json_data = json!({"httpMethod": "POST", "timeInterval": format_go_duration(stack.scrape_interval)});
         if spec.tempo.enabled {
-            json_data["exemplarTraceIdDestinations"] =
-                json!([{"name": "trace_id", "datasourceUid": uid::TEMPO}]);
+            // Exemplars carry the trace id under two label names: `trace_id` on OTLP
+            // metrics that Prometheus receives from the collector, and `traceID` on the
+            // span metrics and service graphs Tempo's metrics-generator remote-writes
+            // (grafana/tempo `modules/generator/registry`, see TEMPO_EXEMPLAR_LABEL).
+            // Grafana matches each destination by exact label name.
+            json_data["exemplarTraceIdDestinations"] = json!([
+                {"name": OTLP_EXEMPLAR_LABEL, "datasourceUid": uid::TEMPO},
+                {"name": TEMPO_EXEMPLAR_LABEL, "datasourceUid": uid::TEMPO},
+            ]);
         }
         list.push(json!({
             "name": "Prometheus", "type": "prometheus", "uid": uid::PROMETHEUS, "access": "proxy",
@@ -72,7 +85,9 @@ pub fn datasources(stack: &ValidatedStack) -> Datasources {
                 "tags": [{"key": "service.name", "value": "service_name"}],
             });
         }
-        if spec.prometheus.enabled {
+        // Span metrics and service graphs exist only where Tempo's metrics-generator
+        // writes them into Prometheus: without it these links point at no series.
+        if crate::render::tempo::generator_enabled(stack) {
             json_data["tracesToMetrics"] = json!({
                 "datasourceUid": uid::PROMETHEUS, "spanStartTimeShift": "-5m", "spanEndTimeShift": "5m",
                 "tags": [{"key": "service.name", "value": "service"}],
@@ -192,6 +207,10 @@ fn grafana_rule(group: &RuleGroup, rule: &crate::api::AlertRule) -> Value {
 /// of alerting resources reads `.yaml`, `.yml` and `.json` files (the docs page
 /// named above; pkg/services/provisioning/alerting/config_reader.go).
 pub const ALERT_RULES_FILE: &str = "alert-rules.json";
+/// The contact points' and notification policy's file under provisioning/alerting.
+pub const CONTACT_POINTS_FILE: &str = "contact-points.yaml";
+/// Where Grafana reads alerting provisioning files.
+pub const ALERTING_DIR: &str = "/etc/grafana/provisioning/alerting";
 
 /// `alerting/alert-rules.json`: every rule group converted for Grafana.
 pub fn alert_rules(stack: &ValidatedStack) -> Option<Value> {
@@ -230,7 +249,9 @@ fn receiver(c: &ContactPoint) -> Value {
         ContactPointType::Pagerduty => ("pagerduty", json!({"integrationKey": file})),
         ContactPointType::Email => ("email", json!({"addresses": c.addresses.join(";")})),
     };
-    json!({"uid": format!("sextant-{}", c.name), "type": type_, "settings": settings,
+    // Contact point names are DNS labels of up to 63 characters; Grafana's uids stop
+    // at 40 (crate::limits).
+    json!({"uid": crate::limits::grafana_uid("sextant", &c.name), "type": type_, "settings": settings,
            "disableResolveMessage": false})
 }
 

@@ -65,8 +65,8 @@ struct Processors {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct MemoryLimiter {
     check_interval: String,
-    limit_mib: u64,
-    spike_limit_mib: u64,
+    limit_mib: u32,
+    spike_limit_mib: u32,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -88,10 +88,22 @@ struct AttributeAction {
     action: String,
 }
 
+/// Trace sampling by TraceID. Mode `proportional` (contrib
+/// `processor/probabilisticsamplerprocessor`, `sampler_mode.go`): the decision
+/// compares the trace's randomness (the `rv` of its tracestate, else the low 56
+/// bits of the TraceID) with a threshold, so every collector replica keeps or drops
+/// the same traces with no shared seed, a trace an SDK already sampled keeps a
+/// consistent threshold (`th`), and ratios down to 2^-56 can be expressed. The
+/// default `hash_seed` mode keeps 14 bits of hash (nothing below 1/16384 is
+/// sampled) and, with `fail_closed`, drops every span whose tracestate already
+/// carries sampling values. `fail_closed: false`: a span whose randomness cannot
+/// be read is kept rather than dropped.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct ProbabilisticSampler {
     mode: String,
     sampling_percentage: f64,
+    sampling_precision: u8,
+    fail_closed: bool,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -182,10 +194,24 @@ struct PullExporter {
     prometheus: PrometheusPull,
 }
 
+/// The collector's own Prometheus endpoint. The three naming options are written out
+/// so the names sextant's rules and dashboards query never depend on an upstream
+/// default: since v0.152 an explicitly configured pull reader defaults all three to
+/// true (opentelemetry-collector
+/// `service/telemetry/otelconftelemetry/internal/migration/v0.3.0.go` at v0.159.0),
+/// which drops `_total` and unit suffixes. sextant keeps the suffixes (otelconf
+/// v0.25.0 `otelconf/v0.3.0/metric.go` picks `NoUTF8EscapingWithSuffixes` unless
+/// both suffix options are true): counters end in `_total`, seconds in `_seconds`,
+/// bytes in `_bytes`, the same convention as the OTLP metrics Prometheus 3.5
+/// translates, so one Prometheus holds one naming convention. No scope labels.
+/// The resulting names are listed in `crate::catalogue`.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct PrometheusPull {
     host: String,
     port: i32,
+    without_scope_info: bool,
+    without_type_suffix: bool,
+    without_units: bool,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -214,10 +240,12 @@ fn queue() -> Queue {
 
 /// The memory_limiter's hard limit: 80% of the container's memory limit, leaving
 /// headroom for the Go runtime; the spike limit is 20% of that.
-/// Saturates at `u64::MAX` MiB rather than wrapping for absurd limits.
-pub fn memory_limit_mib(container_limit_bytes: u128) -> u64 {
+/// Saturates at `u32::MAX` MiB, the bound of the collector's own field
+/// (opentelemetry-collector `internal/memorylimiter/config.go` at v0.159.0:
+/// `MemoryLimitMiB uint32`, `MemorySpikeLimitMiB uint32`).
+pub fn memory_limit_mib(container_limit_bytes: u128) -> u32 {
     // (2^128 >> 20) * 80 stays below 2^128: no overflow before the conversion.
-    u64::try_from((container_limit_bytes >> 20) * 80 / 100).unwrap_or(u64::MAX)
+    u32::try_from((container_limit_bytes >> 20) * 80 / 100).unwrap_or(u32::MAX)
 }
 
 /// Renders the collector config. `memory_limit_bytes` is the container's memory limit.
@@ -237,10 +265,11 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
             .collect(),
     });
     let ratio = spec.collector.sampling.trace_ratio;
-    // hash_seed: the decision is a hash of the trace ID, the same on every replica.
     let sampler = (ratio < 1.0).then(|| ProbabilisticSampler {
-        mode: "hash_seed".into(),
-        sampling_percentage: (ratio * 100.0 * 1000.0).round() / 1000.0,
+        mode: "proportional".into(),
+        sampling_percentage: ratio * 100.0,
+        sampling_precision: 4,
+        fail_closed: false,
     });
 
     let mut pipelines = BTreeMap::new();
@@ -352,6 +381,9 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
                                 prometheus: PrometheusPull {
                                     host: "0.0.0.0".into(),
                                     port: ports::COLLECTOR_METRICS,
+                                    without_scope_info: true,
+                                    without_type_suffix: false,
+                                    without_units: false,
                                 },
                             },
                         },
@@ -372,12 +404,12 @@ mod tests {
         assert_eq!(memory_limit_mib(512 << 20), 409);
         assert_eq!(memory_limit_mib(0), 0);
         // A proptest splicing "200000000000000" into a quantity found that a limit
-        // this large used to wrap to u64, and the spike limit then overflowed.
-        assert_eq!(memory_limit_mib((u64::MAX as u128 * 2) << 20), u64::MAX);
-        assert_eq!(
-            memory_limit_mib(1_000_000_000_000_000_000u128 << 20) / 5 * 5,
-            800_000_000_000_000_000
-        );
-        assert_eq!(memory_limit_mib(u128::MAX), u64::MAX);
+        // this large used to wrap, and the spike limit then overflowed. The
+        // collector reads both limits as uint32: saturate there, not at u64.
+        let largest_exact = (u32::MAX as u128 * 100 / 80) << 20;
+        assert_eq!(memory_limit_mib(largest_exact), u32::MAX - 1);
+        assert_eq!(memory_limit_mib(largest_exact * 2), u32::MAX);
+        assert_eq!(memory_limit_mib((u64::MAX as u128 * 2) << 20), u32::MAX);
+        assert_eq!(memory_limit_mib(u128::MAX), u32::MAX);
     }
 }
