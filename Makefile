@@ -27,7 +27,8 @@ build:
 ## validators, then the end-to-end tests on a local control plane.
 test: lint unit e2e
 
-## unit: tests that need no cluster (promtool and kubernetes-validate are required).
+## unit: tests that need no cluster (promtool, kubernetes-validate and the Kubernetes
+## 1.36 CRD server, which tests/crd_server starts and stops itself, are required).
 unit: tools chart-check
 	PATH="$(SEXTANT_TOOLS_PATH):$$PATH" SEXTANT_REQUIRE_TOOLS=1 INSTA_UPDATE=no \
 		cargo test --workspace --exclude sextant-e2e

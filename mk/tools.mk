@@ -1,8 +1,10 @@
 # Test tools and the local e2e control plane. Included from the top-level Makefile.
 #
 #   make tools            install promtool, prometheus, kubectl, helm, kubernetes-validate,
-#                         etcd, kube-apiserver and kube-controller-manager into the cache
-#                         (${SEXTANT_CACHE:-$HOME/.cache/sextant}); fast when cached
+#                         etcd, kube-apiserver and kube-controller-manager 1.20.2, and the
+#                         Kubernetes 1.36 CRD server (apiextensions-apiserver + etcd 3.5)
+#                         into the cache (${SEXTANT_CACHE:-$HOME/.cache/sextant}); fast
+#                         when cached
 #   make cluster-up       start (or reuse) the local control plane; prints the kubeconfig
 #   make cluster-down     stop it and delete its state directory
 #   make cluster-status   show its processes and health (fails when unhealthy)

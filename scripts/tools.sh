@@ -7,8 +7,10 @@
 #   scripts/tools.sh versions            print the version each installed tool reports
 #   scripts/tools.sh help
 #
-# TOOL is one of: promtool prometheus kubectl helm kubernetes-validate etcd kube
-# ("kube" = kube-apiserver + kube-controller-manager 1.20.2, built from source).
+# TOOL is one of: promtool prometheus kubectl helm kubernetes-validate etcd kube crd-server
+# ("kube" = kube-apiserver + kube-controller-manager 1.20.2, built from source;
+#  "crd-server" = apiextensions-apiserver 1.36.4 + its etcd 3.5.30, built from Debian
+#  sid's golang-*-dev packages: the CRD server of a current Kubernetes, no built-in API).
 #
 # Cache: ${SEXTANT_CACHE:-$HOME/.cache/sextant}
 #   tools/promtool-3.5.3/bin/promtool        Debian unstable .deb, dpkg -x
@@ -20,11 +22,18 @@
 #   kube-1.20.2/bin/kube-apiserver           Debian bookworm source package `kubernetes`,
 #   kube-1.20.2/bin/kube-controller-manager  built with Debian's golang-go (GOPATH mode)
 #   kube-1.20.2/BUILD_SECONDS                wall time of the build that produced them
+#   crd-server-1.36.4/bin/apiextensions-apiserver  Debian sid golang-k8s-apiextensions-
+#                                            apiserver-dev 0.36.4 + its golang-*-dev closure,
+#                                            built with sid's Go 1.26 (GOPATH mode)
+#   crd-server-1.36.4/libexec/etcd           etcd 3.5.30 (sid etcd-server .deb), the CRD
+#                                            server's own etcd: off PATH, so `etcd` stays 3.4.23
+#   crd-server-1.36.4/BUILD_SECONDS          wall time of the install that produced them
 #   go-build/                                Go build cache (kept across builds)
 #   apt/<name>/                              private apt states (system sources untouched)
 #
 # Options / environment:
-#   --keep-src or SEXTANT_KEEP_KUBE_SRC=1    keep the unpacked kubernetes tree after a build
+#   --keep-src or SEXTANT_KEEP_KUBE_SRC=1    keep the unpacked kubernetes tree (and the
+#                                            crd-server's unpacked .debs) after a build
 #   SEXTANT_TOOLS_NO_ADOPT=1                 never link tools found on PATH into the cache
 #
 # A tool already on PATH (outside the cache) that reports exactly the pinned version is
@@ -52,6 +61,11 @@ KUBE_ORIG_TARBALL=kubernetes_1.20.5+really1.20.2.orig.tar.gz
 #      (json-iterator sortKeysMapEncoder) on the first custom-resource create.
 KUBE_BUILD_REV=2
 REFLECT2_VERSION=1.0.2
+CRD_SERVER_VERSION=1.36.4 # k8s.io/apiextensions-apiserver; Debian names it 0.36.4
+CRD_ETCD_VERSION=3.5.30
+CRD_GO=golang-1.26 # sid's Go: -go (toolchain) and -src (standard library)
+# Bump when the crd-server build recipe changes: cached binaries of another revision are rebuilt.
+CRD_BUILD_REV=1
 
 DEBIAN_MIRROR=http://deb.debian.org/debian
 DEBIAN_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -63,6 +77,7 @@ HELM_DIR="$TOOLS/helm-$HELM_VERSION"
 KV_DIR="$TOOLS/kubernetes-validate-$KV_VERSION"
 ETCD_DIR="$TOOLS/etcd-$ETCD_VERSION"
 KUBE_DIR="$CACHE/kube-$KUBE_VERSION"
+CRD_DIR="$CACHE/crd-server-$CRD_SERVER_VERSION"
 
 KEEP_KUBE_SRC="${SEXTANT_KEEP_KUBE_SRC:-0}"
 
@@ -71,7 +86,7 @@ die() { log "error: $*"; exit 1; }
 
 bin_dirs() {
   printf '%s\n' "$KUBE_DIR/bin" "$ETCD_DIR/bin" "$KUBECTL_DIR/bin" "$HELM_DIR/bin" \
-    "$PROMTOOL_DIR/bin" "$PROMETHEUS_DIR/bin" "$KV_DIR/bin"
+    "$PROMTOOL_DIR/bin" "$PROMETHEUS_DIR/bin" "$KV_DIR/bin" "$CRD_DIR/bin"
 }
 
 tools_path() { bin_dirs | paste -sd: -; }
@@ -382,18 +397,109 @@ install_kube() {
   fi
 }
 
+crd_server_cached() {
+  [[ -x $CRD_DIR/bin/apiextensions-apiserver && -x $CRD_DIR/libexec/etcd &&
+    -f $CRD_DIR/BUILD_REV && $(<"$CRD_DIR/BUILD_REV") == "$CRD_BUILD_REV" ]]
+}
+
+# apiextensions-apiserver is the upstream standalone server of CustomResourceDefinitions
+# and custom resources: it evaluates a CRD's schema and CEL rules like kube-apiserver
+# 1.36 does, and serves no built-in API. No registry ships a binary or a full source of
+# a kube-apiserver newer than 1.20, but Debian sid packages the library with every
+# dependency as golang-*-dev source packages, so it builds offline in GOPATH mode.
+install_crd_server() {
+  command -v openssl >/dev/null || apt_install openssl # the tests make its certificates
+  crd_server_cached && return 0
+  [[ -x $CRD_DIR/bin/apiextensions-apiserver ]] &&
+    log "cached crd-server $CRD_SERVER_VERSION is from an older build recipe (want revision $CRD_BUILD_REV); rebuilding"
+  local start=$SECONDS t0 work="$CRD_DIR/build" buildlog="$CRD_DIR/build.log"
+  log "building apiextensions-apiserver $CRD_SERVER_VERSION + etcd $CRD_ETCD_VERSION from Debian sid packages (first time only; 10-15 min on 2 cores)"
+  mkdir -p "$CRD_DIR" "$CACHE/go-build"
+  : >"$buildlog"
+  private_apt unstable deb unstable
+
+  local lib=golang-k8s-apiextensions-apiserver-dev ver etcd_ver go_ver
+  ver=$(candidate_version $lib)
+  [[ $ver == "0.${CRD_SERVER_VERSION#1.}"-* ]] ||
+    die "Debian offers $lib ${ver:-nothing}, not 0.${CRD_SERVER_VERSION#1.}: update the pinned version in $0"
+  etcd_ver=$(candidate_version etcd-server)
+  [[ $etcd_ver == "$CRD_ETCD_VERSION"* ]] ||
+    die "Debian offers etcd-server ${etcd_ver:-nothing}, not $CRD_ETCD_VERSION: update the pinned version in $0"
+  go_ver=$(candidate_version $CRD_GO-go)
+  [[ -n $go_ver && $go_ver != "(none)" ]] || die "Debian offers no $CRD_GO-go"
+
+  # Every golang-*-dev package the library depends on, recursively (about 315).
+  local dev=()
+  mapfile -t dev < <(apt-cache "${APT_OPTS[@]}" depends --recurse --no-recommends \
+    --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances "$lib=$ver" |
+    grep -E '^golang-.*-dev$' | grep -vx "$lib" | sort -u)
+  ((${#dev[@]} > 50)) || die "the dependency closure of $lib has only ${#dev[@]} -dev packages"
+
+  rm -rf "$work"
+  mkdir -p "$work/debs" "$work/root"
+  t0=$SECONDS
+  log "apt-get download $lib=$ver, ${#dev[@]} golang-*-dev packages, $CRD_GO-go/-src $go_ver, etcd-server $etcd_ver"
+  (cd "$work/debs" && apt-get "${APT_OPTS[@]}" -q download "$lib=$ver" "${dev[@]}" \
+    "$CRD_GO-go=$go_ver" "$CRD_GO-src=$go_ver" "etcd-server=$etcd_ver" >>"$buildlog" 2>&1) || {
+    tail -n 20 "$buildlog" >&2
+    die "apt-get download failed (log: $buildlog)"
+  }
+  log "downloaded $(du -sm "$work/debs" | cut -f1) MB in $((SECONDS - t0)) s"
+  t0=$SECONDS
+  local deb
+  for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$work/root"; done
+  log "unpacked into $(du -sm "$work/root" | cut -f1) MB in $((SECONDS - t0)) s"
+
+  local goroot="$work/root/usr/lib/go-${CRD_GO#golang-}" gopath="$work/root/usr/share/gocode"
+  local pkg="$gopath/src/k8s.io/apiextensions-apiserver" bindir="$CRD_DIR/bin.tmp"
+  [[ -x $goroot/bin/go ]] || die "no Go toolchain at $goroot/bin/go"
+  [[ -f $pkg/main.go ]] || die "unexpected layout: $pkg/main.go missing"
+  rm -rf "$bindir"
+  mkdir -p "$bindir/bin" "$bindir/libexec"
+  local v=k8s.io/component-base/version minor=${CRD_SERVER_VERSION#1.}
+  minor=${minor%%.*}
+  t0=$SECONDS
+  log "go build apiextensions-apiserver ($("$goroot/bin/go" version | cut -d' ' -f3); log: $buildlog)"
+  if ! (cd "$pkg" && env GOROOT="$goroot" GOPATH="$gopath" PATH="$goroot/bin:$PATH" \
+    GO111MODULE=off GOPROXY=off GOTOOLCHAIN=local GOFLAGS= GOTELEMETRY=off CGO_ENABLED=0 \
+    GOCACHE="$CACHE/go-build" \
+    go build -trimpath -o "$bindir/bin/apiextensions-apiserver" -ldflags "-s -w \
+      -X $v.gitVersion=v$CRD_SERVER_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor \
+      -X $v.gitTreeState=clean -X $v.gitCommit=debian-$ver" . >>"$buildlog" 2>&1); then
+    tail -n 40 "$buildlog" >&2
+    die "go build apiextensions-apiserver failed (log: $buildlog)"
+  fi
+  log "apiextensions-apiserver built in $((SECONDS - t0)) s"
+  install -m 0755 "$work/root/usr/bin/etcd" "$bindir/libexec/etcd"
+  reports "etcd Version: $CRD_ETCD_VERSION" "$bindir/libexec/etcd" --version ||
+    die "etcd from the .deb is not $CRD_ETCD_VERSION"
+  "$bindir/bin/apiextensions-apiserver" --help >/dev/null 2>&1 ||
+    die "the built apiextensions-apiserver does not run"
+  rm -rf "$CRD_DIR/libexec"
+  mv "$bindir/libexec" "$CRD_DIR/libexec"
+  finish_dir "$bindir/bin" "$CRD_DIR/bin"
+  rm -rf "$bindir"
+  # The server has no --version flag: `versions` prints this (and GET /version says it).
+  echo "v$CRD_SERVER_VERSION (Debian $lib $ver, $("$goroot/bin/go" version | cut -d' ' -f3))" \
+    >"$CRD_DIR/VERSION"
+  echo $((SECONDS - start)) >"$CRD_DIR/BUILD_SECONDS"
+  echo "$CRD_BUILD_REV" >"$CRD_DIR/BUILD_REV"
+  log "crd-server $CRD_SERVER_VERSION installed in $((SECONDS - start)) s"
+  [[ $KEEP_KUBE_SRC == 1 ]] || rm -rf "$work"
+}
+
 # ---------------------------------------------------------------------------- main
 
 install_tools() {
   local want=("$@") t
-  ((${#want[@]})) || want=(promtool prometheus kubectl helm kubernetes-validate etcd kube)
+  ((${#want[@]})) || want=(promtool prometheus kubectl helm kubernetes-validate etcd kube crd-server)
   mkdir -p "$TOOLS"
   exec 9>"$CACHE/.install.lock"
   flock 9
   # Holding the lock, no other installer runs: scratch dirs left by a crashed run can go,
   # and ours go when we exit, whichever way.
   rm -rf "$CACHE"/tmp.*
-  trap 'rm -rf "$CACHE"/tmp.* "$KUBE_DIR/bin.tmp"' EXIT
+  trap 'rm -rf "$CACHE"/tmp.* "$KUBE_DIR/bin.tmp" "$CRD_DIR/bin.tmp"' EXIT
   for t in "${want[@]}"; do
     case $t in
       promtool) install_deb_tool promtool "$PROMTOOL_DIR" ;;
@@ -402,7 +508,8 @@ install_tools() {
       kubernetes-validate | kv) install_kubernetes_validate ;;
       etcd) install_etcd ;;
       kube | kube-apiserver | kube-controller-manager) install_kube ;;
-      *) die "unknown tool '$t' (tools: promtool prometheus kubectl helm kubernetes-validate etcd kube)" ;;
+      crd-server | apiextensions-apiserver) install_crd_server ;;
+      *) die "unknown tool '$t' (tools: promtool prometheus kubectl helm kubernetes-validate etcd kube crd-server)" ;;
     esac
   done
   exec 9>&-
@@ -422,6 +529,10 @@ versions() {
   for p in kube-apiserver kube-controller-manager; do
     command -v $p >/dev/null && printf '%-24s %s\n' $p "$($p --version)"
   done
+  if [[ -x $CRD_DIR/bin/apiextensions-apiserver ]]; then
+    printf '%-24s %s\n' apiextensions-apiserver "$(cat "$CRD_DIR/VERSION" 2>/dev/null)"
+    printf '%-24s %s\n' "crd-server etcd" "$("$CRD_DIR/libexec/etcd" --version | head -n1)"
+  fi
   return 0
 }
 

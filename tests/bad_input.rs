@@ -17,6 +17,14 @@
 //!   for a stack created under its own name), `secret-not-found <path>`
 //!   (`GrafanaReady=False SecretNotFound`), `applied`, `pruned <path>` (the API
 //!   server drops the unknown field), or `cli-only`;
+//! - `crd` (on every fixture whose `cluster` is not `cli-only`): what the Kubernetes
+//!   1.36 CRD server does when the stack is created, asserted by `tests/crd_server/`:
+//!   `refused <path>` (422 whose message names `<path>` as `<path>: <reason>`, from the
+//!   CRD's schema or one of its CEL rules; the 1.36 path, with list indices where the
+//!   server gives them) or `accepted` (201: only sextant's own validation refuses it,
+//!   or it is a valid stack). A CEL rule on the whole object (the `metadata.name`
+//!   rules) is reported at field `<nil>`: there the path is named by the rule's
+//!   message, which starts with `metadata.name: `;
 //! - `gap-check` / `gap-cluster` (optional): a known defect of sextant, described;
 //!   the expectation above is what sextant should do, and the test reports the case
 //!   instead of failing until the defect is fixed.
@@ -146,6 +154,17 @@ fn there_are_at_least_30_fixtures_each_naming_its_outcome() {
             f.file
         );
         assert!(!f.case.is_empty());
+        let crd = header(&f.text, "crd");
+        match (kind, crd.as_deref()) {
+            ("cli-only", None) => {}
+            ("cli-only", Some(_)) => panic!("{}: a cli-only fixture has no `crd:`", f.file),
+            (_, Some("accepted")) => {}
+            (_, Some(r)) if r.strip_prefix("refused ").is_some_and(|p| !p.is_empty()) => {}
+            (_, other) => panic!(
+                "{}: `# crd:` must be `accepted` or `refused <path>`, not {other:?}",
+                f.file
+            ),
+        }
     }
     let refused = all.iter().filter(|f| f.check_error.is_some()).count();
     assert!(refused >= 30, "only {refused} fixtures are refused");
