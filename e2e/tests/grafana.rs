@@ -93,17 +93,47 @@ async fn config_map_dashboards_are_provisioned_and_withdrawn() {
         },
     )
     .await;
-    // Its folder comes from the annotation, via the projected volume's path (the
-    // Deployment is applied after the ConfigMaps, so wait for it too).
+    // Its folder comes from the annotation: the ConfigMap holding it is projected
+    // into the volume mounted at <dashboards>/Agents (the Deployment is applied
+    // after the ConfigMaps, so wait for it too). How Grafana then finds it is
+    // tests/grafana_layout.rs.
+    let holder = ns
+        .api::<ConfigMap>()
+        .list(&ListParams::default().labels("app.kubernetes.io/instance=s"))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|c| {
+            c.data
+                .as_ref()
+                .is_some_and(|d| d.contains_key("cm-team-dash-latency.json"))
+        })
+        .map(|c| c.name_any())
+        .expect("a dashboard ConfigMap holds the dashboard");
     ns.wait_condition(
         &ns.api::<k8s_openapi::api::apps::v1::Deployment>(),
         "s-grafana",
         TIMEOUT,
         "Grafana mounts the dashboard in folder Agents",
         |d| {
-            let volumes =
-                serde_json::to_string(&d.spec.as_ref().map(|s| &s.template)).unwrap_or_default();
-            volumes.contains("Agents/cm-team-dash-latency.json")
+            let Some(pod) = d.spec.as_ref().and_then(|s| s.template.spec.as_ref()) else {
+                return false;
+            };
+            let mounted_at_agents = |volume: &str| {
+                pod.containers[0].volume_mounts.iter().flatten().any(|m| {
+                    m.name == volume && m.mount_path == "/var/lib/grafana/dashboards/Agents"
+                })
+            };
+            pod.volumes.iter().flatten().any(|v| {
+                mounted_at_agents(&v.name)
+                    && v.projected.as_ref().is_some_and(|p| {
+                        p.sources
+                            .iter()
+                            .flatten()
+                            .any(|s| s.config_map.as_ref().is_some_and(|c| c.name == holder))
+                    })
+            })
         },
     )
     .await;

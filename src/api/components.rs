@@ -77,7 +77,7 @@ fn default_collector_replicas() -> i32 {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("self.maxReplicas >= self.minReplicas").message("maxReplicas must be >= minReplicas")
+    validation = Rule::new("self.maxReplicas >= self.minReplicas").message("maxReplicas must be >= minReplicas").field_path(".maxReplicas")
 )]
 pub struct AutoscalingSpec {
     /// Create a HorizontalPodAutoscaler for the collector.
@@ -141,7 +141,7 @@ pub const DEFAULT_CPU_TARGET: i32 = 70;
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("!has(self.traceRatio) || self.traceRatio == 0.0 || self.traceRatio >= 0.000001").message("traceRatio must be 0 (keep no trace) or from 0.000001 to 1")
+    validation = Rule::new("!has(self.traceRatio) || self.traceRatio == 0.0 || self.traceRatio >= 0.000001").message("traceRatio must be 0 (keep no trace) or from 0.000001 to 1").field_path(".traceRatio")
 )]
 pub struct SamplingSpec {
     /// Fraction of traces kept: 1 (all, the default), 0 (none), or from 0.000001
