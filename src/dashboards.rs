@@ -1,14 +1,212 @@
 //! The built-in Grafana dashboards, kept as JSON under `dashboards/` and embedded
-//! in the binary.
+//! in the binary, and the form of each that a given stack can fill: a panel that
+//! queries a backend the stack does not run, or span metrics that no
+//! metrics-generator writes, is left out rather than shipped empty.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::Value;
 
 use crate::api::BuiltinDashboard;
+use crate::render::grafana::uid;
 
-/// The JSON model of a built-in dashboard.
+/// The JSON model of a built-in dashboard, whole.
 pub fn builtin_json(d: BuiltinDashboard) -> &'static str {
     match d {
         BuiltinDashboard::StackHealth => include_str!("../dashboards/stack-health.json"),
         BuiltinDashboard::ServiceOverview => include_str!("../dashboards/service-overview.json"),
         BuiltinDashboard::AgentFleet => include_str!("../dashboards/agent-fleet.json"),
         BuiltinDashboard::LogsOverview => include_str!("../dashboards/logs-overview.json"),
+    }
+}
+
+/// What a stack gives its dashboards to query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Available {
+    /// The Prometheus datasource.
+    pub prometheus: bool,
+    /// The Tempo datasource.
+    pub tempo: bool,
+    /// The Loki datasource.
+    pub loki: bool,
+    /// Span metrics and service graphs in Prometheus (Tempo's metrics-generator).
+    pub span_metrics: bool,
+}
+
+impl Available {
+    /// Everything: the form of a dashboard that is its file as it is.
+    pub const ALL: Available = Available {
+        prometheus: true,
+        tempo: true,
+        loki: true,
+        span_metrics: true,
+    };
+
+    fn datasource(self, uid_: &str) -> bool {
+        match uid_ {
+            uid::PROMETHEUS => self.prometheus,
+            uid::TEMPO => self.tempo,
+            uid::LOKI => self.loki,
+            // Grafana's own (`-- Grafana --`, `-- Dashboard --`, expressions).
+            _ => true,
+        }
+    }
+}
+
+/// The built-in dashboard as a stack with `available` can fill it, or `None` when
+/// no panel would be left. Computed once per dashboard and set of backends.
+pub fn builtin_for(d: BuiltinDashboard, available: Available) -> Option<Arc<str>> {
+    type Cache = Mutex<BTreeMap<(BuiltinDashboard, Available), Option<Arc<str>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Ok(map) = cache.lock()
+        && let Some(found) = map.get(&(d, available))
+    {
+        return found.clone();
+    }
+    let made = if available == Available::ALL {
+        Some(Arc::from(builtin_json(d)))
+    } else {
+        serde_json::from_str::<Value>(builtin_json(d))
+            .ok()
+            .and_then(|model| fit(model, available))
+            .map(|model| Arc::from(serde_json::to_string_pretty(&model).unwrap_or_default()))
+    };
+    if let Ok(mut map) = cache.lock() {
+        map.insert((d, available), made.clone());
+    }
+    made
+}
+
+/// Every datasource uid named anywhere in `v`.
+fn datasource_uids(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Object(ds)) = m.get("datasource")
+                && let Some(u) = ds.get("uid").and_then(Value::as_str)
+            {
+                out.push(u.to_string());
+            }
+            m.values().for_each(|v| datasource_uids(v, out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| datasource_uids(v, out)),
+        _ => {}
+    }
+}
+
+/// Whether a panel (its JSON as text, and its datasources) can show anything.
+fn panel_works(panel: &Value, available: Available, missing_vars: &[String]) -> bool {
+    let mut uids = Vec::new();
+    datasource_uids(panel, &mut uids);
+    let text = panel.to_string();
+    let span_metrics = text.contains("traces_spanmetrics")
+        || text.contains("traces_service_graph")
+        || text.contains("\"serviceMap\"");
+    uids.iter().all(|u| available.datasource(u))
+        && (available.span_metrics || !span_metrics)
+        && !missing_vars
+            .iter()
+            .any(|v| text.contains(&format!("${v}")) || text.contains(&format!("${{{v}")))
+}
+
+/// Leaves out the variables and panels a stack cannot fill, then rows left with
+/// nothing under them. `None` when no panel is left.
+fn fit(mut model: Value, available: Available) -> Option<Value> {
+    let mut missing_vars = Vec::new();
+    if let Some(list) = model
+        .pointer_mut("/templating/list")
+        .and_then(Value::as_array_mut)
+    {
+        list.retain(|var| {
+            let ok = panel_works(var, available, &[]);
+            if !ok && let Some(name) = var.get("name").and_then(Value::as_str) {
+                missing_vars.push(name.to_string());
+            }
+            ok
+        });
+    }
+    let panels = model.get_mut("panels")?.as_array_mut()?;
+    panels.retain(|p| p["type"] == "row" || panel_works(p, available, &missing_vars));
+    // A row keeps its place only when a panel follows it before the next row.
+    let keep: Vec<bool> = (0..panels.len())
+        .map(|i| {
+            panels[i]["type"] != "row"
+                || panels.get(i + 1).is_some_and(|next| next["type"] != "row")
+        })
+        .collect();
+    let mut it = keep.iter();
+    panels.retain(|_| it.next().copied().unwrap_or(true));
+    panels.iter().any(|p| p["type"] != "row").then_some(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panel_titles(json: &str) -> Vec<String> {
+        let v: Value = serde_json::from_str(json).unwrap();
+        v["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["title"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn everything_available_is_the_file_itself() {
+        for d in BuiltinDashboard::ALL {
+            assert_eq!(&*builtin_for(d, Available::ALL).unwrap(), builtin_json(d));
+        }
+    }
+
+    #[test]
+    fn panels_without_their_backend_are_left_out() {
+        let no_loki = Available {
+            loki: false,
+            ..Available::ALL
+        };
+        let all = panel_titles(builtin_json(BuiltinDashboard::StackHealth));
+        let fitted = panel_titles(&builtin_for(BuiltinDashboard::StackHealth, no_loki).unwrap());
+        assert!(fitted.len() < all.len());
+        assert!(
+            !fitted.iter().any(|t| t.contains("Log lines")),
+            "{fitted:?}"
+        );
+        assert!(fitted.iter().any(|t| t == "Samples appended"), "{fitted:?}");
+        assert!(builtin_for(BuiltinDashboard::LogsOverview, no_loki).is_none());
+        let text = builtin_for(BuiltinDashboard::StackHealth, no_loki).unwrap();
+        assert!(!text.contains(uid::LOKI));
+    }
+
+    #[test]
+    fn span_metric_panels_need_the_metrics_generator() {
+        let no_generator = Available {
+            span_metrics: false,
+            ..Available::ALL
+        };
+        // service-overview lists its services from span metrics: nothing is left.
+        assert!(builtin_for(BuiltinDashboard::ServiceOverview, no_generator).is_none());
+        let all = panel_titles(builtin_json(BuiltinDashboard::AgentFleet));
+        let d = builtin_for(BuiltinDashboard::AgentFleet, no_generator).unwrap();
+        assert!(!d.contains("traces_spanmetrics") && !d.contains("serviceMap"));
+        let fitted = panel_titles(&d);
+        assert!(fitted.len() < all.len(), "{fitted:?}");
+        // Its GenAI metric panels stay.
+        assert!(d.contains("gen_ai_client_token_usage"));
+    }
+
+    #[test]
+    fn panels_using_a_variable_of_a_missing_backend_go_with_it() {
+        let no_prometheus = Available {
+            prometheus: false,
+            span_metrics: false,
+            ..Available::ALL
+        };
+        // Every service-overview panel filters by $service, a Prometheus variable.
+        assert!(builtin_for(BuiltinDashboard::ServiceOverview, no_prometheus).is_none());
+        // logs-overview takes its variables from Loki.
+        assert!(builtin_for(BuiltinDashboard::LogsOverview, no_prometheus).is_some());
     }
 }

@@ -36,16 +36,26 @@ pub struct DashboardFile {
 
 /// Every dashboard of the stack: built-in, then inline, then from ConfigMaps.
 pub fn dashboard_files(stack: &ValidatedStack) -> Vec<DashboardFile> {
-    let mut out: Vec<DashboardFile> = stack
-        .spec
+    let spec = &stack.spec;
+    let available = dashboards::Available {
+        prometheus: spec.prometheus.enabled,
+        tempo: spec.tempo.enabled,
+        loki: spec.loki.enabled,
+        span_metrics: crate::render::tempo::generator_enabled(stack),
+    };
+    // A built-in dashboard without the data of its panels is left out, or shipped
+    // without those panels (crate::dashboards).
+    let mut out: Vec<DashboardFile> = spec
         .grafana
         .dashboards
         .builtin
         .iter()
-        .map(|b| DashboardFile {
-            key: format!("builtin-{}.json", b.name()),
-            folder: grafana::FOLDER.into(),
-            json: dashboards::builtin_json(*b).into(),
+        .filter_map(|b| {
+            dashboards::builtin_for(*b, available).map(|json| DashboardFile {
+                key: format!("builtin-{}.json", b.name()),
+                folder: grafana::FOLDER.into(),
+                json: json.to_string(),
+            })
         })
         .collect();
     out.extend(stack.inline_dashboards.iter().map(|d| DashboardFile {
