@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod build;
+pub mod catalogue;
 pub mod cli;
 pub mod controller;
 pub mod dashboards;

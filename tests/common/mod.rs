@@ -8,6 +8,9 @@ use std::process::Command;
 use sextant::api::ObservabilityStack;
 use sextant::cli;
 
+pub mod names;
+pub mod queries;
+
 /// The repository root. Read at run time (`cargo test` sets `CARGO_MANIFEST_DIR`):
 /// the compile-time value names wherever the cached test binary was first built,
 /// which is another checkout when the target directory is shared between clones.
