@@ -127,7 +127,7 @@ fn fit(mut model: Value, available: Available) -> Option<Value> {
         });
     }
     let panels = model.get_mut("panels")?.as_array_mut()?;
-    panels.retain(|p| p["type"] == "row" || panel_works(p, available, &missing_vars));
+    panels.retain(|p| panel_works(p, available, &missing_vars));
     // A row keeps its place only when a panel follows it before the next row.
     let keep: Vec<bool> = (0..panels.len())
         .map(|i| {

@@ -482,3 +482,55 @@ fn tempo_shutdown_delay_fits_its_grace_period() {
         "grace {grace}s, delay {delay:?}"
     );
 }
+
+/// With a backend switched off, no provisioned dashboard refers to a datasource
+/// the stack does not provision, and none queries span metrics that no
+/// metrics-generator writes; what can still be shown is still shown.
+#[test]
+fn dashboards_refer_only_to_what_the_stack_runs() {
+    let variants = [
+        "{}",
+        "loki: {enabled: false}",
+        "tempo: {enabled: false}",
+        "tempo: {metricsGenerator: {enabled: false}}",
+        "prometheus: {enabled: false}\ncollector: {autoscaling: {enabled: false}}",
+    ];
+    for spec in variants {
+        let valid = validate(&common::with_spec(spec)).unwrap();
+        let objects = build(&valid).to_values();
+        let config = find(&objects, "ConfigMap", "s-grafana-config");
+        let sources: Value =
+            serde_yaml_ng::from_str(config["data"]["datasources.yaml"].as_str().unwrap()).unwrap();
+        let provisioned: Vec<&str> = sources["datasources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["uid"].as_str().unwrap())
+            .collect();
+        let generator = sextant::render::tempo::generator_enabled(&valid);
+        let mut dashboards = 0;
+        for o in objects.iter().filter(|o| {
+            o["kind"] == "ConfigMap"
+                && o["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .contains("-grafana-dashboards-")
+        }) {
+            for (key, text) in o["data"].as_object().unwrap() {
+                dashboards += 1;
+                let text = text.as_str().unwrap();
+                for uid in ["sextant-prometheus", "sextant-tempo", "sextant-loki"] {
+                    assert!(
+                        provisioned.contains(&uid) || !text.contains(uid),
+                        "{spec}: {key} refers to {uid}, which is not provisioned"
+                    );
+                }
+                assert!(
+                    generator || !text.contains("traces_spanmetrics"),
+                    "{spec}: {key} queries span metrics without the metrics-generator"
+                );
+            }
+        }
+        assert!(dashboards > 0, "{spec}: no dashboard left");
+    }
+}

@@ -165,9 +165,11 @@ struct UsageReport {
     reporting_enabled: bool,
 }
 
-/// Whether the metrics-generator runs: asked for, and Prometheus is there to receive.
+/// Whether the metrics-generator runs: Tempo runs, the generator is asked for, and
+/// Prometheus is there to receive what it writes.
 pub fn generator_enabled(stack: &ValidatedStack) -> bool {
-    stack.spec.tempo.metrics_generator.enabled && stack.spec.prometheus.enabled
+    let spec = &stack.spec;
+    spec.tempo.enabled && spec.tempo.metrics_generator.enabled && spec.prometheus.enabled
 }
 
 /// Renders `tempo.yaml`.
