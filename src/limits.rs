@@ -8,21 +8,21 @@ use std::time::Duration;
 use crate::units::parse_duration;
 
 /// The longest uid Grafana accepts for a dashboard, folder, datasource, alert rule
-/// or contact point (grafana `pkg/util/shortid_generator.go` at v12.4.12:
+/// or contact point (grafana `pkg/util/shortid_generator.go` in a stored copy, not verified at v12.4.12:
 /// `MaxUIDLength = 40`). A longer uid in a provisioning file makes provisioning
 /// fail, and Grafana exits at start.
 pub const GRAFANA_MAX_UID_LEN: usize = 40;
 
 /// Grafana evaluates alert rules on a 10 s base interval; a rule group's interval
 /// must be a positive whole multiple of it (grafana
-/// `pkg/services/ngalert/models/alert_rule.go` at v12.4.12,
+/// `pkg/services/ngalert/models/alert_rule.go` in a stored copy, not verified at v12.4.12,
 /// `ValidateRuleGroupInterval`; `[unified_alerting] base_interval` is 10s and not
 /// meant to be changed). Provisioning a group with another interval fails and
 /// Grafana exits at start.
 pub const GRAFANA_BASE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Whether `uid` is one Grafana accepts: at most 40 characters of `[a-zA-Z0-9-_]`
-/// (grafana `pkg/util/shortid_generator.go` at v12.4.12: `IsValidShortUID` and
+/// (grafana `pkg/util/shortid_generator.go` in a stored copy, not verified at v12.4.12: `IsValidShortUID` and
 /// `IsShortUIDTooLong`).
 pub fn is_valid_grafana_uid(uid: &str) -> bool {
     !uid.is_empty()
@@ -65,7 +65,7 @@ pub fn rule_group_interval_problem(interval: &str) -> Option<String> {
 /// Why a dashboard folder name cannot work, if it cannot. The folder is a directory
 /// under the dashboards path: one path element, and not hidden, because Grafana's
 /// dashboard file reader skips every directory whose name starts with `.` (grafana
-/// `pkg/services/provisioning/dashboards/file_reader.go` at v12.4.12,
+/// `pkg/services/provisioning/dashboards/file_reader.go` in a stored copy, not verified at v12.4.12,
 /// `validateWalkablePath`), and the kubelet reserves names starting with `..`.
 pub fn folder_problem(folder: &str) -> Option<&'static str> {
     if folder.trim().is_empty() {

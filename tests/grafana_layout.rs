@@ -11,7 +11,7 @@
 //! a bind mount of the resolved file: a regular file in the container.
 //!
 //! Grafana's dashboard file reader (grafana
-//! `pkg/services/provisioning/dashboards/file_reader.go` at v12.4.12): `filepath.Walk`
+//! `pkg/services/provisioning/dashboards/file_reader.go` in a stored copy, not verified at v12.4.12): `filepath.Walk`
 //! from the provider's path (symlinks in the path itself resolved first), which uses
 //! `Lstat` and so never enters a symlinked directory; a directory whose name starts
 //! with `.` is skipped (`filepath.SkipDir`); every non-directory entry whose name

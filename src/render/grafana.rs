@@ -7,6 +7,17 @@
 //! file-provisioning/index.md (rules, contact points, policies), and the
 //! datasource pages for Prometheus (exemplars), Tempo (trace to logs/metrics,
 //! service graph) and Loki (derived fields).
+//!
+//! Source read (grafana/grafana is too large to fetch here, so in stored copies of
+//! the files, not verified at v12.4.12; each use cites its file): the dashboard
+//! file reader (`pkg/services/provisioning/dashboards/file_reader.go`), the
+//! alerting config reader (`pkg/services/provisioning/alerting/config_reader.go`),
+//! provisioning value interpolation (`pkg/services/provisioning/values/values.go`),
+//! setting expansion (`pkg/setting/expanders.go`), alert templates
+//! (`pkg/services/ngalert/state/template/template.go`), uid rules
+//! (`pkg/util/shortid_generator.go`), rule-group intervals
+//! (`pkg/services/ngalert/models/alert_rule.go`) and the Prometheus datasource's
+//! exemplar links (`packages/grafana-prometheus/src/result_transformer.ts`).
 
 use std::collections::BTreeMap;
 

@@ -5,7 +5,10 @@
 //! parameters"), with retention as in docs/sources/operations/storage/retention.md
 //! (compactor retention, `retention_period`, `retention_stream`) and OTLP ingestion
 //! as in docs/sources/send-data/otel/_index.md (schema v13 with tsdb, structured
-//! metadata allowed).
+//! metadata allowed). Source read at grafana/loki v3.7.6 (the nearest readable tag):
+//! the default OTLP index labels (`pkg/loghttp/push/otlp_config.go`, which the
+//! dashboards' `service_name` and `k8s_namespace_name` selectors rely on) and the
+//! discard reasons (`pkg/validation/validate.go`).
 
 use serde::Serialize;
 

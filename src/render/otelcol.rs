@@ -6,7 +6,13 @@
 //! processor/batchprocessor, processor/resourceprocessor,
 //! processor/probabilisticsamplerprocessor, exporter/otlpexporter (`otlp_grpc`, its name since v0.144),
 //! exporter/otlphttpexporter (`otlp_http`), extension/healthcheckextension, and the
-//! "Internal telemetry" page of opentelemetry.io/docs/collector.
+//! "Internal telemetry" page of opentelemetry.io/docs/collector. Source read at
+//! open-telemetry/opentelemetry-collector v0.159.0: the telemetry reader's naming
+//! options (`service/telemetry/otelconftelemetry/internal/migration/v0.3.0.go`,
+//! see `PrometheusPull`), `internal/memorylimiter/config.go` (uint32 limits) and
+//! `receiver/otlpreceiver/factory.go`; contrib's probabilistic sampler was read in
+//! stored copies (`sampler_mode.go`, `config.go`), not at the tag, because the
+//! contrib repository is too large to fetch here.
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,11 @@
 //! docs/configuration/configuration.md and docs/command-line/prometheus.md of the
 //! v3.5 release, and docs/configuration/recording_rules.md / alerting_rules.md for
 //! the rule file format. `promtool check config` and `promtool check rules` of the
-//! same release accept what this renders (tested in `tests/promtool.rs`).
+//! same release accept what this renders (`tests/validators.rs`), and Debian's
+//! Prometheus 3.5.3 runs on it with the StatefulSet's own flags, takes the
+//! remote-write of Tempo's metrics-generator with exemplars, and answers the
+//! dashboards' span-metrics queries (`tests/prometheus_real.rs`). Metric names it
+//! and the programs it scrapes expose are in `crate::catalogue`.
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,12 @@
 //! docs/sources/tempo/configuration/_index.md of that release ("Configure Tempo"),
 //! with the metrics-generator as described in
 //! docs/sources/tempo/metrics-generator/_index.md and the per-tenant overrides in
-//! the "standard overrides" format.
+//! the "standard overrides" format. Source read at grafana/tempo v2.10.8:
+//! `cmd/tempo/app/config.go` and `app.go` (`shutdown_delay`), the query-frontend
+//! queue's shutdown (`modules/frontend/queue/queue.go`, see [`SHUTDOWN_DELAY`]),
+//! and the generator's metric names and exemplar label
+//! (`modules/generator/processor/spanmetrics/spanmetrics.go`,
+//! `modules/generator/registry/histogram.go`).
 
 use std::collections::BTreeMap;
 
