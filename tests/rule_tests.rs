@@ -184,13 +184,18 @@ fn cases(max_replicas: usize) -> Vec<Case> {
         },
         Case {
             rule: "StackComponentDown",
-            alerts: vec![loki_down.labels.clone().into_iter().collect()],
+            // Loki's pod does not answer; Tempo has no scraped pod at all.
+            alerts: vec![
+                loki_down.labels.clone().into_iter().collect(),
+                labels(&[("job", "tempo")]),
+            ],
             firing: vec![loki_down.clone(), collector_up(0, "1x60")],
             healthy: vec![
                 Series {
                     values: "1x60".into(),
                     ..loki_down.clone()
                 },
+                series("up", &[("job", "tempo")], "1x60"),
                 collector_up(0, "1x60"),
             ],
         },

@@ -51,11 +51,11 @@ const BUILTIN: &[Builtin] = &[
     },
     Builtin {
         name: "StackComponentDown",
-        expr: r#"up{job=~"collector|prometheus|tempo|loki|grafana"} == 0"#,
+        expr: "$COMPONENT_DOWN",
         for_: "5m",
         severity: "critical",
         summary: "A stack component is down",
-        description: "{{ $labels.job }} pod {{ $labels.pod }} has not answered a scrape for 5 minutes.",
+        description: "{{ $labels.job }} {{ $labels.pod }} has not answered a scrape for 5 minutes, or has no running pod to scrape.",
     },
     Builtin {
         name: "LokiIngestionErrors",
@@ -88,6 +88,42 @@ pub fn builtin_rule_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|b| b.name).collect()
 }
 
+/// The expression of `StackComponentDown`: a scraped pod of the collector, Tempo or
+/// Loki that does not answer (`up == 0`), or one of them that should run and has no
+/// scraped pod at all (a pod that is pending, deleted or not yet created has no
+/// address, so Prometheus's pod discovery gives it no target and no `up`).
+///
+/// Prometheus and Grafana are left out because the rule could never notify about
+/// them: a Prometheus that is down records no `up` (the rule's query then fails,
+/// and Grafana raises its `DatasourceError` alert instead), and a Grafana that is
+/// down evaluates no rule. `None` when none of the three runs.
+fn component_down_expr(stack: &ValidatedStack) -> Option<String> {
+    let spec = &stack.spec;
+    let collector_pods = if spec.collector.autoscaling.enabled {
+        spec.collector.autoscaling.min_replicas
+    } else {
+        spec.collector.replicas
+    };
+    let watched: Vec<&str> = [
+        ("collector", spec.collector.enabled && collector_pods > 0),
+        ("tempo", spec.tempo.enabled && spec.tempo.replicas > 0),
+        ("loki", spec.loki.enabled && spec.loki.replicas > 0),
+    ]
+    .into_iter()
+    .filter_map(|(job, runs)| runs.then_some(job))
+    .collect();
+    if watched.is_empty() {
+        return None;
+    }
+    let mut expr = format!(r#"up{{job=~"{}"}} == 0"#, watched.join("|"));
+    for job in watched {
+        expr.push_str(&format!(
+            r#" or (label_replace(vector(0), "job", "{job}", "", "") unless on (job) count by (job) (up{{job="{job}"}}))"#
+        ));
+    }
+    Some(expr)
+}
+
 /// The built-in rule group for a stack, leaving out disabled rules and rules about
 /// disabled components. `None` when there is nothing to alert on.
 pub fn builtin_group(stack: &ValidatedStack) -> Option<RuleGroup> {
@@ -98,6 +134,7 @@ pub fn builtin_group(stack: &ValidatedStack) -> Option<RuleGroup> {
     }
     let collector = spec.collector.enabled;
     let autoscaled = collector && spec.collector.autoscaling.enabled;
+    let component_down = component_down_expr(stack);
     let rules: Vec<AlertRule> = BUILTIN
         .iter()
         .filter(|b| !alerting.disabled.iter().any(|d| d == b.name))
@@ -108,14 +145,18 @@ pub fn builtin_group(stack: &ValidatedStack) -> Option<RuleGroup> {
             "CollectorAtMaxReplicas" => autoscaled,
             "LokiIngestionErrors" => spec.loki.enabled,
             "TempoIngestionErrors" => spec.tempo.enabled,
+            "StackComponentDown" => component_down.is_some(),
             _ => true,
         })
         .map(|b| AlertRule {
             alert: b.name.into(),
-            expr: b.expr.replace(
-                "$MAX_REPLICAS",
-                &spec.collector.autoscaling.max_replicas.to_string(),
-            ),
+            expr: b
+                .expr
+                .replace(
+                    "$MAX_REPLICAS",
+                    &spec.collector.autoscaling.max_replicas.to_string(),
+                )
+                .replace("$COMPONENT_DOWN", component_down.as_deref().unwrap_or("")),
             for_: Some(b.for_.into()),
             labels: BTreeMap::from([("severity".into(), b.severity.into())]),
             annotations: BTreeMap::from([
