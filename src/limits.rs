@@ -88,10 +88,10 @@ pub fn dashboard_problem(model: &serde_json::Value) -> Option<String> {
     if !model.is_object() {
         return Some("must be a JSON object (a dashboard model)".into());
     }
-    if !model
+    if model
         .get("title")
         .and_then(|t| t.as_str())
-        .is_some_and(|t| !t.trim().is_empty())
+        .is_none_or(|t| t.trim().is_empty())
     {
         return Some("must have a non-empty \"title\"".into());
     }
