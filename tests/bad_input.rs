@@ -17,6 +17,9 @@
 //!   for a stack created under its own name), `secret-not-found <path>`
 //!   (`GrafanaReady=False SecretNotFound`), `applied`, `pruned <path>` (the API
 //!   server drops the unknown field), or `cli-only`;
+//! - `secret` (optional): `<name> <key>=<value>`, a Secret `e2e/tests/bad_input.rs`
+//!   creates in the namespace before the case (for a reference to a Secret that
+//!   exists but lacks the key);
 //! - `gap-check` / `gap-cluster` (optional): a known defect of sextant, described;
 //!   the expectation above is what sextant should do, and the test reports the case
 //!   instead of failing until the defect is fixed.
