@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
-use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::ObjectMeta;
 use kube::{Api, ResourceExt};
 use serde_json::json;
@@ -304,6 +304,23 @@ async fn missing_contact_point_secret_is_reported_and_secret_values_never_leak()
             panic!("{place} holds the secret value {c}");
         }
     }
+
+    // Without contact points, the rendered Secret is pruned.
+    stacks(&ns)
+        .patch(
+            "s",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"grafana": {"alerting": {"contactPoints": []}}}})),
+        )
+        .await
+        .unwrap();
+    ns.wait_deleted(
+        &ns.api::<Secret>(),
+        "s-grafana-alerting",
+        TIMEOUT,
+        "the contact points' Secret pruned",
+    )
+    .await;
     drop(op);
     ns.cleanup().await.unwrap();
 }
