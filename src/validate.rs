@@ -102,6 +102,42 @@ pub struct ValidatedStack {
     /// Dashboards read from ConfigMaps the stack selects (filled by the
     /// controller, which reads the cluster; empty for `sextant render`).
     pub config_map_dashboards: Vec<crate::build::grafana::DashboardFile>,
+    /// The values of the Secret keys contact points reference (filled by the
+    /// controller, which reads the cluster; empty for `sextant render`, which then
+    /// renders a placeholder in their place).
+    pub contact_point_secrets: SecretValues,
+}
+
+/// Secret values by (Secret name, key). `Debug` prints the names and keys only, so
+/// a value never reaches a log line through a `?` field.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretValues(BTreeMap<(String, String), String>);
+
+impl SecretValues {
+    /// Records the value of one key of one Secret.
+    pub fn insert(&mut self, secret: &str, key: &str, value: String) {
+        self.0.insert((secret.to_string(), key.to_string()), value);
+    }
+
+    /// The value of one key of one Secret, when it was read.
+    pub fn get(&self, secret: &str, key: &str) -> Option<&str> {
+        self.0
+            .get(&(secret.to_string(), key.to_string()))
+            .map(String::as_str)
+    }
+
+    /// Whether no value is known.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SecretValues {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(self.0.keys().map(|(s, k)| format!("{s}/{k}: <redacted>")))
+            .finish()
+    }
 }
 
 /// Validates a stack; on failure returns every error found, not just the first.
@@ -231,6 +267,7 @@ pub fn validate(stack: &ObservabilityStack) -> Result<ValidatedStack, Validation
         loki_streams,
         inline_dashboards,
         config_map_dashboards: Vec::new(),
+        contact_point_secrets: SecretValues::default(),
     })
 }
 

@@ -25,6 +25,9 @@
 //!   or it is a valid stack). A CEL rule on the whole object (the `metadata.name`
 //!   rules) is reported at field `<nil>`: there the path is named by the rule's
 //!   message, which starts with `metadata.name: `;
+//! - `secret` (optional): `<name> <key>=<value>`, a Secret `e2e/tests/bad_input.rs`
+//!   creates in the namespace before the case (for a reference to a Secret that
+//!   exists but lacks the key);
 //! - `gap-check` / `gap-cluster` (optional): a known defect of sextant, described;
 //!   the expectation above is what sextant should do, and the test reports the case
 //!   instead of failing until the defect is fixed.

@@ -7,14 +7,28 @@ use serde_json::Value;
 use sextant::build::{CONFIG_HASH_ANNOTATION, build};
 use sextant::validate::validate;
 
+/// The text of a Secret's `data` entry (base64 in the rendered object).
+fn secret_text(v: &Value) -> String {
+    let bytes: k8s_openapi::ByteString = serde_json::from_value(v.clone()).unwrap();
+    String::from_utf8(bytes.0).unwrap()
+}
+
 /// Every rendered object, with dashboard JSON (tested on its own in
-/// tests/dashboards.rs) shortened to its size and hash so snapshots stay readable.
+/// tests/dashboards.rs) shortened to its size and hash so snapshots stay readable,
+/// and Secret data decoded from base64 (marked so) for review.
 #[test]
 fn render_snapshots() {
     for (name, stack) in common::samples() {
         let resources = build(&validate(&stack).unwrap());
         let mut objects = resources.to_values();
         for o in &mut objects {
+            if o["kind"] == "Secret"
+                && let Some(data) = o["data"].as_object_mut()
+            {
+                for v in data.values_mut() {
+                    *v = format!("<decoded from base64>\n{}", secret_text(v)).into();
+                }
+            }
             let is_dashboards = o["kind"] == "ConfigMap"
                 && o["metadata"]["name"]
                     .as_str()
@@ -132,16 +146,29 @@ fn generated_admin_secret_holds_no_password() {
     assert!(secret["stringData"].get("admin-password").is_none());
     assert!(secret.get("data").is_none());
     // The production sample names its own Secret: none is generated.
-    assert!(!rendered("production").iter().any(|o| o["kind"] == "Secret"));
+    assert!(
+        !rendered("production")
+            .iter()
+            .any(|o| o["kind"] == "Secret" && o["metadata"]["name"] == "prod-grafana-admin")
+    );
 }
 
+/// Offline, the contact points' Secret has a placeholder where each referenced
+/// value goes (the operator fills them in), and no referenced Secret is mounted.
 #[test]
-fn secrets_are_referenced_never_copied() {
+fn secret_values_are_left_out_offline() {
     let objects = rendered("production");
     let grafana = find(&objects, "ConfigMap", "prod-grafana-config");
-    let points = grafana["data"]["contact-points.yaml"].as_str().unwrap();
-    assert!(points.contains("$__file{/etc/grafana/secrets/pagerduty/integration-key}"));
+    assert!(grafana["data"].get("contact-points.yaml").is_none());
+    let secret = find(&objects, "Secret", "prod-grafana-alerting");
+    let points = secret_text(&secret["data"]["contact-points.yaml"]);
+    assert!(
+        points.contains("integrationKey: <Secret pagerduty key integration-key>"),
+        "{points}"
+    );
     let deployment = find(&objects, "Deployment", "prod-grafana");
+    let pod = serde_json::to_string(&deployment["spec"]["template"]).unwrap();
+    assert!(!pod.contains("\"secretName\":\"pagerduty\""), "{pod}");
     let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
         .as_array()
         .unwrap();
@@ -421,12 +448,19 @@ fn every_grafana_uid_fits_grafanas_bound() {
     for (name, stack) in stacks {
         let objects = build(&validate(&stack).unwrap()).to_values();
         let mut found = Vec::new();
-        for o in objects.iter().filter(|o| o["kind"] == "ConfigMap") {
-            for (file, text) in o["data"].as_object().unwrap() {
+        for o in objects
+            .iter()
+            .filter(|o| o["kind"] == "ConfigMap" || o["kind"] == "Secret")
+        {
+            for (file, text) in o["data"].as_object().into_iter().flatten() {
+                let text = match o["kind"].as_str() {
+                    Some("Secret") => secret_text(text),
+                    _ => text.as_str().unwrap().to_string(),
+                };
                 let parsed: Value = if file.ends_with(".json") {
-                    serde_json::from_str(text.as_str().unwrap()).unwrap()
+                    serde_json::from_str(&text).unwrap()
                 } else if file.ends_with(".yaml") {
-                    serde_yaml_ng::from_str(text.as_str().unwrap()).unwrap()
+                    serde_yaml_ng::from_str(&text).unwrap()
                 } else {
                     continue;
                 };

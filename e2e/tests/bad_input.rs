@@ -54,6 +54,8 @@ struct Case {
     expect: Expect,
     gap: Option<String>,
     object: Value,
+    /// A Secret to create before the case: name, key, value.
+    secret: Option<(String, String, String)>,
 }
 
 fn header(text: &str, key: &str) -> Option<String> {
@@ -91,11 +93,19 @@ fn cases() -> Vec<Case> {
         };
         let object: Value = serde_yaml_ng::from_str(&text)
             .unwrap_or_else(|e| panic!("{file}: a cluster fixture must be one YAML object: {e}"));
+        let secret = header(&text, "secret").map(|h| {
+            let parsed = h.split_once(' ').and_then(|(name, kv)| {
+                let (k, v) = kv.split_once('=')?;
+                Some((name.to_string(), k.to_string(), v.to_string()))
+            });
+            parsed.unwrap_or_else(|| panic!("{file}: secret must be `<name> <key>=<value>`"))
+        });
         out.push(Case {
             file,
             expect,
             gap: header(&text, "gap-cluster"),
             object,
+            secret,
         });
     }
     out
@@ -596,6 +606,21 @@ async fn run(test: &str, select: impl Fn(usize, &Case) -> bool) {
     install_crds(cluster.client()).await.unwrap();
     let ns = TestNamespace::create(&cluster, test).await.unwrap();
     let op = Operator::start(&cluster, ns.name(), &[]).await.unwrap();
+    for (name, key, value) in chosen.iter().filter_map(|c| c.secret.as_ref()) {
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": name}, "stringData": {key: value},
+        }))
+        .unwrap();
+        match ns
+            .api::<Secret>()
+            .create(&PostParams::default(), &secret)
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => panic!("creating Secret {name}: {e}"),
+        }
+    }
     stacks(&ns)
         .create(
             &PostParams::default(),

@@ -1,12 +1,12 @@
 //! Grafana content against a real API server: dashboards from selected ConfigMaps
-//! are provisioned and withdrawn, and contact-point Secrets are referenced, checked
-//! and never copied.
+//! are provisioned and withdrawn, and contact-point Secrets are checked, their
+//! values rendered into the stack's own Secret only, and rotated.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
-use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::ObjectMeta;
 use kube::{Api, ResourceExt};
 use serde_json::json;
@@ -152,9 +152,84 @@ async fn config_map_dashboards_are_provisioned_and_withdrawn() {
     ns.cleanup().await.unwrap();
 }
 
+/// The contact points' file in the stack's own Secret.
+async fn rendered_contact_points(ns: &TestNamespace) -> Option<String> {
+    let secret = ns
+        .api::<Secret>()
+        .get_opt("s-grafana-alerting")
+        .await
+        .unwrap()?;
+    let bytes = secret.data?.remove("contact-points.yaml")?;
+    Some(String::from_utf8(bytes.0).unwrap())
+}
+
+/// The config hash of Grafana's pod template.
+async fn grafana_config_hash(ns: &TestNamespace) -> Option<String> {
+    let d = ns
+        .api::<k8s_openapi::api::apps::v1::Deployment>()
+        .get_opt("s-grafana")
+        .await
+        .unwrap()?;
+    d.spec?
+        .template
+        .metadata?
+        .annotations?
+        .remove("observability.sextant.dev/config-hash")
+}
+
+/// Whether anything sextant writes besides `s-grafana-alerting` (every ConfigMap,
+/// the stack, every Event) or its log holds `canary`; the offender when one does.
+async fn leak(ns: &TestNamespace, op: &Operator, canary: &str) -> Option<String> {
+    for cm in ns
+        .api::<ConfigMap>()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+    {
+        if serde_json::to_string(&cm.data).unwrap().contains(canary) {
+            return Some(format!("ConfigMap {}", cm.name_any()));
+        }
+    }
+    let stack = stacks(ns).get("s").await.unwrap();
+    if serde_json::to_string(&stack).unwrap().contains(canary) {
+        return Some("the stack".into());
+    }
+    let events: Api<Event> = ns.api();
+    for e in events.list(&ListParams::default()).await.unwrap() {
+        if serde_json::to_string(&e).unwrap().contains(canary) {
+            return Some(format!("Event {}", e.name_any()));
+        }
+    }
+    let log = std::fs::read_to_string(&op.log).unwrap();
+    assert!(!log.is_empty());
+    log.contains(canary).then(|| "the operator log".into())
+}
+
+fn hook_secret(data: &[(&str, &str)]) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some("slack-hook".into()),
+            ..Default::default()
+        },
+        string_data: Some(
+            data.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+/// Contact-point Secrets: a missing Secret or key is reported; the value reaches
+/// the stack's own Secret `s-grafana-alerting` with every `$` doubled (Grafana's
+/// escape), and nothing else sextant writes; a rotated value is re-rendered (the
+/// metadata watch on Secrets, well before the 5-minute resync of a Ready stack)
+/// and rolls Grafana through the config hash.
 #[tokio::test]
 async fn missing_contact_point_secret_is_reported_and_secret_values_never_leak() {
     let canary = "canary-7f3a9c-do-not-leak";
+    let rotated = "canary-5e1d0b-rotated";
+    let value = format!("https://hooks.example/{canary}?sig=a$b$$c${{d}}&e=$x");
     let spec = json!({"grafana": {"alerting": {"contactPoints": [
         {"name": "chat", "type": "slack", "secretRef": {"name": "slack-hook", "key": "url"}}
     ]}}});
@@ -174,65 +249,107 @@ async fn missing_contact_point_secret_is_reported_and_secret_values_never_leak()
         "Secret slack-hook (spec.grafana.alerting.contactPoints[0].secretRef) does not exist"
     );
     assert_eq!(condition(&stack, "Ready").unwrap().0, "False");
+    // Offline-style placeholder while no value is known.
+    let points = rendered_contact_points(&ns).await.unwrap();
+    assert!(points.contains("<Secret slack-hook key url>"), "{points}");
 
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some("slack-hook".into()),
-            ..Default::default()
-        },
-        string_data: Some(BTreeMap::from([(
-            "url".into(),
-            format!("https://hooks.example/{canary}"),
-        )])),
-        ..Default::default()
-    };
-    ns.api::<Secret>()
-        .create(&PostParams::default(), &secret)
+    // The Secret exists, without the key.
+    let secrets = ns.api::<Secret>();
+    secrets
+        .create(&PostParams::default(), &hook_secret(&[("other", "x")]))
         .await
         .unwrap();
     ns.wait_condition(
         &stacks(&ns),
         "s",
         TIMEOUT,
-        "Ready once the Secret exists",
-        |s| condition(s, "Ready").is_some_and(|c| c.0 == "True"),
+        "GrafanaReady=False naming the missing key",
+        |s| {
+            condition(s, "GrafanaReady").is_some_and(|c| {
+                c.2 == "Secret slack-hook has no key url (spec.grafana.alerting.contactPoints[0].secretRef.key)"
+            })
+        },
     )
     .await;
 
-    // The value is referenced as a file, never copied anywhere sextant writes.
-    let config = ns.api::<ConfigMap>().get("s-grafana-config").await.unwrap();
-    assert!(
-        config.data.unwrap()["contact-points.yaml"]
-            .contains("$__file{/etc/grafana/secrets/slack-hook/url}")
-    );
-    for cm in ns
-        .api::<ConfigMap>()
-        .list(&ListParams::default())
+    // The key arrives.
+    secrets
+        .replace(
+            "slack-hook",
+            &PostParams::default(),
+            &hook_secret(&[("url", &value)]),
+        )
         .await
-        .unwrap()
-    {
-        let text = serde_json::to_string(&cm.data).unwrap();
-        assert!(
-            !text.contains(canary),
-            "ConfigMap {} holds the secret",
-            cm.name_any()
-        );
+        .unwrap();
+    ns.wait_condition(
+        &stacks(&ns),
+        "s",
+        TIMEOUT,
+        "Ready once the Secret has the key",
+        |s| condition(s, "Ready").is_some_and(|c| c.0 == "True"),
+    )
+    .await;
+    let points = rendered_contact_points(&ns).await.unwrap();
+    let escaped = value.replace('$', "$$");
+    assert!(points.contains(&escaped), "{points}");
+    let config = ns.api::<ConfigMap>().get("s-grafana-config").await.unwrap();
+    assert!(!config.data.unwrap().contains_key("contact-points.yaml"));
+    if let Some(place) = leak(&ns, &op, canary).await {
+        panic!("{place} holds the secret value");
     }
-    let stack = stacks(&ns).get("s").await.unwrap();
-    assert!(
-        !serde_json::to_string(&stack).unwrap().contains(canary),
-        "the stack holds the secret"
-    );
-    let events: Api<Event> = ns.api();
-    for e in events.list(&ListParams::default()).await.unwrap() {
-        assert!(
-            !serde_json::to_string(&e).unwrap().contains(canary),
-            "an event holds the secret"
-        );
+
+    // Rotation: a new value is re-rendered and rolls Grafana.
+    let hash_before = grafana_config_hash(&ns).await.unwrap();
+    let new_value = format!("https://hooks.example/{rotated}/$$");
+    secrets
+        .replace(
+            "slack-hook",
+            &PostParams::default(),
+            &hook_secret(&[("url", &new_value)]),
+        )
+        .await
+        .unwrap();
+    let new_escaped = new_value.replace('$', "$$");
+    ns.wait_for(
+        Duration::from_secs(60),
+        "the rotated value is rendered",
+        async || {
+            let points = rendered_contact_points(&ns).await.unwrap_or_default();
+            Ok((points.contains(&new_escaped) && !points.contains(canary)).then_some(()))
+        },
+    )
+    .await;
+    ns.wait_for(
+        Duration::from_secs(60),
+        "Grafana's config hash changes",
+        async || {
+            let hash = grafana_config_hash(&ns).await;
+            Ok(hash.filter(|h| *h != hash_before).map(|_| ()))
+        },
+    )
+    .await;
+    for c in [canary, rotated] {
+        if let Some(place) = leak(&ns, &op, c).await {
+            panic!("{place} holds the secret value {c}");
+        }
     }
-    let log = std::fs::read_to_string(&op.log).unwrap();
-    assert!(!log.is_empty());
-    assert!(!log.contains(canary), "the operator log holds the secret");
+
+    // Without contact points, the rendered Secret is pruned.
+    stacks(&ns)
+        .patch(
+            "s",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"grafana": {"alerting": {"contactPoints": []}}}})),
+        )
+        .await
+        .unwrap();
+    ns.wait_deleted(
+        &ns.api::<Secret>(),
+        "s-grafana-alerting",
+        TIMEOUT,
+        "the contact points' Secret pruned",
+    )
+    .await;
     drop(op);
     ns.cleanup().await.unwrap();
 }

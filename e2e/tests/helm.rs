@@ -199,8 +199,10 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     assert!(get.contains("AllComponentsReady"), "{get}");
 
     // 2. Everything else the operator may do, so that every grant is exercised.
-    //    a. A stack naming its admin Secret (metadata get), with deletionPolicy Delete
-    //       (finalizer patch), on an expandable StorageClass.
+    //    a. A stack naming its admin Secret (get) and a contact point whose Secret
+    //       value sextant renders into its own Secret (server-side apply: patch),
+    //       with deletionPolicy Delete (finalizer patch), on an expandable
+    //       StorageClass.
     let class = format!("e2e-expandable-{}", ns.name());
     let classes: Api<StorageClass> = Api::all(cluster.client().clone());
     let sc: StorageClass = serde_json::from_value(json!({
@@ -259,15 +261,33 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
         .create(&PostParams::default(), &admin)
         .await
         .unwrap();
+    let hook: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "chat-hook"},
+        "stringData": {"url": "https://hooks.example/e2e"},
+    }))
+    .unwrap();
+    ns.api::<Secret>()
+        .create(&PostParams::default(), &hook)
+        .await
+        .unwrap();
     let mut refs = sample("minimal.yaml", ns.name());
     refs["metadata"]["name"] = json!("refs");
     refs["spec"] = json!({
         "storage": {"deletionPolicy": "Delete", "storageClassName": class},
         "prometheus": {"storage": {"size": "1Gi"}},
-        "grafana": {"adminCredentials": {"secretName": "admin-creds"}},
+        "grafana": {
+            "adminCredentials": {"secretName": "admin-creds"},
+            "alerting": {"contactPoints": [
+                {"name": "chat", "type": "slack", "secretRef": {"name": "chat-hook", "key": "url"}},
+            ]},
+        },
     });
     create_stack(&ns, refs).await;
     wait_ready(&ns, "refs").await;
+    ns.api::<Secret>()
+        .get("refs-grafana-alerting")
+        .await
+        .unwrap();
 
     //    b. Volume growth: Prometheus's claim binds to the volume made for it above
     //       (bound by hand where no PV binder runs), then asks for more: the operator

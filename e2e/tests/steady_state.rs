@@ -1,14 +1,15 @@
 //! A converged stack costs zero writes: over a 60-second window that includes a
 //! restart of the operator (a full resync of every stack and child), sextant's own
 //! write counter stays at zero and kube-apiserver's `apiserver_request_total`
-//! counts no write to any kind sextant manages.
+//! counts no write to any kind sextant manages (the stack has a contact point, so
+//! the Secret rendered from the one it references is among them).
 //!
 //! Its own test binary, so no other test writes to the cluster meanwhile.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::Api;
 use kube::api::{DynamicObject, ListParams};
 use kube::core::GroupVersionKind;
@@ -83,6 +84,20 @@ async fn converged_stack_costs_zero_writes_across_a_resync() {
         std::fs::read_to_string(repo_root().join("config/samples/agent-fleet.yaml")).unwrap();
     let mut stack: Value = serde_yaml_ng::from_str(&text).unwrap();
     stack["metadata"]["namespace"] = json!(ns.name());
+    // A contact point, so that the Secret sextant renders from a referenced Secret
+    // (`agents-grafana-alerting`) is part of the steady state too.
+    let hook: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "steady-hook"},
+        "stringData": {"url": "https://hooks.example/steady?sig=a$b"},
+    }))
+    .unwrap();
+    ns.api::<Secret>()
+        .create(&Default::default(), &hook)
+        .await
+        .unwrap();
+    stack["spec"]["grafana"]["alerting"]["contactPoints"] = json!([
+        {"name": "chat", "type": "slack", "secretRef": {"name": "steady-hook", "key": "url"}},
+    ]);
     let gvk = GroupVersionKind::gvk(
         "observability.sextant.dev",
         "v1alpha1",

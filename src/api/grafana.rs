@@ -392,8 +392,9 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
-/// A contact point. Secret values are mounted into Grafana as files and referenced
-/// from provisioning; they are never copied into a ConfigMap.
+/// A contact point. The operator reads the referenced Secret value and provisions
+/// it to Grafana through the Secret `<stack>-grafana-alerting`; it is never copied
+/// into a ConfigMap, the status or an event.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(

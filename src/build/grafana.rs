@@ -1,9 +1,11 @@
 //! Grafana's children: ServiceAccount, provisioning config, dashboards (split over
-//! as many ConfigMaps as their size needs), Service, Deployment, and the spec of
-//! the generated admin Secret when the user names none.
+//! as many ConfigMaps as their size needs), Service, Deployment, the spec of the
+//! generated admin Secret when the user names none, and the Secret holding the
+//! contact points (with the values of the Secrets they reference).
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapProjection, Container, EnvVar, KeyToPath, PodSpec, PodTemplateSpec,
@@ -19,6 +21,11 @@ use crate::render::{grafana, ports, to_yaml};
 use crate::validate::ValidatedStack;
 
 const C: Component = Component::Grafana;
+
+/// Suffix of the Secret holding the contact points: `<stack>-grafana-alerting`.
+pub const ALERTING_SUFFIX: &str = "alerting";
+/// The pod volume of that Secret.
+const ALERTING_VOLUME: &str = "alerting";
 
 /// Most bytes of dashboards one ConfigMap carries (a ConfigMap holds at most 1 MiB).
 const DASHBOARD_CONFIGMAP_BYTES: usize = 900 * 1024;
@@ -129,14 +136,15 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
             serde_json::to_string_pretty(&rules).unwrap_or_default(),
         );
     }
-    if let Some(points) = grafana::contact_points(stack) {
-        files.insert(grafana::CONTACT_POINTS_FILE.into(), to_yaml(&points));
-    }
     let config = config_map(stack, C, "config", files);
+    let alerting = alerting_secret(stack);
     let dashboard_files = dashboard_files(stack);
     let dashboard_maps = dashboard_config_maps(stack, &dashboard_files);
     // Dashboards are re-read by Grafana's file provider: they do not roll the pod.
-    let hash = config_hash(&[&config], &[]);
+    // The contact points do (a subPath file never updates): a rotated Secret value
+    // changes the rendered Secret's hash, and so the pod template.
+    let alerting_hash = alerting.as_ref().map(|(_, hash)| hash.as_str());
+    let hash = config_hash(&[&config], &Vec::from_iter(alerting_hash));
 
     let (secret_name, user_key, password_key, generated) = match &spec.admin_credentials {
         Some(c) => (
@@ -188,17 +196,41 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     // mount would also hold the kubelet's `..data` entries, which Grafana's alerting
     // config reader only skips with a warning in some versions and refuses in older
     // ones (grafana `pkg/services/provisioning/alerting/config_reader.go`).
-    for key in [grafana::ALERT_RULES_FILE, grafana::CONTACT_POINTS_FILE] {
-        if config.data.as_ref().is_some_and(|d| d.contains_key(key)) {
-            mounts.push(mount_item(key, grafana::ALERTING_DIR));
-        }
+    let rules = grafana::ALERT_RULES_FILE;
+    if config.data.as_ref().is_some_and(|d| d.contains_key(rules)) {
+        mounts.push(mount_item(rules, grafana::ALERTING_DIR));
+    }
+    // The contact points hold secret values: from the Secret sextant renders.
+    if let Some((secret, _)) = &alerting {
+        let file = grafana::CONTACT_POINTS_FILE;
+        mounts.push(VolumeMount {
+            name: ALERTING_VOLUME.into(),
+            mount_path: format!("{}/{file}", grafana::ALERTING_DIR),
+            sub_path: Some(file.into()),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+        volumes.push(Volume {
+            name: ALERTING_VOLUME.into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: secret.metadata.name.clone(),
+                items: Some(vec![KeyToPath {
+                    key: file.into(),
+                    path: file.into(),
+                    ..KeyToPath::default()
+                }]),
+                default_mode: Some(0o440),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
     }
     // Secrets Grafana reads as files. Every setting, environment overrides included,
     // goes through Grafana's variable expansion (grafana `pkg/setting/expanders.go`,
     // read in a stored copy, not verified at v12.4.12): a value holding `${x}` passed
     // in an environment variable would be mangled. The content of `$__file{path}`
     // is read, trimmed of surrounding white space, and not expanded again.
-    let mut file_secrets = grafana::contact_point_secrets(stack);
+    let mut file_secrets: BTreeMap<String, Vec<String>> = BTreeMap::new();
     file_secrets
         .entry(secret_name.clone())
         .or_default()
@@ -314,6 +346,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
         service_accounts: vec![service_account(stack, C, false)],
         config_maps,
         generated_secrets: generated.into_iter().collect(),
+        rendered_secrets: alerting.map(|(secret, _)| secret).into_iter().collect(),
         services: vec![service(stack, C, &[("http", ports::GRAFANA)])],
         deployments: vec![deployment],
         ..Resources::default()
@@ -366,6 +399,26 @@ fn smtp_env(smtp: Option<&crate::api::SmtpSpec>) -> Vec<EnvVar> {
         env.push(file_env("GF_SMTP_PASSWORD", &r.name, &r.key));
     }
     env
+}
+
+/// The Secret `<stack>-grafana-alerting` holding `contact-points.yaml` (with the
+/// values of the Secrets it references, see `grafana::contact_points`), and the
+/// sha256 of that file; none when the stack names no contact point.
+pub fn alerting_secret(stack: &ValidatedStack) -> Option<(Secret, String)> {
+    let text = to_yaml(&grafana::contact_points(stack)?);
+    let hash = sha256_hex(text.as_bytes());
+    let secret = Secret {
+        metadata: meta(stack, C, child_name(&stack.name, C, Some(ALERTING_SUFFIX))),
+        type_: Some("Opaque".into()),
+        // `data`, not `stringData`: the API server stores and returns `data`, so
+        // the drift check compares like with like.
+        data: Some(BTreeMap::from([(
+            grafana::CONTACT_POINTS_FILE.into(),
+            ByteString(text.into_bytes()),
+        )])),
+        ..Secret::default()
+    };
+    Some((secret, hash))
 }
 
 /// Mounts one key of the config ConfigMap as a file in a directory.

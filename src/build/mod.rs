@@ -43,6 +43,9 @@ pub struct Resources {
     pub config_maps: Vec<ConfigMap>,
     /// Secrets sextant creates once and never overwrites (the generated Grafana admin).
     pub generated_secrets: Vec<Secret>,
+    /// Secrets sextant renders on every pass and applies like ConfigMaps (Grafana's
+    /// contact points, which hold the values of the Secrets they reference).
+    pub rendered_secrets: Vec<Secret>,
     /// Services in front of every workload.
     pub services: Vec<Service>,
     /// The collector and Grafana.
@@ -63,6 +66,7 @@ impl Resources {
             role_bindings,
             config_maps,
             generated_secrets,
+            rendered_secrets,
             services,
             deployments,
             stateful_sets,
@@ -74,6 +78,7 @@ impl Resources {
         self.role_bindings.extend(role_bindings);
         self.config_maps.extend(config_maps);
         self.generated_secrets.extend(generated_secrets);
+        self.rendered_secrets.extend(rendered_secrets);
         self.services.extend(services);
         self.deployments.extend(deployments);
         self.stateful_sets.extend(stateful_sets);
@@ -106,6 +111,7 @@ impl Resources {
             role_bindings,
             config_maps,
             generated_secrets,
+            rendered_secrets,
             services,
             deployments,
             stateful_sets,
@@ -118,6 +124,7 @@ impl Resources {
         push(&mut out, role_bindings);
         push(&mut out, config_maps);
         push(&mut out, generated_secrets);
+        push(&mut out, rendered_secrets);
         push(&mut out, services);
         push(&mut out, stateful_sets);
         push(&mut out, deployments);

@@ -64,6 +64,7 @@ pub async fn apply(
         role_bindings,
         config_maps,
         generated_secrets,
+        rendered_secrets,
         services,
         mut deployments,
         mut stateful_sets,
@@ -88,7 +89,7 @@ pub async fn apply(
         kinds.sync(service_accounts),
         kinds.sync(role_bindings),
         kinds.sync(config_maps),
-        kinds.create_secrets(generated_secrets),
+        kinds.sync_secrets(generated_secrets, rendered_secrets),
     )?;
     let live_sets = kinds.list::<StatefulSet>().await?;
     let blocked = super::volumes::prepare(ctx, stack, &live_sets, &mut stateful_sets).await?;
@@ -222,7 +223,18 @@ impl Kinds<'_> {
     where
         K: Child,
     {
-        let results = try_join_all(desired.iter().map(|d| self.apply_one(d, &live))).await?;
+        let mut out = self.apply_all(&desired, &live).await?;
+        let wanted: Vec<String> = desired.iter().map(ResourceExt::name_any).collect();
+        out.pruned = self.prune(&live, &wanted).await?;
+        Ok(out)
+    }
+
+    /// Applies every desired object of one kind (concurrently); prunes nothing.
+    async fn apply_all<K>(&self, desired: &[K], live: &[K]) -> Result<Synced<K>, Error>
+    where
+        K: Child,
+    {
+        let results = try_join_all(desired.iter().map(|d| self.apply_one(d, live))).await?;
         let mut out = Synced::default();
         for (obj, changed) in results {
             if changed {
@@ -231,16 +243,24 @@ impl Kinds<'_> {
             }
             out.objects.push(obj);
         }
-        let wanted: Vec<String> = desired.iter().map(ResourceExt::name_any).collect();
+        Ok(out)
+    }
+
+    /// Deletes the listed children this stack owns whose names are not `wanted`;
+    /// returns `Kind/name` of each.
+    async fn prune<K>(&self, live: &[K], wanted: &[String]) -> Result<Vec<String>, Error>
+    where
+        K: Child,
+    {
+        let mut pruned = Vec::new();
         for obj in live
             .iter()
             .filter(|o| !wanted.contains(&o.name_any()) && self.owns(*o))
         {
             self.delete(obj).await?;
-            out.pruned
-                .push(format!("{}/{}", kind_of::<K>(), obj.name_any()));
+            pruned.push(format!("{}/{}", kind_of::<K>(), obj.name_any()));
         }
-        Ok(out)
+        Ok(pruned)
     }
 
     /// Whether this stack is the controller owner of an object (so pruning never
@@ -336,10 +356,35 @@ impl Kinds<'_> {
         }
     }
 
+    /// Both kinds of Secret this stack owns, from one list: generated ones are
+    /// created once and never overwritten, rendered ones are applied like any other
+    /// child; owned Secrets that are neither are pruned.
+    async fn sync_secrets(
+        &self,
+        generated: Vec<Secret>,
+        rendered: Vec<Secret>,
+    ) -> Result<Synced<Secret>, Error> {
+        let live = self.list::<Secret>().await?;
+        let wanted: Vec<String> = generated
+            .iter()
+            .chain(&rendered)
+            .map(ResourceExt::name_any)
+            .collect();
+        let mut out = self.create_secrets(generated, &live).await?;
+        let applied = self.apply_all(&rendered, &live).await?;
+        out.changed.extend(applied.changed);
+        out.objects.extend(applied.objects);
+        out.pruned = self.prune(&live, &wanted).await?;
+        Ok(out)
+    }
+
     /// Creates each generated Secret once, with a fresh random password; an
     /// existing one is never overwritten.
-    async fn create_secrets(&self, desired: Vec<Secret>) -> Result<Synced<Secret>, Error> {
-        let live = self.list::<Secret>().await?;
+    async fn create_secrets(
+        &self,
+        desired: Vec<Secret>,
+        live: &[Secret],
+    ) -> Result<Synced<Secret>, Error> {
         let mut out = Synced::default();
         for mut secret in desired {
             let name = secret.name_any();
@@ -372,15 +417,6 @@ impl Kinds<'_> {
                     });
                 }
             }
-        }
-        let wanted: Vec<String> = out.objects.iter().map(ResourceExt::name_any).collect();
-        // Only generated Secrets carry the stack's labels: prune those no longer wanted.
-        for obj in live
-            .iter()
-            .filter(|o| !wanted.contains(&o.name_any()) && self.owns(*o))
-        {
-            self.delete(obj).await?;
-            out.pruned.push(format!("Secret/{}", obj.name_any()));
         }
         Ok(out)
     }

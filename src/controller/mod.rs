@@ -23,11 +23,12 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use kube::{Api, Client};
+use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -279,6 +280,25 @@ async fn controller(
                 .state()
                 .into_iter()
                 .filter(|s| references::selects(s, &cm))
+                .map(|s| ObjectRef::from(&*s))
+                .collect::<Vec<_>>()
+        },
+    );
+    // Secrets a stack references: read during reconcile, so a metadata-only watch
+    // (no Secret data in the operator's memory) is enough to trigger one when a
+    // referenced Secret is created, rotated or deleted.
+    let stacks = c.store();
+    c = c.watches(
+        // `PartialObjectMeta`: kube sends metadata-only list and watch requests.
+        scoped::<PartialObjectMeta<Secret>>(client, namespace),
+        watcher::Config::default().page_size(200),
+        move |secret| {
+            let name = secret.name_any();
+            let ns = secret.namespace();
+            stacks
+                .state()
+                .into_iter()
+                .filter(|s| references::references_secret(s, ns.as_deref(), &name))
                 .map(|s| ObjectRef::from(&*s))
                 .collect::<Vec<_>>()
         },

@@ -72,7 +72,9 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
     let mut valid = valid;
     let dashboards = references::config_map_dashboards(&ctx, &stack).await?;
     valid.config_map_dashboards = dashboards.files;
-    let missing_secrets = references::missing_secrets(&ctx, &stack).await?;
+    let secrets = references::referenced_secrets(&ctx, &stack).await?;
+    valid.contact_point_secrets = secrets.values;
+    let missing_secrets = secrets.problems;
 
     finalizer::ensure(&ctx, &stack, &valid).await?;
     let applied = match apply(&ctx, &valid, build(&valid)).await {

@@ -299,16 +299,54 @@ pub fn secret_file(secret: &str, key: &str) -> String {
     format!("{SECRETS_DIR}/{secret}/{key}")
 }
 
-fn receiver(c: &ContactPoint) -> Value {
-    let file = c
-        .secret_ref
-        .as_ref()
-        .map(|r| format!("$__file{{{}}}", secret_file(&r.name, &r.key)))
-        .unwrap_or_default();
+/// Escapes a literal for a string value of a Grafana provisioning file, so that
+/// Grafana reads back exactly `value`.
+///
+/// Grafana interpolates every string of a provisioned contact point's settings
+/// (`Settings values.JSONValue`, grafana
+/// `pkg/services/provisioning/alerting/contact_point_types.go`): `interpolateValue`
+/// in `pkg/services/provisioning/values/values.go` splits the YAML-decoded string
+/// on `"$$"`, runs each part through `setting.ExpandVar` (`${VAR}`, `$__env{VAR}`,
+/// `$__file{path}`, `pkg/setting/expanders.go`) and then `os.ExpandEnv` (`$name`,
+/// `${name}`), and joins the parts with `"$"` (read in a stored copy of
+/// grafana/grafana, not verified at the v12.4.12 tag). Doubling every `$` leaves
+/// no `$` in any part, so neither expander changes it, and the join turns each `$$`
+/// back into `$`. Nothing else needs escaping: the YAML serializer quotes the rest.
+/// `$__file{...}` or an environment variable would not protect a value: their
+/// expansion is interpolated again by `os.ExpandEnv` (`tests/grafana_interpolation.rs`).
+pub fn escape_provisioning_literal(value: &str) -> String {
+    value.replace('$', "$$")
+}
+
+/// What offline rendering (`sextant render`, `sextant check`) writes where a secret
+/// value goes: the operator reads the value; a file renders without it.
+pub fn secret_placeholder(secret: &str, key: &str) -> String {
+    format!("<Secret {secret} key {key}>")
+}
+
+/// The value a contact point's `secretRef` stands for, ready for the file: the
+/// Secret's value read by the controller (surrounding white space trimmed, as
+/// Grafana's `$__file{}` did), escaped; or the placeholder where none is known.
+fn secret_setting(stack: &ValidatedStack, c: &ContactPoint) -> String {
+    let Some(r) = &c.secret_ref else {
+        return String::new();
+    };
+    let value = stack
+        .contact_point_secrets
+        .get(&r.name, &r.key)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| secret_placeholder(&r.name, &r.key));
+    escape_provisioning_literal(&value)
+}
+
+fn receiver(stack: &ValidatedStack, c: &ContactPoint) -> Value {
+    let secret = secret_setting(stack, c);
     let (type_, settings) = match c.type_ {
-        ContactPointType::Slack => ("slack", json!({"url": file})),
-        ContactPointType::Webhook => ("webhook", json!({"url": file, "httpMethod": "POST"})),
-        ContactPointType::Pagerduty => ("pagerduty", json!({"integrationKey": file})),
+        ContactPointType::Slack => ("slack", json!({"url": secret})),
+        ContactPointType::Webhook => ("webhook", json!({"url": secret, "httpMethod": "POST"})),
+        ContactPointType::Pagerduty => ("pagerduty", json!({"integrationKey": secret})),
         ContactPointType::Email => ("email", json!({"addresses": c.addresses.join(";")})),
     };
     // Contact point names are DNS labels of up to 63 characters; Grafana's uids stop
@@ -317,8 +355,9 @@ fn receiver(c: &ContactPoint) -> Value {
            "disableResolveMessage": false})
 }
 
-/// `alerting/contactpoints.yaml` and the root notification policy, when the spec
-/// names contact points. Secret values are `$__file{...}` references only.
+/// `alerting/contact-points.yaml` and the root notification policy, when the spec
+/// names contact points. It holds the referenced Secrets' values (escaped for
+/// Grafana's interpolation), so it goes into a Secret, never a ConfigMap.
 pub fn contact_points(stack: &ValidatedStack) -> Option<Value> {
     let a = &stack.spec.grafana.alerting;
     let first = a.contact_points.first()?;
@@ -329,7 +368,7 @@ pub fn contact_points(stack: &ValidatedStack) -> Option<Value> {
     Some(json!({
         "apiVersion": 1,
         "contactPoints": a.contact_points.iter().map(|c| json!({
-            "orgId": 1, "name": c.name, "receivers": [receiver(c)],
+            "orgId": 1, "name": c.name, "receivers": [receiver(stack, c)],
         })).collect::<Vec<_>>(),
         "policies": [{
             "orgId": 1, "receiver": default,
@@ -339,7 +378,7 @@ pub fn contact_points(stack: &ValidatedStack) -> Option<Value> {
     }))
 }
 
-/// Every Secret key the Grafana pod mounts for contact points, by Secret name.
+/// Every Secret key contact points reference, by Secret name.
 pub fn contact_point_secrets(stack: &ValidatedStack) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for c in &stack.spec.grafana.alerting.contact_points {

@@ -85,11 +85,13 @@ the API server's audit log of the operator's ServiceAccount.
   resources: ["configmaps", "services", "serviceaccounts"]
   verbs: ["list", "watch", "create", "patch", "delete"]
 # Secrets: the generated Grafana admin Secret is created once, never updated
-# (apply.rs create_secrets); referenced Secrets are only checked to exist (metadata
-# get, references.rs); list/watch/delete as for other children.
+# (apply.rs create_secrets); the contact points' Secret <stack>-grafana-alerting is
+# server-side applied (patch) like a ConfigMap; referenced Secrets are read (get,
+# references.rs: contact-point values, admin keys) and watched by metadata
+# (controller/mod.rs); list/watch/delete as for other children.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch", "create", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # Not called by the operator: it creates a Role granting Prometheus these verbs on pods
 # (service discovery of the stack's own components), and RBAC lets nobody grant
 # what it does not hold.
