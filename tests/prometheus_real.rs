@@ -43,7 +43,7 @@
 //!   `job` unless target_info is on; processor/servicegraphs: `client`, `server`),
 //!   not captured from a running Tempo;
 //! - Grafana's variable interpolation: `$__rate_interval` and the dashboard
-//!   variables are replaced by [`substitute`] after Grafana's documented rules.
+//!   variables are replaced by `common::queries::substitute` after Grafana's documented rules.
 
 mod common;
 
@@ -54,6 +54,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::queries::substitute;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -791,40 +792,6 @@ fn regex_escape(s: &str) -> String {
             special.then_some('\\').into_iter().chain([c])
         })
         .collect()
-}
-
-/// Replaces Grafana variables (`$name`, `${name}`, `[[name]]` is not used by the
-/// dashboards and not handled) by `values`. A `$` followed by a name not in `values`
-/// is an error; a `$` not followed by a name (a regex anchor) stays.
-fn substitute(expr: &str, values: &BTreeMap<String, String>) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = expr;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        let (name, len) = if let Some(inner) = after.strip_prefix('{') {
-            let end = inner
-                .find('}')
-                .ok_or_else(|| format!("unclosed ${{ in {expr}"))?;
-            (&inner[..end], end + 2)
-        } else {
-            let end = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
-            (&after[..end], end)
-        };
-        if name.is_empty() {
-            out.push('$');
-        } else {
-            let value = values
-                .get(name)
-                .ok_or_else(|| format!("unknown variable ${name} in {expr}"))?;
-            out.push_str(value);
-        }
-        rest = &after[len..];
-    }
-    out.push_str(rest);
-    Ok(out)
 }
 
 /// The variable values the queries run with. `$__rate_interval` follows Grafana:
