@@ -58,31 +58,15 @@ struct Fixture {
     gap_check: Option<String>,
 }
 
-fn fixture_dir() -> PathBuf {
-    common::root().join("tests/fixtures/bad")
-}
-
-fn header(text: &str, key: &str) -> Option<String> {
-    text.lines()
-        .take_while(|l| l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(&format!("# {key}: ")))
-        .map(|v| v.trim().to_string())
-}
-
 fn fixtures() -> Vec<Fixture> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(fixture_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    paths.sort();
-    paths
+    common::yaml_files("tests/fixtures/bad")
         .into_iter()
         .map(|path| {
             let file = path.file_name().unwrap().to_string_lossy().to_string();
             let text = std::fs::read_to_string(&path).unwrap();
-            let need =
-                |key| header(&text, key).unwrap_or_else(|| panic!("{file}: no `# {key}:` header"));
+            let need = |key| {
+                common::header(&text, key).unwrap_or_else(|| panic!("{file}: no `# {key}:` header"))
+            };
             let check = need("check");
             let check_error = match check.as_str() {
                 "ok" => None,
@@ -97,7 +81,7 @@ fn fixtures() -> Vec<Fixture> {
                 case: need("case"),
                 cluster: need("cluster"),
                 check_error,
-                gap_check: header(&text, "gap-check"),
+                gap_check: common::header(&text, "gap-check"),
                 file,
                 path,
                 text,
@@ -157,7 +141,7 @@ fn there_are_at_least_30_fixtures_each_naming_its_outcome() {
             f.file
         );
         assert!(!f.case.is_empty());
-        let crd = header(&f.text, "crd");
+        let crd = common::header(&f.text, "crd");
         match (kind, crd.as_deref()) {
             ("cli-only", None) => {}
             ("cli-only", Some(_)) => panic!("{}: a cli-only fixture has no `crd:`", f.file),

@@ -65,7 +65,7 @@ use sextant::api::BuiltinDashboard;
 use sextant::build::build;
 use sextant::dashboards::builtin_json;
 use sextant::render::{grafana, tempo};
-use sextant::units::parse_duration;
+use sextant::units::{parse_byte_size, parse_duration};
 use sextant::validate::{ValidatedStack, validate};
 
 /// The exemplar label Tempo's metrics-generator writes: `traceIDLabelName` defaults
@@ -869,32 +869,20 @@ fn check_result(data: &Value) -> Result<Vec<f64>, String> {
 /// Prometheus's `units.Base2Bytes` prints back (`42GiB512MiB`); KB = KiB = 1024, as
 /// `units.ParseBase2Bytes` reads them.
 fn parse_bytes(s: &str) -> Option<u128> {
-    let mut rest = s;
+    // Split into terms at each digit that follows a unit, and let sextant's own
+    // parser (the same base-2 units) read each term.
     let mut total = 0u128;
-    if rest.is_empty() {
-        return None;
+    let mut start = 0;
+    let bytes = s.as_bytes();
+    for i in 1..=bytes.len() {
+        let term_ends =
+            i == bytes.len() || (bytes[i].is_ascii_digit() && !bytes[i - 1].is_ascii_digit());
+        if term_ends {
+            total = total.checked_add(parse_byte_size(&s[start..i]).ok()?)?;
+            start = i;
+        }
     }
-    while !rest.is_empty() {
-        let split = rest.find(|c: char| !c.is_ascii_digit())?;
-        let (n, tail) = rest.split_at(split);
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(tail.len());
-        let (unit, next) = tail.split_at(unit_len);
-        let power = match unit {
-            "B" => 0,
-            "KB" | "KiB" => 1,
-            "MB" | "MiB" => 2,
-            "GB" | "GiB" => 3,
-            "TB" | "TiB" => 4,
-            "PB" | "PiB" => 5,
-            "EB" | "EiB" => 6,
-            _ => return None,
-        };
-        total += n.parse::<u128>().ok()? << (10 * power);
-        rest = next;
-    }
-    Some(total)
+    (!s.is_empty()).then_some(total)
 }
 
 fn same_duration(a: &str, b: &str) -> bool {

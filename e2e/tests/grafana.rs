@@ -205,6 +205,18 @@ async fn leak(ns: &TestNamespace, op: &Operator, canary: &str) -> Option<String>
     log.contains(canary).then(|| "the operator log".into())
 }
 
+/// Replaces the `slack-hook` Secret with one holding `url`.
+async fn replace_hook(secrets: &Api<Secret>, url: &str) {
+    secrets
+        .replace(
+            "slack-hook",
+            &PostParams::default(),
+            &hook_secret(&[("url", url)]),
+        )
+        .await
+        .unwrap();
+}
+
 fn hook_secret(data: &[(&str, &str)]) -> Secret {
     Secret {
         metadata: ObjectMeta {
@@ -273,14 +285,7 @@ async fn missing_contact_point_secret_is_reported_and_secret_values_never_leak()
     .await;
 
     // The key arrives.
-    secrets
-        .replace(
-            "slack-hook",
-            &PostParams::default(),
-            &hook_secret(&[("url", &value)]),
-        )
-        .await
-        .unwrap();
+    replace_hook(&secrets, &value).await;
     ns.wait_condition(
         &stacks(&ns),
         "s",
@@ -301,14 +306,7 @@ async fn missing_contact_point_secret_is_reported_and_secret_values_never_leak()
     // Rotation: a new value is re-rendered and rolls Grafana.
     let hash_before = grafana_config_hash(&ns).await.unwrap();
     let new_value = format!("https://hooks.example/{rotated}/$$");
-    secrets
-        .replace(
-            "slack-hook",
-            &PostParams::default(),
-            &hook_secret(&[("url", &new_value)]),
-        )
-        .await
-        .unwrap();
+    replace_hook(&secrets, &new_value).await;
     let new_escaped = new_value.replace('$', "$$");
     ns.wait_for(
         Duration::from_secs(60),

@@ -167,8 +167,8 @@ fn wanted(stack: &ObservabilityStack) -> Vec<Wanted> {
     out
 }
 
-/// Whether a stack references a Secret by name (its admin credentials or a
-/// contact point): a change of that Secret is a reason to reconcile the stack.
+/// Whether a stack references a Secret by name (its admin credentials, its SMTP
+/// password or a contact point): a change of that Secret is a reason to reconcile the stack.
 pub fn references_secret(stack: &ObservabilityStack, namespace: Option<&str>, name: &str) -> bool {
     stack.spec.grafana.enabled
         && stack.namespace().as_deref() == namespace

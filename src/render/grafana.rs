@@ -145,7 +145,7 @@ pub fn datasources(stack: &ValidatedStack) -> Datasources {
 /// `handleMissingDashboardFiles`: `UnprovisionDashboard` versus
 /// `DeleteProvisionedDashboard`). sextant owns what it provisions, so a withdrawn
 /// dashboard goes. `allowUiUpdates: false`: provisioned dashboards cannot be saved
-/// from the UI (a copy can, with "Save as").
+/// from the UI.
 pub fn dashboard_providers() -> Value {
     json!({
         "apiVersion": 1,

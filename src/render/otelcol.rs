@@ -95,7 +95,9 @@ struct AttributeAction {
 }
 
 /// Trace sampling by TraceID. Mode `proportional` (contrib
-/// `processor/probabilisticsamplerprocessor`, `sampler_mode.go`): the decision
+/// `processor/probabilisticsamplerprocessor`, `sampler_mode.go` and `config.go`,
+/// read in stored copies, not at v0.159.0: contrib is too large to fetch here):
+/// the decision
 /// compares the trace's randomness (the `rv` of its tracestate, else the low 56
 /// bits of the TraceID) with a threshold, so every collector replica keeps or drops
 /// the same traces with no shared seed, a trace an SDK already sampled keeps a

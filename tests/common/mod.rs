@@ -20,16 +20,29 @@ pub fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
-/// Every sample under config/samples, by file stem.
-pub fn samples() -> Vec<(String, ObservabilityStack)> {
-    let mut out = Vec::new();
-    let mut paths: Vec<_> = std::fs::read_dir(root().join("config/samples"))
+/// Every `*.yaml` file of a directory of the repository, sorted by name.
+pub fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     paths.sort();
-    for p in paths {
+    paths
+}
+
+/// The value of a fixture's `# key: value` header line (the leading comment block).
+pub fn header(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .take_while(|l| l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(&format!("# {key}: ")))
+        .map(|v| v.trim().to_string())
+}
+
+/// Every sample under config/samples, by file stem.
+pub fn samples() -> Vec<(String, ObservabilityStack)> {
+    let mut out = Vec::new();
+    for p in yaml_files("config/samples") {
         let stem = p.file_stem().unwrap().to_string_lossy().to_string();
         out.push((stem, cli::load(p.to_str().unwrap()).unwrap()));
     }

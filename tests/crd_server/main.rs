@@ -90,27 +90,10 @@ fn binaries() -> Option<Binaries> {
     })
 }
 
-fn header(text: &str, key: &str) -> Option<String> {
-    text.lines()
-        .take_while(|l| l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(&format!("# {key}: ")))
-        .map(|v| v.trim().to_string())
-}
-
-fn yaml_files(dir: &str) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(common::root().join(dir))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    paths.sort();
-    paths
-}
-
 /// Every CRD in `crds/*.yaml`, as JSON.
 fn crds() -> Vec<Value> {
     let mut out = Vec::new();
-    for path in yaml_files("crds") {
+    for path in common::yaml_files("crds") {
         let text = std::fs::read_to_string(&path).unwrap();
         for doc in serde_yaml_ng::Deserializer::from_str(&text) {
             let v = Value::deserialize(doc).unwrap();
@@ -127,13 +110,13 @@ fn crds() -> Vec<Value> {
 fn cases() -> Vec<Case> {
     let mut out = Vec::new();
     let mut missing = Vec::new();
-    for path in yaml_files("tests/fixtures/bad") {
+    for path in common::yaml_files("tests/fixtures/bad") {
         let file = path.file_name().unwrap().to_string_lossy().to_string();
         let text = std::fs::read_to_string(&path).unwrap();
-        if header(&text, "cluster").as_deref() == Some("cli-only") {
+        if common::header(&text, "cluster").as_deref() == Some("cli-only") {
             continue;
         }
-        let expect = match header(&text, "crd").as_deref() {
+        let expect = match common::header(&text, "crd").as_deref() {
             Some("accepted") => Expect::Accepted,
             Some(h) if h.starts_with("refused ") => Expect::Refused(h[8..].trim().to_string()),
             other => {
@@ -340,7 +323,7 @@ async fn crd_on_kubernetes_1_36_takes_samples_and_refuses_fixtures_by_schema_and
     let installed = started.elapsed();
 
     let mut failures = Vec::new();
-    let samples = yaml_files("config/samples");
+    let samples = common::yaml_files("config/samples");
     assert!(!samples.is_empty());
     for path in &samples {
         let file = path.file_name().unwrap().to_string_lossy().to_string();
