@@ -21,6 +21,8 @@ use sextant::api::ObservabilityStack;
 use sextant::build::build;
 use sextant::cli::{self, Format};
 use sextant::controller::drift::applied_hash;
+use sextant::model::Capabilities;
+use sextant::validate::Dereferenced;
 use sextant::validate::validate;
 
 const SAMPLES: &[&str] = &["minimal", "agent-fleet", "production"];
@@ -42,8 +44,8 @@ fn load(name: &str) -> ObservabilityStack {
 /// validate + build + render: the validated stack, every child, each child as the
 /// JSON that is sent (what `sextant render -o json` computes, without printing).
 fn render(stack: &ObservabilityStack) -> Vec<serde_json::Value> {
-    let valid = validate(stack).expect("sample is valid");
-    build(&valid).to_values()
+    let valid = validate(stack, &Dereferenced::offline()).expect("sample is valid");
+    build(&valid, &Capabilities::current()).to_values()
 }
 
 /// What one reconcile computes before it talks to the API server: `render`, plus
@@ -89,11 +91,15 @@ fn quick() -> bool {
 fn criterion_groups(c: &mut Criterion) {
     for name in SAMPLES {
         let stack = load(name);
-        let valid = validate(&stack).expect("sample is valid");
-        let built = build(&valid);
+        let valid = validate(&stack, &Dereferenced::offline()).expect("sample is valid");
+        let built = build(&valid, &Capabilities::current());
         let mut g = c.benchmark_group(*name);
-        g.bench_function("validate", |b| b.iter(|| validate(black_box(&stack))));
-        g.bench_function("build", |b| b.iter(|| build(black_box(&valid))));
+        g.bench_function("validate", |b| {
+            b.iter(|| validate(black_box(&stack), &Dereferenced::offline()))
+        });
+        g.bench_function("build", |b| {
+            b.iter(|| build(black_box(&valid), &Capabilities::current()))
+        });
         g.bench_function("to_json", |b| b.iter(|| black_box(&built).to_values()));
         g.bench_function("render_yaml", |b| {
             b.iter(|| cli::format(black_box(&built), Format::Yaml))
@@ -120,8 +126,8 @@ fn percentiles() {
     let mut rows = Vec::new();
     for name in SAMPLES {
         let stack = load(name);
-        let valid = validate(&stack).expect("sample is valid");
-        let built = build(&valid);
+        let valid = validate(&stack, &Dereferenced::offline()).expect("sample is valid");
+        let built = build(&valid, &Capabilities::current());
         let children = built.to_values().len();
         let yaml_bytes = cli::format(&built, Format::Yaml).len();
         let r = timed(iters, || {

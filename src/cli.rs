@@ -10,7 +10,8 @@ use kube::core::ObjectMeta;
 
 use crate::api::{GROUP, ObservabilityStack, VERSION};
 use crate::build::{Resources, build};
-use crate::validate::{ValidatedStack, ValidationErrors, validate};
+use crate::model::{Capabilities, ValidatedStack};
+use crate::validate::{Dereferenced, ValidationErrors, validate};
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +40,9 @@ pub enum CliError {
         /// What is wrong.
         message: String,
     },
+    /// `--kube-version` is not a version sextant renders for.
+    #[error("--kube-version: {0}")]
+    KubeVersion(String),
     /// The stack failed validation.
     #[error("{0}")]
     Invalid(ValidationErrors),
@@ -148,14 +152,23 @@ impl DeserializeFrom for serde_json::Value {
     }
 }
 
-/// Validates a stack.
+/// Validates a stack offline: nothing it references is read, so dashboards in
+/// ConfigMaps and Secret values are not checked.
 pub fn check(stack: &ObservabilityStack) -> Result<ValidatedStack, CliError> {
-    validate(stack).map_err(CliError::Invalid)
+    validate(stack, &Dereferenced::offline()).map_err(CliError::Invalid)
 }
 
-/// Validates and builds a stack.
-pub fn render(stack: &ObservabilityStack) -> Result<Resources, CliError> {
-    Ok(build(&check(stack)?))
+/// What `--kube-version` names, or a current server when it is not given.
+pub fn capabilities(kube_version: Option<&str>) -> Result<Capabilities, CliError> {
+    match kube_version {
+        Some(v) => Capabilities::for_kube_version(v).map_err(CliError::KubeVersion),
+        None => Ok(Capabilities::current()),
+    }
+}
+
+/// Validates and builds a stack for a server with `caps`.
+pub fn render(stack: &ObservabilityStack, caps: &Capabilities) -> Result<Resources, CliError> {
+    Ok(build(&check(stack)?, caps))
 }
 
 /// Formats rendered children for output.

@@ -36,6 +36,10 @@ enum Command {
         /// Output format.
         #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
         output: Format,
+        /// Render for this Kubernetes version's API server (such as 1.20): what it
+        /// does not serve is left out, as the operator does there. Default: current.
+        #[arg(long = "kube-version")]
+        kube_version: Option<String>,
     },
 }
 
@@ -71,9 +75,15 @@ fn main() -> ExitCode {
                 v.namespace, v.name
             );
         }),
-        Command::Render { file, output } => cli::load(&file)
-            .and_then(|s| cli::render(&s))
-            .map(|r| emit(&cli::format(&r, output))),
+        Command::Render {
+            file,
+            output,
+            kube_version,
+        } => cli::capabilities(kube_version.as_deref()).and_then(|caps| {
+            cli::load(&file)
+                .and_then(|s| cli::render(&s, &caps))
+                .map(|r| emit(&cli::format(&r, output)))
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -43,7 +43,8 @@ use serde_json::{Map, Value, json};
 use sextant::api::ObservabilityStack;
 use sextant::build::build;
 use sextant::cli::{self, Format};
-use sextant::validate::{is_dns_label, validate};
+use sextant::model::Capabilities;
+use sextant::validate::{Dereferenced, is_dns_label, validate};
 
 /// One fixture and what its header expects.
 #[derive(Debug)]
@@ -232,7 +233,8 @@ fn sextant_render_never_panics_and_agrees_with_check() {
 #[test]
 fn library_parse_check_and_render_agree_with_the_binary() {
     for f in fixtures() {
-        let result = cli::parse(&f.file, &f.text).and_then(|s| cli::render(&s));
+        let result =
+            cli::parse(&f.file, &f.text).and_then(|s| cli::render(&s, &Capabilities::current()));
         match (&result, &f.check_error) {
             (Ok(resources), _) => {
                 assert!(
@@ -262,7 +264,7 @@ fn every_error_of_a_many_faults_stack_is_reported_at_once() {
          loki: {retention: {streams: [{selector: '{namespace=}', period: 48h}]}}\n\
          grafana: {dashboards: {inline: [{name: a, json: '[1]'}]}, alerting: {ruleGroups: [{name: g, rules: [{alert: A, expr: 'sum('}]}]}}",
     );
-    let errors = validate(&stack).unwrap_err().0;
+    let errors = validate(&stack, &Dereferenced::offline()).unwrap_err().0;
     let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     for p in [
         "spec.retention.traces",
@@ -312,7 +314,8 @@ fn base_specs() -> Vec<Value> {
     for spec in &out {
         let stack = object("s", spec.clone());
         let parsed: ObservabilityStack = serde_json::from_value(stack).unwrap();
-        validate(&parsed).unwrap_or_else(|e| panic!("base spec invalid: {e}"));
+        validate(&parsed, &Dereferenced::offline())
+            .unwrap_or_else(|e| panic!("base spec invalid: {e}"));
     }
     out
 }
@@ -517,8 +520,8 @@ fn apply(spec: &mut Value, m: &Mutation) {
 
 /// Validates and, when valid, builds and formats a stack; panics only on a bug.
 fn exercise(stack: &ObservabilityStack) -> Result<(), TestCaseError> {
-    if let Ok(valid) = validate(stack) {
-        let resources = build(&valid);
+    if let Ok(valid) = validate(stack, &Dereferenced::offline()) {
+        let resources = build(&valid, &Capabilities::current());
         for o in resources.to_values() {
             let name = o["metadata"]["name"].as_str().unwrap_or_default();
             prop_assert!(

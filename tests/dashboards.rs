@@ -19,7 +19,8 @@ use common::queries::{
 use promql_parser::parser::{self, Expr};
 use serde_json::{Value, json};
 use sextant::api::BuiltinDashboard;
-use sextant::build::rules::{RUNBOOK_BASE, builtin_group, builtin_rule_names};
+use sextant::builtin::RUNBOOK_BASE;
+use sextant::builtin::rules::{builtin_group, builtin_rule_names};
 use sextant::render::grafana::datasources;
 use sextant::validate::check_stream_selector;
 

@@ -23,7 +23,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sextant::build::build;
-use sextant::validate::{ValidatedStack, validate};
+use sextant::model::Capabilities;
+use sextant::model::ValidatedStack;
+use sextant::validate::{Dereferenced, validate};
 
 /// A secret value made to break every way of passing it through Grafana.
 const HOSTILE: &str = "https://hooks.example.com/x?sig=a$b$$c${d}&e=$x&q=\"it's\"\\n\\\nline2 $__file{/etc/passwd} $__env{HOME} $1 $";
@@ -171,7 +173,7 @@ fn stack_with_values(values: &[(&str, &str, &str)]) -> ValidatedStack {
          \x20     - {name: hook, type: webhook, secretRef: {name: hook, key: url}}\n\
          \x20     - {name: page, type: pagerduty, secretRef: {name: pd, key: integration-key}}\n",
     );
-    let mut valid = validate(&stack).unwrap();
+    let mut valid = validate(&stack, &Dereferenced::offline()).unwrap();
     for (secret, key, value) in values {
         valid
             .contact_point_secrets
@@ -237,7 +239,7 @@ fn secret_values_reach_grafana_unchanged() {
         ("hook", "url", "https://h.example/$HOME/${PATH}"),
         ("pd", "integration-key", "$$$"),
     ]);
-    let objects = build(&valid).to_values();
+    let objects = build(&valid, &Capabilities::current()).to_values();
     let file = contact_points_file(&objects);
     let settings = provisioned_settings(&file, &BTreeMap::new());
     assert_eq!(settings["chat"]["url"], HOSTILE, "in the file:\n{file}");
@@ -246,7 +248,7 @@ fn secret_values_reach_grafana_unchanged() {
     assert_eq!(settings["page"]["integrationKey"], "$$$");
     // Surrounding white space goes, as Grafana's `$__file{}` trimmed it.
     let padded = stack_with_values(&[("slack-hook", "url", "  https://h.example/a$b\n")]);
-    let file = contact_points_file(&build(&padded).to_values());
+    let file = contact_points_file(&build(&padded, &Capabilities::current()).to_values());
     let settings = provisioned_settings(&file, &BTreeMap::new());
     assert_eq!(settings["chat"]["url"], "https://h.example/a$b");
 }
@@ -274,7 +276,7 @@ fn secret_values_go_to_the_secret_only_and_roll_the_pod() {
     let canary = "canary-1b2c-do-not-copy";
     let value = format!("https://hooks.example/{canary}");
     let valid = stack_with_values(&[("slack-hook", "url", &value)]);
-    let objects = build(&valid).to_values();
+    let objects = build(&valid, &Capabilities::current()).to_values();
     for o in &objects {
         let text = serde_json::to_string(o).unwrap();
         let is_alerting = o["kind"] == "Secret" && o["metadata"]["name"] == "s-grafana-alerting";
@@ -325,7 +327,7 @@ fn secret_values_go_to_the_secret_only_and_roll_the_pod() {
 
     // A rotated value changes the pod template's config hash.
     let hash = |v: &ValidatedStack| {
-        let objects = build(v).to_values();
+        let objects = build(v, &Capabilities::current()).to_values();
         find(&objects, "Deployment", "s-grafana")["spec"]["template"]["metadata"]["annotations"]
             ["observability.sextant.dev/config-hash"]
             .clone()
@@ -338,7 +340,7 @@ fn secret_values_go_to_the_secret_only_and_roll_the_pod() {
 #[test]
 fn offline_rendering_leaves_values_out() {
     let valid = stack_with_values(&[]);
-    let file = contact_points_file(&build(&valid).to_values());
+    let file = contact_points_file(&build(&valid, &Capabilities::current()).to_values());
     let settings = provisioned_settings(&file, &BTreeMap::new());
     assert_eq!(settings["chat"]["url"], "<Secret slack-hook key url>");
     assert_eq!(

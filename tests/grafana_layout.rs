@@ -36,9 +36,11 @@ use k8s_openapi::api::core::v1::{
 };
 use serde_json::Value;
 use sextant::build::build;
-use sextant::build::grafana::DashboardFile;
+use sextant::model::Capabilities;
+use sextant::model::DashboardFile;
+use sextant::model::ValidatedStack;
 use sextant::render::grafana::{DASHBOARDS_DIR, FOLDER};
-use sextant::validate::{ValidatedStack, validate};
+use sextant::validate::{Dereferenced, validate};
 
 /// The timestamped directory name the atomic writer would create (any `..` name).
 const TS_DIR: &str = "..2026_12_03_07_30_00.123456789";
@@ -204,7 +206,7 @@ fn grafana_walk(path: &Path) -> Vec<Loaded> {
 }
 
 fn grafana_pod(stack: &ValidatedStack) -> (PodSpec, BTreeMap<String, ConfigMap>) {
-    let resources = build(stack);
+    let resources = build(stack, &Capabilities::current());
     let deployment: &Deployment = resources
         .deployments
         .iter()
@@ -245,17 +247,20 @@ fn wanted(stack: &ValidatedStack) -> Vec<Loaded> {
 fn stacks() -> Vec<(String, ValidatedStack)> {
     let mut out: Vec<_> = common::samples()
         .into_iter()
-        .map(|(n, s)| (n, validate(&s).unwrap()))
+        .map(|(n, s)| (n, validate(&s, &Dereferenced::offline()).unwrap()))
         .collect();
     let big = "x".repeat(200 * 1024);
     // Five of 200 KiB per folder: more than one ConfigMap holds (900 KiB).
     let inline: Vec<String> = (0..10)
         .map(|i| format!("{{name: team-{i}, folder: Team {}, json: '{{\"title\": \"t{i}\", \"description\": \"{big}\"}}'}}", i % 2))
         .collect();
-    let mut many = validate(&common::with_spec(&format!(
-        "grafana: {{dashboards: {{inline: [{}]}}}}",
-        inline.join(", ")
-    )))
+    let mut many = validate(
+        &common::with_spec(&format!(
+            "grafana: {{dashboards: {{inline: [{}]}}}}",
+            inline.join(", ")
+        )),
+        &Dereferenced::offline(),
+    )
     .unwrap();
     many.config_map_dashboards = vec![
         DashboardFile {
@@ -363,7 +368,7 @@ fn provisioning_files_are_regular_files_where_grafana_reads_them() {
 /// the walk above can fail.
 #[test]
 fn one_volume_with_folder_paths_loads_no_dashboard() {
-    let stack = validate(&common::with_spec("{}")).unwrap();
+    let stack = validate(&common::with_spec("{}"), &Dereferenced::offline()).unwrap();
     let (mut pod, maps) = grafana_pod(&stack);
     let files = sextant::build::grafana::dashboard_files(&stack);
     let sources = maps

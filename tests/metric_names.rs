@@ -30,7 +30,7 @@ use common::queries::{
     substitute, variable_values, variables,
 };
 use serde_json::Value;
-use sextant::build::rules::{builtin_group, builtin_rule_names};
+use sextant::builtin::rules::{builtin_group, builtin_rule_names};
 use sextant::catalogue::{self, OTLP_LABELS, POD_SCRAPE_LABELS, Program, SELF_SCRAPE_LABELS};
 use sextant::render::{otelcol, prometheus, tempo, to_yaml};
 

@@ -13,8 +13,10 @@ use k8s_openapi::api::core::v1::{
 };
 use serde_json::{Value, json};
 use sextant::build::build;
-use sextant::build::grafana::DashboardFile;
 use sextant::cli;
+use sextant::model::Capabilities as ApiServer;
+use sextant::model::DashboardFile;
+use sextant::validate::Dereferenced;
 use sextant::validate::validate;
 
 /// Volume types "restricted" allows.
@@ -339,7 +341,8 @@ fn stacks() -> Vec<(String, sextant::api::ObservabilityStack)> {
 fn every_pod_sextant_renders_meets_restricted() {
     let mut pods = 0;
     for (name, stack) in stacks() {
-        let resources = cli::render(&stack).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let resources =
+            cli::render(&stack, &ApiServer::current()).unwrap_or_else(|e| panic!("{name}: {e}"));
         pods += assert_restricted(&name, &resources.to_values());
     }
     // 3 samples x 5 workloads, and the variants' workloads.
@@ -352,7 +355,7 @@ fn grafana_with_config_map_dashboards_meets_restricted() {
     // volume); `render` of a file cannot, so the validated stack is filled here.
     let stack =
         common::with_spec("grafana: {dashboards: {configMapSelector: {matchLabels: {a: b}}}}");
-    let mut valid = validate(&stack).unwrap();
+    let mut valid = validate(&stack, &Dereferenced::offline()).unwrap();
     valid.config_map_dashboards = (0..40)
         .map(|i| DashboardFile {
             key: format!("cm-team-{i}.json"),
@@ -363,7 +366,7 @@ fn grafana_with_config_map_dashboards_meets_restricted() {
             ),
         })
         .collect();
-    let objects = build(&valid).to_values();
+    let objects = build(&valid, &ApiServer::current()).to_values();
     let grafana: Vec<Value> = objects
         .into_iter()
         .filter(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "s-grafana")

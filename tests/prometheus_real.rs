@@ -63,10 +63,12 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use sextant::api::BuiltinDashboard;
 use sextant::build::build;
-use sextant::dashboards::builtin_json;
+use sextant::builtin::dashboards::builtin_json;
+use sextant::model::Capabilities;
+use sextant::model::ValidatedStack;
 use sextant::render::{grafana, tempo};
 use sextant::units::{parse_byte_size, parse_duration};
-use sextant::validate::{ValidatedStack, validate};
+use sextant::validate::{Dereferenced, validate};
 
 /// The exemplar label Tempo's metrics-generator writes: `traceIDLabelName` defaults
 /// to "traceID" in modules/generator/registry/histogram.go (`newHistogram`).
@@ -525,7 +527,7 @@ struct Rendered {
 }
 
 fn rendered(stack: &ValidatedStack) -> Option<Rendered> {
-    let res = build(stack);
+    let res = build(stack, &Capabilities::current());
     let sts = res
         .stateful_sets
         .iter()
@@ -1025,7 +1027,7 @@ async fn real_prometheus_runs_the_rendered_config_and_serves_tempo_span_metrics_
     let mut ran = 0;
     for (name, stack) in common::samples() {
         let started = Instant::now();
-        let valid = validate(&stack).unwrap();
+        let valid = validate(&stack, &Dereferenced::offline()).unwrap();
         let Some(r) = rendered(&valid) else {
             eprintln!("{name}: Prometheus disabled, nothing to run");
             continue;
@@ -1256,7 +1258,7 @@ async fn without_the_rendered_exemplar_storage_flag_the_exemplar_is_lost() {
         return;
     };
     let (_, stack) = common::samples().into_iter().next().unwrap();
-    let r = rendered(&validate(&stack).unwrap()).unwrap();
+    let r = rendered(&validate(&stack, &Dereferenced::offline()).unwrap()).unwrap();
     let args: Vec<String> = r
         .args
         .iter()
@@ -1294,7 +1296,7 @@ async fn a_broken_config_makes_the_start_fail() {
         return;
     };
     let (_, stack) = common::samples().into_iter().next().unwrap();
-    let r = rendered(&validate(&stack).unwrap()).unwrap();
+    let r = rendered(&validate(&stack, &Dereferenced::offline()).unwrap()).unwrap();
     let err = start(&prometheus, "global: {scrape_interval: often}\n", &r.args)
         .await
         .err()

@@ -6,7 +6,8 @@ mod common;
 use proptest::prelude::*;
 use sextant::api::ObservabilityStack;
 use sextant::build::build;
-use sextant::validate::{is_dns_label, validate};
+use sextant::model::Capabilities;
+use sextant::validate::{Dereferenced, is_dns_label, validate};
 
 fn duration() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -66,8 +67,8 @@ proptest! {
     #[test]
     fn valid_specs_build_with_valid_names(stack in stack()) {
         // validate never panics; when it accepts, build never panics either.
-        if let Ok(valid) = validate(&stack) {
-            let objects = build(&valid).to_values();
+        if let Ok(valid) = validate(&stack, &Dereferenced::offline()) {
+            let objects = build(&valid, &Capabilities::current()).to_values();
             prop_assert!(!objects.is_empty() || !(valid.spec.collector.enabled || valid.spec.grafana.enabled));
             for o in objects {
                 let name = o["metadata"]["name"].as_str().unwrap();

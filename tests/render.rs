@@ -4,7 +4,10 @@
 mod common;
 
 use serde_json::Value;
-use sextant::build::{CONFIG_HASH_ANNOTATION, build};
+use sextant::build::build;
+use sextant::model::CONFIG_HASH_ANNOTATION;
+use sextant::model::Capabilities;
+use sextant::validate::Dereferenced;
 use sextant::validate::validate;
 
 /// The text of a Secret's `data` entry (base64 in the rendered object).
@@ -19,7 +22,10 @@ fn secret_text(v: &Value) -> String {
 #[test]
 fn render_snapshots() {
     for (name, stack) in common::samples() {
-        let resources = build(&validate(&stack).unwrap());
+        let resources = build(
+            &validate(&stack, &Dereferenced::offline()).unwrap(),
+            &Capabilities::current(),
+        );
         let mut objects = resources.to_values();
         for o in &mut objects {
             if o["kind"] == "Secret"
@@ -59,7 +65,11 @@ fn rendered(name: &str) -> Vec<Value> {
         .into_iter()
         .find(|(n, _)| n == name)
         .unwrap();
-    build(&validate(&stack).unwrap()).to_values()
+    build(
+        &validate(&stack, &Dereferenced::offline()).unwrap(),
+        &Capabilities::current(),
+    )
+    .to_values()
 }
 
 fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
@@ -264,7 +274,11 @@ fn retention_reaches_each_backend() {
 #[test]
 fn disabled_components_have_no_children() {
     let stack = common::with_spec("tempo: {enabled: false}\ngrafana: {enabled: false}");
-    let objects = build(&validate(&stack).unwrap()).to_values();
+    let objects = build(
+        &validate(&stack, &Dereferenced::offline()).unwrap(),
+        &Capabilities::current(),
+    )
+    .to_values();
     assert!(objects.iter().all(|o| {
         let n = o["metadata"]["name"].as_str().unwrap();
         !n.starts_with("s-tempo") && !n.starts_with("s-grafana")
@@ -278,20 +292,23 @@ fn disabled_components_have_no_children() {
 #[test]
 fn config_change_changes_only_that_workloads_hash() {
     let hashes = |spec: &str| -> Vec<(String, String)> {
-        build(&validate(&common::with_spec(spec)).unwrap())
-            .to_values()
-            .into_iter()
-            .filter(|o| o["kind"] == "StatefulSet" || o["kind"] == "Deployment")
-            .map(|o| {
-                (
-                    o["metadata"]["name"].as_str().unwrap().to_string(),
-                    o["spec"]["template"]["metadata"]["annotations"][CONFIG_HASH_ANNOTATION]
-                        .as_str()
-                        .unwrap()
-                        .to_string(),
-                )
-            })
-            .collect()
+        build(
+            &validate(&common::with_spec(spec), &Dereferenced::offline()).unwrap(),
+            &Capabilities::current(),
+        )
+        .to_values()
+        .into_iter()
+        .filter(|o| o["kind"] == "StatefulSet" || o["kind"] == "Deployment")
+        .map(|o| {
+            (
+                o["metadata"]["name"].as_str().unwrap().to_string(),
+                o["spec"]["template"]["metadata"]["annotations"][CONFIG_HASH_ANNOTATION]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect()
     };
     let before = hashes("{}");
     let after = hashes("loki: {retention: {period: 14d}}");
@@ -316,7 +333,11 @@ fn large_dashboard_sets_split_across_config_maps() {
         "grafana: {{dashboards: {{inline: [{}]}}}}",
         inline.join(", ")
     ));
-    let objects = build(&validate(&stack).unwrap()).to_values();
+    let objects = build(
+        &validate(&stack, &Dereferenced::offline()).unwrap(),
+        &Capabilities::current(),
+    )
+    .to_values();
     let maps: Vec<_> = objects
         .iter()
         .filter(|o| {
@@ -356,8 +377,8 @@ fn large_dashboard_sets_split_across_config_maps() {
 #[test]
 fn grafana_alert_rules_file_holds_every_rule() {
     for (name, stack) in common::samples() {
-        let valid = validate(&stack).unwrap();
-        let objects = build(&valid).to_values();
+        let valid = validate(&stack, &Dereferenced::offline()).unwrap();
+        let objects = build(&valid, &Capabilities::current()).to_values();
         let config = objects
             .iter()
             .find(|o| {
@@ -373,7 +394,7 @@ fn grafana_alert_rules_file_holds_every_rule() {
             .unwrap_or_else(|| panic!("{name}: no alert-rules.json"));
         let file: Value = serde_json::from_str(text).unwrap();
         assert_eq!(file["apiVersion"], 1, "{name}");
-        let wanted: usize = sextant::build::rules::all_groups(&valid)
+        let wanted: usize = sextant::builtin::rules::all_groups(&valid)
             .iter()
             .map(|g| g.rules.len())
             .sum();
@@ -446,7 +467,11 @@ fn every_grafana_uid_fits_grafanas_bound() {
         )),
     ));
     for (name, stack) in stacks {
-        let objects = build(&validate(&stack).unwrap()).to_values();
+        let objects = build(
+            &validate(&stack, &Dereferenced::offline()).unwrap(),
+            &Capabilities::current(),
+        )
+        .to_values();
         let mut found = Vec::new();
         for o in objects
             .iter()
@@ -530,8 +555,8 @@ fn dashboards_refer_only_to_what_the_stack_runs() {
         "prometheus: {enabled: false}\ncollector: {autoscaling: {enabled: false}}",
     ];
     for spec in variants {
-        let valid = validate(&common::with_spec(spec)).unwrap();
-        let objects = build(&valid).to_values();
+        let valid = validate(&common::with_spec(spec), &Dereferenced::offline()).unwrap();
+        let objects = build(&valid, &Capabilities::current()).to_values();
         let config = find(&objects, "ConfigMap", "s-grafana-config");
         let sources: Value =
             serde_yaml_ng::from_str(config["data"]["datasources.yaml"].as_str().unwrap()).unwrap();

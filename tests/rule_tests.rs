@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use common::queries::full_stack;
 use serde_json::{Value, json};
 use sextant::api::AlertRule;
-use sextant::build::rules::{all_groups, builtin_group, builtin_rule_names};
+use sextant::builtin::rules::{all_groups, builtin_group, builtin_rule_names};
 use sextant::catalogue;
 use sextant::render::{prometheus::RuleFile, to_yaml};
 

@@ -3,11 +3,12 @@
 mod common;
 
 use common::{stack, with_spec};
+use sextant::validate::Dereferenced;
 use sextant::validate::validate;
 
 /// The error lines `validate` reports for a spec.
 fn errors(spec: &str) -> Vec<String> {
-    match validate(&with_spec(spec)) {
+    match validate(&with_spec(spec), &Dereferenced::offline()) {
         Ok(_) => vec![],
         Err(e) => e.0.iter().map(ToString::to_string).collect(),
     }
@@ -56,7 +57,7 @@ fn stack_name_fits_child_names() {
     let s = stack(&format!(
         "apiVersion: observability.sextant.dev/v1alpha1\nkind: ObservabilityStack\nmetadata: {{name: {name}}}\nspec: {{}}"
     ));
-    let errs: Vec<String> = validate(&s)
+    let errs: Vec<String> = validate(&s, &Dereferenced::offline())
         .unwrap_err()
         .0
         .iter()
@@ -75,7 +76,7 @@ fn stack_name_is_a_dns_1035_label() {
     let s = stack(
         "apiVersion: observability.sextant.dev/v1alpha1\nkind: ObservabilityStack\nmetadata: {name: 9.lives}\nspec: {}",
     );
-    let errs: Vec<String> = validate(&s)
+    let errs: Vec<String> = validate(&s, &Dereferenced::offline())
         .unwrap_err()
         .0
         .iter()
@@ -400,7 +401,7 @@ fn rule_group_interval_is_a_multiple_of_grafanas_base_interval() {
         let stack = common::with_spec(&format!(
             "grafana: {{alerting: {{ruleGroups: [{{name: g, interval: {ok}, rules: [{{alert: A, expr: up == 0}}]}}]}}}}"
         ));
-        assert!(validate(&stack).is_ok(), "{ok}");
+        assert!(validate(&stack, &Dereferenced::offline()).is_ok(), "{ok}");
     }
 }
 

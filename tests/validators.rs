@@ -4,8 +4,11 @@
 
 mod common;
 
-use sextant::build::{build, rules};
+use sextant::build::build;
+use sextant::builtin::rules;
+use sextant::model::Capabilities;
 use sextant::render::{prometheus, to_yaml};
+use sextant::validate::Dereferenced;
 use sextant::validate::validate;
 
 #[test]
@@ -14,7 +17,7 @@ fn promtool_accepts_prometheus_config() {
         return;
     };
     for (name, stack) in common::samples() {
-        let valid = validate(&stack).unwrap();
+        let valid = validate(&stack, &Dereferenced::offline()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("prometheus.yml");
         std::fs::write(&path, to_yaml(&prometheus::render(&valid))).unwrap();
@@ -33,7 +36,7 @@ fn promtool_accepts_alert_rules() {
         return;
     };
     for (name, stack) in common::samples() {
-        let valid = validate(&stack).unwrap();
+        let valid = validate(&stack, &Dereferenced::offline()).unwrap();
         let file = prometheus::RuleFile {
             groups: rules::all_groups(&valid),
         };
@@ -69,7 +72,10 @@ fn kubernetes_validate_accepts_every_rendered_object() {
         return;
     };
     for (name, stack) in common::samples() {
-        let resources = build(&validate(&stack).unwrap());
+        let resources = build(
+            &validate(&stack, &Dereferenced::offline()).unwrap(),
+            &Capabilities::current(),
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(format!("{name}.yaml"));
         std::fs::write(

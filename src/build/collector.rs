@@ -1,6 +1,7 @@
 //! The collector's children: ServiceAccount, config, Service, Deployment, and
-//! (with autoscaling) its HorizontalPodAutoscaler, plus a PodDisruptionBudget
-//! when it runs more than one replica.
+//! (with autoscaling, where autoscaling/v2 is served) its HorizontalPodAutoscaler,
+//! plus a PodDisruptionBudget (where policy/v1 is served) when it runs more than
+//! one replica.
 
 use std::collections::BTreeMap;
 
@@ -16,30 +17,17 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec}
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::Resources;
 use super::common::*;
-use super::{Resources, images};
-use crate::render::{otelcol, ports, to_yaml};
-use crate::units::parse_quantity_bytes;
-use crate::validate::ValidatedStack;
+use crate::model::{Capabilities, ports};
+use crate::render::{otelcol, to_yaml};
 
 const C: Component = Component::Collector;
 
-/// Default memory limit when the user sets none.
-const DEFAULT_MEMORY_LIMIT: &str = "512Mi";
-
-pub(super) fn build(stack: &ValidatedStack) -> Resources {
+pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     let spec = &stack.spec.collector;
-    let resources = resources(
-        spec.resources.as_ref(),
-        ("200m", "256Mi"),
-        ("1", DEFAULT_MEMORY_LIMIT),
-    );
-    let memory_limit = resources
-        .limits
-        .as_ref()
-        .and_then(|l| l.get("memory"))
-        .and_then(|q| parse_quantity_bytes(&q.0).ok())
-        .unwrap_or(512 << 20);
+    let resolved = stack.component(C);
+    let memory_limit = stack.collector_memory_limit;
     let config = to_yaml(&otelcol::render(stack, memory_limit));
     let cm = config_map(
         stack,
@@ -49,15 +37,11 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     );
     let hash = config_hash(&[&cm], &[]);
     let name = child_name(&stack.name, C, None);
-    let image = spec
-        .image
-        .clone()
-        .unwrap_or_else(|| images::COLLECTOR.into());
     let gomemlimit = format!("{}MiB", otelcol::memory_limit_mib(memory_limit));
 
     let container = secured(Container {
         name: "collector".into(),
-        image: Some(image),
+        image: Some(resolved.image.clone()),
         args: Some(vec!["--config=/conf/config.yaml".into()]),
         env: Some(vec![EnvVar {
             name: "GOMEMLIMIT".into(),
@@ -72,7 +56,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
         ]),
         liveness_probe: Some(http_probe("/", "health", 10, 10)),
         readiness_probe: Some(http_probe("/", "health", 2, 5)),
-        resources: Some(resources),
+        resources: Some(resolved.resources.clone()),
         volume_mounts: Some(vec![VolumeMount {
             name: "config".into(),
             mount_path: "/conf".into(),
@@ -83,11 +67,13 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     });
 
     let autoscaling = &spec.autoscaling;
+    let autoscaled = autoscaling.enabled && caps.autoscaling_v2;
     let deployment = Deployment {
         metadata: meta(stack, C, name.clone()),
         spec: Some(DeploymentSpec {
-            // Under autoscaling the HPA owns the replica count: never write it.
-            replicas: (!autoscaling.enabled).then_some(spec.replicas),
+            // Under autoscaling the HPA owns the replica count: never write it. A
+            // server without autoscaling/v2 gets no HPA: the minimum runs instead.
+            replicas: (!autoscaled).then_some(stack.min_pods(C)),
             selector: LabelSelector {
                 match_labels: Some(selector_labels(&stack.name, C)),
                 ..LabelSelector::default()
@@ -108,7 +94,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
                 spec: Some(PodSpec {
                     service_account_name: Some(name.clone()),
                     automount_service_account_token: Some(false),
-                    security_context: Some(pod_security(images::COLLECTOR_UID)),
+                    security_context: Some(pod_security(C.uid())),
                     containers: vec![container],
                     volumes: Some(vec![config_volume(
                         "config",
@@ -126,27 +112,14 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     let mut out = Resources {
         service_accounts: vec![service_account(stack, C, false)],
         config_maps: vec![cm],
-        services: vec![service(
-            stack,
-            C,
-            &[
-                ("otlp-grpc", ports::OTLP_GRPC),
-                ("otlp-http", ports::OTLP_HTTP),
-                ("metrics", ports::COLLECTOR_METRICS),
-            ],
-        )],
+        services: vec![service(stack, C)],
         deployments: vec![deployment],
         ..Resources::default()
     };
-    if autoscaling.enabled {
+    if autoscaled {
         out.horizontal_pod_autoscalers.push(hpa(stack, &name));
     }
-    let min_replicas = if autoscaling.enabled {
-        autoscaling.min_replicas
-    } else {
-        spec.replicas
-    };
-    if min_replicas > 1 {
+    if stack.min_pods(C) > 1 && caps.policy_v1 {
         out.pod_disruption_budgets.push(PodDisruptionBudget {
             metadata: meta(stack, C, name),
             spec: Some(PodDisruptionBudgetSpec {
@@ -206,4 +179,20 @@ fn hpa(stack: &ValidatedStack, name: &str) -> HorizontalPodAutoscaler {
         }),
         ..HorizontalPodAutoscaler::default()
     }
+}
+
+/// What the collector runs without on a server that lacks an API.
+pub(super) fn api_unavailable(stack: &ValidatedStack, caps: &Capabilities) -> Vec<String> {
+    let mut missing = Vec::new();
+    let autoscaling = &stack.spec.collector.autoscaling;
+    if autoscaling.enabled && !caps.autoscaling_v2 {
+        missing.push(format!(
+            "autoscaling/v2 is not served: no autoscaler, running minReplicas ({})",
+            autoscaling.min_replicas
+        ));
+    }
+    if !caps.policy_v1 {
+        missing.push("policy/v1 is not served: no PodDisruptionBudget".to_string());
+    }
+    missing
 }

@@ -1,112 +1,23 @@
-//! Pieces every component's build shares: names, labels, object metadata, the
-//! restricted pod security settings, default resources, probes and the config hash.
+//! Pieces every component's build shares: object metadata, the restricted pod
+//! security settings, Services, probes, volumes and the config hash. Names and
+//! labels come from `crate::model`.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
     HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, Probe,
-    ResourceRequirements, SeccompProfile, SecurityContext, Service, ServiceAccount, ServicePort,
-    ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+    SeccompProfile, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
+    VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use sha2::{Digest, Sha256};
 
-use crate::validate::ValidatedStack;
-
-/// Pod-template annotation holding the hash of the configuration a pod runs with;
-/// a change rolls the pods.
-pub const CONFIG_HASH_ANNOTATION: &str = "observability.sextant.dev/config-hash";
-/// Annotation holding the hash of what sextant last applied to a child.
-pub const APPLIED_HASH_ANNOTATION: &str = "observability.sextant.dev/applied-hash";
-/// ConfigMap annotation naming the Grafana folder of the dashboards it holds.
-pub const FOLDER_ANNOTATION: &str = "observability.sextant.dev/folder";
-
-/// The components of a stack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Component {
-    /// OpenTelemetry Collector.
-    Collector,
-    /// Prometheus.
-    Prometheus,
-    /// Tempo.
-    Tempo,
-    /// Loki.
-    Loki,
-    /// Grafana.
-    Grafana,
-}
-
-impl Component {
-    /// Every component, in a stable order.
-    pub const ALL: [Component; 5] = [
-        Self::Collector,
-        Self::Prometheus,
-        Self::Tempo,
-        Self::Loki,
-        Self::Grafana,
-    ];
-
-    /// The name used in child names and the `app.kubernetes.io/name` label.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Collector => "collector",
-            Self::Prometheus => "prometheus",
-            Self::Tempo => "tempo",
-            Self::Loki => "loki",
-            Self::Grafana => "grafana",
-        }
-    }
-
-    /// The `app.kubernetes.io/component` label: the role in the stack.
-    pub fn role(self) -> &'static str {
-        match self {
-            Self::Collector => "telemetry-gateway",
-            Self::Prometheus => "metrics-store",
-            Self::Tempo => "trace-store",
-            Self::Loki => "log-store",
-            Self::Grafana => "visualization",
-        }
-    }
-}
-
-/// `<stack>-<component>` plus an optional suffix such as `config`.
-pub fn child_name(stack: &str, component: Component, suffix: Option<&str>) -> String {
-    match suffix {
-        Some(s) => format!("{stack}-{}-{s}", component.name()),
-        None => format!("{stack}-{}", component.name()),
-    }
-}
-
-/// The labels that select one component's pods; stable for the life of the workload.
-pub fn selector_labels(stack: &str, component: Component) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("app.kubernetes.io/name".into(), component.name().into()),
-        ("app.kubernetes.io/instance".into(), stack.into()),
-    ])
-}
-
-/// The labels that mark every child of a stack (used to find children to prune).
-pub fn stack_labels(stack: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("app.kubernetes.io/instance".into(), stack.into()),
-        ("app.kubernetes.io/part-of".into(), "sextant".into()),
-        ("app.kubernetes.io/managed-by".into(), "sextant".into()),
-    ])
-}
-
-/// Every label a child of `component` carries.
-pub fn labels(stack: &str, component: Component) -> BTreeMap<String, String> {
-    let mut l = stack_labels(stack);
-    l.extend(selector_labels(stack, component));
-    l.insert(
-        "app.kubernetes.io/component".into(),
-        component.role().into(),
-    );
-    l
-}
+pub use crate::model::{
+    CONFIG_HASH_ANNOTATION, Component, ValidatedStack, child_name, labels, selector_labels,
+};
 
 /// Metadata of a child: name, namespace, labels and the controller ownerReference.
 pub fn meta(stack: &ValidatedStack, component: Component, name: String) -> ObjectMeta {
@@ -182,14 +93,15 @@ pub fn service_account(
     }
 }
 
-/// A ClusterIP Service exposing the named TCP ports of a component.
-pub fn service(stack: &ValidatedStack, component: Component, ports: &[(&str, i32)]) -> Service {
+/// A ClusterIP Service exposing the component's named TCP ports.
+pub fn service(stack: &ValidatedStack, component: Component) -> Service {
     Service {
         metadata: meta(stack, component, child_name(&stack.name, component, None)),
         spec: Some(ServiceSpec {
             selector: Some(selector_labels(&stack.name, component)),
             ports: Some(
-                ports
+                component
+                    .service_ports()
                     .iter()
                     .map(|(name, port)| ServicePort {
                         name: Some((*name).into()),
@@ -249,28 +161,6 @@ pub fn container_security() -> SecurityContext {
     }
 }
 
-/// The user's resources, or the component's defaults.
-pub fn resources(
-    user: Option<&ResourceRequirements>,
-    requests: (&str, &str),
-    limits: (&str, &str),
-) -> ResourceRequirements {
-    if let Some(r) = user {
-        return r.clone();
-    }
-    let pair = |(cpu, mem): (&str, &str)| {
-        BTreeMap::from([
-            ("cpu".to_string(), Quantity(cpu.into())),
-            ("memory".to_string(), Quantity(mem.into())),
-        ])
-    };
-    ResourceRequirements {
-        requests: Some(pair(requests)),
-        limits: Some(pair(limits)),
-        ..ResourceRequirements::default()
-    }
-}
-
 /// An HTTP GET probe on a named container port.
 pub fn http_probe(path: &str, port: &str, initial_delay: i32, period: i32) -> Probe {
     Probe {
@@ -308,12 +198,14 @@ pub fn empty_dir(name: &str) -> Volume {
     }
 }
 
-/// The `data` volumeClaimTemplate of a StatefulSet.
-pub fn data_claim(
-    stack: &ValidatedStack,
-    component: Component,
-    size: &str,
-) -> PersistentVolumeClaim {
+/// The `data` volumeClaimTemplate of a StatefulSet, sized as the spec says.
+pub fn data_claim(stack: &ValidatedStack, component: Component) -> PersistentVolumeClaim {
+    let size = stack
+        .component(component)
+        .volume
+        .as_ref()
+        .map(|v| v.quantity.clone())
+        .unwrap_or_default();
     PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some("data".into()),
@@ -324,7 +216,7 @@ pub fn data_claim(
             access_modes: Some(vec!["ReadWriteOnce".into()]),
             storage_class_name: stack.spec.storage.storage_class_name.clone(),
             resources: Some(VolumeResourceRequirements {
-                requests: Some(BTreeMap::from([("storage".into(), Quantity(size.into()))])),
+                requests: Some(BTreeMap::from([("storage".into(), Quantity(size))])),
                 ..VolumeResourceRequirements::default()
             }),
             ..PersistentVolumeClaimSpec::default()

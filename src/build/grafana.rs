@@ -13,12 +13,12 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
+use super::Resources;
 use super::common::*;
-use super::{Resources, images};
 use crate::api::{default_password_key, default_user_key};
-use crate::dashboards;
-use crate::render::{grafana, ports, to_yaml};
-use crate::validate::ValidatedStack;
+use crate::builtin::dashboards;
+use crate::model::{DashboardFile, FOLDER, ports};
+use crate::render::{grafana, to_yaml};
 
 const C: Component = Component::Grafana;
 
@@ -30,29 +30,18 @@ const ALERTING_VOLUME: &str = "alerting";
 /// Most bytes of dashboards one ConfigMap carries (a ConfigMap holds at most 1 MiB).
 const DASHBOARD_CONFIGMAP_BYTES: usize = 900 * 1024;
 
-/// One dashboard file to provision.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DashboardFile {
-    /// ConfigMap key, unique in the stack.
-    pub key: String,
-    /// Grafana folder (a directory under the dashboards path).
-    pub folder: String,
-    /// The dashboard JSON.
-    pub json: String,
-}
-
 /// Every dashboard of the stack: built-in, then inline, then from ConfigMaps.
 pub fn dashboard_files(stack: &ValidatedStack) -> Vec<DashboardFile> {
-    let spec = &stack.spec;
     let available = dashboards::Available {
-        prometheus: spec.prometheus.enabled,
-        tempo: spec.tempo.enabled,
-        loki: spec.loki.enabled,
+        prometheus: stack.enabled(Component::Prometheus),
+        tempo: stack.enabled(Component::Tempo),
+        loki: stack.enabled(Component::Loki),
         span_metrics: crate::render::tempo::generator_enabled(stack),
     };
     // A built-in dashboard without the data of its panels is left out, or shipped
     // without those panels (crate::dashboards).
-    let mut out: Vec<DashboardFile> = spec
+    let mut out: Vec<DashboardFile> = stack
+        .spec
         .grafana
         .dashboards
         .builtin
@@ -60,7 +49,7 @@ pub fn dashboard_files(stack: &ValidatedStack) -> Vec<DashboardFile> {
         .filter_map(|b| {
             dashboards::builtin_for(*b, available).map(|json| DashboardFile {
                 key: format!("builtin-{}.json", b.name()),
-                folder: grafana::FOLDER.into(),
+                folder: FOLDER.into(),
                 json: json.to_string(),
             })
         })
@@ -276,7 +265,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
 
     let container = secured(Container {
         name: "grafana".into(),
-        image: Some(spec.image.clone().unwrap_or_else(|| images::GRAFANA.into())),
+        image: Some(stack.component(C).image.clone()),
         env: Some(
             vec![
                 file_env("GF_SECURITY_ADMIN_USER", &secret_name, &user_key),
@@ -299,11 +288,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
         ports: Some(vec![container_port("http", ports::GRAFANA)]),
         liveness_probe: Some(http_probe("/api/health", "http", 30, 15)),
         readiness_probe: Some(http_probe("/api/health", "http", 5, 5)),
-        resources: Some(resources(
-            spec.resources.as_ref(),
-            ("100m", "256Mi"),
-            ("1", "512Mi"),
-        )),
+        resources: Some(stack.component(C).resources.clone()),
         volume_mounts: Some(mounts),
         ..Container::default()
     });
@@ -311,7 +296,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     let deployment = Deployment {
         metadata: meta(stack, C, name.clone()),
         spec: Some(DeploymentSpec {
-            replicas: Some(spec.replicas),
+            replicas: Some(stack.component(C).replicas),
             selector: LabelSelector {
                 match_labels: Some(selector_labels(&stack.name, C)),
                 ..LabelSelector::default()
@@ -329,7 +314,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
                 spec: Some(PodSpec {
                     service_account_name: Some(name.clone()),
                     automount_service_account_token: Some(false),
-                    security_context: Some(pod_security(images::GRAFANA_UID)),
+                    security_context: Some(pod_security(C.uid())),
                     containers: vec![container],
                     volumes: Some(volumes),
                     ..PodSpec::default()
@@ -347,7 +332,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
         config_maps,
         generated_secrets: generated.into_iter().collect(),
         rendered_secrets: alerting.map(|(secret, _)| secret).into_iter().collect(),
-        services: vec![service(stack, C, &[("http", ports::GRAFANA)])],
+        services: vec![service(stack, C)],
         deployments: vec![deployment],
         ..Resources::default()
     }

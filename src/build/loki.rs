@@ -4,16 +4,16 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Container;
 
+use super::Resources;
 use super::common::*;
 use super::stateful::{DEFAULT_TERMINATION_GRACE_SECONDS, StatefulWorkload, stateful_set};
-use super::{Resources, images};
-use crate::render::{loki, ports, to_yaml};
-use crate::validate::ValidatedStack;
+use crate::model::{Capabilities, ports};
+use crate::render::{loki, to_yaml};
 
 const C: Component = Component::Loki;
 
-pub(super) fn build(stack: &ValidatedStack) -> Resources {
-    let spec = &stack.spec.loki;
+pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
+    let resolved = stack.component(C);
     let cm = config_map(
         stack,
         C,
@@ -23,7 +23,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     let hash = config_hash(&[&cm], &[]);
     let container = secured(Container {
         name: "loki".into(),
-        image: Some(spec.image.clone().unwrap_or_else(|| images::LOKI.into())),
+        image: Some(resolved.image.clone()),
         args: Some(vec![
             "-config.file=/conf/loki.yaml".into(),
             "-target=all".into(),
@@ -34,11 +34,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
         ]),
         liveness_probe: Some(http_probe("/ready", "http", 30, 15)),
         readiness_probe: Some(http_probe("/ready", "http", 10, 5)),
-        resources: Some(resources(
-            spec.resources.as_ref(),
-            ("200m", "512Mi"),
-            ("2", "2Gi"),
-        )),
+        resources: Some(resolved.resources.clone()),
         volume_mounts: Some(vec![
             mount("config", "/conf", true),
             mount("data", loki::DATA_DIR, false),
@@ -47,14 +43,12 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     });
     let sts = stateful_set(
         stack,
+        caps,
         StatefulWorkload {
             component: C,
-            replicas: spec.replicas,
-            uid: images::LOKI_UID,
             container,
             config_map: cm.metadata.name.clone().unwrap_or_default(),
             config_hash: hash,
-            volume_size: &spec.storage.size,
             termination_grace_seconds: DEFAULT_TERMINATION_GRACE_SECONDS,
             automount_token: false,
         },
@@ -62,7 +56,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     Resources {
         service_accounts: vec![service_account(stack, C, false)],
         config_maps: vec![cm],
-        services: vec![service(stack, C, &[("http", ports::LOKI_HTTP)])],
+        services: vec![service(stack, C)],
         stateful_sets: vec![sts],
         ..Resources::default()
     }

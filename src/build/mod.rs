@@ -1,16 +1,18 @@
-//! The build step: a `ValidatedStack` in, the typed bundle of every child object out.
+//! The build step: a `ValidatedStack` and what the API server serves in, the typed
+//! bundle of every child object out.
 //!
 //! Pure: never takes a Kubernetes client and never fails (everything that could fail
-//! was checked by `crate::validate`). One file per component; this file owns the
-//! bundle, the shared labels and metadata, and the config hash.
+//! was checked by `crate::validate`). What the server cannot take is decided here,
+//! not by the applier: without `autoscaling/v2` the collector runs at its minimum
+//! replicas and gets no autoscaler, without `policy/v1` no disruption budget, and
+//! fields an old server rejects are left out. One file per component; this file
+//! owns the bundle and the dispatch over `Component::ALL`.
 
 mod collector;
 mod common;
 pub mod grafana;
-pub mod images;
 mod loki;
 mod prometheus;
-pub mod rules;
 mod stateful;
 mod tempo;
 
@@ -20,12 +22,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 
-pub use common::{
-    APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, Component, FOLDER_ANNOTATION, child_name,
-    selector_labels, sha256_hex, sha256_short, stack_labels,
-};
+pub use common::{sha256_hex, sha256_short};
 
-use crate::validate::ValidatedStack;
+use crate::model::{Capabilities, Component, ValidatedStack};
 
 /// Every child object of one stack, by kind, in the order they are applied.
 ///
@@ -134,24 +133,39 @@ impl Resources {
     }
 }
 
-/// Builds every child object of a validated stack. Disabled components produce none.
-pub fn build(stack: &ValidatedStack) -> Resources {
+/// Builds every child object of a validated stack for a server with `caps`.
+/// Disabled components produce none.
+pub fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     let mut out = Resources::default();
-    let spec = &stack.spec;
-    if spec.collector.enabled {
-        out.extend(collector::build(stack));
-    }
-    if spec.prometheus.enabled {
-        out.extend(prometheus::build(stack));
-    }
-    if spec.tempo.enabled {
-        out.extend(tempo::build(stack));
-    }
-    if spec.loki.enabled {
-        out.extend(loki::build(stack));
-    }
-    if spec.grafana.enabled {
-        out.extend(grafana::build(stack));
+    for c in Component::ALL {
+        if !stack.enabled(c) {
+            continue;
+        }
+        out.extend(match c {
+            Component::Collector => collector::build(stack, caps),
+            Component::Prometheus => prometheus::build(stack, caps),
+            Component::Tempo => tempo::build(stack, caps),
+            Component::Loki => loki::build(stack, caps),
+            Component::Grafana => grafana::build(stack),
+        });
     }
     out
+}
+
+/// What a component runs without because the server does not serve an API, one
+/// message per component, for its condition (empty on a current server).
+pub fn api_unavailable(stack: &ValidatedStack, caps: &Capabilities) -> Vec<(Component, String)> {
+    Component::ALL
+        .into_iter()
+        .filter(|c| stack.enabled(*c))
+        .filter_map(|c| {
+            let missing = match c {
+                Component::Collector => collector::api_unavailable(stack, caps),
+                Component::Prometheus | Component::Tempo | Component::Loki | Component::Grafana => {
+                    Vec::new()
+                }
+            };
+            (!missing.is_empty()).then(|| (c, missing.join("; ")))
+        })
+        .collect()
 }

@@ -7,16 +7,16 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 
+use super::Resources;
 use super::common::*;
 use super::stateful::{DEFAULT_TERMINATION_GRACE_SECONDS, StatefulWorkload, stateful_set};
-use super::{Resources, images};
-use crate::render::{ports, prometheus, to_yaml};
-use crate::validate::ValidatedStack;
+use crate::model::{Capabilities, ports};
+use crate::render::{prometheus, to_yaml};
 
 const C: Component = Component::Prometheus;
 
-pub(super) fn build(stack: &ValidatedStack) -> Resources {
-    let spec = &stack.spec.prometheus;
+pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
+    let resolved = stack.component(C);
     let name = child_name(&stack.name, C, None);
     let cm = config_map(
         stack,
@@ -28,20 +28,12 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     let hash = config_hash(&[&cm], &[]);
     let container = secured(Container {
         name: "prometheus".into(),
-        image: Some(
-            spec.image
-                .clone()
-                .unwrap_or_else(|| images::PROMETHEUS.into()),
-        ),
+        image: Some(resolved.image.clone()),
         args: Some(args),
         ports: Some(vec![container_port("http", ports::PROMETHEUS)]),
         liveness_probe: Some(http_probe("/-/healthy", "http", 30, 15)),
         readiness_probe: Some(http_probe("/-/ready", "http", 5, 5)),
-        resources: Some(resources(
-            spec.resources.as_ref(),
-            ("250m", "512Mi"),
-            ("2", "2Gi"),
-        )),
+        resources: Some(resolved.resources.clone()),
         volume_mounts: Some(vec![
             mount("config", "/etc/prometheus", true),
             mount("data", "/prometheus", false),
@@ -50,14 +42,12 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     });
     let sts: StatefulSet = stateful_set(
         stack,
+        caps,
         StatefulWorkload {
             component: C,
-            replicas: spec.replicas,
-            uid: images::PROMETHEUS_UID,
             container,
             config_map: cm.metadata.name.clone().unwrap_or_default(),
             config_hash: hash,
-            volume_size: &spec.storage.size,
             termination_grace_seconds: DEFAULT_TERMINATION_GRACE_SECONDS,
             automount_token: true,
         },
@@ -92,7 +82,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
         roles: vec![role],
         role_bindings: vec![binding],
         config_maps: vec![cm],
-        services: vec![service(stack, C, &[("http", ports::PROMETHEUS)])],
+        services: vec![service(stack, C)],
         stateful_sets: vec![sts],
         ..Resources::default()
     }

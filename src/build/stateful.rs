@@ -1,6 +1,6 @@
 //! The StatefulSet shape shared by Prometheus, Tempo and Loki: one container, a
 //! config volume, a scratch `/tmp`, and a `data` volumeClaimTemplate whose claims
-//! follow the stack's deletion policy.
+//! follow the stack's deletion policy (where the server knows the retention policy).
 
 use std::collections::BTreeMap;
 
@@ -13,24 +13,19 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::common::*;
 use crate::api::DeletionPolicy;
-use crate::validate::ValidatedStack;
+use crate::model::Capabilities;
 
-/// What differs between the stateful components.
-pub struct StatefulWorkload<'a> {
+/// What differs between the stateful components (replicas, UID and volume size
+/// come from the component model and the resolved stack).
+pub struct StatefulWorkload {
     /// Which component.
     pub component: Component,
-    /// Desired replicas (0 or 1).
-    pub replicas: i32,
-    /// UID and GID the image runs as; also the volume's fsGroup.
-    pub uid: i64,
     /// The main container, already secured, with its config and data mounts.
     pub container: Container,
     /// Name of the ConfigMap mounted as volume `config`.
     pub config_map: String,
     /// Hash of the configuration, for the pod-template annotation.
     pub config_hash: String,
-    /// Size of the data volume.
-    pub volume_size: &'a str,
     /// Whether the pod needs a Kubernetes API token.
     pub automount_token: bool,
     /// How long the pod may take to stop after SIGTERM before it is killed.
@@ -41,7 +36,11 @@ pub struct StatefulWorkload<'a> {
 pub const DEFAULT_TERMINATION_GRACE_SECONDS: i64 = 60;
 
 /// Builds the StatefulSet of a stateful component.
-pub fn stateful_set(stack: &ValidatedStack, w: StatefulWorkload<'_>) -> StatefulSet {
+pub fn stateful_set(
+    stack: &ValidatedStack,
+    caps: &Capabilities,
+    w: StatefulWorkload,
+) -> StatefulSet {
     let name = child_name(&stack.name, w.component, None);
     let mut container = w.container;
     container
@@ -55,7 +54,7 @@ pub fn stateful_set(stack: &ValidatedStack, w: StatefulWorkload<'_>) -> Stateful
     StatefulSet {
         metadata: meta(stack, w.component, name.clone()),
         spec: Some(StatefulSetSpec {
-            replicas: Some(w.replicas),
+            replicas: Some(stack.component(w.component).replicas),
             service_name: Some(name.clone()),
             selector: LabelSelector {
                 match_labels: Some(selector_labels(&stack.name, w.component)),
@@ -65,12 +64,14 @@ pub fn stateful_set(stack: &ValidatedStack, w: StatefulWorkload<'_>) -> Stateful
                 type_: Some("RollingUpdate".into()),
                 ..StatefulSetUpdateStrategy::default()
             }),
-            persistent_volume_claim_retention_policy: Some(
+            // Servers before 1.23 reject the field under server-side apply; the
+            // finalizer (crate::controller::finalizer) deletes claims everywhere.
+            persistent_volume_claim_retention_policy: caps.pvc_retention_policy().then(|| {
                 StatefulSetPersistentVolumeClaimRetentionPolicy {
                     when_deleted: Some(when_deleted.into()),
                     when_scaled: Some("Retain".into()),
-                },
-            ),
+                }
+            }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels(&stack.name, w.component)),
@@ -83,7 +84,7 @@ pub fn stateful_set(stack: &ValidatedStack, w: StatefulWorkload<'_>) -> Stateful
                 spec: Some(PodSpec {
                     service_account_name: Some(name),
                     automount_service_account_token: Some(w.automount_token),
-                    security_context: Some(pod_security(w.uid)),
+                    security_context: Some(pod_security(w.component.uid())),
                     containers: vec![container],
                     volumes: Some(vec![
                         config_volume("config", &w.config_map),
@@ -93,7 +94,7 @@ pub fn stateful_set(stack: &ValidatedStack, w: StatefulWorkload<'_>) -> Stateful
                     ..PodSpec::default()
                 }),
             },
-            volume_claim_templates: Some(vec![data_claim(stack, w.component, w.volume_size)]),
+            volume_claim_templates: Some(vec![data_claim(stack, w.component)]),
             ..StatefulSetSpec::default()
         }),
         ..StatefulSet::default()

@@ -4,16 +4,16 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Container;
 
+use super::Resources;
 use super::common::*;
 use super::stateful::{StatefulWorkload, stateful_set};
-use super::{Resources, images};
-use crate::render::{ports, tempo, to_yaml};
-use crate::validate::ValidatedStack;
+use crate::model::{Capabilities, ports};
+use crate::render::{tempo, to_yaml};
 
 const C: Component = Component::Tempo;
 
-pub(super) fn build(stack: &ValidatedStack) -> Resources {
-    let spec = &stack.spec.tempo;
+pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
+    let resolved = stack.component(C);
     let cm = config_map(
         stack,
         C,
@@ -23,7 +23,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     let hash = config_hash(&[&cm], &[]);
     let container = secured(Container {
         name: "tempo".into(),
-        image: Some(spec.image.clone().unwrap_or_else(|| images::TEMPO.into())),
+        image: Some(resolved.image.clone()),
         args: Some(vec!["-config.file=/conf/tempo.yaml".into()]),
         ports: Some(vec![
             container_port("http", ports::TEMPO_HTTP),
@@ -33,11 +33,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
         ]),
         liveness_probe: Some(http_probe("/ready", "http", 30, 15)),
         readiness_probe: Some(http_probe("/ready", "http", 10, 5)),
-        resources: Some(resources(
-            spec.resources.as_ref(),
-            ("200m", "512Mi"),
-            ("2", "2Gi"),
-        )),
+        resources: Some(resolved.resources.clone()),
         volume_mounts: Some(vec![
             mount("config", "/conf", true),
             mount("data", tempo::DATA_DIR, false),
@@ -46,14 +42,12 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     });
     let sts = stateful_set(
         stack,
+        caps,
         StatefulWorkload {
             component: C,
-            replicas: spec.replicas,
-            uid: images::TEMPO_UID,
             container,
             config_map: cm.metadata.name.clone().unwrap_or_default(),
             config_hash: hash,
-            volume_size: &spec.storage.size,
             termination_grace_seconds: tempo::TERMINATION_GRACE_SECONDS,
             automount_token: false,
         },
@@ -61,15 +55,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
     Resources {
         service_accounts: vec![service_account(stack, C, false)],
         config_maps: vec![cm],
-        services: vec![service(
-            stack,
-            C,
-            &[
-                ("http", ports::TEMPO_HTTP),
-                ("otlp-grpc", ports::OTLP_GRPC),
-                ("otlp-http", ports::OTLP_HTTP),
-            ],
-        )],
+        services: vec![service(stack, C)],
         stateful_sets: vec![sts],
         ..Resources::default()
     }

@@ -19,14 +19,13 @@ use kube::{Api, Resource, ResourceExt};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use super::context::Context;
 use super::drift::{annotate, applied_hash, needs_apply};
 use super::error::Error;
 use crate::api::{FIELD_MANAGER, default_password_key};
-use crate::build::{Component, Resources, child_name, stack_labels};
-use crate::validate::ValidatedStack;
+use crate::build::Resources;
+use crate::model::{ValidatedStack, selector_string, stack_labels};
 
 /// What one apply pass did and saw.
 #[derive(Debug, Default)]
@@ -45,11 +44,7 @@ pub struct Applied {
 
 /// The label selector matching every child of a stack.
 pub fn children_selector(stack: &str) -> String {
-    stack_labels(stack)
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    selector_string(&stack_labels(stack))
 }
 
 /// Applies the bundle and prunes what is no longer desired.
@@ -66,21 +61,11 @@ pub async fn apply(
         generated_secrets,
         rendered_secrets,
         services,
-        mut deployments,
+        deployments,
         mut stateful_sets,
         horizontal_pod_autoscalers,
         pod_disruption_budgets,
     } = resources;
-    let caps = &ctx.capabilities;
-    if !caps.autoscaling_v2 {
-        // No HPA on this cluster: run the collector at its minimum instead.
-        let collector = child_name(&stack.name, Component::Collector, None);
-        for d in deployments.iter_mut().filter(|d| d.name_any() == collector) {
-            if let Some(spec) = d.spec.as_mut().filter(|s| s.replicas.is_none()) {
-                spec.replicas = Some(stack.spec.collector.autoscaling.min_replicas);
-            }
-        }
-    }
     let kinds = Kinds { ctx, stack };
     // A RoleBinding may only name a Role that exists when the operator is not
     // allowed to `bind` arbitrary roles (least privilege): Roles go first.
@@ -101,16 +86,8 @@ pub async fn apply(
         kinds.sync_listed(stateful_sets, live_sets),
         kinds.sync(deployments)
     )?;
-    let hpa = if caps.autoscaling_v2 {
-        kinds.sync(horizontal_pod_autoscalers).await?
-    } else {
-        Synced::default()
-    };
-    let pdb = if caps.policy_v1 {
-        kinds.sync(pod_disruption_budgets).await?
-    } else {
-        Synced::default()
-    };
+    let hpa = kinds.sync(horizontal_pod_autoscalers).await?;
+    let pdb = kinds.sync(pod_disruption_budgets).await?;
     let mut out = Applied {
         blocked,
         ..Applied::default()
@@ -210,10 +187,15 @@ impl Kinds<'_> {
 
     /// Applies every desired object of one kind (concurrently), then deletes the
     /// listed children of that kind this stack owns but no longer wants.
+    /// A kind the server does not serve has nothing to apply (build made none for
+    /// it) and nothing to prune.
     async fn sync<K>(&self, desired: Vec<K>) -> Result<Synced<K>, Error>
     where
         K: Child,
     {
+        if !self.ctx.capabilities.serves(&K::api_version(&())) {
+            return Ok(Synced::default());
+        }
         let live = self.list::<K>().await?;
         self.sync_listed(desired, live).await
     }
@@ -289,7 +271,6 @@ impl Kinds<'_> {
             obj.insert("apiVersion".into(), K::api_version(&()).into());
             obj.insert("kind".into(), K::kind(&()).into());
         }
-        self.ctx.capabilities.adapt(kind, &mut value);
         let hash = applied_hash(&value);
         let current = live.iter().find(|l| l.name_any() == name);
         let current_value = current
@@ -438,16 +419,5 @@ pub fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
         "PersistentVolumeClaim" => "PersistentVolumeClaim",
         "ObservabilityStack" => "ObservabilityStack",
         _ => "Other",
-    }
-}
-
-/// Removes fields an older API server does not know, so that server-side apply
-/// does not reject them.
-pub fn strip_unknown_fields(kind: &str, value: &mut Value, server_minor: u32) {
-    if kind == "StatefulSet" && server_minor < 23 {
-        // persistentVolumeClaimRetentionPolicy arrived in 1.23 (alpha) / 1.27 (beta on).
-        if let Some(spec) = value.get_mut("spec").and_then(Value::as_object_mut) {
-            spec.remove("persistentVolumeClaimRetentionPolicy");
-        }
     }
 }

@@ -4,42 +4,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::error::RetryClass;
+use crate::api::ObservabilityStack;
+pub use crate::model::Capabilities;
+use crate::telemetry::Metrics;
 use kube::Client;
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::ObjectRef;
-use serde_json::Value;
-
-use super::apply::strip_unknown_fields;
-use super::error::RetryClass;
-use crate::api::ObservabilityStack;
-use crate::telemetry::Metrics;
-
-/// What the API server serves, found by discovery at start.
-#[derive(Clone, Debug)]
-pub struct Capabilities {
-    /// The server's minor version (20 for Kubernetes 1.20).
-    pub server_minor: u32,
-    /// `autoscaling/v2` (HorizontalPodAutoscaler) is served.
-    pub autoscaling_v2: bool,
-    /// `policy/v1` (PodDisruptionBudget) is served.
-    pub policy_v1: bool,
-}
-
-impl Capabilities {
-    /// Assumes a current cluster (used by tests and as a fallback).
-    pub fn current() -> Self {
-        Self {
-            server_minor: 33,
-            autoscaling_v2: true,
-            policy_v1: true,
-        }
-    }
-
-    /// Adapts a desired object to what this server accepts.
-    pub fn adapt(&self, kind: &str, value: &mut Value) {
-        strip_unknown_fields(kind, value, self.server_minor);
-    }
-}
 
 /// Shared state of the controller.
 pub struct Context {
@@ -49,7 +20,7 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Publishes Events on stacks.
     pub recorder: Recorder,
-    /// What the cluster serves.
+    /// What the cluster serves, found by discovery at start; an input of build.
     pub capabilities: Capabilities,
     /// Consecutive failures per stack and their class, for exponential backoff;
     /// reset on success and when the class changes.

@@ -5,7 +5,8 @@
 
 use serde_json::Value;
 
-use crate::build::{APPLIED_HASH_ANNOTATION, sha256_hex};
+use crate::build::sha256_hex;
+use crate::model::APPLIED_HASH_ANNOTATION;
 use crate::units::{parse_cpu_millis, parse_quantity_bytes};
 
 /// Hash of a desired object as it will be sent (before the annotation is added).

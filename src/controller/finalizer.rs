@@ -15,7 +15,7 @@ use super::apply::children_selector;
 use super::context::Context;
 use super::error::Error;
 use crate::api::{DeletionPolicy, ObservabilityStack};
-use crate::validate::ValidatedStack;
+use crate::model::ValidatedStack;
 
 /// The finalizer that deletes a stack's volumes with it.
 pub const PVC_FINALIZER: &str = "observability.sextant.dev/pvc-cleanup";

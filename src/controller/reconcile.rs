@@ -17,8 +17,9 @@ use super::error::{Error, jittered, retry_action};
 use super::status::{self, Observation, WorkloadState};
 use super::{finalizer, references};
 use crate::api::{FIELD_MANAGER, ObservabilityStack, ObservabilityStackStatus, reason};
-use crate::build::{Component, build, child_name};
-use crate::validate::{ValidatedStack, validate};
+use crate::build::{api_unavailable, build};
+use crate::model::{Component, ValidatedStack, Workload, child_name};
+use crate::validate::validate;
 
 /// How often a settled stack is checked again for drift nobody told us about.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -42,7 +43,8 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
     let previous = stack.status.clone().unwrap_or_default();
     let generation = stack.meta().generation;
 
-    let valid = match validate(&stack) {
+    let refs = references::dereference(&ctx, &stack).await?;
+    let valid = match validate(&stack, &refs) {
         Ok(v) => v,
         Err(errors) => {
             // Nothing is applied: every child stays exactly as it is.
@@ -69,15 +71,8 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
         }
     };
 
-    let mut valid = valid;
-    let dashboards = references::config_map_dashboards(&ctx, &stack).await?;
-    valid.config_map_dashboards = dashboards.files;
-    let secrets = references::referenced_secrets(&ctx, &stack).await?;
-    valid.contact_point_secrets = secrets.values;
-    let missing_secrets = secrets.problems;
-
     finalizer::ensure(&ctx, &stack, &valid).await?;
-    let applied = match apply(&ctx, &valid, build(&valid)).await {
+    let applied = match apply(&ctx, &valid, build(&valid, &ctx.capabilities)).await {
         Ok(a) => a,
         Err(err) => {
             let obs = Observation {
@@ -113,13 +108,13 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
         .await;
     }
     let mut obs = observe(&ctx, &valid, &applied, generation);
-    if !dashboards.skipped.is_empty() {
+    if !valid.skipped_dashboards.is_empty() {
         obs.reconciled.2 = format!(
             "the current generation is applied; dashboards skipped: {}",
-            dashboards.skipped.join("; ")
+            valid.skipped_dashboards.join("; ")
         );
     }
-    obs.missing_secrets = missing_secrets;
+    obs.missing_secrets = valid.missing_secrets.clone();
     if !applied.blocked.is_empty() {
         obs.reconciled = (
             false,
@@ -133,8 +128,8 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
         .iter()
         .any(|c| c.type_ == crate::api::condition::READY && c.status == "True");
     if write_status(&ctx, &stack, &previous, new, &key).await? {
-        for problem in dashboards
-            .skipped
+        for problem in valid
+            .skipped_dashboards
             .iter()
             .chain(&obs.missing_secrets)
             .chain(&applied.blocked)
@@ -209,13 +204,13 @@ fn observe(
     let name = |c| child_name(&stack.name, c, None);
     let mut workloads = Vec::new();
     for c in Component::ALL {
-        let state = match c {
-            Component::Collector | Component::Grafana => applied
+        let state = match c.workload() {
+            Workload::Deployment => applied
                 .deployments
                 .iter()
                 .find(|d| d.name_any() == name(c))
                 .map(WorkloadState::from_deployment),
-            _ => applied
+            Workload::StatefulSet => applied
                 .stateful_sets
                 .iter()
                 .find(|s| s.name_any() == name(c))
@@ -223,23 +218,7 @@ fn observe(
         };
         workloads.push((c, state));
     }
-    let mut api_unavailable = Vec::new();
-    let collector = &stack.spec.collector;
-    if collector.enabled {
-        let mut missing = Vec::new();
-        if collector.autoscaling.enabled && !ctx.capabilities.autoscaling_v2 {
-            missing.push(format!(
-                "autoscaling/v2 is not served: no autoscaler, running minReplicas ({})",
-                collector.autoscaling.min_replicas
-            ));
-        }
-        if !ctx.capabilities.policy_v1 {
-            missing.push("policy/v1 is not served: no PodDisruptionBudget".to_string());
-        }
-        if !missing.is_empty() {
-            api_unavailable.push((Component::Collector, missing.join("; ")));
-        }
-    }
+    let api_unavailable = api_unavailable(stack, &ctx.capabilities);
     Observation {
         generation,
         workloads,

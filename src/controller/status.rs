@@ -11,9 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 use crate::api::{
     ComponentStatus, ComponentsStatus, Endpoints, ObservabilityStackStatus, condition, reason,
 };
-use crate::build::Component;
-use crate::render::{ports, service_host};
-use crate::validate::ValidatedStack;
+use crate::model::{Component, ValidatedStack, ports};
 
 /// What the API server says about one component's workload.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -89,16 +87,6 @@ pub struct Observation {
     pub missing_secrets: Vec<String>,
 }
 
-fn condition_type(c: Component) -> &'static str {
-    match c {
-        Component::Collector => condition::COLLECTOR_READY,
-        Component::Prometheus => condition::PROMETHEUS_READY,
-        Component::Tempo => condition::TEMPO_READY,
-        Component::Loki => condition::LOKI_READY,
-        Component::Grafana => condition::GRAFANA_READY,
-    }
-}
-
 fn new_condition(
     type_: &str,
     ok: bool,
@@ -155,9 +143,9 @@ pub fn compute(
 
     let mut components = ComponentsStatus::default();
     let mut not_ready = Vec::new();
-    for c in crate::build::Component::ALL {
-        let enabled = is_enabled(stack, c);
-        let type_ = condition_type(c);
+    for c in Component::ALL {
+        let enabled = stack.enabled(c);
+        let type_ = c.condition_type();
         if !enabled {
             conditions.push(new_condition(
                 type_,
@@ -277,47 +265,26 @@ pub fn compute(
     }
 }
 
-fn is_enabled(stack: &ValidatedStack, c: Component) -> bool {
-    let s = &stack.spec;
-    match c {
-        Component::Collector => s.collector.enabled,
-        Component::Prometheus => s.prometheus.enabled,
-        Component::Tempo => s.tempo.enabled,
-        Component::Loki => s.loki.enabled,
-        Component::Grafana => s.grafana.enabled,
-    }
-}
-
 fn endpoints(stack: &ValidatedStack) -> Endpoints {
-    let s = &stack.spec;
-    let host = |c| service_host(stack, c);
+    let on = |c| stack.enabled(c);
+    let host = |c| stack.service_host(c);
     Endpoints {
-        otlp_grpc: s
-            .collector
-            .enabled
+        otlp_grpc: on(Component::Collector)
             .then(|| format!("{}:{}", host(Component::Collector), ports::OTLP_GRPC)),
-        otlp_http: s
-            .collector
-            .enabled
+        otlp_http: on(Component::Collector)
             .then(|| format!("http://{}:{}", host(Component::Collector), ports::OTLP_HTTP)),
-        grafana: s
-            .grafana
-            .enabled
+        grafana: on(Component::Grafana)
             .then(|| format!("http://{}:{}", host(Component::Grafana), ports::GRAFANA)),
-        prometheus: s.prometheus.enabled.then(|| {
+        prometheus: on(Component::Prometheus).then(|| {
             format!(
                 "http://{}:{}",
                 host(Component::Prometheus),
                 ports::PROMETHEUS
             )
         }),
-        loki: s
-            .loki
-            .enabled
+        loki: on(Component::Loki)
             .then(|| format!("http://{}:{}", host(Component::Loki), ports::LOKI_HTTP)),
-        tempo: s
-            .tempo
-            .enabled
+        tempo: on(Component::Tempo)
             .then(|| format!("http://{}:{}", host(Component::Tempo), ports::TEMPO_HTTP)),
     }
 }
@@ -375,7 +342,7 @@ mod tests {
 
     #[test]
     fn same_observation_gives_identical_status() {
-        let stack = crate::validate::validate(&crate::cli::parse(
+        let stack = crate::cli::check(&crate::cli::parse(
             "t",
             "apiVersion: observability.sextant.dev/v1alpha1\nkind: ObservabilityStack\nmetadata: {name: s, namespace: n}\nspec: {}",
         ).unwrap()).unwrap();

@@ -19,9 +19,8 @@ use tracing::info;
 
 use super::context::Context;
 use super::error::Error;
-use crate::build::{Component, selector_labels};
+use crate::model::{Component, ValidatedStack, child_name, selector_labels, selector_string};
 use crate::units::parse_quantity_bytes;
-use crate::validate::ValidatedStack;
 
 /// The requested size of a StatefulSet's `data` claim template.
 pub fn template_size(sts: &StatefulSet) -> Option<String> {
@@ -60,9 +59,10 @@ fn set_template_size(sts: &mut StatefulSet, size: &str) {
 
 fn component_of(stack: &ValidatedStack, sts: &StatefulSet) -> Option<Component> {
     let name = sts.name_any();
-    [Component::Prometheus, Component::Tempo, Component::Loki]
+    Component::ALL
         .into_iter()
-        .find(|c| crate::build::child_name(&stack.name, *c, None) == name)
+        .filter(|c| c.has_data_volume())
+        .find(|c| child_name(&stack.name, *c, None) == name)
 }
 
 /// Prepares every desired StatefulSet whose volume size differs from the live one
@@ -132,11 +132,7 @@ async fn expand_claims(
     size: &str,
 ) -> Result<Result<Vec<String>, String>, Error> {
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &stack.namespace);
-    let selector = selector_labels(&stack.name, component)
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let selector = selector_string(&selector_labels(&stack.name, component));
     let list = claims
         .list(&ListParams::default().labels(&selector))
         .await
@@ -230,7 +226,7 @@ mod tests {
 
     #[test]
     fn template_size_round_trips() {
-        let stack = crate::validate::validate(
+        let stack = crate::cli::check(
             &crate::cli::parse(
                 "t",
                 "apiVersion: observability.sextant.dev/v1alpha1\nkind: ObservabilityStack\nmetadata: {name: s, namespace: n}\nspec: {loki: {storage: {size: 30Gi}}}",
@@ -238,7 +234,7 @@ mod tests {
             .unwrap(),
         )
         .unwrap();
-        let mut sts = crate::build::build(&stack)
+        let mut sts = crate::build::build(&stack, &crate::model::Capabilities::current())
             .stateful_sets
             .into_iter()
             .find(|s| s.name_any() == "s-loki")

@@ -1,7 +1,7 @@
 //! Grafana provisioning files: datasources, dashboard providers, alert rules,
 //! contact points and the notification policy.
 //!
-//! Schema: Grafana 12 (the version pinned in `crate::build::images::GRAFANA`),
+//! Schema: Grafana 12 (the version pinned in `crate::model::images::GRAFANA`),
 //! docs/sources/administration/provisioning/index.md (datasources and dashboard
 //! providers), docs/sources/alerting/set-up/provision-alerting-resources/
 //! file-provisioning/index.md (rules, contact points, policies), and the
@@ -24,22 +24,14 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{ports, service_host};
 use crate::api::{ContactPoint, ContactPointType, RuleGroup};
-use crate::build::Component;
-use crate::build::rules::all_groups;
+use crate::builtin::rules::all_groups;
+use crate::model::Component;
+use crate::model::ValidatedStack;
+use crate::model::ports;
 use crate::units::{format_go_duration, parse_duration};
-use crate::validate::ValidatedStack;
 
-/// Fixed datasource UIDs: dashboards and links refer to these.
-pub mod uid {
-    /// Prometheus.
-    pub const PROMETHEUS: &str = "sextant-prometheus";
-    /// Tempo.
-    pub const TEMPO: &str = "sextant-tempo";
-    /// Loki.
-    pub const LOKI: &str = "sextant-loki";
-}
+pub use crate::model::{FOLDER, uid};
 
 /// The exemplar label holding the trace id on OTLP metrics (Prometheus's OTLP
 /// receiver keeps the exemplar's trace id as `trace_id`).
@@ -51,8 +43,6 @@ pub const TEMPO_EXEMPLAR_LABEL: &str = "traceID";
 pub const SECRETS_DIR: &str = "/etc/grafana/secrets";
 /// Where dashboards are mounted: `<dir>/<folder>/<name>.json`.
 pub const DASHBOARDS_DIR: &str = "/var/lib/grafana/dashboards";
-/// The folder of built-in and default dashboards, and of provisioned alert rules.
-pub const FOLDER: &str = "sextant";
 
 /// `datasources.yaml`.
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -65,12 +55,11 @@ pub struct Datasources {
 
 /// Renders the datasources of the enabled backends, linked to each other.
 pub fn datasources(stack: &ValidatedStack) -> Datasources {
-    let spec = &stack.spec;
-    let url = |c: Component, port: i32| format!("http://{}:{port}", service_host(stack, c));
+    let url = |c: Component, port: i32| format!("http://{}:{port}", stack.service_host(c));
     let mut list = Vec::new();
-    if spec.prometheus.enabled {
+    if stack.enabled(Component::Prometheus) {
         let mut json_data = json!({"httpMethod": "POST", "timeInterval": format_go_duration(stack.scrape_interval)});
-        if spec.tempo.enabled {
+        if stack.enabled(Component::Tempo) {
             // Exemplars carry the trace id under two label names: `trace_id` on OTLP
             // metrics that Prometheus receives from the collector, and `traceID` on the
             // span metrics and service graphs Tempo's metrics-generator remote-writes
@@ -87,9 +76,9 @@ pub fn datasources(stack: &ValidatedStack) -> Datasources {
             "editable": false, "jsonData": json_data,
         }));
     }
-    if spec.tempo.enabled {
+    if stack.enabled(Component::Tempo) {
         let mut json_data = json!({"nodeGraph": {"enabled": true}, "search": {"hide": false}});
-        if spec.loki.enabled {
+        if stack.enabled(Component::Loki) {
             json_data["tracesToLogsV2"] = json!({
                 "datasourceUid": uid::LOKI, "spanStartTimeShift": "-5m", "spanEndTimeShift": "5m",
                 "filterByTraceID": true, "filterBySpanID": false,
@@ -114,9 +103,9 @@ pub fn datasources(stack: &ValidatedStack) -> Datasources {
             "url": url(Component::Tempo, ports::TEMPO_HTTP), "editable": false, "jsonData": json_data,
         }));
     }
-    if spec.loki.enabled {
+    if stack.enabled(Component::Loki) {
         let mut json_data = json!({"maxLines": 1000});
-        if spec.tempo.enabled {
+        if stack.enabled(Component::Tempo) {
             json_data["derivedFields"] = json!([{
                 "name": "TraceID", "matcherType": "label", "matcherRegex": "trace_id",
                 "datasourceUid": uid::TEMPO, "url": "$${__value.raw}", "urlDisplayLabel": "View trace",
@@ -276,7 +265,7 @@ pub const ALERTING_DIR: &str = "/etc/grafana/provisioning/alerting";
 
 /// `alerting/alert-rules.json`: every rule group converted for Grafana.
 pub fn alert_rules(stack: &ValidatedStack) -> Option<Value> {
-    if !stack.spec.prometheus.enabled {
+    if !stack.enabled(Component::Prometheus) {
         return None;
     }
     let groups: Vec<Value> = all_groups(stack)

@@ -1,6 +1,6 @@
 //! The Loki configuration (single binary, filesystem storage).
 //!
-//! Schema: Grafana Loki 3.x at the version pinned in `crate::build::images::LOKI`,
+//! Schema: Grafana Loki 3.x at the version pinned in `crate::model::images::LOKI`,
 //! docs/sources/shared/configuration.md of that release ("Grafana Loki configuration
 //! parameters"), with retention as in docs/sources/operations/storage/retention.md
 //! (compactor retention, `retention_period`, `retention_stream`) and OTLP ingestion
@@ -12,9 +12,9 @@
 
 use serde::Serialize;
 
-use super::ports;
+use crate::model::ValidatedStack;
+use crate::model::ports;
 use crate::units::format_go_duration;
-use crate::validate::ValidatedStack;
 
 /// Where Loki keeps its data, on the `data` volume.
 pub const DATA_DIR: &str = "/var/loki";

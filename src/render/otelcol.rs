@@ -1,7 +1,7 @@
 //! The OpenTelemetry Collector configuration.
 //!
 //! Schema: opentelemetry-collector-contrib at the version pinned in
-//! `crate::build::images::COLLECTOR`, following the component READMEs of that
+//! `crate::model::images::COLLECTOR`, following the component READMEs of that
 //! release: receiver/otlpreceiver, processor/memorylimiterprocessor,
 //! processor/batchprocessor, processor/resourceprocessor,
 //! processor/probabilisticsamplerprocessor, exporter/otlpexporter (`otlp_grpc`, its name since v0.144),
@@ -18,9 +18,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{ports, service_host};
-use crate::build::Component;
-use crate::validate::ValidatedStack;
+use crate::model::Component;
+use crate::model::ValidatedStack;
+use crate::model::ports;
 
 /// The whole collector config file.
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -294,22 +294,24 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
             exporters: vec![exporter.into()],
         }
     };
-    let prometheus = spec.prometheus.enabled.then(|| OtlpHttpExporter {
-        endpoint: format!(
-            "http://{}:{}/api/v1/otlp",
-            service_host(stack, Component::Prometheus),
-            ports::PROMETHEUS
-        ),
-        retry_on_failure: retry(),
-        sending_queue: queue(),
-    });
+    let prometheus = stack
+        .enabled(Component::Prometheus)
+        .then(|| OtlpHttpExporter {
+            endpoint: format!(
+                "http://{}:{}/api/v1/otlp",
+                stack.service_host(Component::Prometheus),
+                ports::PROMETHEUS
+            ),
+            retry_on_failure: retry(),
+            sending_queue: queue(),
+        });
     if prometheus.is_some() {
         pipelines.insert("metrics".into(), pipeline(&[], "otlp_http/prometheus"));
     }
-    let loki = spec.loki.enabled.then(|| OtlpHttpExporter {
+    let loki = stack.enabled(Component::Loki).then(|| OtlpHttpExporter {
         endpoint: format!(
             "http://{}:{}/otlp",
-            service_host(stack, Component::Loki),
+            stack.service_host(Component::Loki),
             ports::LOKI_HTTP
         ),
         retry_on_failure: retry(),
@@ -318,10 +320,10 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
     if loki.is_some() {
         pipelines.insert("logs".into(), pipeline(&[], "otlp_http/loki"));
     }
-    let tempo = spec.tempo.enabled.then(|| OtlpGrpcExporter {
+    let tempo = stack.enabled(Component::Tempo).then(|| OtlpGrpcExporter {
         endpoint: format!(
             "{}:{}",
-            service_host(stack, Component::Tempo),
+            stack.service_host(Component::Tempo),
             ports::OTLP_GRPC
         ),
         tls: Tls { insecure: true },

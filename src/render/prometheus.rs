@@ -1,6 +1,6 @@
 //! The Prometheus configuration file, command-line flags, and rule files.
 //!
-//! Schema: Prometheus 3.5 (the version pinned in `crate::build::images::PROMETHEUS`),
+//! Schema: Prometheus 3.5 (the version pinned in `crate::model::images::PROMETHEUS`),
 //! docs/configuration/configuration.md and docs/command-line/prometheus.md of the
 //! v3.5 release, and docs/configuration/recording_rules.md / alerting_rules.md for
 //! the rule file format. `promtool check config` and `promtool check rules` of the
@@ -14,11 +14,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::ports;
 use crate::api::RuleGroup;
-use crate::build::Component;
+use crate::model::Component;
+use crate::model::ValidatedStack;
+use crate::model::ports;
 use crate::units::{format_byte_size_mb, format_go_duration};
-use crate::validate::ValidatedStack;
 
 /// `prometheus.yml`.
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -133,15 +133,10 @@ pub fn render(stack: &ValidatedStack) -> Config {
         kubernetes_sd_configs: vec![],
         relabel_configs: vec![],
     }];
-    let spec = &stack.spec;
-    let scraped = [
-        (Component::Collector, spec.collector.enabled, "metrics"),
-        (Component::Tempo, spec.tempo.enabled, "http"),
-        (Component::Loki, spec.loki.enabled, "http"),
-        (Component::Grafana, spec.grafana.enabled, "http"),
-    ];
-    for (component, enabled, port) in scraped {
-        if enabled {
+    for component in Component::ALL {
+        if let Some(port) = component.scrape_port()
+            && stack.enabled(component)
+        {
             scrape_configs.push(pod_job(stack, component, port));
         }
     }

@@ -1,6 +1,6 @@
 //! The Tempo configuration (monolithic mode, local storage).
 //!
-//! Schema: Grafana Tempo 2.x at the version pinned in `crate::build::images::TEMPO`,
+//! Schema: Grafana Tempo 2.x at the version pinned in `crate::model::images::TEMPO`,
 //! docs/sources/tempo/configuration/_index.md of that release ("Configure Tempo"),
 //! with the metrics-generator as described in
 //! docs/sources/tempo/metrics-generator/_index.md and the per-tenant overrides in
@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{ports, service_host};
-use crate::build::Component;
+use crate::model::Component;
+use crate::model::ValidatedStack;
+use crate::model::ports;
 use crate::units::format_go_duration;
-use crate::validate::ValidatedStack;
 
 /// Where Tempo keeps its data, on the `data` volume.
 pub const DATA_DIR: &str = "/var/tempo";
@@ -174,7 +174,9 @@ struct UsageReport {
 /// Prometheus is there to receive what it writes.
 pub fn generator_enabled(stack: &ValidatedStack) -> bool {
     let spec = &stack.spec;
-    spec.tempo.enabled && spec.tempo.metrics_generator.enabled && spec.prometheus.enabled
+    stack.enabled(Component::Tempo)
+        && spec.tempo.metrics_generator.enabled
+        && stack.enabled(Component::Prometheus)
 }
 
 /// Renders `tempo.yaml`.
@@ -222,7 +224,7 @@ pub fn render(stack: &ValidatedStack) -> Config {
                 remote_write: vec![RemoteWrite {
                     url: format!(
                         "http://{}:{}/api/v1/write",
-                        service_host(stack, Component::Prometheus),
+                        stack.service_host(Component::Prometheus),
                         ports::PROMETHEUS
                     ),
                     send_exemplars: true,

@@ -6,14 +6,18 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use sextant::api::BuiltinDashboard;
-use sextant::dashboards::builtin_json;
-use sextant::validate::{ValidatedStack, validate};
+use sextant::builtin::dashboards::builtin_json;
+use sextant::model::ValidatedStack;
+use sextant::validate::{Dereferenced, validate};
 
 /// A stack with every component, autoscaling and so every built-in rule enabled.
 pub fn full_stack() -> ValidatedStack {
-    validate(&super::with_spec(
-        "collector: {autoscaling: {enabled: true, minReplicas: 2, maxReplicas: 4}}",
-    ))
+    validate(
+        &super::with_spec(
+            "collector: {autoscaling: {enabled: true, minReplicas: 2, maxReplicas: 4}}",
+        ),
+        &Dereferenced::offline(),
+    )
     .unwrap()
 }
 

@@ -2,22 +2,23 @@
 //!
 //! They are provisioned into Grafana next to the user's rule groups (and written
 //! as a Prometheus rule file for `promtool check rules` in the tests). Each has a
-//! runbook under docs/runbooks/.
+//! runbook under docs/runbooks/ and names the components it needs; every rule
+//! also needs Prometheus, the datasource it queries.
 
 use std::collections::BTreeMap;
 
+use super::runbook_url;
 use crate::api::{AlertRule, RuleGroup};
-use crate::validate::ValidatedStack;
-
-/// Where the runbooks live; `<base><RuleName>.md`.
-pub const RUNBOOK_BASE: &str = "https://github.com/sextant-dev/sextant/blob/main/docs/runbooks/";
+use crate::model::{Component, ValidatedStack};
 
 /// Name of the built-in rule group; users may not take it.
 pub const BUILTIN_GROUP: &str = "sextant-builtin";
 
 struct Builtin {
     name: &'static str,
-    expr: &'static str,
+    /// Components that must run for the rule to mean anything.
+    needs: &'static [Component],
+    expr: Expr,
     for_: &'static str,
     severity: &'static str,
     summary: &'static str,
@@ -27,7 +28,10 @@ struct Builtin {
 const BUILTIN: &[Builtin] = &[
     Builtin {
         name: "CollectorRefusingData",
-        expr: r#"sum by (receiver) (rate({__name__=~"otelcol_receiver_refused_(spans|metric_points|log_records)_total"}[5m])) > 0"#,
+        needs: &[Component::Collector],
+        expr: Expr::Fixed(
+            r#"sum by (receiver) (rate({__name__=~"otelcol_receiver_refused_(spans|metric_points|log_records)_total"}[5m])) > 0"#,
+        ),
         for_: "5m",
         severity: "warning",
         summary: "The collector is refusing telemetry",
@@ -35,7 +39,10 @@ const BUILTIN: &[Builtin] = &[
     },
     Builtin {
         name: "CollectorDroppingData",
-        expr: r#"sum by (exporter) (rate({__name__=~"otelcol_exporter_(send|enqueue)_failed_(spans|metric_points|log_records)_total"}[5m])) > 0"#,
+        needs: &[Component::Collector],
+        expr: Expr::Fixed(
+            r#"sum by (exporter) (rate({__name__=~"otelcol_exporter_(send|enqueue)_failed_(spans|metric_points|log_records)_total"}[5m])) > 0"#,
+        ),
         for_: "5m",
         severity: "critical",
         summary: "The collector fails to export telemetry",
@@ -43,7 +50,10 @@ const BUILTIN: &[Builtin] = &[
     },
     Builtin {
         name: "CollectorQueueNearlyFull",
-        expr: "max by (exporter) (otelcol_exporter_queue_size / otelcol_exporter_queue_capacity) > 0.8",
+        needs: &[Component::Collector],
+        expr: Expr::Fixed(
+            "max by (exporter) (otelcol_exporter_queue_size / otelcol_exporter_queue_capacity) > 0.8",
+        ),
         for_: "10m",
         severity: "warning",
         summary: "A collector exporter queue is over 80% full",
@@ -51,7 +61,8 @@ const BUILTIN: &[Builtin] = &[
     },
     Builtin {
         name: "StackComponentDown",
-        expr: "$COMPONENT_DOWN",
+        needs: &[],
+        expr: Expr::For(component_down_expr),
         for_: "5m",
         severity: "critical",
         summary: "A stack component is down",
@@ -59,7 +70,8 @@ const BUILTIN: &[Builtin] = &[
     },
     Builtin {
         name: "LokiIngestionErrors",
-        expr: "sum by (reason) (rate(loki_discarded_samples_total[5m])) > 0",
+        needs: &[Component::Loki],
+        expr: Expr::Fixed("sum by (reason) (rate(loki_discarded_samples_total[5m])) > 0"),
         for_: "10m",
         severity: "warning",
         summary: "Loki is discarding log lines",
@@ -67,7 +79,8 @@ const BUILTIN: &[Builtin] = &[
     },
     Builtin {
         name: "TempoIngestionErrors",
-        expr: "sum by (reason) (rate(tempo_discarded_spans_total[5m])) > 0",
+        needs: &[Component::Tempo],
+        expr: Expr::Fixed("sum by (reason) (rate(tempo_discarded_spans_total[5m])) > 0"),
         for_: "10m",
         severity: "warning",
         summary: "Tempo is discarding spans",
@@ -75,13 +88,21 @@ const BUILTIN: &[Builtin] = &[
     },
     Builtin {
         name: "CollectorAtMaxReplicas",
-        expr: r#"count(up{job="collector"} == 1) >= $MAX_REPLICAS"#,
+        needs: &[Component::Collector],
+        expr: Expr::For(at_max_replicas_expr),
         for_: "15m",
         severity: "warning",
         summary: "The collector has run at its maximum replicas for 15 minutes",
         description: "The collector autoscaler cannot add replicas: raise spec.collector.autoscaling.maxReplicas or the collector's resources.",
     },
 ];
+
+/// A rule's expression: fixed, or made for the stack (`None`: the rule has
+/// nothing to watch in this stack).
+enum Expr {
+    Fixed(&'static str),
+    For(fn(&ValidatedStack) -> Option<String>),
+}
 
 /// Names of every built-in rule, for `alerting.builtinRules.disabled`.
 pub fn builtin_rule_names() -> Vec<&'static str> {
@@ -98,20 +119,11 @@ pub fn builtin_rule_names() -> Vec<&'static str> {
 /// and Grafana raises its `DatasourceError` alert instead), and a Grafana that is
 /// down evaluates no rule. `None` when none of the three runs.
 fn component_down_expr(stack: &ValidatedStack) -> Option<String> {
-    let spec = &stack.spec;
-    let collector_pods = if spec.collector.autoscaling.enabled {
-        spec.collector.autoscaling.min_replicas
-    } else {
-        spec.collector.replicas
-    };
-    let watched: Vec<&str> = [
-        ("collector", spec.collector.enabled && collector_pods > 0),
-        ("tempo", spec.tempo.enabled && spec.tempo.replicas > 0),
-        ("loki", spec.loki.enabled && spec.loki.replicas > 0),
-    ]
-    .into_iter()
-    .filter_map(|(job, runs)| runs.then_some(job))
-    .collect();
+    let watched: Vec<&str> = Component::ALL
+        .into_iter()
+        .filter(|c| watched_for_down(*c) && stack.enabled(*c) && stack.min_pods(*c) > 0)
+        .map(Component::name)
+        .collect();
     if watched.is_empty() {
         return None;
     }
@@ -124,46 +136,49 @@ fn component_down_expr(stack: &ValidatedStack) -> Option<String> {
     Some(expr)
 }
 
+/// Whether `StackComponentDown` watches a component (see `component_down_expr`
+/// for why Prometheus and Grafana are not).
+fn watched_for_down(c: Component) -> bool {
+    match c {
+        Component::Collector | Component::Tempo | Component::Loki => true,
+        Component::Prometheus | Component::Grafana => false,
+    }
+}
+
+/// The expression of `CollectorAtMaxReplicas`: only under autoscaling.
+fn at_max_replicas_expr(stack: &ValidatedStack) -> Option<String> {
+    let a = &stack.spec.collector.autoscaling;
+    a.enabled
+        .then(|| format!(r#"count(up{{job="collector"}} == 1) >= {}"#, a.max_replicas))
+}
+
 /// The built-in rule group for a stack, leaving out disabled rules and rules about
-/// disabled components. `None` when there is nothing to alert on.
+/// components the stack does not run. `None` when there is nothing to alert on.
 pub fn builtin_group(stack: &ValidatedStack) -> Option<RuleGroup> {
-    let spec = &stack.spec;
-    let alerting = &spec.grafana.alerting.builtin_rules;
-    if !alerting.enabled || !spec.prometheus.enabled {
+    let alerting = &stack.spec.grafana.alerting.builtin_rules;
+    if !alerting.enabled || !stack.enabled(Component::Prometheus) {
         return None;
     }
-    let collector = spec.collector.enabled;
-    let autoscaled = collector && spec.collector.autoscaling.enabled;
-    let component_down = component_down_expr(stack);
     let rules: Vec<AlertRule> = BUILTIN
         .iter()
         .filter(|b| !alerting.disabled.iter().any(|d| d == b.name))
-        .filter(|b| match b.name {
-            "CollectorRefusingData" | "CollectorDroppingData" | "CollectorQueueNearlyFull" => {
-                collector
-            }
-            "CollectorAtMaxReplicas" => autoscaled,
-            "LokiIngestionErrors" => spec.loki.enabled,
-            "TempoIngestionErrors" => spec.tempo.enabled,
-            "StackComponentDown" => component_down.is_some(),
-            _ => true,
-        })
-        .map(|b| AlertRule {
-            alert: b.name.into(),
-            expr: b
-                .expr
-                .replace(
-                    "$MAX_REPLICAS",
-                    &spec.collector.autoscaling.max_replicas.to_string(),
-                )
-                .replace("$COMPONENT_DOWN", component_down.as_deref().unwrap_or("")),
-            for_: Some(b.for_.into()),
-            labels: BTreeMap::from([("severity".into(), b.severity.into())]),
-            annotations: BTreeMap::from([
-                ("summary".into(), b.summary.into()),
-                ("description".into(), b.description.into()),
-                ("runbook_url".into(), format!("{RUNBOOK_BASE}{}.md", b.name)),
-            ]),
+        .filter(|b| b.needs.iter().all(|c| stack.enabled(*c)))
+        .filter_map(|b| {
+            let expr = match b.expr {
+                Expr::Fixed(e) => e.to_string(),
+                Expr::For(make) => make(stack)?,
+            };
+            Some(AlertRule {
+                alert: b.name.into(),
+                expr,
+                for_: Some(b.for_.into()),
+                labels: BTreeMap::from([("severity".into(), b.severity.into())]),
+                annotations: BTreeMap::from([
+                    ("summary".into(), b.summary.into()),
+                    ("description".into(), b.description.into()),
+                    ("runbook_url".into(), runbook_url(b.name)),
+                ]),
+            })
         })
         .collect();
     (!rules.is_empty()).then(|| RuleGroup {

@@ -9,15 +9,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde_json::Value;
 
 use crate::api::BuiltinDashboard;
-use crate::render::grafana::uid;
+use crate::model::uid;
 
 /// The JSON model of a built-in dashboard, whole.
 pub fn builtin_json(d: BuiltinDashboard) -> &'static str {
     match d {
-        BuiltinDashboard::StackHealth => include_str!("../dashboards/stack-health.json"),
-        BuiltinDashboard::ServiceOverview => include_str!("../dashboards/service-overview.json"),
-        BuiltinDashboard::AgentFleet => include_str!("../dashboards/agent-fleet.json"),
-        BuiltinDashboard::LogsOverview => include_str!("../dashboards/logs-overview.json"),
+        BuiltinDashboard::StackHealth => include_str!("../../dashboards/stack-health.json"),
+        BuiltinDashboard::ServiceOverview => include_str!("../../dashboards/service-overview.json"),
+        BuiltinDashboard::AgentFleet => include_str!("../../dashboards/agent-fleet.json"),
+        BuiltinDashboard::LogsOverview => include_str!("../../dashboards/logs-overview.json"),
     }
 }
 

@@ -1,0 +1,17 @@
+//! The content sextant ships with every stack: the built-in Grafana dashboards
+//! (`dashboards`), the built-in alert rules about the stack itself (`rules`), and
+//! the index of their runbooks under docs/runbooks/.
+//!
+//! Each piece says which components it needs, so a stack gets only what can work
+//! with what it runs.
+
+pub mod dashboards;
+pub mod rules;
+
+/// Where the runbooks live; `<base><RuleName>.md`.
+pub const RUNBOOK_BASE: &str = "https://github.com/sextant-dev/sextant/blob/main/docs/runbooks/";
+
+/// The runbook of a built-in rule.
+pub fn runbook_url(rule: &str) -> String {
+    format!("{RUNBOOK_BASE}{rule}.md")
+}

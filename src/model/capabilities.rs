@@ -1,0 +1,85 @@
+//! What the API server serves, as an input of the build step: on a server without
+//! `autoscaling/v2` the collector runs at its minimum replicas and gets no
+//! autoscaler, without `policy/v1` it gets no disruption budget, and fields an
+//! older server does not know are left out of the objects. The operator finds these
+//! by discovery at start; `sextant render --kube-version` states them.
+
+/// What the API server serves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The server's minor version (20 for Kubernetes 1.20).
+    pub server_minor: u32,
+    /// `autoscaling/v2` (HorizontalPodAutoscaler) is served.
+    pub autoscaling_v2: bool,
+    /// `policy/v1` (PodDisruptionBudget) is served.
+    pub policy_v1: bool,
+}
+
+/// The minor version `current()` assumes.
+const CURRENT_MINOR: u32 = 33;
+
+impl Capabilities {
+    /// A current cluster (the default of `sextant render`, and the operator's
+    /// fallback when discovery fails).
+    pub fn current() -> Self {
+        Self::for_minor(CURRENT_MINOR)
+    }
+
+    /// What a Kubernetes 1.`minor` API server serves: `policy/v1` since 1.21 and
+    /// `autoscaling/v2` since 1.23 (both GA in those releases).
+    pub fn for_minor(minor: u32) -> Self {
+        Self {
+            server_minor: minor,
+            autoscaling_v2: minor >= 23,
+            policy_v1: minor >= 21,
+        }
+    }
+
+    /// Parses `1.20` (or `v1.20`, or `1.20.2`) into what that server serves.
+    pub fn for_kube_version(version: &str) -> Result<Self, String> {
+        let v = version.trim().trim_start_matches('v');
+        let mut parts = v.split('.');
+        let (major, minor) = (parts.next(), parts.next());
+        match (major, minor.map(str::parse::<u32>)) {
+            (Some("1"), Some(Ok(minor))) if minor >= 16 => Ok(Self::for_minor(minor)),
+            _ => Err(format!(
+                "{version:?} is not a Kubernetes version sextant renders for (1.16 or later, such as 1.20 or 1.33)"
+            )),
+        }
+    }
+
+    /// Whether the server serves a group/version such as `autoscaling/v2` (one of
+    /// those discovery looked for; any other is served by every supported server).
+    pub fn serves(&self, api_version: &str) -> bool {
+        match api_version {
+            "autoscaling/v2" => self.autoscaling_v2,
+            "policy/v1" => self.policy_v1,
+            _ => true,
+        }
+    }
+
+    /// `persistentVolumeClaimRetentionPolicy` on StatefulSets: 1.23 (alpha) on.
+    /// Older servers reject the field under server-side apply.
+    pub fn pvc_retention_policy(&self) -> bool {
+        self.server_minor >= 23
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_into_what_the_server_serves() {
+        let old = Capabilities::for_kube_version("1.20").unwrap();
+        assert_eq!((old.autoscaling_v2, old.policy_v1), (false, false));
+        assert!(!old.pvc_retention_policy());
+        let v121 = Capabilities::for_kube_version("v1.21.4").unwrap();
+        assert_eq!((v121.autoscaling_v2, v121.policy_v1), (false, true));
+        let now = Capabilities::for_kube_version("1.33").unwrap();
+        assert_eq!(now, Capabilities::current());
+        for bad in ["", "2.1", "1", "1.x", "1.15"] {
+            assert!(Capabilities::for_kube_version(bad).is_err(), "{bad:?}");
+        }
+    }
+}

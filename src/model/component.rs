@@ -1,0 +1,214 @@
+//! The components of a stack and every fact about one that more than one layer
+//! needs: its workload kind, condition type, Service ports, the port Prometheus
+//! scrapes, whether it keeps a data volume, and its default image, UID and resources.
+//!
+//! Every method is an exhaustive `match`: a new component does not compile until
+//! each fact about it is stated here.
+
+use crate::api::condition;
+
+use super::images;
+use super::names::ports;
+
+/// The components of a stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Component {
+    /// OpenTelemetry Collector.
+    Collector,
+    /// Prometheus.
+    Prometheus,
+    /// Tempo.
+    Tempo,
+    /// Loki.
+    Loki,
+    /// Grafana.
+    Grafana,
+}
+
+/// The kind of workload that runs a component's pods.
+///
+/// There is no `DaemonSet` yet: it comes with the first component that runs on
+/// every node, together with its field in `crate::build::Resources`, so that the
+/// compiler then points at each `match` on this type that must learn it (the
+/// controller's observation of workloads).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// A Deployment (stateless, rolled).
+    Deployment,
+    /// A StatefulSet with a `data` volumeClaimTemplate.
+    StatefulSet,
+}
+
+/// CPU and memory as Kubernetes quantities: `(cpu, memory)`.
+pub type CpuMemory = (&'static str, &'static str);
+
+impl Component {
+    /// Every component, in a stable order (the order of conditions, scrape jobs
+    /// and status entries).
+    pub const ALL: [Component; 5] = [
+        Self::Collector,
+        Self::Prometheus,
+        Self::Tempo,
+        Self::Loki,
+        Self::Grafana,
+    ];
+
+    /// The position of the component in [`Component::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Self::Collector => 0,
+            Self::Prometheus => 1,
+            Self::Tempo => 2,
+            Self::Loki => 3,
+            Self::Grafana => 4,
+        }
+    }
+
+    /// The name used in child names, the `app.kubernetes.io/name` label, the scrape
+    /// job, and the spec field (`spec.<name>`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Collector => "collector",
+            Self::Prometheus => "prometheus",
+            Self::Tempo => "tempo",
+            Self::Loki => "loki",
+            Self::Grafana => "grafana",
+        }
+    }
+
+    /// The `app.kubernetes.io/component` label: the role in the stack.
+    pub fn role(self) -> &'static str {
+        match self {
+            Self::Collector => "telemetry-gateway",
+            Self::Prometheus => "metrics-store",
+            Self::Tempo => "trace-store",
+            Self::Loki => "log-store",
+            Self::Grafana => "visualization",
+        }
+    }
+
+    /// The workload kind that runs the component.
+    pub fn workload(self) -> Workload {
+        match self {
+            Self::Collector | Self::Grafana => Workload::Deployment,
+            Self::Prometheus | Self::Tempo | Self::Loki => Workload::StatefulSet,
+        }
+    }
+
+    /// The type of the component's condition in the stack's status.
+    pub fn condition_type(self) -> &'static str {
+        match self {
+            Self::Collector => condition::COLLECTOR_READY,
+            Self::Prometheus => condition::PROMETHEUS_READY,
+            Self::Tempo => condition::TEMPO_READY,
+            Self::Loki => condition::LOKI_READY,
+            Self::Grafana => condition::GRAFANA_READY,
+        }
+    }
+
+    /// The named container port Prometheus scrapes the component's pods on, found
+    /// by pod discovery. `None` for Prometheus itself, which scrapes `localhost`.
+    pub fn scrape_port(self) -> Option<&'static str> {
+        match self {
+            Self::Collector => Some("metrics"),
+            Self::Tempo | Self::Loki | Self::Grafana => Some("http"),
+            Self::Prometheus => None,
+        }
+    }
+
+    /// The named TCP ports of the component's Service.
+    pub fn service_ports(self) -> &'static [(&'static str, i32)] {
+        match self {
+            Self::Collector => &[
+                ("otlp-grpc", ports::OTLP_GRPC),
+                ("otlp-http", ports::OTLP_HTTP),
+                ("metrics", ports::COLLECTOR_METRICS),
+            ],
+            Self::Prometheus => &[("http", ports::PROMETHEUS)],
+            Self::Tempo => &[
+                ("http", ports::TEMPO_HTTP),
+                ("otlp-grpc", ports::OTLP_GRPC),
+                ("otlp-http", ports::OTLP_HTTP),
+            ],
+            Self::Loki => &[("http", ports::LOKI_HTTP)],
+            Self::Grafana => &[("http", ports::GRAFANA)],
+        }
+    }
+
+    /// Whether the component keeps its data on a PersistentVolumeClaim (the
+    /// StatefulSet's `data` template, sized by `spec.<name>.storage.size`).
+    pub fn has_data_volume(self) -> bool {
+        match self {
+            Self::Prometheus | Self::Tempo | Self::Loki => true,
+            Self::Collector | Self::Grafana => false,
+        }
+    }
+
+    /// The image this sextant release pins.
+    pub fn default_image(self) -> &'static str {
+        match self {
+            Self::Collector => images::COLLECTOR,
+            Self::Prometheus => images::PROMETHEUS,
+            Self::Tempo => images::TEMPO,
+            Self::Loki => images::LOKI,
+            Self::Grafana => images::GRAFANA,
+        }
+    }
+
+    /// The UID (and GID, and volume fsGroup) the pinned image runs as.
+    pub fn uid(self) -> i64 {
+        match self {
+            Self::Collector => images::COLLECTOR_UID,
+            Self::Prometheus => images::PROMETHEUS_UID,
+            Self::Tempo => images::TEMPO_UID,
+            Self::Loki => images::LOKI_UID,
+            Self::Grafana => images::GRAFANA_UID,
+        }
+    }
+
+    /// Requests and limits when the user sets no `resources`.
+    pub fn default_resources(self) -> (CpuMemory, CpuMemory) {
+        match self {
+            Self::Collector => (("200m", "256Mi"), ("1", "512Mi")),
+            Self::Prometheus => (("250m", "512Mi"), ("2", "2Gi")),
+            Self::Tempo | Self::Loki => (("200m", "512Mi"), ("2", "2Gi")),
+            Self::Grafana => (("100m", "256Mi"), ("1", "512Mi")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_is_the_position_in_all() {
+        for (i, c) in Component::ALL.into_iter().enumerate() {
+            assert_eq!(c.index(), i, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn stateful_components_are_those_with_a_data_volume() {
+        for c in Component::ALL {
+            assert_eq!(
+                c.workload() == Workload::StatefulSet,
+                c.has_data_volume(),
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn scraped_ports_are_container_ports_the_service_names() {
+        // Tempo and Loki serve metrics on `http`, the collector on `metrics`.
+        for c in Component::ALL {
+            if let Some(port) = c.scrape_port() {
+                assert!(
+                    c.service_ports().iter().any(|(name, _)| *name == port),
+                    "{c:?} scrapes {port}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The model every layer shares, below `validate`, `render`, `build` and
+//! `controller`: the components and their facts, names and ports, what the API
+//! server serves, and the validated stack itself. It depends on `crate::api` and
+//! nothing above it.
+
+mod capabilities;
+mod component;
+pub mod images;
+pub mod names;
+mod stack;
+
+pub use capabilities::Capabilities;
+pub use component::{Component, CpuMemory, Workload};
+pub use names::{
+    APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, FOLDER, FOLDER_ANNOTATION, child_name, labels,
+    ports, selector_labels, selector_string, stack_labels, uid,
+};
+pub use stack::{
+    Dashboard, DashboardFile, Resolved, SecretValues, StreamRule, ValidatedStack, VolumeSize,
+};

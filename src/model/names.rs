@@ -1,0 +1,101 @@
+//! Names, labels, annotations, ports and identifiers that every layer agrees on:
+//! how a child is named and labelled, where a component's Service answers, the
+//! datasource UIDs dashboards refer to, and the default Grafana folder.
+
+use std::collections::BTreeMap;
+
+use super::component::Component;
+
+/// Pod-template annotation holding the hash of the configuration a pod runs with;
+/// a change rolls the pods.
+pub const CONFIG_HASH_ANNOTATION: &str = "observability.sextant.dev/config-hash";
+/// Annotation holding the hash of what sextant last applied to a child.
+pub const APPLIED_HASH_ANNOTATION: &str = "observability.sextant.dev/applied-hash";
+/// ConfigMap annotation naming the Grafana folder of the dashboards it holds.
+pub const FOLDER_ANNOTATION: &str = "observability.sextant.dev/folder";
+/// The Grafana folder of built-in and default dashboards, and of provisioned alert rules.
+pub const FOLDER: &str = "sextant";
+
+/// Fixed Grafana datasource UIDs: dashboards and links refer to these.
+pub mod uid {
+    /// Prometheus.
+    pub const PROMETHEUS: &str = "sextant-prometheus";
+    /// Tempo.
+    pub const TEMPO: &str = "sextant-tempo";
+    /// Loki.
+    pub const LOKI: &str = "sextant-loki";
+}
+
+/// Ports, fixed across the stack.
+pub mod ports {
+    /// OTLP over gRPC (collector in, Tempo in).
+    pub const OTLP_GRPC: i32 = 4317;
+    /// OTLP over HTTP (collector in).
+    pub const OTLP_HTTP: i32 = 4318;
+    /// The collector's health_check extension.
+    pub const COLLECTOR_HEALTH: i32 = 13133;
+    /// The collector's own metrics.
+    pub const COLLECTOR_METRICS: i32 = 8888;
+    /// Prometheus HTTP.
+    pub const PROMETHEUS: i32 = 9090;
+    /// Tempo HTTP.
+    pub const TEMPO_HTTP: i32 = 3200;
+    /// Tempo internal gRPC.
+    pub const TEMPO_GRPC: i32 = 9095;
+    /// Loki HTTP.
+    pub const LOKI_HTTP: i32 = 3100;
+    /// Loki internal gRPC.
+    pub const LOKI_GRPC: i32 = 9096;
+    /// Grafana HTTP.
+    pub const GRAFANA: i32 = 3000;
+}
+
+/// `<stack>-<component>` plus an optional suffix such as `config`.
+pub fn child_name(stack: &str, component: Component, suffix: Option<&str>) -> String {
+    match suffix {
+        Some(s) => format!("{stack}-{}-{s}", component.name()),
+        None => format!("{stack}-{}", component.name()),
+    }
+}
+
+/// The labels that select one component's pods; stable for the life of the workload.
+pub fn selector_labels(stack: &str, component: Component) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".into(), component.name().into()),
+        ("app.kubernetes.io/instance".into(), stack.into()),
+    ])
+}
+
+/// The labels that mark every child of a stack (used to find children to prune).
+pub fn stack_labels(stack: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/instance".into(), stack.into()),
+        ("app.kubernetes.io/part-of".into(), "sextant".into()),
+        ("app.kubernetes.io/managed-by".into(), "sextant".into()),
+    ])
+}
+
+/// Every label a child of `component` carries.
+pub fn labels(stack: &str, component: Component) -> BTreeMap<String, String> {
+    let mut l = stack_labels(stack);
+    l.extend(selector_labels(stack, component));
+    l.insert(
+        "app.kubernetes.io/component".into(),
+        component.role().into(),
+    );
+    l
+}
+
+/// A label map as a label selector string: `k=v,k2=v2`.
+pub fn selector_string(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// In-cluster DNS name of a component's Service.
+pub fn service_host(stack: &str, namespace: &str, component: Component) -> String {
+    format!("{}.{namespace}.svc", child_name(stack, component, None))
+}

@@ -1,0 +1,225 @@
+//! What a stack references but does not own, as the controller read it: the
+//! ConfigMaps `grafana.dashboards.configMapSelector` selects, and the Secrets
+//! named by `grafana.adminCredentials`, `grafana.smtp.passwordSecretRef` and
+//! contact points. The reading is I/O and lives in `crate::controller::references`;
+//! the checks are here, pure.
+//!
+//! A ConfigMap dashboard that fails a check is left out with a reason (the rest
+//! of the stack still applies); a missing Secret or key is reported for Grafana's
+//! condition. Secret values are kept only for contact points, which sextant renders
+//! into its own Secret (`crate::render::grafana::contact_points` says why), and
+//! never appear in a message.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::ResourceExt;
+
+use super::syntax::is_dns_subdomain;
+use crate::api::ObservabilityStackSpec;
+use crate::limits;
+use crate::model::{DashboardFile, FOLDER, FOLDER_ANNOTATION, SecretValues};
+
+/// What the spec references, as read from the cluster.
+#[derive(Clone, Default)]
+pub struct Dereferenced {
+    /// The ConfigMaps the dashboard selector selects.
+    pub dashboard_config_maps: Vec<ConfigMap>,
+    /// Every Secret in [`referenced_secret_names`], by name (`None`: it does not
+    /// exist). `None` as a whole when no cluster was read (`sextant render`):
+    /// then nothing is reported missing and contact points get placeholders.
+    pub secrets: Option<BTreeMap<String, Option<Secret>>>,
+}
+
+impl Dereferenced {
+    /// No cluster read: what `sextant render` and `check` validate against.
+    pub fn offline() -> Self {
+        Self::default()
+    }
+}
+
+impl fmt::Debug for Dereferenced {
+    // Names only: a Secret's data never reaches a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dereferenced")
+            .field(
+                "dashboard_config_maps",
+                &self
+                    .dashboard_config_maps
+                    .iter()
+                    .map(ResourceExt::name_any)
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "secrets",
+                &self.secrets.as_ref().map(|s| {
+                    s.iter()
+                        .map(|(name, found)| (name.clone(), found.is_some()))
+                        .collect::<Vec<_>>()
+                }),
+            )
+            .finish()
+    }
+}
+
+/// One Secret key a stack references, and the field naming it.
+struct Wanted {
+    secret: String,
+    key: String,
+    /// The field naming the Secret.
+    secret_field: String,
+    /// The field naming the key.
+    key_field: String,
+    /// Whether the operator needs the value (contact points) or only its presence
+    /// (the admin credentials and the SMTP password, read by the Grafana pod).
+    value: bool,
+}
+
+fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
+    let g = &spec.grafana;
+    let mut out = Vec::new();
+    if !g.enabled {
+        return out;
+    }
+    if let Some(c) = &g.admin_credentials {
+        let field = "spec.grafana.adminCredentials";
+        for (key, name) in [(&c.user_key, "userKey"), (&c.password_key, "passwordKey")] {
+            out.push(Wanted {
+                secret: c.secret_name.clone(),
+                key: key.clone(),
+                secret_field: format!("{field}.secretName"),
+                key_field: format!("{field}.{name}"),
+                value: false,
+            });
+        }
+    }
+    if let Some(r) = g.smtp.as_ref().and_then(|s| s.password_secret_ref.as_ref()) {
+        let field = "spec.grafana.smtp.passwordSecretRef";
+        out.push(Wanted {
+            secret: r.name.clone(),
+            key: r.key.clone(),
+            secret_field: field.into(),
+            key_field: format!("{field}.key"),
+            value: false,
+        });
+    }
+    for (i, c) in g.alerting.contact_points.iter().enumerate() {
+        if let Some(r) = &c.secret_ref {
+            let field = format!("spec.grafana.alerting.contactPoints[{i}].secretRef");
+            out.push(Wanted {
+                secret: r.name.clone(),
+                key: r.key.clone(),
+                key_field: format!("{field}.key"),
+                secret_field: field,
+                value: true,
+            });
+        }
+    }
+    out
+}
+
+/// The names of the Secrets a stack with Grafana enabled references (admin
+/// credentials, SMTP password, contact points): what the controller reads, and
+/// what a Secret watch event is matched against. Names that are not DNS subdomains
+/// are left out: validation refuses them, and the API server could not hold them.
+pub fn referenced_secret_names(spec: &ObservabilityStackSpec) -> BTreeSet<String> {
+    wanted(spec)
+        .into_iter()
+        .map(|w| w.secret)
+        .filter(|s| is_dns_subdomain(s))
+        .collect()
+}
+
+/// The dashboards of the selected ConfigMaps (keys ending in `.json`, in name
+/// order) that pass Grafana's checks, and one line per key left out:
+/// `ConfigMap/name key k: reason`.
+pub(super) fn config_map_dashboards(
+    spec: &ObservabilityStackSpec,
+    refs: &Dereferenced,
+) -> (Vec<DashboardFile>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    if !spec.grafana.enabled {
+        return (files, skipped);
+    }
+    let mut maps: Vec<&ConfigMap> = refs.dashboard_config_maps.iter().collect();
+    maps.sort_by_key(|cm| cm.name_any());
+    for cm in maps {
+        let folder = cm
+            .annotations()
+            .get(FOLDER_ANNOTATION)
+            .cloned()
+            .unwrap_or_else(|| FOLDER.into());
+        let bad_folder = limits::folder_problem(&folder);
+        for (key, json) in cm.data.iter().flatten() {
+            let at = format!("ConfigMap/{} key {key}", cm.name_any());
+            if !key.ends_with(".json") {
+                continue;
+            }
+            if let Some(problem) = bad_folder {
+                skipped.push(format!("{at}: folder annotation {folder:?} {problem}"));
+                continue;
+            }
+            match serde_json::from_str::<serde_json::Value>(json) {
+                Ok(model) => match limits::dashboard_problem(&model) {
+                    None => files.push(DashboardFile {
+                        key: format!("cm-{}-{key}", cm.name_any()),
+                        folder: folder.clone(),
+                        json: json.clone(),
+                    }),
+                    Some(problem) => skipped.push(format!("{at}: the dashboard {problem}")),
+                },
+                Err(e) => skipped.push(format!("{at}: not valid JSON: {e}")),
+            }
+        }
+    }
+    (files, skipped)
+}
+
+/// The values contact points need, and one line per referenced Secret or key that
+/// is missing or unusable (naming the field, never a value).
+pub(super) fn secrets(
+    spec: &ObservabilityStackSpec,
+    refs: &Dereferenced,
+) -> (SecretValues, Vec<String>) {
+    let mut values = SecretValues::default();
+    let mut problems = Vec::new();
+    let Some(read) = &refs.secrets else {
+        return (values, problems);
+    };
+    let mut reported = BTreeSet::new();
+    for w in wanted(spec) {
+        let Some(secret) = read.get(&w.secret).and_then(Option::as_ref) else {
+            if reported.insert(w.secret.clone()) {
+                problems.push(format!(
+                    "Secret {} ({}) does not exist",
+                    w.secret, w.secret_field
+                ));
+            }
+            continue;
+        };
+        match key_value(secret, &w.key) {
+            Err(problem) => {
+                problems.push(format!("Secret {} {problem} ({})", w.secret, w.key_field))
+            }
+            Ok(value) if w.value => values.insert(&w.secret, &w.key, value),
+            Ok(_) => {}
+        }
+    }
+    (values, problems)
+}
+
+/// The text of one key of a Secret, or why it cannot be used (never the value).
+fn key_value(secret: &Secret, key: &str) -> Result<String, String> {
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .ok_or_else(|| format!("has no key {key}"))?;
+    let text = std::str::from_utf8(&bytes.0).map_err(|_| format!("key {key} is not UTF-8 text"))?;
+    if text.trim().is_empty() {
+        return Err(format!("key {key} is empty"));
+    }
+    Ok(text.to_string())
+}

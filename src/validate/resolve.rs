@@ -1,0 +1,147 @@
+//! Resolving each component once: its image (the user's or the pinned one),
+//! replicas, resources (the user's, checked, or the component's defaults) and the
+//! size of its data volume, so that no later step re-reads the raw spec.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use super::{COLLECTOR_MIN_MEMORY, Validator};
+use crate::api::ObservabilityStackSpec;
+use crate::model::{Component, CpuMemory, Resolved, VolumeSize};
+use crate::units::parse_quantity_bytes;
+
+/// What the spec says of one component, before resolving.
+struct Written<'a> {
+    enabled: bool,
+    image: Option<&'a String>,
+    replicas: i32,
+    resources: Option<&'a ResourceRequirements>,
+    storage_size: Option<&'a str>,
+}
+
+fn written(spec: &ObservabilityStackSpec, c: Component) -> Written<'_> {
+    match c {
+        Component::Collector => Written {
+            enabled: spec.collector.enabled,
+            image: spec.collector.image.as_ref(),
+            replicas: spec.collector.replicas,
+            resources: spec.collector.resources.as_ref(),
+            storage_size: None,
+        },
+        Component::Prometheus => Written {
+            enabled: spec.prometheus.enabled,
+            image: spec.prometheus.image.as_ref(),
+            replicas: spec.prometheus.replicas,
+            resources: spec.prometheus.resources.as_ref(),
+            storage_size: Some(&spec.prometheus.storage.size),
+        },
+        Component::Tempo => Written {
+            enabled: spec.tempo.enabled,
+            image: spec.tempo.image.as_ref(),
+            replicas: spec.tempo.replicas,
+            resources: spec.tempo.resources.as_ref(),
+            storage_size: Some(&spec.tempo.storage.size),
+        },
+        Component::Loki => Written {
+            enabled: spec.loki.enabled,
+            image: spec.loki.image.as_ref(),
+            replicas: spec.loki.replicas,
+            resources: spec.loki.resources.as_ref(),
+            storage_size: Some(&spec.loki.storage.size),
+        },
+        Component::Grafana => Written {
+            enabled: spec.grafana.enabled,
+            image: spec.grafana.image.as_ref(),
+            replicas: spec.grafana.replicas,
+            resources: spec.grafana.resources.as_ref(),
+            storage_size: None,
+        },
+    }
+}
+
+impl Validator {
+    /// Every component, resolved, in `Component::ALL` order; errors for resources
+    /// and volume sizes that do not parse.
+    pub(super) fn resolve(&mut self, spec: &ObservabilityStackSpec) -> [Resolved; 5] {
+        Component::ALL.map(|c| self.resolve_one(spec, c))
+    }
+
+    fn resolve_one(&mut self, spec: &ObservabilityStackSpec, c: Component) -> Resolved {
+        let w = written(spec, c);
+        let volume = w.storage_size.map(|size| VolumeSize {
+            bytes: self.quantity(&format!("spec.{}.storage.size", c.name()), size),
+            quantity: size.to_string(),
+        });
+        let path = format!("spec.{}.resources", c.name());
+        self.resources(&path, w.resources);
+        if c == Component::Collector
+            && let Some(limit) = memory_limit(w.resources)
+            && limit < COLLECTOR_MIN_MEMORY
+        {
+            self.err(
+                format!("{path}.limits.memory"),
+                "must be at least 128Mi: the memory_limiter is derived from it",
+            );
+        }
+        let (requests, limits) = c.default_resources();
+        Resolved {
+            enabled: w.enabled,
+            image: w.image.cloned().unwrap_or_else(|| c.default_image().into()),
+            replicas: w.replicas,
+            resources: w
+                .resources
+                .cloned()
+                .unwrap_or_else(|| default_resources(requests, limits)),
+            volume,
+        }
+    }
+}
+
+fn default_resources(requests: CpuMemory, limits: CpuMemory) -> ResourceRequirements {
+    let pair = |(cpu, mem): CpuMemory| {
+        BTreeMap::from([
+            ("cpu".to_string(), Quantity(cpu.into())),
+            ("memory".to_string(), Quantity(mem.into())),
+        ])
+    };
+    ResourceRequirements {
+        requests: Some(pair(requests)),
+        limits: Some(pair(limits)),
+        ..ResourceRequirements::default()
+    }
+}
+
+fn memory_limit(resources: Option<&ResourceRequirements>) -> Option<u128> {
+    resources?
+        .limits
+        .as_ref()?
+        .get("memory")
+        .and_then(|q| parse_quantity_bytes(&q.0).ok())
+}
+
+/// The collector container's memory limit in bytes: its resolved limit, or 512Mi
+/// when the user's resources set none (the default limit).
+pub(super) fn collector_memory_limit(components: &[Resolved; 5]) -> u128 {
+    memory_limit(Some(&components[Component::Collector.index()].resources)).unwrap_or(512 << 20)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_with_a_data_volume_resolve_one() {
+        let spec = ObservabilityStackSpec::default();
+        let mut v = Validator::default();
+        let resolved = v.resolve(&spec);
+        assert!(v.errors.is_empty(), "{:?}", v.errors);
+        for c in Component::ALL {
+            let r = &resolved[c.index()];
+            assert_eq!(r.volume.is_some(), c.has_data_volume(), "{c:?}");
+            assert_eq!(r.image, c.default_image(), "{c:?}");
+        }
+        assert_eq!(collector_memory_limit(&resolved), 512 << 20);
+    }
+}
