@@ -20,7 +20,7 @@ use kube::core::{Selector, SelectorExt};
 use kube::{Api, ResourceExt};
 
 use super::context::Context;
-use super::error::Error;
+use super::error::{ApiResultExt, Error, Verb};
 use crate::api::ObservabilityStack;
 use crate::build::FOLDER_ANNOTATION;
 use crate::build::grafana::DashboardFile;
@@ -62,12 +62,7 @@ pub async fn config_map_dashboards(
     let mut maps = api
         .list(&ListParams::default().labels_from(&sel))
         .await
-        .map_err(|source| Error::Api {
-            verb: "list",
-            kind: "ConfigMap",
-            name: sel.to_string(),
-            source,
-        })?
+        .api(Verb::List, "ConfigMap", sel.to_string())?
         .items;
     maps.sort_by_key(ResourceExt::name_any);
     for cm in maps {
@@ -192,12 +187,10 @@ pub async fn referenced_secrets(
     let mut reported = BTreeSet::new();
     for w in wanted(stack) {
         if !read.contains_key(&w.secret) {
-            let found = api.get_opt(&w.secret).await.map_err(|source| Error::Api {
-                verb: "get",
-                kind: "Secret",
-                name: w.secret.clone(),
-                source,
-            })?;
+            let found = api
+                .get_opt(&w.secret)
+                .await
+                .api(Verb::Get, "Secret", w.secret.as_str())?;
             read.insert(w.secret.clone(), found);
         }
         let Some(secret) = read.get(&w.secret).and_then(Option::as_ref) else {
