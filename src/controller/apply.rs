@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 
 use super::context::Context;
 use super::drift::{annotate, applied_hash, needs_apply};
-use super::error::Error;
+use super::error::{ApiResultExt, Error, Verb};
 use crate::api::{FIELD_MANAGER, default_password_key};
 use crate::build::Resources;
 use crate::model::{ValidatedStack, selector_string, stack_labels};
@@ -130,9 +130,11 @@ impl<K> Default for Synced<K> {
     }
 }
 
-/// What the apply step needs of a namespaced child kind.
+/// What the apply step needs of a namespaced child kind (`k8s_openapi::Resource`
+/// for its `KIND`, the name in messages and metrics).
 trait Child:
     Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+    + k8s_openapi::Resource
     + Clone
     + Serialize
     + DeserializeOwned
@@ -145,6 +147,7 @@ trait Child:
 
 impl<K> Child for K where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + k8s_openapi::Resource
         + Clone
         + Serialize
         + DeserializeOwned
@@ -177,12 +180,7 @@ impl Kinds<'_> {
             .list(&ListParams::default().labels(&selector).match_any())
             .await
             .map(|l| l.items)
-            .map_err(|source| Error::Api {
-                verb: "list",
-                kind: kind_of::<K>(),
-                name: selector,
-                source,
-            })
+            .api(Verb::List, K::KIND, selector)
     }
 
     /// Applies every desired object of one kind (concurrently), then deletes the
@@ -220,8 +218,7 @@ impl Kinds<'_> {
         let mut out = Synced::default();
         for (obj, changed) in results {
             if changed {
-                out.changed
-                    .push(format!("{}/{}", kind_of::<K>(), obj.name_any()));
+                out.changed.push(format!("{}/{}", K::KIND, obj.name_any()));
             }
             out.objects.push(obj);
         }
@@ -240,7 +237,7 @@ impl Kinds<'_> {
             .filter(|o| !wanted.contains(&o.name_any()) && self.owns(*o))
         {
             self.delete(obj).await?;
-            pruned.push(format!("{}/{}", kind_of::<K>(), obj.name_any()));
+            pruned.push(format!("{}/{}", K::KIND, obj.name_any()));
         }
         Ok(pruned)
     }
@@ -261,7 +258,7 @@ impl Kinds<'_> {
         K: Child,
     {
         let name = desired.name_any();
-        let kind = kind_of::<K>();
+        let kind = K::KIND;
         let mut value = serde_json::to_value(desired).map_err(|source| Error::Serialize {
             kind,
             name: name.clone(),
@@ -303,13 +300,8 @@ impl Kinds<'_> {
             .api::<K>()
             .patch(&name, &params, &Patch::Apply(&value))
             .await
-            .map_err(|source| Error::Api {
-                verb: "apply",
-                kind,
-                name: name.clone(),
-                source,
-            })?;
-        self.ctx.metrics.write(kind, "apply");
+            .api(Verb::Apply, kind, name.as_str())?;
+        self.ctx.metrics.write(kind, Verb::Apply.as_str());
         Ok((applied, true))
     }
 
@@ -318,23 +310,16 @@ impl Kinds<'_> {
         K: Child,
     {
         let name = obj.name_any();
-        match self
+        let deleted = self
             .api::<K>()
             .delete(&name, &DeleteParams::background())
             .await
-        {
-            Ok(_) => {
-                self.ctx.metrics.write(kind_of::<K>(), "delete");
-                Ok(())
-            }
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(source) => Err(Error::Api {
-                verb: "delete",
-                kind: kind_of::<K>(),
-                name,
-                source,
-            }),
+            .absent_ok()
+            .api(Verb::Delete, K::KIND, name)?;
+        if deleted.is_some() {
+            self.ctx.metrics.write(K::KIND, Verb::Delete.as_str());
         }
+        Ok(())
     }
 
     /// Both kinds of Secret this stack owns, from one list: generated ones are
@@ -378,46 +363,18 @@ impl Kinds<'_> {
                 .string_data
                 .get_or_insert_with(Default::default)
                 .insert(default_password_key(), password);
-            match self
+            let created = self
                 .api::<Secret>()
                 .create(&PostParams::default(), &secret)
                 .await
-            {
-                Ok(created) => {
-                    self.ctx.metrics.write("Secret", "create");
-                    out.changed.push(format!("Secret/{name}"));
-                    out.objects.push(created);
-                }
-                Err(kube::Error::Api(s)) if s.code == 409 => {}
-                Err(source) => {
-                    return Err(Error::Api {
-                        verb: "create",
-                        kind: "Secret",
-                        name,
-                        source,
-                    });
-                }
+                .exists_ok()
+                .api(Verb::Create, "Secret", name.as_str())?;
+            if let Some(created) = created {
+                self.ctx.metrics.write("Secret", Verb::Create.as_str());
+                out.changed.push(format!("Secret/{name}"));
+                out.objects.push(created);
             }
         }
         Ok(out)
-    }
-}
-
-/// The kind name of a type, for messages and metrics.
-pub fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
-    match K::kind(&()).as_ref() {
-        "ServiceAccount" => "ServiceAccount",
-        "Role" => "Role",
-        "RoleBinding" => "RoleBinding",
-        "ConfigMap" => "ConfigMap",
-        "Secret" => "Secret",
-        "Service" => "Service",
-        "Deployment" => "Deployment",
-        "StatefulSet" => "StatefulSet",
-        "HorizontalPodAutoscaler" => "HorizontalPodAutoscaler",
-        "PodDisruptionBudget" => "PodDisruptionBudget",
-        "PersistentVolumeClaim" => "PersistentVolumeClaim",
-        "ObservabilityStack" => "ObservabilityStack",
-        _ => "Other",
     }
 }

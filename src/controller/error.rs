@@ -1,6 +1,9 @@
 //! The one error type of the controller, and what a failed reconcile does next.
 //!
 //! Every variant has a metric label and becomes the reason of a Warning event.
+//! API calls name what they attempted with a typed [`Verb`]; [`ApiResultExt`]
+//! turns a `kube::Error` into an [`Error::Api`] and lets a delete of something
+//! already gone, or a create of something that exists, count as done.
 //! Failed reconciles back off exponentially per stack, with jitter and a cap that
 //! depend on whether the API server answered at all (see [`RetryClass`]).
 
@@ -8,14 +11,60 @@ use std::time::Duration;
 
 use kube::runtime::controller::Action;
 
+/// What a call to the Kubernetes API attempted. Its lowercase name (`Display`,
+/// [`Verb::as_str`]) appears in error messages and in the `verb` label of
+/// `sextant_api_writes_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    /// Server-side apply of a child.
+    Apply,
+    /// Creation of an object that is written once (a generated Secret), or an Event.
+    Create,
+    /// A read of one object.
+    Get,
+    /// A list by label selector.
+    List,
+    /// A merge or JSON patch (a claim's size, the stack's finalizers as written).
+    Patch,
+    /// The server-side apply of the stack's status subresource.
+    PatchStatus,
+    /// A JSON patch of the stack's finalizers (the error's verb; the write is
+    /// counted as a `patch`).
+    PatchFinalizers,
+    /// A deletion (pruning, volume cleanup, re-creating a StatefulSet).
+    Delete,
+}
+
+impl Verb {
+    /// The lowercase name, as messages and metric labels show it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Verb::Apply => "apply",
+            Verb::Create => "create",
+            Verb::Get => "get",
+            Verb::List => "list",
+            Verb::Patch => "patch",
+            Verb::PatchStatus => "patch-status",
+            Verb::PatchFinalizers => "patch-finalizers",
+            Verb::Delete => "delete",
+        }
+    }
+}
+
+impl std::fmt::Display for Verb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a reconcile failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A call to the Kubernetes API failed.
     #[error("{verb} {kind} {name}: {source}")]
     Api {
-        /// What was attempted: apply, delete, list, get, patch-status, create.
-        verb: &'static str,
+        /// What was attempted.
+        verb: Verb,
         /// The kind of object.
         kind: &'static str,
         /// The object's name (or a label selector for lists).
@@ -44,10 +93,14 @@ impl Error {
     /// Low-cardinality label for metrics and the Warning event's reason.
     pub fn metric_label(&self) -> &'static str {
         match self {
-            Error::Api { verb: "apply", .. } => "ApplyFailed",
-            Error::Api { verb: "delete", .. } => "PruneFailed",
             Error::Api {
-                verb: "patch-status",
+                verb: Verb::Apply, ..
+            } => "ApplyFailed",
+            Error::Api {
+                verb: Verb::Delete, ..
+            } => "PruneFailed",
+            Error::Api {
+                verb: Verb::PatchStatus,
                 ..
             } => "StatusUpdateFailed",
             Error::Api { .. } => "APIRequestFailed",
@@ -72,6 +125,45 @@ impl Error {
             },
             Error::Serialize { .. } | Error::NoNamespace => RetryClass::Persistent,
         }
+    }
+}
+
+/// The one way a controller call's `kube::Error` becomes an [`Error`], and the
+/// answers that mean "already done".
+pub trait ApiResultExt<T> {
+    /// An [`Error::Api`] naming what was attempted on which object.
+    fn api(self, verb: Verb, kind: &'static str, name: impl Into<String>) -> Result<T, Error>;
+    /// A 404 (deleting something already gone) as `Ok(None)`.
+    fn absent_ok(self) -> Result<Option<T>, kube::Error>;
+    /// A 409 (creating something that exists) as `Ok(None)`.
+    fn exists_ok(self) -> Result<Option<T>, kube::Error>;
+}
+
+impl<T> ApiResultExt<T> for Result<T, kube::Error> {
+    fn api(self, verb: Verb, kind: &'static str, name: impl Into<String>) -> Result<T, Error> {
+        self.map_err(|source| Error::Api {
+            verb,
+            kind,
+            name: name.into(),
+            source,
+        })
+    }
+
+    fn absent_ok(self) -> Result<Option<T>, kube::Error> {
+        answered_ok(self, 404)
+    }
+
+    fn exists_ok(self) -> Result<Option<T>, kube::Error> {
+        answered_ok(self, 409)
+    }
+}
+
+/// `Ok(None)` when the API server answered `code`; any other error stays one.
+fn answered_ok<T>(result: Result<T, kube::Error>, code: u16) -> Result<Option<T>, kube::Error> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(kube::Error::Api(s)) if s.code == code => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -138,16 +230,20 @@ mod tests {
         assert_eq!(backoff(30, Persistent, 0.5), Duration::from_secs(900));
     }
 
+    fn status(code: u16) -> kube::Error {
+        kube::Error::Api(
+            kube::core::Status::failure("test", "Test")
+                .with_code(code)
+                .boxed(),
+        )
+    }
+
     fn api_error(code: u16) -> Error {
         Error::Api {
-            verb: "apply",
+            verb: Verb::Apply,
             kind: "Deployment",
             name: "s-collector".into(),
-            source: kube::Error::Api(
-                kube::core::Status::failure("test", "Test")
-                    .with_code(code)
-                    .boxed(),
-            ),
+            source: status(code),
         }
     }
 
@@ -163,7 +259,7 @@ mod tests {
         // What a refused connection looks like: "ServiceError: client error (Connect)".
         let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let unreachable = Error::Api {
-            verb: "get",
+            verb: Verb::Get,
             kind: "Secret",
             name: "s".into(),
             source: kube::Error::Service(Box::new(refused)),
@@ -181,5 +277,92 @@ mod tests {
             backoff(3, RetryClass::Busy, 1.0),
             Duration::from_secs_f64(4.8)
         );
+    }
+
+    fn failing(code: u16) -> Result<(), kube::Error> {
+        Err(status(code))
+    }
+
+    #[test]
+    fn absent_and_existing_objects_count_as_done() {
+        assert_eq!(failing(404).absent_ok().ok(), Some(None));
+        assert_eq!(failing(409).exists_ok().ok(), Some(None));
+        assert_eq!(Ok::<_, kube::Error>(7).absent_ok().ok(), Some(Some(7)));
+        assert_eq!(Ok::<_, kube::Error>(7).exists_ok().ok(), Some(Some(7)));
+        // Only the one answer is tolerated.
+        assert!(matches!(failing(409).absent_ok(), Err(kube::Error::Api(s)) if s.code == 409));
+        assert!(matches!(failing(404).exists_ok(), Err(kube::Error::Api(s)) if s.code == 404));
+        assert!(matches!(failing(403).absent_ok(), Err(kube::Error::Api(s)) if s.code == 403));
+    }
+
+    #[test]
+    fn api_errors_carry_the_verb_kind_and_name() {
+        let err = failing(403)
+            .absent_ok()
+            .api(Verb::Delete, "StatefulSet", "s-loki")
+            .unwrap_err();
+        match &err {
+            Error::Api {
+                verb, kind, name, ..
+            } => assert_eq!(
+                (*verb, *kind, name.as_str()),
+                (Verb::Delete, "StatefulSet", "s-loki")
+            ),
+            other => panic!("not an API error: {other:?}"),
+        }
+        assert_eq!(err.metric_label(), "PruneFailed");
+        assert!(
+            err.to_string().starts_with("delete StatefulSet s-loki: "),
+            "{err}"
+        );
+        assert_eq!(
+            Ok::<_, kube::Error>(1).api(Verb::Get, "Secret", "x").ok(),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn verbs_and_labels_keep_their_words() {
+        let words: Vec<&str> = [
+            Verb::Apply,
+            Verb::Create,
+            Verb::Get,
+            Verb::List,
+            Verb::Patch,
+            Verb::PatchStatus,
+            Verb::PatchFinalizers,
+            Verb::Delete,
+        ]
+        .iter()
+        .map(|v| v.as_str())
+        .collect();
+        assert_eq!(
+            words,
+            [
+                "apply",
+                "create",
+                "get",
+                "list",
+                "patch",
+                "patch-status",
+                "patch-finalizers",
+                "delete"
+            ]
+        );
+        assert_eq!(Verb::PatchStatus.to_string(), "patch-status");
+        let label = |verb| {
+            Error::Api {
+                verb,
+                kind: "ObservabilityStack",
+                name: "s".into(),
+                source: status(500),
+            }
+            .metric_label()
+        };
+        assert_eq!(label(Verb::Apply), "ApplyFailed");
+        assert_eq!(label(Verb::Delete), "PruneFailed");
+        assert_eq!(label(Verb::PatchStatus), "StatusUpdateFailed");
+        assert_eq!(label(Verb::PatchFinalizers), "APIRequestFailed");
+        assert_eq!(label(Verb::List), "APIRequestFailed");
     }
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::apply::children_selector;
 use super::context::Context;
-use super::error::Error;
+use super::error::{ApiResultExt, Error, Verb};
 use crate::api::{DeletionPolicy, ObservabilityStack};
 use crate::model::ValidatedStack;
 
@@ -22,15 +22,6 @@ pub const PVC_FINALIZER: &str = "observability.sextant.dev/pvc-cleanup";
 
 fn api(ctx: &Context, stack: &ObservabilityStack) -> Api<ObservabilityStack> {
     Api::namespaced(ctx.client.clone(), &stack.namespace().unwrap_or_default())
-}
-
-fn patch_err(stack: &ObservabilityStack) -> impl FnOnce(kube::Error) -> Error + '_ {
-    move |source| Error::Api {
-        verb: "patch-finalizers",
-        kind: "ObservabilityStack",
-        name: stack.name_any(),
-        source,
-    }
 }
 
 /// Adds the finalizer when the policy is Delete, removes it when it is Retain.
@@ -76,8 +67,13 @@ async fn json_patch_stack(
             &Patch::Json::<()>(patch),
         )
         .await
-        .map_err(patch_err(stack))?;
-    ctx.metrics.write("ObservabilityStack", "patch");
+        .api(
+            Verb::PatchFinalizers,
+            "ObservabilityStack",
+            stack.name_any(),
+        )?;
+    ctx.metrics
+        .write("ObservabilityStack", Verb::Patch.as_str());
     Ok(())
 }
 
@@ -105,25 +101,17 @@ pub async fn cleanup(ctx: &Context, stack: &ObservabilityStack) -> Result<(), Er
     let list = claims
         .list(&ListParams::default().labels(&selector))
         .await
-        .map_err(|source| Error::Api {
-            verb: "list",
-            kind: "PersistentVolumeClaim",
-            name: selector.clone(),
-            source,
-        })?;
+        .api(Verb::List, "PersistentVolumeClaim", selector.as_str())?;
     for claim in list.items {
         let name = claim.name_any();
-        match claims.delete(&name, &DeleteParams::background()).await {
-            Ok(_) => ctx.metrics.write("PersistentVolumeClaim", "delete"),
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(source) => {
-                return Err(Error::Api {
-                    verb: "delete",
-                    kind: "PersistentVolumeClaim",
-                    name,
-                    source,
-                });
-            }
+        let deleted = claims
+            .delete(&name, &DeleteParams::background())
+            .await
+            .absent_ok()
+            .api(Verb::Delete, "PersistentVolumeClaim", name)?;
+        if deleted.is_some() {
+            ctx.metrics
+                .write("PersistentVolumeClaim", Verb::Delete.as_str());
         }
     }
     json_patch_stack(ctx, stack, remove_patch(stack)).await?;

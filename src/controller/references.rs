@@ -15,7 +15,7 @@ use kube::core::{Selector, SelectorExt};
 use kube::{Api, ResourceExt};
 
 use super::context::Context;
-use super::error::Error;
+use super::error::{ApiResultExt, Error, Verb};
 use crate::api::ObservabilityStack;
 use crate::validate::{Dereferenced, referenced_secret_names};
 
@@ -54,23 +54,16 @@ pub async fn dereference(ctx: &Context, stack: &ObservabilityStack) -> Result<De
         out.dashboard_config_maps = api
             .list(&ListParams::default().labels_from(&sel))
             .await
-            .map_err(|source| Error::Api {
-                verb: "list",
-                kind: "ConfigMap",
-                name: sel.to_string(),
-                source,
-            })?
+            .api(Verb::List, "ConfigMap", sel.to_string())?
             .items;
     }
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let mut secrets = BTreeMap::new();
     for name in referenced_secret_names(&stack.spec) {
-        let found = api.get_opt(&name).await.map_err(|source| Error::Api {
-            verb: "get",
-            kind: "Secret",
-            name: name.clone(),
-            source,
-        })?;
+        let found = api
+            .get_opt(&name)
+            .await
+            .api(Verb::Get, "Secret", name.as_str())?;
         secrets.insert(name, found);
     }
     out.secrets = Some(secrets);

@@ -1,17 +1,28 @@
-//! The status step: the stack's status computed from its children's observed
-//! state, and conditions that keep their `lastTransitionTime` unless their status
-//! really changed.
+//! The status step: the observation of what the apply step returned
+//! ([`observe`]), the stack's status computed from it ([`compute`]), and the
+//! status patch, sent only when the status changed ([`write`]).
 //!
-//! Pure: the clock and the observed children are inputs, so tests fix both.
+//! Conditions keep their `lastTransitionTime` unless their status really
+//! changed. `compute` is pure: the clock and the observation are inputs, so tests
+//! fix both. Nothing here applies or deletes a child.
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
 
+use super::apply::Applied;
+use super::context::Context;
+use super::error::{ApiResultExt, Error, Verb};
+use super::outcome::Outcome;
 use crate::api::{
-    ComponentStatus, ComponentsStatus, Endpoints, ObservabilityStackStatus, condition, reason,
+    ComponentStatus, ComponentsStatus, Endpoints, FIELD_MANAGER, ObservabilityStack,
+    ObservabilityStackStatus, condition, reason,
 };
-use crate::model::{Component, ValidatedStack, ports};
+use crate::build::api_unavailable;
+use crate::model::{Component, ValidatedStack, Workload, child_name, ports};
 
 /// What the API server says about one component's workload.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -73,7 +84,7 @@ fn first_image(pod: Option<&k8s_openapi::api::core::v1::PodSpec>) -> String {
 }
 
 /// Everything the status step needs to know about one reconcile.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Observation {
     /// The stack's generation.
     pub generation: Option<i64>,
@@ -81,10 +92,59 @@ pub struct Observation {
     pub workloads: Vec<(Component, Option<WorkloadState>)>,
     /// Components whose optional API is not served, with the message to show.
     pub api_unavailable: Vec<(Component, String)>,
-    /// The Reconciled condition: (status, reason, message).
-    pub reconciled: (bool, &'static str, String),
+    /// What the reconcile came to: the Reconciled condition.
+    pub reconciled: Outcome,
     /// Referenced Secrets that do not exist: Grafana cannot start without them.
     pub missing_secrets: Vec<String>,
+}
+
+impl Observation {
+    /// A reconcile that applied nothing (an invalid spec, a failed apply): only
+    /// the Reconciled condition is new.
+    pub fn unapplied(generation: Option<i64>, reconciled: Outcome) -> Self {
+        Self {
+            generation,
+            workloads: Vec::new(),
+            api_unavailable: Vec::new(),
+            reconciled,
+            missing_secrets: Vec::new(),
+        }
+    }
+}
+
+/// The workloads' state as the apply step saw it.
+pub fn observe(
+    ctx: &Context,
+    stack: &ValidatedStack,
+    applied: &Applied,
+    generation: Option<i64>,
+) -> Observation {
+    let name = |c| child_name(&stack.name, c, None);
+    let mut workloads = Vec::new();
+    for c in Component::ALL {
+        let state = match c.workload() {
+            Workload::Deployment => applied
+                .deployments
+                .iter()
+                .find(|d| d.name_any() == name(c))
+                .map(WorkloadState::from_deployment),
+            Workload::StatefulSet => applied
+                .stateful_sets
+                .iter()
+                .find(|s| s.name_any() == name(c))
+                .map(WorkloadState::from_stateful_set),
+        };
+        workloads.push((c, state));
+    }
+    Observation {
+        generation,
+        workloads,
+        api_unavailable: api_unavailable(stack, &ctx.capabilities),
+        reconciled: Outcome::Applied {
+            dashboards_skipped: Vec::new(),
+        },
+        missing_secrets: Vec::new(),
+    }
 }
 
 fn new_condition(
@@ -116,11 +176,12 @@ pub fn compute(
     let now = Time(now);
     let g = obs.generation;
     let mut conditions = Vec::new();
-    let (ok, why, message) = &obs.reconciled;
+    let ok = obs.reconciled.reconciled();
+    let message = obs.reconciled.message();
     conditions.push(new_condition(
         condition::RECONCILED,
-        *ok,
-        why,
+        ok,
+        obs.reconciled.reason(),
         message.clone(),
         g,
         &now,
@@ -230,10 +291,10 @@ pub fn compute(
             }
         }
     }
-    let all_ready = not_ready.is_empty() && *ok;
+    let all_ready = not_ready.is_empty() && ok;
     let ready_message = if all_ready {
         "every enabled component is available".to_string()
-    } else if !*ok {
+    } else if !ok {
         format!("not reconciled: {message}")
     } else {
         format!("not ready: {}", not_ready.join(", "))
@@ -287,6 +348,53 @@ fn endpoints(stack: &ValidatedStack) -> Endpoints {
         tempo: on(Component::Tempo)
             .then(|| format!("http://{}:{}", host(Component::Tempo), ports::TEMPO_HTTP)),
     }
+}
+
+/// Whether a status says the stack is Ready.
+pub fn is_ready(status: &ObservabilityStackStatus) -> bool {
+    status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == condition::READY && c.status == "True")
+}
+
+/// Writes the status when it differs from what is stored. Returns whether it wrote.
+pub async fn write(
+    ctx: &Context,
+    stack: &ObservabilityStack,
+    previous: &ObservabilityStackStatus,
+    new: ObservabilityStackStatus,
+    key: &str,
+) -> Result<bool, Error> {
+    ctx.metrics.stack_conditions(
+        key,
+        Some(
+            new.conditions
+                .iter()
+                .map(|c| (c.type_.clone(), c.status.clone()))
+                .collect(),
+        ),
+    );
+    if &new == previous {
+        return Ok(false);
+    }
+    let api: Api<ObservabilityStack> =
+        Api::namespaced(ctx.client.clone(), &stack.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": ObservabilityStack::api_version(&()),
+        "kind": ObservabilityStack::kind(&()),
+        "status": new,
+    });
+    api.patch_status(
+        &stack.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .api(Verb::PatchStatus, "ObservabilityStack", stack.name_any())?;
+    ctx.metrics
+        .write("ObservabilityStack", Verb::PatchStatus.as_str());
+    Ok(true)
 }
 
 /// Keeps each condition's previous `lastTransitionTime` when its status did not change.
@@ -359,7 +467,9 @@ mod tests {
                 .map(|c| (*c, Some(ready.clone())))
                 .collect(),
             api_unavailable: vec![],
-            reconciled: (true, reason::APPLIED, "applied".into()),
+            reconciled: Outcome::Applied {
+                dashboards_skipped: vec![],
+            },
             missing_secrets: vec![],
         };
         let first = compute(
@@ -401,5 +511,72 @@ mod tests {
             .unwrap();
         assert_eq!(ready_cond.status, "True");
         assert_eq!(first.collectors.as_deref(), Some("1/1"));
+    }
+
+    fn find<'a>(status: &'a ObservabilityStackStatus, type_: &str) -> (&'a str, &'a str, &'a str) {
+        let c = status.conditions.iter().find(|c| c.type_ == type_);
+        c.map(|c| (c.status.as_str(), c.reason.as_str(), c.message.as_str()))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_outcome_sets_reconciled_and_ready() {
+        let yaml = "apiVersion: observability.sextant.dev/v1alpha1\nkind: ObservabilityStack\nmetadata: {name: s, namespace: n}\nspec: {}";
+        let stack = crate::cli::check(&crate::cli::parse("t", yaml).unwrap()).unwrap();
+        let mut obs = Observation::unapplied(Some(2), Outcome::after_apply(&[], &[]));
+        let ready = |_| {
+            Some(WorkloadState {
+                desired: 1,
+                ready: 1,
+                available: true,
+                image: "i".into(),
+            })
+        };
+        obs.workloads = Component::ALL.iter().map(|c| (*c, ready(c))).collect();
+        let good = compute(
+            Some(&stack),
+            &ObservabilityStackStatus::default(),
+            &obs,
+            t(100),
+        );
+        assert_eq!(
+            find(&good, "Reconciled"),
+            ("True", "Applied", "the current generation is applied")
+        );
+        assert_eq!(
+            find(&good, "Ready"),
+            (
+                "True",
+                "AllComponentsReady",
+                "every enabled component is available"
+            )
+        );
+
+        let why =
+            "spec.loki.storage.size: volumes cannot shrink (live 20Gi, asked 10Gi); keeping 20Gi";
+        obs.reconciled = Outcome::after_apply(&[], &[why.into()]);
+        let blocked = compute(Some(&stack), &good, &obs, t(200));
+        assert_eq!(
+            find(&blocked, "Reconciled"),
+            ("False", "VolumeResizeBlocked", why)
+        );
+        let not_reconciled = format!("not reconciled: {why}");
+        assert_eq!(
+            find(&blocked, "Ready"),
+            ("False", "ComponentsNotReady", not_reconciled.as_str())
+        );
+
+        // Nothing applied: only Reconciled changes; the children, and so every
+        // other condition (Ready too), are as they were.
+        let message = "metadata.name: must be at most 40 characters";
+        let invalid = Observation::unapplied(Some(3), Outcome::InvalidSpec(message.into()));
+        let status = compute(None, &good, &invalid, t(300));
+        assert_eq!(
+            find(&status, "Reconciled"),
+            ("False", "InvalidSpec", message)
+        );
+        assert_eq!(find(&status, "Ready"), find(&good, "Ready"));
+        assert_eq!(find(&status, "LokiReady"), find(&good, "LokiReady"));
+        assert_eq!(status.observed_generation, Some(3));
     }
 }

@@ -18,7 +18,7 @@ use serde_json::json;
 use tracing::info;
 
 use super::context::Context;
-use super::error::Error;
+use super::error::{ApiResultExt, Error, Verb};
 use crate::model::{Component, ValidatedStack, child_name, selector_labels, selector_string};
 use crate::units::parse_quantity_bytes;
 
@@ -136,12 +136,7 @@ async fn expand_claims(
     let list = claims
         .list(&ListParams::default().labels(&selector))
         .await
-        .map_err(|source| Error::Api {
-            verb: "list",
-            kind: "PersistentVolumeClaim",
-            name: selector.clone(),
-            source,
-        })?
+        .api(Verb::List, "PersistentVolumeClaim", selector.as_str())?
         .items;
     let classes: Api<StorageClass> = Api::all(ctx.client.clone());
     for claim in &list {
@@ -163,12 +158,10 @@ async fn expand_claims(
                 claim.name_any()
             )));
         };
-        let sc = classes.get_opt(&class).await.map_err(|source| Error::Api {
-            verb: "get",
-            kind: "StorageClass",
-            name: class.clone(),
-            source,
-        })?;
+        let sc = classes
+            .get_opt(&class)
+            .await
+            .api(Verb::Get, "StorageClass", class.as_str())?;
         if !sc.and_then(|s| s.allow_volume_expansion).unwrap_or(false) {
             return Ok(Err(format!(
                 "StorageClass {class} does not allow volume expansion"
@@ -182,13 +175,9 @@ async fn expand_claims(
         claims
             .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
-            .map_err(|source| Error::Api {
-                verb: "patch",
-                kind: "PersistentVolumeClaim",
-                name: name.clone(),
-                source,
-            })?;
-        ctx.metrics.write("PersistentVolumeClaim", "patch");
+            .api(Verb::Patch, "PersistentVolumeClaim", name.as_str())?;
+        ctx.metrics
+            .write("PersistentVolumeClaim", Verb::Patch.as_str());
         grown.push(name);
     }
     Ok(Ok(grown))
@@ -200,19 +189,23 @@ async fn recreate_orphaning_pods(
     api: &Api<StatefulSet>,
     name: &str,
 ) -> Result<(), Error> {
-    let err = |source| Error::Api {
-        verb: "delete",
-        kind: "StatefulSet",
-        name: name.into(),
-        source,
-    };
-    match api.delete(name, &DeleteParams::orphan()).await {
-        Ok(_) => ctx.metrics.write("StatefulSet", "delete"),
-        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
-        Err(e) => return Err(err(e)),
+    let deleted = api
+        .delete(name, &DeleteParams::orphan())
+        .await
+        .absent_ok()
+        .api(Verb::Delete, "StatefulSet", name)?;
+    if deleted.is_none() {
+        return Ok(());
     }
+    ctx.metrics.write("StatefulSet", Verb::Delete.as_str());
     for _ in 0..100 {
-        if api.get_opt(name).await.map_err(err)?.is_none() {
+        // Still the delete's error: the wait is part of it.
+        if api
+            .get_opt(name)
+            .await
+            .api(Verb::Delete, "StatefulSet", name)?
+            .is_none()
+        {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
