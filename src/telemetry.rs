@@ -201,22 +201,9 @@ impl Metrics {
             .inc();
     }
 
-    /// Total writes so far (for tests and the steady-state check).
-    pub fn writes_total(&self) -> u64 {
-        let mut text = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
-        text.lines()
-            .filter(|l| l.starts_with("sextant_api_writes_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
-    }
-
     /// Records a stack's current conditions (or its deletion, with `None`).
     pub fn stack_conditions(&self, key: &str, conditions: Option<Vec<(String, String)>>) {
-        let mut all = self
-            .stack_conditions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut all = self.lock_stacks();
         match conditions {
             Some(c) => {
                 all.insert(key.into(), c);
@@ -225,6 +212,48 @@ impl Metrics {
                 all.remove(key);
             }
         }
+        self.set_stack_gauges(&all);
+    }
+
+    /// Forgets a deleted stack (`namespace/name`): it no longer counts in
+    /// `sextant_stacks_managed` nor in `sextant_stacks_by_condition`.
+    pub fn forget_stack(&self, key: &str) {
+        self.stack_conditions(key, None);
+    }
+
+    /// Forgets every remembered stack of `namespace` (of every namespace with
+    /// `None`) for which `keep(namespace, name)` is false, and returns how many it
+    /// forgot. Stacks of other namespaces are left alone: the controllers of several
+    /// namespaces share these metrics. `keep` runs under the metrics' lock.
+    pub fn retain_stacks(
+        &self,
+        namespace: Option<&str>,
+        mut keep: impl FnMut(&str, &str) -> bool,
+    ) -> usize {
+        let mut all = self.lock_stacks();
+        let before = all.len();
+        all.retain(|key, _| {
+            // Keys are `namespace/name`; neither part may contain a '/'.
+            let Some((ns, name)) = key.split_once('/') else {
+                return true;
+            };
+            namespace.is_some_and(|scope| scope != ns) || keep(ns, name)
+        });
+        let forgotten = before - all.len();
+        if forgotten > 0 {
+            self.set_stack_gauges(&all);
+        }
+        forgotten
+    }
+
+    fn lock_stacks(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(String, String)>>> {
+        self.stack_conditions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets `stacks_managed` and `stacks_by_condition` from every stack's conditions.
+    fn set_stack_gauges(&self, all: &HashMap<String, Vec<(String, String)>>) {
         self.stacks.set(all.len() as i64);
         let mut counts: HashMap<ConditionLabels, i64> = HashMap::new();
         for conds in all.values() {
@@ -293,4 +322,119 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conditions(pairs: &[(&str, &str)]) -> Option<Vec<(String, String)>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(c, s)| (c.to_string(), s.to_string()))
+                .collect(),
+        )
+    }
+
+    /// The value of the sample `series` (name and labels, exactly as encoded).
+    fn sample(text: &str, series: &str) -> Option<String> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .map(str::to_string)
+    }
+
+    fn ready(status: &str) -> String {
+        format!("sextant_stacks_by_condition{{condition=\"Ready\",status=\"{status}\"}}")
+    }
+
+    const RECONCILED_TRUE: &str =
+        "sextant_stacks_by_condition{condition=\"Reconciled\",status=\"True\"}";
+
+    /// Three stacks: `a/x` and `b/z` Ready, `a/y` not.
+    fn three_stacks() -> Metrics {
+        let m = Metrics::default();
+        let ok = [("Ready", "True"), ("Reconciled", "True")];
+        m.stack_conditions("a/x", conditions(&ok));
+        m.stack_conditions(
+            "a/y",
+            conditions(&[("Ready", "False"), ("Reconciled", "True")]),
+        );
+        m.stack_conditions("b/z", conditions(&ok));
+        let text = m.encode();
+        assert_eq!(
+            sample(&text, "sextant_stacks_managed").as_deref(),
+            Some("3")
+        );
+        assert_eq!(sample(&text, &ready("True")).as_deref(), Some("2"));
+        assert_eq!(sample(&text, &ready("False")).as_deref(), Some("1"));
+        assert_eq!(sample(&text, RECONCILED_TRUE).as_deref(), Some("3"));
+        m
+    }
+
+    #[test]
+    fn forget_stack_drops_it_from_both_gauges() {
+        let m = three_stacks();
+        m.forget_stack("a/y");
+        let text = m.encode();
+        assert_eq!(
+            sample(&text, "sextant_stacks_managed").as_deref(),
+            Some("2")
+        );
+        assert_eq!(sample(&text, &ready("True")).as_deref(), Some("2"));
+        // No stack is Ready=False any more: the series is gone, not left at 1.
+        assert_eq!(sample(&text, &ready("False")), None);
+        assert_eq!(sample(&text, RECONCILED_TRUE).as_deref(), Some("2"));
+        // Forgetting a stack that is not remembered changes nothing.
+        m.forget_stack("a/unknown");
+        assert_eq!(m.encode(), text);
+    }
+
+    #[test]
+    fn retain_stacks_forgets_only_within_its_namespace() {
+        let m = three_stacks();
+        let mut asked = Vec::new();
+        let forgotten = m.retain_stacks(Some("a"), |ns, name| {
+            asked.push(format!("{ns}/{name}"));
+            name == "y"
+        });
+        asked.sort();
+        assert_eq!(asked, ["a/x", "a/y"], "b/z is out of scope");
+        assert_eq!(forgotten, 1);
+        let text = m.encode();
+        assert_eq!(
+            sample(&text, "sextant_stacks_managed").as_deref(),
+            Some("2")
+        );
+        assert_eq!(sample(&text, &ready("True")).as_deref(), Some("1"));
+        assert_eq!(sample(&text, &ready("False")).as_deref(), Some("1"));
+        assert_eq!(sample(&text, RECONCILED_TRUE).as_deref(), Some("2"));
+
+        // Nothing to forget: nothing changes.
+        assert_eq!(m.retain_stacks(Some("a"), |_, _| true), 0);
+        assert_eq!(m.encode(), text);
+        // A namespace with no stacks: b/z stays.
+        assert_eq!(m.retain_stacks(Some("c"), |_, _| false), 0);
+        assert_eq!(m.encode(), text);
+
+        // All namespaces (the controller of a cluster-wide operator).
+        assert_eq!(m.retain_stacks(None, |ns, _| ns == "b"), 1);
+        let text = m.encode();
+        assert_eq!(
+            sample(&text, "sextant_stacks_managed").as_deref(),
+            Some("1")
+        );
+        assert_eq!(sample(&text, &ready("True")).as_deref(), Some("1"));
+        assert_eq!(sample(&text, &ready("False")), None);
+        assert_eq!(m.retain_stacks(None, |_, _| false), 1);
+        let text = m.encode();
+        assert_eq!(
+            sample(&text, "sextant_stacks_managed").as_deref(),
+            Some("0")
+        );
+        assert!(
+            !text.contains("sextant_stacks_by_condition{"),
+            "no condition series left:\n{text}"
+        );
+    }
 }

@@ -445,3 +445,170 @@ async fn deleting_the_stack_keeps_volumes_unless_policy_is_delete() {
     drop(op);
     ns.cleanup().await.unwrap();
 }
+
+/// How soon a deleted stack must leave the operator's metrics.
+const FORGET_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `sextant_stacks_managed` and every `sextant_stacks_by_condition` series (its
+/// labels, e.g. `{condition="Ready",status="True"}`) as the operator serves them.
+async fn stack_metrics(op: &Operator) -> anyhow::Result<(f64, BTreeMap<String, f64>)> {
+    let body = op.get("/metrics").await?;
+    let mut managed = None;
+    let mut by_condition = BTreeMap::new();
+    for line in body.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        if series == "sextant_stacks_managed" {
+            managed = Some(value.parse()?);
+        } else if let Some(labels) = series.strip_prefix("sextant_stacks_by_condition{") {
+            by_condition.insert(format!("{{{labels}"), value.parse()?);
+        }
+    }
+    let managed =
+        managed.ok_or_else(|| anyhow::anyhow!("no sextant_stacks_managed in:\n{body}"))?;
+    Ok((managed, by_condition))
+}
+
+/// What `sextant_stacks_by_condition` should hold for these stacks: one count per
+/// condition type and status of their current status.
+async fn expected_by_condition(
+    ns: &TestNamespace,
+    names: &[&str],
+) -> anyhow::Result<BTreeMap<String, f64>> {
+    let mut want = BTreeMap::new();
+    for name in names {
+        let stack = stacks(ns).get(name).await?;
+        let conditions = stack.data["status"]["conditions"]
+            .as_array()
+            .ok_or_else(|| anyhow::anyhow!("{name} has no conditions yet"))?;
+        for c in conditions {
+            let labels = format!(
+                "{{condition=\"{}\",status=\"{}\"}}",
+                c["type"].as_str().unwrap_or_default(),
+                c["status"].as_str().unwrap_or_default()
+            );
+            *want.entry(labels).or_insert(0.0) += 1.0;
+        }
+    }
+    Ok(want)
+}
+
+/// Waits until the operator's stack metrics count exactly the stacks `names`.
+async fn wait_metrics_count(
+    ns: &TestNamespace,
+    op: &Operator,
+    names: &[&str],
+    timeout: Duration,
+    description: &str,
+) {
+    ns.wait_for(timeout, description, async || {
+        let (managed, by_condition) = stack_metrics(op).await?;
+        let want = expected_by_condition(ns, names).await?;
+        anyhow::ensure!(
+            managed == names.len() as f64 && by_condition == want,
+            "sextant_stacks_managed {managed} (want {}), sextant_stacks_by_condition \
+             {by_condition:?} (want {want:?})",
+            names.len()
+        );
+        Ok(Some(()))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleted_stacks_leave_the_stack_metrics() {
+    let (_cluster, ns, op) = setup("forget").await;
+    let named = |name: &str| {
+        let mut s = sample("minimal.yaml", ns.name());
+        s["metadata"]["name"] = json!(name);
+        s
+    };
+    // `keep` and `gone` are Ready and own children; `broken` is invalid for
+    // sextant (Loki keeps logs in whole days), so it has no children whose garbage
+    // collection could trigger a reconcile after it is deleted.
+    let mut broken = named("broken");
+    broken["spec"] = json!({"retention": {"logs": "36h"}});
+    for stack in [named("keep"), named("gone"), broken] {
+        create_stack(&ns, &stack).await;
+    }
+    wait_ready(&ns, "keep").await;
+    wait_ready(&ns, "gone").await;
+    ns.wait_condition(
+        &stacks(&ns),
+        "broken",
+        CHANGE_TIMEOUT,
+        "Reconciled=False InvalidSpec",
+        |s| {
+            condition(s, "Reconciled").is_some_and(|(st, r, _)| st == "False" && r == "InvalidSpec")
+        },
+    )
+    .await;
+    wait_metrics_count(
+        &ns,
+        &op,
+        &["keep", "gone", "broken"],
+        CHANGE_TIMEOUT,
+        "the operator's metrics count the three stacks",
+    )
+    .await;
+    let (_, before) = stack_metrics(&op).await.unwrap();
+    assert_eq!(
+        before.get("{condition=\"Ready\",status=\"True\"}"),
+        Some(&2.0),
+        "{before:?}"
+    );
+
+    // The default deletionPolicy, Retain: no finalizer, so a deleted stack is
+    // never reconciled again.
+    for name in ["gone", "broken"] {
+        let stack = stacks(&ns).get(name).await.unwrap();
+        assert!(
+            stack.finalizers().is_empty(),
+            "{name}: {:?}",
+            stack.finalizers()
+        );
+    }
+    stacks(&ns)
+        .delete("gone", &DeleteParams::background())
+        .await
+        .unwrap();
+    ns.wait_deleted(&stacks(&ns), "gone", CHANGE_TIMEOUT, "stack gone deleted")
+        .await;
+    wait_metrics_count(
+        &ns,
+        &op,
+        &["keep", "broken"],
+        FORGET_TIMEOUT,
+        "the deleted Ready stack leaves sextant_stacks_managed and sextant_stacks_by_condition",
+    )
+    .await;
+    let (_, after) = stack_metrics(&op).await.unwrap();
+    assert_eq!(
+        after.get("{condition=\"Ready\",status=\"True\"}"),
+        Some(&1.0),
+        "{after:?}"
+    );
+
+    stacks(&ns)
+        .delete("broken", &DeleteParams::background())
+        .await
+        .unwrap();
+    ns.wait_deleted(
+        &stacks(&ns),
+        "broken",
+        CHANGE_TIMEOUT,
+        "stack broken deleted",
+    )
+    .await;
+    wait_metrics_count(
+        &ns,
+        &op,
+        &["keep"],
+        FORGET_TIMEOUT,
+        "the deleted invalid stack (no children) leaves the metrics",
+    )
+    .await;
+    drop(op);
+    ns.cleanup().await.unwrap();
+}

@@ -2,7 +2,9 @@
 //! and drives each stack through validate -> build -> apply -> status.
 //!
 //! Owns start-up (discovery of what the cluster serves), leader election on a
-//! Lease, the HTTP endpoints, and graceful shutdown on SIGTERM.
+//! Lease, the HTTP endpoints, graceful shutdown on SIGTERM, and forgetting deleted
+//! stacks in the metrics and failure counts (a stack deleted without a finalizer is
+//! never reconciled again).
 
 pub mod apply;
 pub mod context;
@@ -28,11 +30,11 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::api::ObservabilityStack;
 use crate::telemetry::{Health, LogFormat, Metrics};
@@ -231,6 +233,13 @@ async fn run_controllers(ctx: Arc<Context>, args: &RunArgs, stop_rx: watch::Rece
 /// a second; without this each became a reconcile that re-listed every child kind.
 const DEBOUNCE: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How often a controller forgets the stacks its store no longer holds. A stack
+/// deleted without a finalizer (`deletionPolicy: Retain`) brings no reconcile, and
+/// kube's controller passes on no delete event, so its metrics and failure count
+/// are dropped here (or sooner, when its children's deletion triggers a reconcile
+/// that finds it gone). The check reads only the operator's memory.
+const FORGET_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
@@ -318,17 +327,93 @@ async fn controller(
         );
     }
     info!(namespace = namespace.unwrap_or("*"), "controller started");
-    c.graceful_shutdown_on(stopped(stop_rx))
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
-        .for_each(|result| async move {
+    let stacks = c.store();
+    let run = c
+        .graceful_shutdown_on(stopped(stop_rx))
+        .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
+        .for_each(|result| {
+            // After the error policy ran: a reconcile that ended after its stack's
+            // deletion was seen must not leave the stack counted.
+            if let Some((ns, name)) = reconciled_stack(&result) {
+                forget_if_gone(&ctx, &stacks, ns, name);
+            }
             if let Err(e) = result {
                 match e {
                     kube::runtime::controller::Error::ReconcilerFailed(..) => {}
                     other => warn!(error = %other, "controller"),
                 }
             }
-        })
-        .await;
+            futures::future::ready(())
+        });
+    tokio::select! {
+        () = run => {}
+        () = forget_deleted(&ctx, &stacks, namespace) => {}
+    }
+}
+
+/// The stack (namespace, name) a result of the controller is about, if any.
+fn reconciled_stack<E, Q>(
+    result: &Result<
+        (
+            ObjectRef<ObservabilityStack>,
+            kube::runtime::controller::Action,
+        ),
+        kube::runtime::controller::Error<E, Q>,
+    >,
+) -> Option<(&str, &str)> {
+    use kube::runtime::controller::Error;
+    let (namespace, name) = match result {
+        Ok((stack, _)) => (&stack.namespace, &stack.name),
+        Err(Error::ReconcilerFailed(_, stack) | Error::ObjectNotFound(stack)) => {
+            (&stack.namespace, &stack.name)
+        }
+        Err(_) => return None,
+    };
+    Some((namespace.as_deref()?, name))
+}
+
+/// Forgets the stack `namespace/name` if the controller's store no longer holds it.
+fn forget_if_gone(ctx: &Context, stacks: &Store<ObservabilityStack>, namespace: &str, name: &str) {
+    if stacks
+        .get(&ObjectRef::new(name).within(namespace))
+        .is_none()
+    {
+        debug!(
+            namespace,
+            stack = name,
+            "stack deleted: forgetting its metrics"
+        );
+        ctx.forget_stack(namespace, name);
+    }
+}
+
+/// Every [`FORGET_INTERVAL`], forgets the stacks of this controller's scope that
+/// its store no longer holds (deleted, also while the watch was down: the store is
+/// replaced by the relist). Never returns; ends with the controller.
+async fn forget_deleted(
+    ctx: &Context,
+    stacks: &Store<ObservabilityStack>,
+    namespace: Option<&str>,
+) {
+    // Until the first list is complete the store is empty, not authoritative.
+    if stacks.wait_until_ready().await.is_ok() {
+        let mut tick = tokio::time::interval(FORGET_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let forgotten = ctx.forget_stacks_except(namespace, |ns, name| {
+                stacks.get(&ObjectRef::new(name).within(ns)).is_some()
+            });
+            if forgotten > 0 {
+                info!(
+                    namespace = namespace.unwrap_or("*"),
+                    forgotten, "forgot deleted stacks in the metrics"
+                );
+            }
+        }
+    }
+    // The store's writer is gone: the controller is ending.
+    std::future::pending::<()>().await;
 }
 
 /// What the API server serves; on a discovery failure, assumes a current cluster.
