@@ -1,5 +1,6 @@
 //! Which cluster the end-to-end tests talk to, and the client for it. It owns the
-//! kubeconfig lookup and the "no cluster" failure message; it never starts a cluster.
+//! kubeconfig lookup, the "no cluster" failure message, what the cluster serves, and
+//! running command-line tools (kubectl, helm) against it; it never starts a cluster.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -165,6 +166,38 @@ impl Cluster {
     /// Where the config came from.
     pub fn source(&self) -> &Source {
         &self.source
+    }
+
+    /// Whether the API server serves `group` at `version` (e.g. `autoscaling`, `v2`).
+    pub async fn serves(&self, group: &str, version: &str) -> bool {
+        kube::discovery::group(&self.client, group)
+            .await
+            .is_ok_and(|g| g.versions().any(|v| v == version))
+    }
+
+    /// Runs `cmd` (kubectl, helm) with `args` and this cluster's kubeconfig; returns
+    /// stdout, or an error with stderr. `hint` says what to do when it cannot start.
+    pub(crate) fn run_tool(
+        &self,
+        mut cmd: std::process::Command,
+        args: &[&str],
+        hint: &str,
+    ) -> anyhow::Result<String> {
+        if let Source::File(path) = &self.source {
+            cmd.env("KUBECONFIG", path);
+        }
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        let out = cmd
+            .args(args)
+            .output()
+            .with_context(|| format!("running {program} ({hint})"))?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{program} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{DynamicObject, ListParams};
-use kube::core::GroupVersionKind;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -78,19 +77,14 @@ where
 
 /// Appends the namespace's ObservabilityStacks, when the CRD is installed.
 async fn stacks_section(out: &mut String, client: &Client, namespace: &str) {
-    let gvk = GroupVersionKind::gvk(
-        "observability.sextant.dev",
-        "v1alpha1",
-        "ObservabilityStack",
-    );
-    let Ok((resource, _)) = kube::discovery::pinned_kind(client, &gvk).await else {
+    let Ok((resource, _)) = kube::discovery::pinned_kind(client, &crate::stack::gvk()).await else {
         return;
     };
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
     if let Ok(list) = api.list(&ListParams::default()).await
         && !list.items.is_empty()
     {
-        let _ = writeln!(out, "--- ObservabilityStack in {namespace}:");
+        let _ = writeln!(out, "--- {} in {namespace}:", crate::stack::KIND);
         for item in &list.items {
             out.push_str(&to_yaml(item));
             out.push_str("---\n");

@@ -15,7 +15,7 @@ use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
-use crate::cluster::{Source, state_dir};
+use crate::cluster::state_dir;
 use crate::wait::poll;
 use crate::{Cluster, repo_root};
 
@@ -50,20 +50,7 @@ pub fn tools_path() -> std::ffi::OsString {
 pub fn helm(cluster: &Cluster, args: &[&str]) -> anyhow::Result<String> {
     let mut cmd = std::process::Command::new("helm");
     cmd.env("PATH", tools_path());
-    if let Source::File(path) = cluster.source() {
-        cmd.env("KUBECONFIG", path);
-    }
-    let out = cmd
-        .args(args)
-        .output()
-        .context("running helm (run scripts/tools.sh install)")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "helm {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    cluster.run_tool(cmd, args, "run scripts/tools.sh install")
 }
 
 /// An installed release of the chart; `helm uninstall`ed on drop (best effort).

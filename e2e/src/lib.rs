@@ -1,7 +1,8 @@
 //! sextant's end-to-end harness: the simulated kubelet ([`kubelet`]) and what tests in
 //! `e2e/tests/` use to talk to a real API server: a [`Cluster`] connection, a fresh
 //! [`TestNamespace`] per test, CRD installation ([`install_crds`]), YAML manifests
-//! ([`apply_yaml`]) and waits whose failures carry diagnostics ([`wait_for`]).
+//! ([`apply_yaml`]), waits whose failures carry diagnostics ([`wait_for`]), and the
+//! ObservabilityStacks ([`stack`]) and plain objects ([`objects`]) tests build and read.
 
 pub mod audit;
 pub mod cluster;
@@ -11,6 +12,7 @@ pub mod faults;
 pub mod helm;
 pub mod kubelet;
 pub mod namespace;
+pub mod objects;
 pub mod operator;
 pub mod stack;
 pub mod wait;

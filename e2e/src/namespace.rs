@@ -1,5 +1,5 @@
 //! `TestNamespace`: one fresh, uniquely named namespace per test, with the helpers a
-//! test uses inside it (typed APIs, YAML, waits with diagnostics). The namespace is
+//! test uses inside it (typed APIs, YAML, Secrets, waits with diagnostics). The namespace is
 //! deleted on `cleanup()` or, failing that, on drop; deletion is best effort and never
 //! waits for the namespace to be gone.
 
@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{DeleteParams, DynamicObject, PostParams};
 use kube::{Api, Client, Config, Resource};
 use serde::Serialize;
@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::cluster::Cluster;
-use crate::diagnostics;
 use crate::wait::{failure_message, poll};
+use crate::{diagnostics, objects};
 
 /// Label on every test namespace, so leftovers can be found:
 /// `kubectl delete ns -l e2e.sextant.dev/test`.
@@ -74,6 +74,20 @@ impl TestNamespace {
     /// Creates (or replaces) every object of `yaml` in this namespace.
     pub async fn apply_yaml(&self, yaml: &str) -> anyhow::Result<Vec<DynamicObject>> {
         crate::yaml::apply_yaml(self.client(), &self.name, yaml).await
+    }
+
+    /// Creates the Secret `name` holding `data` (as `stringData`).
+    pub async fn create_secret(&self, name: &str, data: &[(&str, &str)]) -> kube::Result<Secret> {
+        self.api::<Secret>()
+            .create(&PostParams::default(), &objects::secret(name, data))
+            .await
+    }
+
+    /// Replaces the Secret `name` with one holding only `data`.
+    pub async fn replace_secret(&self, name: &str, data: &[(&str, &str)]) -> kube::Result<Secret> {
+        self.api::<Secret>()
+            .replace(name, &PostParams::default(), &objects::secret(name, data))
+            .await
     }
 
     /// Waits until `check` yields a value, or fails the test after `timeout` with

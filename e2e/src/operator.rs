@@ -55,44 +55,57 @@ impl Operator {
     /// Starts `sextant run --namespace <namespace>` against the test cluster, with
     /// extra arguments, and waits until it serves /readyz.
     pub async fn start(cluster: &Cluster, namespace: &str, extra: &[&str]) -> anyhow::Result<Self> {
+        let op = Self::spawn(namespace, |cmd, port| {
+            cmd.arg("run")
+                .arg("--namespace")
+                .arg(namespace)
+                .arg("--metrics-addr")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("--log-format")
+                .arg("json")
+                .args(extra)
+                .env("SEXTANT_LOG", "info,sextant=debug");
+            if let Source::File(path) = cluster.source() {
+                cmd.env("KUBECONFIG", path);
+            }
+        })?;
+        op.until_ready().await
+    }
+
+    /// Starts the sextant binary, logging to `log_path(log_name)`, with the
+    /// arguments and environment `configure` gives it and a free metrics port.
+    fn spawn(log_name: &str, configure: impl FnOnce(&mut Command, u16)) -> anyhow::Result<Self> {
         let port = free_port()?;
-        let log = log_path(namespace);
+        let log = log_path(log_name);
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let file = std::fs::File::create(&log)?;
         let mut cmd = Command::new(sextant_bin());
-        cmd.arg("run")
-            .arg("--namespace")
-            .arg(namespace)
-            .arg("--metrics-addr")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--log-format")
-            .arg("json")
-            .args(extra)
-            .env("SEXTANT_LOG", "info,sextant=debug")
-            .stdin(Stdio::null())
+        configure(&mut cmd, port);
+        cmd.stdin(Stdio::null())
             .stdout(file.try_clone()?)
             .stderr(file)
             .kill_on_drop(true);
-        if let Source::File(path) = cluster.source() {
-            cmd.env("KUBECONFIG", path);
-        }
         let child = cmd
             .spawn()
             .with_context(|| format!("starting {}", sextant_bin().display()))?;
-        let op = Self {
+        Ok(Self {
             child,
             metrics_port: port,
             log,
-        };
+        })
+    }
+
+    /// Waits up to 10 s until the operator serves /readyz.
+    async fn until_ready(self) -> anyhow::Result<Self> {
         for _ in 0..100 {
-            if op.get("/readyz").await.is_ok_and(|b| b.contains("ok")) {
-                return Ok(op);
+            if self.get("/readyz").await.is_ok_and(|b| b.contains("ok")) {
+                return Ok(self);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        anyhow::bail!("operator did not become ready; log:\n{}", op.log_tail(40))
+        anyhow::bail!("operator did not become ready; log:\n{}", self.log_tail(40))
     }
 
     /// GETs a path of the operator's HTTP endpoint and returns the body.
@@ -169,29 +182,12 @@ impl Operator {
         args: &[String],
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
-        let port = free_port()?;
-        let log = log_path(log_name);
-        if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let file = std::fs::File::create(&log)?;
-        let mut cmd = Command::new(sextant_bin());
-        cmd.args(args.iter().filter(|a| !a.starts_with("--metrics-addr")))
-            .arg(format!("--metrics-addr=127.0.0.1:{port}"))
-            .env("KUBECONFIG", kubeconfig)
-            .env_remove("SEXTANT_WATCH_NAMESPACES")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file)
-            .kill_on_drop(true);
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", sextant_bin().display()))?;
-        Ok(Self {
-            child,
-            metrics_port: port,
-            log,
+        Self::spawn(log_name, |cmd, port| {
+            cmd.args(args.iter().filter(|a| !a.starts_with("--metrics-addr")))
+                .arg(format!("--metrics-addr=127.0.0.1:{port}"))
+                .env("KUBECONFIG", kubeconfig)
+                .env_remove("SEXTANT_WATCH_NAMESPACES")
+                .envs(env.iter().copied());
         })
     }
 
@@ -202,14 +198,9 @@ impl Operator {
         args: &[String],
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
-        let op = Self::spawn_with_kubeconfig(kubeconfig, log_name, args, env)?;
-        for _ in 0..100 {
-            if op.get("/readyz").await.is_ok_and(|b| b.contains("ok")) {
-                return Ok(op);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        anyhow::bail!("operator did not become ready; log:\n{}", op.log_tail(40))
+        Self::spawn_with_kubeconfig(kubeconfig, log_name, args, env)?
+            .until_ready()
+            .await
     }
 }
 
@@ -220,19 +211,9 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// Runs `kubectl` with the test cluster's kubeconfig and returns stdout.
 pub fn kubectl(cluster: &Cluster, args: &[&str]) -> anyhow::Result<String> {
-    let mut cmd = std::process::Command::new("kubectl");
-    if let Source::File(path) = cluster.source() {
-        cmd.env("KUBECONFIG", path);
-    }
-    let out = cmd
-        .args(args)
-        .output()
-        .context("running kubectl (is it on PATH?)")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "kubectl {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    cluster.run_tool(
+        std::process::Command::new("kubectl"),
+        args,
+        "is it on PATH?",
+    )
 }

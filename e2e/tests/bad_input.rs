@@ -19,13 +19,13 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::core::{DynamicObject, GroupVersionKind};
-use kube::discovery::ApiResource;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::core::DynamicObject;
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use sextant_e2e::operator::Operator;
+use sextant_e2e::stack::{self, stacks};
 use sextant_e2e::wait::poll;
 use sextant_e2e::{Cluster, TestNamespace, install_crds, repo_root};
 
@@ -109,23 +109,6 @@ fn cases() -> Vec<Case> {
         });
     }
     out
-}
-
-fn stacks(ns: &TestNamespace) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk(
-        "observability.sextant.dev",
-        "v1alpha1",
-        "ObservabilityStack",
-    );
-    Api::namespaced_with(ns.client().clone(), ns.name(), &ApiResource::from_gvk(&gvk))
-}
-
-fn stack_object(ns: &str, name: &str, spec: Value) -> DynamicObject {
-    serde_json::from_value(json!({
-        "apiVersion": "observability.sextant.dev/v1alpha1", "kind": "ObservabilityStack",
-        "metadata": {"name": name, "namespace": ns}, "spec": spec,
-    }))
-    .unwrap()
 }
 
 /// A condition: (status, reason, message, observedGeneration).
@@ -531,9 +514,9 @@ async fn new_stack_case(ns: &TestNamespace, case: &Case, path: &str) -> Row {
         problem: None,
     };
     let before = fingerprint(ns, STACK).await;
-    let object = stack_object(ns.name(), &name, case.object["spec"].clone());
+    let object = stack::object(ns.name(), &name, case.object["spec"].clone());
     let mut problems = Vec::new();
-    match stacks(ns).create(&PostParams::default(), &object).await {
+    match stack::create(ns, &object).await {
         Err(kube::Error::Api(status)) if status.code == 422 => {
             row.observed = format!("schema-rejected (422): {}", short(&status.message));
             if !names_field(&status.message, path, false) {
@@ -607,13 +590,8 @@ async fn run(test: &str, select: impl Fn(usize, &Case) -> bool) {
     let ns = TestNamespace::create(&cluster, test).await.unwrap();
     let op = Operator::start(&cluster, ns.name(), &[]).await.unwrap();
     for (name, key, value) in chosen.iter().filter_map(|c| c.secret.as_ref()) {
-        let secret: Secret = serde_json::from_value(json!({
-            "metadata": {"name": name}, "stringData": {key: value},
-        }))
-        .unwrap();
         match ns
-            .api::<Secret>()
-            .create(&PostParams::default(), &secret)
+            .create_secret(name, &[(key.as_str(), value.as_str())])
             .await
         {
             Ok(_) => {}
@@ -621,11 +599,7 @@ async fn run(test: &str, select: impl Fn(usize, &Case) -> bool) {
             Err(e) => panic!("creating Secret {name}: {e}"),
         }
     }
-    stacks(&ns)
-        .create(
-            &PostParams::default(),
-            &stack_object(ns.name(), STACK, json!({})),
-        )
+    stack::create(&ns, &stack::object(ns.name(), STACK, json!({})))
         .await
         .unwrap();
     wait_settled(&ns, STACK).await;

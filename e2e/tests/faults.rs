@@ -11,16 +11,18 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolume, PersistentVolumeClaim, Pod, Secret};
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::core::{DynamicObject, ObjectMeta};
+use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::core::DynamicObject;
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 use sextant_e2e::faults::{is_local, restart_apiserver};
+use sextant_e2e::objects::requested_storage;
 use sextant_e2e::operator::Operator;
-use sextant_e2e::stack::{condition, stacks, wait_ready};
-use sextant_e2e::{Cluster, TestNamespace, install_crds, repo_root};
+use sextant_e2e::stack::{self, condition, merge_patch, stacks, wait_ready};
+use sextant_e2e::{Cluster, TestNamespace, install_crds};
+use tokio::sync::{Mutex, MutexGuard};
 
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+static SERIAL: Mutex<()> = Mutex::const_new(());
 const TIMEOUT: Duration = Duration::from_secs(180);
 const CHILDREN: &str = "app.kubernetes.io/managed-by=sextant";
 /// The kinds `children` counts.
@@ -33,12 +35,11 @@ const COUNTED: [&str; 6] = [
     "StatefulSet",
 ];
 
-fn stack(name: &str, ns: &str, spec: Value) -> DynamicObject {
-    serde_json::from_value(json!({
-        "apiVersion": "observability.sextant.dev/v1alpha1", "kind": "ObservabilityStack",
-        "metadata": {"name": name, "namespace": ns}, "spec": spec,
-    }))
-    .unwrap()
+/// Creates the stack `name` with `spec`.
+async fn create(ns: &TestNamespace, name: &str, spec: Value) {
+    stack::create(ns, &stack::object(ns.name(), name, spec))
+        .await
+        .unwrap();
 }
 
 /// Names of every labelled child, by kind, as the API server lists them.
@@ -101,26 +102,24 @@ fn tempfile_dir() -> std::path::PathBuf {
     dir
 }
 
-async fn setup(test: &str) -> (Cluster, TestNamespace) {
+/// Takes the lock every test here holds, connects and creates the test's namespace.
+async fn setup(test: &str) -> (MutexGuard<'static, ()>, Cluster, TestNamespace) {
+    let serial = SERIAL.lock().await;
     let cluster = Cluster::connect().await;
     install_crds(cluster.client()).await.unwrap();
     let ns = TestNamespace::create(&cluster, test).await.unwrap();
-    (cluster, ns)
+    (serial, cluster, ns)
 }
 
 #[tokio::test]
 async fn apiserver_restart_mid_reconcile_and_operator_recovers() {
-    let _serial = SERIAL.lock().await;
-    let (cluster, ns) = setup("apiserver-restart").await;
+    let (_serial, cluster, ns) = setup("apiserver-restart").await;
     if !is_local(&cluster) {
         eprintln!("not the local control plane: kube-apiserver cannot be restarted from here");
         return;
     }
     let op = Operator::start(&cluster, ns.name(), &[]).await.unwrap();
-    stacks(&ns)
-        .create(&PostParams::default(), &stack("s", ns.name(), json!({})))
-        .await
-        .unwrap();
+    create(&ns, "s", json!({})).await;
     // Restart while the first reconcile is applying (it takes a few hundred ms).
     tokio::time::sleep(Duration::from_millis(150)).await;
     restart_apiserver(Duration::from_secs(3)).await.unwrap();
@@ -147,13 +146,9 @@ async fn apiserver_restart_mid_reconcile_and_operator_recovers() {
 
 #[tokio::test]
 async fn operator_killed_mid_apply_converges_without_duplicates() {
-    let _serial = SERIAL.lock().await;
-    let (cluster, ns) = setup("kill-mid-apply").await;
+    let (_serial, cluster, ns) = setup("kill-mid-apply").await;
     let op = Operator::start(&cluster, ns.name(), &[]).await.unwrap();
-    stacks(&ns)
-        .create(&PostParams::default(), &stack("s", ns.name(), json!({})))
-        .await
-        .unwrap();
+    create(&ns, "s", json!({})).await;
     // Kill it as soon as the first child exists: the apply is under way.
     ns.wait_for(
         Duration::from_secs(30),
@@ -182,8 +177,7 @@ async fn operator_killed_mid_apply_converges_without_duplicates() {
 
 #[tokio::test]
 async fn only_the_lease_holder_writes_and_the_standby_takes_over() {
-    let _serial = SERIAL.lock().await;
-    let (cluster, ns) = setup("leader").await;
+    let (_serial, cluster, ns) = setup("leader").await;
     let args = [
         "--leader-election",
         "--leader-election-namespace",
@@ -194,10 +188,7 @@ async fn only_the_lease_holder_writes_and_the_standby_takes_over() {
     let a = Operator::start(&cluster, ns.name(), &args).await.unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let b = Operator::start(&cluster, ns.name(), &args).await.unwrap();
-    stacks(&ns)
-        .create(&PostParams::default(), &stack("s", ns.name(), json!({})))
-        .await
-        .unwrap();
+    create(&ns, "s", json!({})).await;
     wait_ready(&ns, "s").await;
     let writes_a = a.metric_sum("sextant_api_writes_total").await.unwrap();
     let writes_b = b.metric_sum("sextant_api_writes_total").await.unwrap();
@@ -208,14 +199,13 @@ async fn only_the_lease_holder_writes_and_the_standby_takes_over() {
     let (leader, standby) = if writes_a > 0.0 { (a, b) } else { (b, a) };
     leader.kill().await;
     let killed = Instant::now();
-    stacks(&ns)
-        .patch(
-            "s",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"loki": {"retention": {"period": "14d"}}}})),
-        )
-        .await
-        .unwrap();
+    merge_patch(
+        &ns,
+        "s",
+        json!({"spec": {"loki": {"retention": {"period": "14d"}}}}),
+    )
+    .await
+    .unwrap();
     ns.wait_for(
         Duration::from_secs(60),
         "the standby applies the change",
@@ -273,8 +263,7 @@ async fn volume_for(cluster: &Cluster, ns: &str, claim: &str, class: &str) {
 
 #[tokio::test]
 async fn volume_growth_expands_claims_or_says_why_not() {
-    let _serial = SERIAL.lock().await;
-    let (cluster, ns) = setup("volume-growth").await;
+    let (_serial, cluster, ns) = setup("volume-growth").await;
     make_expandable_class(&cluster, "sextant-e2e-expandable", true).await;
     make_expandable_class(&cluster, "sextant-e2e-fixed", false).await;
     let name = ns.name().to_string();
@@ -292,19 +281,8 @@ async fn volume_growth_expands_claims_or_says_why_not() {
                "prometheus": {"enabled": false}, "tempo": {"enabled": false}, "grafana": {"enabled": false},
                "loki": {"storage": {"size": "20Gi"}}})
     };
-    let s = stacks(&ns);
-    s.create(
-        &PostParams::default(),
-        &stack("grow", ns.name(), only_loki("sextant-e2e-expandable")),
-    )
-    .await
-    .unwrap();
-    s.create(
-        &PostParams::default(),
-        &stack("fixed", ns.name(), only_loki("sextant-e2e-fixed")),
-    )
-    .await
-    .unwrap();
+    create(&ns, "grow", only_loki("sextant-e2e-expandable")).await;
+    create(&ns, "fixed", only_loki("sextant-e2e-fixed")).await;
     wait_ready(&ns, "grow").await;
     wait_ready(&ns, "fixed").await;
     let claims = ns.api::<PersistentVolumeClaim>();
@@ -320,12 +298,8 @@ async fn volume_growth_expands_claims_or_says_why_not() {
     let old_pod = pods.get("grow-loki-0").await.unwrap().uid();
 
     let bigger = json!({"spec": {"loki": {"storage": {"size": "30Gi"}}}});
-    s.patch("grow", &PatchParams::default(), &Patch::Merge(&bigger))
-        .await
-        .unwrap();
-    s.patch("fixed", &PatchParams::default(), &Patch::Merge(&bigger))
-        .await
-        .unwrap();
+    merge_patch(&ns, "grow", bigger.clone()).await.unwrap();
+    merge_patch(&ns, "fixed", bigger).await.unwrap();
 
     // Expandable: the claim grows, the StatefulSet is re-created, the pod survives.
     ns.wait_condition(
@@ -333,14 +307,7 @@ async fn volume_growth_expands_claims_or_says_why_not() {
         "data-grow-loki-0",
         TIMEOUT,
         "claim grown to 30Gi",
-        |p| {
-            p.spec
-                .as_ref()
-                .and_then(|s| s.resources.as_ref())
-                .and_then(|r| r.requests.as_ref())
-                .and_then(|r| r.get("storage"))
-                .is_some_and(|q| q.0 == "30Gi")
-        },
+        |p| requested_storage(p) == Some("30Gi"),
     )
     .await;
     let new = ns
@@ -361,25 +328,22 @@ async fn volume_growth_expands_claims_or_says_why_not() {
     wait_ready(&ns, "grow").await;
 
     // Not expandable: nothing is deleted, the condition says why.
-    let fixed = ns
-        .wait_condition(
-            &s,
-            "fixed",
-            TIMEOUT,
-            "Reconciled=False VolumeResizeBlocked",
-            |o| condition(o, "Reconciled").is_some_and(|c| c.1 == "VolumeResizeBlocked"),
-        )
-        .await;
+    let fixed = stack::wait_condition(
+        &ns,
+        "fixed",
+        "Reconciled",
+        TIMEOUT,
+        "Reconciled=False VolumeResizeBlocked",
+        |c| c.1 == "VolumeResizeBlocked",
+    )
+    .await;
     let message = condition(&fixed, "Reconciled").unwrap().2;
     assert!(
         message.contains("spec.loki.storage.size: cannot grow from 20Gi to 30Gi: StorageClass sextant-e2e-fixed does not allow volume expansion"),
         "{message}"
     );
     let claim = claims.get("data-fixed-loki-0").await.unwrap();
-    assert_eq!(
-        claim.spec.unwrap().resources.unwrap().requests.unwrap()["storage"].0,
-        "20Gi"
-    );
+    assert_eq!(requested_storage(&claim), Some("20Gi"));
     drop(op);
     ns.cleanup().await.unwrap();
     let pvs: Api<PersistentVolume> = Api::all(cluster.client().clone());
@@ -393,29 +357,16 @@ async fn volume_growth_expands_claims_or_says_why_not() {
 
 #[tokio::test]
 async fn existing_admin_secret_is_never_overwritten() {
-    let _serial = SERIAL.lock().await;
-    let (cluster, ns) = setup("admin-secret").await;
+    let (_serial, cluster, ns) = setup("admin-secret").await;
     // Someone created the Secret first: sextant's create meets a 409 and keeps it.
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some("s-grafana-admin".into()),
-            ..Default::default()
-        },
-        string_data: Some(BTreeMap::from([
-            ("admin-user".into(), "root".into()),
-            ("admin-password".into(), "chosen-by-hand".into()),
-        ])),
-        ..Default::default()
-    };
-    ns.api::<Secret>()
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    ns.create_secret(
+        "s-grafana-admin",
+        &[("admin-user", "root"), ("admin-password", "chosen-by-hand")],
+    )
+    .await
+    .unwrap();
     let op = Operator::start(&cluster, ns.name(), &[]).await.unwrap();
-    stacks(&ns)
-        .create(&PostParams::default(), &stack("s", ns.name(), json!({})))
-        .await
-        .unwrap();
+    create(&ns, "s", json!({})).await;
     wait_ready(&ns, "s").await;
     let got = ns.api::<Secret>().get("s-grafana-admin").await.unwrap();
     let data = got.data.unwrap();
@@ -426,27 +377,26 @@ async fn existing_admin_secret_is_never_overwritten() {
 
 #[tokio::test]
 async fn recreated_stack_reattaches_to_its_retained_volumes() {
-    let _serial = SERIAL.lock().await;
-    let (cluster, ns) = setup("reattach").await;
+    let (_serial, cluster, ns) = setup("reattach").await;
     let op = Operator::start(&cluster, ns.name(), &[]).await.unwrap();
-    let s = stacks(&ns);
-    let text = std::fs::read_to_string(repo_root().join("config/samples/minimal.yaml")).unwrap();
-    let mut v: Value = serde_yaml_ng::from_str(&text).unwrap();
-    v["metadata"]["namespace"] = json!(ns.name());
-    let obj: DynamicObject = serde_json::from_value(v).unwrap();
-    s.create(&PostParams::default(), &obj).await.unwrap();
+    let minimal = stack::sample("minimal.yaml", ns.name()).unwrap();
+    stack::create(&ns, &minimal).await.unwrap();
     wait_ready(&ns, "minimal").await;
     let claims = ns.api::<PersistentVolumeClaim>();
-    let before: BTreeMap<String, String> = claims
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|c| (c.name_any(), c.uid().unwrap()))
-        .collect();
+    let claim_uids = async || -> BTreeMap<String, String> {
+        claims
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|c| (c.name_any(), c.uid().unwrap()))
+            .collect()
+    };
+    let before = claim_uids().await;
     assert_eq!(before.len(), 3, "{before:?}");
-    s.delete("minimal", &DeleteParams::background())
+    stacks(&ns)
+        .delete("minimal", &DeleteParams::background())
         .await
         .unwrap();
     ns.wait_deleted(
@@ -456,16 +406,9 @@ async fn recreated_stack_reattaches_to_its_retained_volumes() {
         "StatefulSet collected",
     )
     .await;
-    s.create(&PostParams::default(), &obj).await.unwrap();
+    stack::create(&ns, &minimal).await.unwrap();
     wait_ready(&ns, "minimal").await;
-    let after: BTreeMap<String, String> = claims
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|c| (c.name_any(), c.uid().unwrap()))
-        .collect();
+    let after = claim_uids().await;
     assert_eq!(
         after, before,
         "the re-created stack must use the same claims"

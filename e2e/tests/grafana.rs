@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::core::ObjectMeta;
 use kube::{Api, ResourceExt};
 use serde_json::json;
+use sextant_e2e::objects::config_hash;
 use sextant_e2e::operator::Operator;
-use sextant_e2e::stack::{condition, stacks};
+use sextant_e2e::stack::{self, condition, merge_patch, stacks};
 use sextant_e2e::{Cluster, TestNamespace, install_crds};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -21,15 +22,7 @@ async fn setup(test: &str, spec: serde_json::Value) -> (TestNamespace, Operator)
     install_crds(cluster.client()).await.unwrap();
     let ns = TestNamespace::create(&cluster, test).await.unwrap();
     let op = Operator::start(&cluster, ns.name(), &[]).await.unwrap();
-    let stack = json!({
-        "apiVersion": "observability.sextant.dev/v1alpha1", "kind": "ObservabilityStack",
-        "metadata": {"name": "s", "namespace": ns.name()}, "spec": spec,
-    });
-    stacks(&ns)
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(stack).unwrap(),
-        )
+    stack::create(&ns, &stack::object(ns.name(), "s", spec))
         .await
         .unwrap();
     (ns, op)
@@ -55,8 +48,8 @@ async fn provisioned_keys(ns: &TestNamespace) -> Vec<String> {
 async fn config_map_dashboards_are_provisioned_and_withdrawn() {
     let spec = json!({"grafana": {"dashboards": {"builtin": [], "configMapSelector": {"matchLabels": {"team": "agents"}}}}});
     let (ns, op) = setup("cm-dashboards", spec).await;
-    ns.wait_condition(&stacks(&ns), "s", TIMEOUT, "stack reconciled", |s| {
-        condition(s, "Reconciled").is_some_and(|c| c.0 == "True")
+    stack::wait_condition(&ns, "s", "Reconciled", TIMEOUT, "stack reconciled", |c| {
+        c.0 == "True"
     })
     .await;
     assert!(provisioned_keys(&ns).await.is_empty());
@@ -170,11 +163,7 @@ async fn grafana_config_hash(ns: &TestNamespace) -> Option<String> {
         .get_opt("s-grafana")
         .await
         .unwrap()?;
-    d.spec?
-        .template
-        .metadata?
-        .annotations?
-        .remove("observability.sextant.dev/config-hash")
+    config_hash(&d.spec?.template).map(str::to_owned)
 }
 
 /// Whether anything sextant writes besides `s-grafana-alerting` (every ConfigMap,
@@ -205,33 +194,6 @@ async fn leak(ns: &TestNamespace, op: &Operator, canary: &str) -> Option<String>
     log.contains(canary).then(|| "the operator log".into())
 }
 
-/// Replaces the `slack-hook` Secret with one holding `url`.
-async fn replace_hook(secrets: &Api<Secret>, url: &str) {
-    secrets
-        .replace(
-            "slack-hook",
-            &PostParams::default(),
-            &hook_secret(&[("url", url)]),
-        )
-        .await
-        .unwrap();
-}
-
-fn hook_secret(data: &[(&str, &str)]) -> Secret {
-    Secret {
-        metadata: ObjectMeta {
-            name: Some("slack-hook".into()),
-            ..Default::default()
-        },
-        string_data: Some(
-            data.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ),
-        ..Default::default()
-    }
-}
-
 /// Contact-point Secrets: a missing Secret or key is reported; the value reaches
 /// the stack's own Secret `s-grafana-alerting` with every `$` doubled (Grafana's
 /// escape), and nothing else sextant writes; a rotated value is re-rendered (the
@@ -246,15 +208,15 @@ async fn missing_contact_point_secret_is_reported_and_secret_values_never_leak()
         {"name": "chat", "type": "slack", "secretRef": {"name": "slack-hook", "key": "url"}}
     ]}}});
     let (ns, op) = setup("contact-points", spec).await;
-    let stack = ns
-        .wait_condition(
-            &stacks(&ns),
-            "s",
-            TIMEOUT,
-            "GrafanaReady=False SecretNotFound",
-            |s| condition(s, "GrafanaReady").is_some_and(|c| c.1 == "SecretNotFound"),
-        )
-        .await;
+    let stack = stack::wait_condition(
+        &ns,
+        "s",
+        "GrafanaReady",
+        TIMEOUT,
+        "GrafanaReady=False SecretNotFound",
+        |c| c.1 == "SecretNotFound",
+    )
+    .await;
     let (_, _, message) = condition(&stack, "GrafanaReady").unwrap();
     assert_eq!(
         message,
@@ -266,32 +228,32 @@ async fn missing_contact_point_secret_is_reported_and_secret_values_never_leak()
     assert!(points.contains("<Secret slack-hook key url>"), "{points}");
 
     // The Secret exists, without the key.
-    let secrets = ns.api::<Secret>();
-    secrets
-        .create(&PostParams::default(), &hook_secret(&[("other", "x")]))
+    ns.create_secret("slack-hook", &[("other", "x")])
         .await
         .unwrap();
-    ns.wait_condition(
-        &stacks(&ns),
+    stack::wait_condition(
+        &ns,
         "s",
+        "GrafanaReady",
         TIMEOUT,
         "GrafanaReady=False naming the missing key",
-        |s| {
-            condition(s, "GrafanaReady").is_some_and(|c| {
-                c.2 == "Secret slack-hook has no key url (spec.grafana.alerting.contactPoints[0].secretRef.key)"
-            })
+        |c| {
+            c.2 == "Secret slack-hook has no key url (spec.grafana.alerting.contactPoints[0].secretRef.key)"
         },
     )
     .await;
 
     // The key arrives.
-    replace_hook(&secrets, &value).await;
-    ns.wait_condition(
-        &stacks(&ns),
+    ns.replace_secret("slack-hook", &[("url", &value)])
+        .await
+        .unwrap();
+    stack::wait_condition(
+        &ns,
         "s",
+        "Ready",
         TIMEOUT,
         "Ready once the Secret has the key",
-        |s| condition(s, "Ready").is_some_and(|c| c.0 == "True"),
+        |c| c.0 == "True",
     )
     .await;
     let points = rendered_contact_points(&ns).await.unwrap();
@@ -306,7 +268,9 @@ async fn missing_contact_point_secret_is_reported_and_secret_values_never_leak()
     // Rotation: a new value is re-rendered and rolls Grafana.
     let hash_before = grafana_config_hash(&ns).await.unwrap();
     let new_value = format!("https://hooks.example/{rotated}/$$");
-    replace_hook(&secrets, &new_value).await;
+    ns.replace_secret("slack-hook", &[("url", &new_value)])
+        .await
+        .unwrap();
     let new_escaped = new_value.replace('$', "$$");
     ns.wait_for(
         Duration::from_secs(60),
@@ -333,14 +297,13 @@ async fn missing_contact_point_secret_is_reported_and_secret_values_never_leak()
     }
 
     // Without contact points, the rendered Secret is pruned.
-    stacks(&ns)
-        .patch(
-            "s",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"grafana": {"alerting": {"contactPoints": []}}}})),
-        )
-        .await
-        .unwrap();
+    merge_patch(
+        &ns,
+        "s",
+        json!({"spec": {"grafana": {"alerting": {"contactPoints": []}}}}),
+    )
+    .await
+    .unwrap();
     ns.wait_deleted(
         &ns.api::<Secret>(),
         "s-grafana-alerting",

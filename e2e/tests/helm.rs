@@ -17,68 +17,16 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Secret
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::core::{DynamicObject, GroupVersionKind};
-use kube::discovery::ApiResource;
 use kube::{Api, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::json;
 use sextant_e2e::audit::{self, Allowed, audit_log_path, calls_by, compare, grants};
 use sextant_e2e::helm::Release;
+use sextant_e2e::objects::requested_storage;
 use sextant_e2e::operator::{Operator, kubectl};
-use sextant_e2e::{Cluster, TestNamespace, install_crds, repo_root};
+use sextant_e2e::stack::{self, merge_patch, sample, stacks, wait_ready};
+use sextant_e2e::{Cluster, TestNamespace, install_crds};
 
-const READY_TIMEOUT: Duration = Duration::from_secs(240);
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn stacks(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk(
-        "observability.sextant.dev",
-        "v1alpha1",
-        "ObservabilityStack",
-    );
-    Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk(&gvk))
-}
-
-/// A sample with its namespace set to `ns`.
-fn sample(file: &str, ns: &str) -> Value {
-    let text = std::fs::read_to_string(repo_root().join("config/samples").join(file)).unwrap();
-    let mut v: Value = serde_yaml_ng::from_str(&text).unwrap();
-    v["metadata"]["namespace"] = json!(ns);
-    v
-}
-
-async fn create_stack(ns: &TestNamespace, stack: Value) {
-    let obj: DynamicObject = serde_json::from_value(stack).unwrap();
-    stacks(ns.client(), ns.name())
-        .create(&PostParams::default(), &obj)
-        .await
-        .unwrap();
-}
-
-async fn patch_stack(ns: &TestNamespace, name: &str, patch: Value) {
-    stacks(ns.client(), ns.name())
-        .patch(name, &PatchParams::default(), &Patch::Merge(patch))
-        .await
-        .unwrap();
-}
-
-fn ready(stack: &DynamicObject) -> bool {
-    let conditions = stack.data["status"]["conditions"].as_array();
-    conditions.is_some_and(|cs| {
-        cs.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    }) && stack.data["status"]["observedGeneration"] == json!(stack.metadata.generation)
-}
-
-async fn wait_ready(ns: &TestNamespace, name: &str) -> DynamicObject {
-    ns.wait_condition(
-        &stacks(ns.client(), ns.name()),
-        name,
-        READY_TIMEOUT,
-        &format!("stack {name} Ready=True with the chart's ServiceAccount"),
-        ready,
-    )
-    .await
-}
 
 /// Installs the chart into `release_ns` with `values` (plus `replicaCount=0`), and
 /// starts the operator as a local process with the chart's ServiceAccount token and
@@ -153,12 +101,6 @@ async fn release_grants(cluster: &Cluster, release: &Release) -> Vec<audit::Gran
     out
 }
 
-async fn served(cluster: &Cluster, group: &str, version: &str) -> bool {
-    kube::discovery::group(cluster.client(), group)
-        .await
-        .is_ok_and(|g| g.versions().any(|v| v == version))
-}
-
 /// Runs kubectl commands when dropped, also when the test panics: without its
 /// operator, a stack holding the PVC finalizer would keep its namespace Terminating,
 /// and a StorageClass would outlive the test.
@@ -192,7 +134,9 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     .await;
 
     // 1. The minimal sample, unchanged but for its namespace, becomes Ready.
-    create_stack(&ns, sample("minimal.yaml", ns.name())).await;
+    stack::create(&ns, &sample("minimal.yaml", ns.name()).unwrap())
+        .await
+        .unwrap();
     wait_ready(&ns, "minimal").await;
     let get = kubectl(&cluster, &["get", "obs", "-n", ns.name()]).unwrap();
     println!("$ kubectl get obs -n {}\n{get}", ns.name());
@@ -252,27 +196,18 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
                 .to_vec(),
         ],
     };
-    let admin: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "admin-creds"},
-        "stringData": {"admin-user": "admin", "admin-password": "e2e-only"},
-    }))
+    ns.create_secret(
+        "admin-creds",
+        &[("admin-user", "admin"), ("admin-password", "e2e-only")],
+    )
+    .await
     .unwrap();
-    ns.api::<Secret>()
-        .create(&PostParams::default(), &admin)
+    ns.create_secret("chat-hook", &[("url", "https://hooks.example/e2e")])
         .await
         .unwrap();
-    let hook: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "chat-hook"},
-        "stringData": {"url": "https://hooks.example/e2e"},
-    }))
-    .unwrap();
-    ns.api::<Secret>()
-        .create(&PostParams::default(), &hook)
-        .await
-        .unwrap();
-    let mut refs = sample("minimal.yaml", ns.name());
-    refs["metadata"]["name"] = json!("refs");
-    refs["spec"] = json!({
+    let mut refs = sample("minimal.yaml", ns.name()).unwrap();
+    refs.metadata.name = Some("refs".into());
+    refs.data["spec"] = json!({
         "storage": {"deletionPolicy": "Delete", "storageClassName": class},
         "prometheus": {"storage": {"size": "1Gi"}},
         "grafana": {
@@ -282,7 +217,7 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
             ]},
         },
     });
-    create_stack(&ns, refs).await;
+    stack::create(&ns, &refs).await.unwrap();
     wait_ready(&ns, "refs").await;
     ns.api::<Secret>()
         .get("refs-grafana-alerting")
@@ -313,36 +248,31 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
             .await
             .unwrap();
     }
-    patch_stack(
+    merge_patch(
         &ns,
         "refs",
         json!({"spec": {"prometheus": {"storage": {"size": "2Gi"}}}}),
     )
-    .await;
+    .await
+    .unwrap();
     ns.wait_condition(
         &claims,
         claim,
         CHANGE_TIMEOUT,
         "the claim grows to 2Gi",
-        |c| {
-            c.spec
-                .as_ref()
-                .and_then(|s| s.resources.as_ref())
-                .and_then(|r| r.requests.as_ref())
-                .and_then(|r| r.get("storage"))
-                .is_some_and(|q| q.0 == "2Gi")
-        },
+        |c| requested_storage(c) == Some("2Gi"),
     )
     .await;
 
     //    c. Pruning: without Prometheus and Grafana, their StatefulSet, Deployment,
     //       Role, RoleBinding and generated admin Secret are deleted.
-    patch_stack(
+    merge_patch(
         &ns,
         "minimal",
         json!({"spec": {"prometheus": {"enabled": false}, "grafana": {"enabled": false}}}),
     )
-    .await;
+    .await
+    .unwrap();
     ns.wait_deleted(
         &ns.api::<StatefulSet>(),
         "minimal-prometheus",
@@ -381,17 +311,12 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     wait_ready(&ns, "minimal").await;
 
     //    d. Deleting the Delete-policy stack deletes its claims, then its finalizer.
-    stacks(ns.client(), ns.name())
+    stacks(&ns)
         .delete("refs", &DeleteParams::background())
         .await
         .unwrap();
-    ns.wait_deleted(
-        &stacks(ns.client(), ns.name()),
-        "refs",
-        CHANGE_TIMEOUT,
-        "stack refs finalized",
-    )
-    .await;
+    ns.wait_deleted(&stacks(&ns), "refs", CHANGE_TIMEOUT, "stack refs finalized")
+        .await;
     ns.wait_for(CHANGE_TIMEOUT, "the claims of refs deleted", async || {
         let left: Vec<String> = claims
             .list(&ListParams::default())
@@ -465,7 +390,7 @@ async fn allowed(cluster: &Cluster) -> Vec<Allowed> {
                 .into(),
         });
     }
-    if !served(cluster, "autoscaling", "v2").await {
+    if !cluster.serves("autoscaling", "v2").await {
         for verb in ["list", "watch", "create", "patch", "delete"] {
             out.push(Allowed {
                 group: "autoscaling",
@@ -475,7 +400,7 @@ async fn allowed(cluster: &Cluster) -> Vec<Allowed> {
             });
         }
     }
-    if !served(cluster, "policy", "v1").await {
+    if !cluster.serves("policy", "v1").await {
         for verb in ["list", "watch", "create", "patch", "delete"] {
             out.push(Allowed {
                 group: "policy",
@@ -561,13 +486,15 @@ async fn namespaced_mode_grants_only_roles_and_brings_a_stack_to_ready() {
         "Roles only in the watched namespace"
     );
 
-    create_stack(&watched, sample("minimal.yaml", watched.name())).await;
+    stack::create(&watched, &sample("minimal.yaml", watched.name()).unwrap())
+        .await
+        .unwrap();
     wait_ready(&watched, "minimal").await;
 
     // The ServiceAccount can do nothing in a namespace it does not watch.
     let kubeconfig = release.service_account_kubeconfig().await.unwrap();
     let as_operator = Cluster::try_connect_to(&kubeconfig).await.unwrap();
-    let err = stacks(as_operator.client(), home.name())
+    let err = stack::stacks_in(as_operator.client(), home.name())
         .list(&ListParams::default())
         .await
         .expect_err("the ServiceAccount may not list stacks outside the watched namespace");

@@ -7,24 +7,15 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
-use kube::core::DynamicObject;
 use kube::{Api, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::json;
+use sextant_e2e::objects::config_hash;
 use sextant_e2e::operator::{Operator, kubectl};
-use sextant_e2e::stack::{condition, stacks, wait_ready};
-use sextant_e2e::{Cluster, TestNamespace, install_crds, repo_root};
+use sextant_e2e::stack::{self, condition, merge_patch, sample, stacks, wait_ready};
+use sextant_e2e::{Cluster, TestNamespace, install_crds};
 
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(90);
-const CONFIG_HASH: &str = "observability.sextant.dev/config-hash";
 const CHILDREN: &str = "app.kubernetes.io/managed-by=sextant";
-
-/// A sample with its namespace set to the test's.
-fn sample(name: &str, ns: &str) -> Value {
-    let text = std::fs::read_to_string(repo_root().join("config/samples").join(name)).unwrap();
-    let mut v: Value = serde_yaml_ng::from_str(&text).unwrap();
-    v["metadata"]["namespace"] = json!(ns);
-    v
-}
 
 async fn setup(test: &str) -> (Cluster, TestNamespace, Operator) {
     let cluster = Cluster::connect().await;
@@ -34,9 +25,14 @@ async fn setup(test: &str) -> (Cluster, TestNamespace, Operator) {
     (cluster, ns, op)
 }
 
-async fn create_stack(ns: &TestNamespace, stack: &Value) {
-    let obj: DynamicObject = serde_json::from_value(stack.clone()).unwrap();
-    stacks(ns).create(&Default::default(), &obj).await.unwrap();
+/// `setup`, then the minimal sample, Ready.
+async fn setup_minimal(test: &str) -> (TestNamespace, Operator) {
+    let (_cluster, ns, op) = setup(test).await;
+    stack::create(&ns, &sample("minimal.yaml", ns.name()).unwrap())
+        .await
+        .unwrap();
+    wait_ready(&ns, "minimal").await;
+    (ns, op)
 }
 
 /// resourceVersion of every labelled child of the kinds that have no status,
@@ -77,17 +73,21 @@ async fn fingerprint(ns: &TestNamespace) -> BTreeMap<String, String> {
     out
 }
 
-fn pod_hash(template: Option<&BTreeMap<String, String>>) -> String {
-    template
-        .and_then(|a| a.get(CONFIG_HASH))
-        .cloned()
+/// The config hash of a StatefulSet's pod template.
+fn pod_hash(sts: &StatefulSet) -> String {
+    sts.spec
+        .as_ref()
+        .and_then(|s| config_hash(&s.template))
         .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test]
 async fn sample_reaches_ready_and_describe_shows_conditions_and_events() {
     let (cluster, ns, op) = setup("ready").await;
-    create_stack(&ns, &sample("agent-fleet.yaml", ns.name())).await;
+    stack::create(&ns, &sample("agent-fleet.yaml", ns.name()).unwrap())
+        .await
+        .unwrap();
     let stack = wait_ready(&ns, "agents").await;
     for c in [
         "Reconciled",
@@ -110,9 +110,7 @@ async fn sample_reaches_ready_and_describe_shows_conditions_and_events() {
     // On a cluster without autoscaling/v2 (the local 1.20 control plane) the
     // collector runs at minReplicas and its condition says why; elsewhere an HPA
     // owns the replicas.
-    let hpa_served = kube::discovery::group(cluster.client(), "autoscaling")
-        .await
-        .is_ok_and(|g| g.versions().any(|v| v == "v2"));
+    let hpa_served = cluster.serves("autoscaling", "v2").await;
     let collector = ns
         .api::<Deployment>()
         .get("agents-collector")
@@ -153,42 +151,19 @@ async fn sample_reaches_ready_and_describe_shows_conditions_and_events() {
 
 #[tokio::test]
 async fn retention_change_rolls_only_loki_and_writes_nothing_else() {
-    let (_cluster, ns, op) = setup("retention").await;
-    create_stack(&ns, &sample("minimal.yaml", ns.name())).await;
-    wait_ready(&ns, "minimal").await;
+    let (ns, op) = setup_minimal("retention").await;
     let before = fingerprint(&ns).await;
     let sts = ns.api::<StatefulSet>();
-    let loki_hash = pod_hash(
-        sts.get("minimal-loki")
-            .await
-            .unwrap()
-            .spec
-            .unwrap()
-            .template
-            .metadata
-            .unwrap()
-            .annotations
-            .as_ref(),
-    );
-    stacks(&ns)
-        .patch(
-            "minimal",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"loki": {"retention": {"period": "14d"}}}})),
-        )
-        .await
-        .unwrap();
+    let loki_hash = pod_hash(&sts.get("minimal-loki").await.unwrap());
+    merge_patch(
+        &ns,
+        "minimal",
+        json!({"spec": {"loki": {"retention": {"period": "14d"}}}}),
+    )
+    .await
+    .unwrap();
     ns.wait_for(CHANGE_TIMEOUT, "Loki's config hash changes", async || {
-        let s = sts.get("minimal-loki").await?;
-        let h = pod_hash(
-            s.spec
-                .unwrap()
-                .template
-                .metadata
-                .unwrap()
-                .annotations
-                .as_ref(),
-        );
+        let h = pod_hash(&sts.get("minimal-loki").await?);
         Ok((h != loki_hash).then_some(()))
     })
     .await;
@@ -215,9 +190,7 @@ async fn retention_change_rolls_only_loki_and_writes_nothing_else() {
 
 #[tokio::test]
 async fn deleted_child_is_recreated_and_hand_edit_reverted() {
-    let (_cluster, ns, op) = setup("drift").await;
-    create_stack(&ns, &sample("minimal.yaml", ns.name())).await;
-    wait_ready(&ns, "minimal").await;
+    let (ns, op) = setup_minimal("drift").await;
     let services = ns.api::<Service>();
     let old_uid = services.get("minimal-prometheus").await.unwrap().uid();
     services
@@ -264,40 +237,26 @@ async fn deleted_child_is_recreated_and_hand_edit_reverted() {
 
 #[tokio::test]
 async fn invalid_spec_is_reported_and_changes_no_child() {
-    let (_cluster, ns, op) = setup("invalid").await;
-    create_stack(&ns, &sample("minimal.yaml", ns.name())).await;
-    wait_ready(&ns, "minimal").await;
+    let (ns, op) = setup_minimal("invalid").await;
     let before = fingerprint(&ns).await;
     // Valid for the schema, invalid for sextant: Loki keeps logs in whole days.
-    stacks(&ns)
-        .patch(
-            "minimal",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"retention": {"logs": "36h"}}})),
-        )
-        .await
-        .unwrap();
-    let stack = ns
-        .wait_condition(
-            &stacks(&ns),
-            "minimal",
-            CHANGE_TIMEOUT,
-            "Reconciled=False InvalidSpec",
-            |s| {
-                condition(s, "Reconciled")
-                    .is_some_and(|(st, r, _)| st == "False" && r == "InvalidSpec")
-            },
-        )
-        .await;
-    let message = stack.data["status"]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Reconciled")
-        .unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    merge_patch(
+        &ns,
+        "minimal",
+        json!({"spec": {"retention": {"logs": "36h"}}}),
+    )
+    .await
+    .unwrap();
+    let stack = stack::wait_condition(
+        &ns,
+        "minimal",
+        "Reconciled",
+        CHANGE_TIMEOUT,
+        "Reconciled=False InvalidSpec",
+        |(st, r, _)| st == "False" && r == "InvalidSpec",
+    )
+    .await;
+    let (_, _, message) = condition(&stack, "Reconciled").unwrap();
     assert!(
         message.starts_with("spec.retention.logs: must be a whole number of days"),
         "{message}"
@@ -314,17 +273,14 @@ async fn invalid_spec_is_reported_and_changes_no_child() {
 
 #[tokio::test]
 async fn disabling_a_component_removes_its_children() {
-    let (_cluster, ns, op) = setup("disable").await;
-    create_stack(&ns, &sample("minimal.yaml", ns.name())).await;
-    wait_ready(&ns, "minimal").await;
-    stacks(&ns)
-        .patch(
-            "minimal",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"tempo": {"enabled": false}}})),
-        )
-        .await
-        .unwrap();
+    let (ns, op) = setup_minimal("disable").await;
+    merge_patch(
+        &ns,
+        "minimal",
+        json!({"spec": {"tempo": {"enabled": false}}}),
+    )
+    .await
+    .unwrap();
     ns.wait_deleted(
         &ns.api::<StatefulSet>(),
         "minimal-tempo",
@@ -382,13 +338,13 @@ async fn claims(ns: &TestNamespace) -> Vec<String> {
 #[tokio::test]
 async fn deleting_the_stack_keeps_volumes_unless_policy_is_delete() {
     let (_cluster, ns, op) = setup("volumes").await;
-    let mut keep = sample("minimal.yaml", ns.name());
-    keep["metadata"]["name"] = json!("keep");
-    let mut drop_ = sample("minimal.yaml", ns.name());
-    drop_["metadata"]["name"] = json!("gone");
-    drop_["spec"] = json!({"storage": {"deletionPolicy": "Delete"}});
-    create_stack(&ns, &keep).await;
-    create_stack(&ns, &drop_).await;
+    let mut keep = sample("minimal.yaml", ns.name()).unwrap();
+    keep.metadata.name = Some("keep".into());
+    let mut drop_ = sample("minimal.yaml", ns.name()).unwrap();
+    drop_.metadata.name = Some("gone".into());
+    drop_.data["spec"] = json!({"storage": {"deletionPolicy": "Delete"}});
+    stack::create(&ns, &keep).await.unwrap();
+    stack::create(&ns, &drop_).await.unwrap();
     wait_ready(&ns, "keep").await;
     wait_ready(&ns, "gone").await;
     let all = claims(&ns).await;
@@ -520,28 +476,27 @@ async fn wait_metrics_count(
 async fn deleted_stacks_leave_the_stack_metrics() {
     let (_cluster, ns, op) = setup("forget").await;
     let named = |name: &str| {
-        let mut s = sample("minimal.yaml", ns.name());
-        s["metadata"]["name"] = json!(name);
+        let mut s = sample("minimal.yaml", ns.name()).unwrap();
+        s.metadata.name = Some(name.into());
         s
     };
     // `keep` and `gone` are Ready and own children; `broken` is invalid for
     // sextant (Loki keeps logs in whole days), so it has no children whose garbage
     // collection could trigger a reconcile after it is deleted.
     let mut broken = named("broken");
-    broken["spec"] = json!({"retention": {"logs": "36h"}});
+    broken.data["spec"] = json!({"retention": {"logs": "36h"}});
     for stack in [named("keep"), named("gone"), broken] {
-        create_stack(&ns, &stack).await;
+        stack::create(&ns, &stack).await.unwrap();
     }
     wait_ready(&ns, "keep").await;
     wait_ready(&ns, "gone").await;
-    ns.wait_condition(
-        &stacks(&ns),
+    stack::wait_condition(
+        &ns,
         "broken",
+        "Reconciled",
         CHANGE_TIMEOUT,
         "Reconciled=False InvalidSpec",
-        |s| {
-            condition(s, "Reconciled").is_some_and(|(st, r, _)| st == "False" && r == "InvalidSpec")
-        },
+        |(st, r, _)| st == "False" && r == "InvalidSpec",
     )
     .await;
     wait_metrics_count(

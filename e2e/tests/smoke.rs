@@ -9,10 +9,11 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use kube::core::GroupVersionKind;
 use kube::{Api, ResourceExt};
 use serde_json::json;
-use sextant_e2e::{Cluster, TestNamespace, api_status, install_crds, parse_documents, repo_root};
+use sextant_e2e::{
+    Cluster, TestNamespace, api_status, install_crds, parse_documents, repo_root, stack,
+};
 
 const WORKLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 const GC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -204,8 +205,14 @@ spec:
     ns.cleanup().await.expect("delete namespace");
 }
 
-/// Creates `owner` and a `dependent` ConfigMap owned by it; returns the dependent's API.
-async fn owned_config_maps(ns: &TestNamespace) -> Api<ConfigMap> {
+/// In a fresh namespace, creates the ConfigMap `owner` and a `dependent` owned by it,
+/// deletes the owner with `params` and waits until the dependent is garbage-collected.
+/// Returns the namespace and its ConfigMap API.
+async fn owner_deleted(test: &str, params: &DeleteParams) -> (TestNamespace, Api<ConfigMap>) {
+    let cluster = Cluster::connect().await;
+    let ns = TestNamespace::create(&cluster, test)
+        .await
+        .expect("create namespace");
     let maps: Api<ConfigMap> = ns.api();
     let owner: ConfigMap =
         serde_json::from_value(json!({"metadata": {"name": "owner"}})).expect("ConfigMap");
@@ -230,19 +237,7 @@ async fn owned_config_maps(ns: &TestNamespace) -> Api<ConfigMap> {
     maps.create(&PostParams::default(), &dependent)
         .await
         .expect("create dependent");
-    maps
-}
-
-#[tokio::test]
-async fn dependent_is_garbage_collected_when_owner_is_deleted_in_background() {
-    let cluster = Cluster::connect().await;
-    let ns = TestNamespace::create(&cluster, "gc-background")
-        .await
-        .expect("create namespace");
-    let maps = owned_config_maps(&ns).await;
-    maps.delete("owner", &DeleteParams::background())
-        .await
-        .expect("delete owner");
+    maps.delete("owner", params).await.expect("delete owner");
     ns.wait_deleted(
         &maps,
         "dependent",
@@ -250,27 +245,19 @@ async fn dependent_is_garbage_collected_when_owner_is_deleted_in_background() {
         "ConfigMap dependent is garbage-collected",
     )
     .await;
+    (ns, maps)
+}
+
+#[tokio::test]
+async fn dependent_is_garbage_collected_when_owner_is_deleted_in_background() {
+    let (ns, _) = owner_deleted("gc-background", &DeleteParams::background()).await;
     ns.cleanup().await.expect("delete namespace");
 }
 
 #[tokio::test]
 async fn dependent_is_garbage_collected_before_owner_in_foreground() {
-    let cluster = Cluster::connect().await;
-    let ns = TestNamespace::create(&cluster, "gc-foreground")
-        .await
-        .expect("create namespace");
-    let maps = owned_config_maps(&ns).await;
-    maps.delete("owner", &DeleteParams::foreground())
-        .await
-        .expect("delete owner");
     // The owner waits (foregroundDeletion finalizer) until its blocking dependent is gone.
-    ns.wait_deleted(
-        &maps,
-        "dependent",
-        GC_TIMEOUT,
-        "ConfigMap dependent is garbage-collected",
-    )
-    .await;
+    let (ns, maps) = owner_deleted("gc-foreground", &DeleteParams::foreground()).await;
     ns.wait_deleted(
         &maps,
         "owner",
@@ -279,14 +266,6 @@ async fn dependent_is_garbage_collected_before_owner_in_foreground() {
     )
     .await;
     ns.cleanup().await.expect("delete namespace");
-}
-
-fn stack_gvk() -> GroupVersionKind {
-    GroupVersionKind::gvk(
-        "observability.sextant.dev",
-        "v1alpha1",
-        "ObservabilityStack",
-    )
 }
 
 /// The minimal sample stack, as the user would `kubectl apply` it.
@@ -308,10 +287,7 @@ fn minimal_sample() -> DynamicObject {
         .map(|t| (t.api_version.clone(), t.kind.clone()));
     assert_eq!(
         gvk,
-        Some((
-            "observability.sextant.dev/v1alpha1".to_owned(),
-            "ObservabilityStack".to_owned()
-        )),
+        Some((stack::gvk().api_version(), stack::KIND.to_owned())),
         "{} is not an ObservabilityStack",
         path.display()
     );
@@ -341,7 +317,7 @@ async fn crd_installs_and_accepts_the_minimal_sample() {
         .expect("the API server accepts config/samples/minimal.yaml");
 
     // `kubectl get obs NAME` finds it.
-    let (resource, _) = kube::discovery::pinned_kind(cluster.client(), &stack_gvk())
+    let (resource, _) = kube::discovery::pinned_kind(cluster.client(), &stack::gvk())
         .await
         .expect("ObservabilityStack is served");
     let stacks: Api<DynamicObject> =

@@ -9,14 +9,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
-use kube::api::{DynamicObject, ListParams};
-use kube::core::GroupVersionKind;
-use kube::discovery::ApiResource;
-use serde_json::{Value, json};
+use kube::api::ListParams;
+use serde_json::json;
 use sextant_e2e::operator::{Operator, kubectl};
-use sextant_e2e::{Cluster, TestNamespace, install_crds, repo_root, wait_for};
+use sextant_e2e::{Cluster, TestNamespace, install_crds, stack, wait_for};
 
 /// Kinds sextant writes (main resource only for workloads: controllers update status).
 const WATCHED: [&str; 11] = [
@@ -80,48 +78,20 @@ async fn converged_stack_costs_zero_writes_across_a_resync() {
     install_crds(cluster.client()).await.unwrap();
     let ns = TestNamespace::create(&cluster, "steady").await.unwrap();
     let op = Operator::start(&cluster, ns.name(), &[]).await.unwrap();
-    let text =
-        std::fs::read_to_string(repo_root().join("config/samples/agent-fleet.yaml")).unwrap();
-    let mut stack: Value = serde_yaml_ng::from_str(&text).unwrap();
-    stack["metadata"]["namespace"] = json!(ns.name());
+    let mut agents = stack::sample("agent-fleet.yaml", ns.name()).unwrap();
     // A contact point, so that the Secret sextant renders from a referenced Secret
     // (`agents-grafana-alerting`) is part of the steady state too.
-    let hook: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "steady-hook"},
-        "stringData": {"url": "https://hooks.example/steady?sig=a$b"},
-    }))
+    ns.create_secret(
+        "steady-hook",
+        &[("url", "https://hooks.example/steady?sig=a$b")],
+    )
+    .await
     .unwrap();
-    ns.api::<Secret>()
-        .create(&Default::default(), &hook)
-        .await
-        .unwrap();
-    stack["spec"]["grafana"]["alerting"]["contactPoints"] = json!([
+    agents.data["spec"]["grafana"]["alerting"]["contactPoints"] = json!([
         {"name": "chat", "type": "slack", "secretRef": {"name": "steady-hook", "key": "url"}},
     ]);
-    let gvk = GroupVersionKind::gvk(
-        "observability.sextant.dev",
-        "v1alpha1",
-        "ObservabilityStack",
-    );
-    let stacks: Api<DynamicObject> =
-        Api::namespaced_with(ns.client().clone(), ns.name(), &ApiResource::from_gvk(&gvk));
-    stacks
-        .create(&Default::default(), &serde_json::from_value(stack).unwrap())
-        .await
-        .unwrap();
-    ns.wait_condition(
-        &stacks,
-        "agents",
-        Duration::from_secs(240),
-        "stack Ready",
-        |s| {
-            s.data["status"]["conditions"].as_array().is_some_and(|cs| {
-                cs.iter()
-                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
-            })
-        },
-    )
-    .await;
+    stack::create(&ns, &agents).await.unwrap();
+    stack::wait_ready(&ns, "agents").await;
 
     // Let namespaces of earlier tests finish terminating: their deletion writes too.
     let namespaces: Api<Namespace> = Api::all(cluster.client().clone());

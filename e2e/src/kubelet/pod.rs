@@ -149,26 +149,29 @@ pub fn running_status_patch(pod: &Pod, host_ip: &str, now: &Time) -> Value {
     json!({ "status": status_patch })
 }
 
-fn image_fields(c: &Container, uid: &str) -> (String, String, String) {
+fn container_id(c: &Container, uid: &str) -> String {
+    format!("sextant-sim://{uid}/{}", c.name)
+}
+
+/// The status of a ready container in `state`: what every container status holds.
+fn ready_container(c: &Container, uid: &str, state: Value) -> Value {
     let image = c.image.clone().unwrap_or_default();
-    let image_id = format!("sextant-sim://{image}");
-    let container_id = format!("sextant-sim://{uid}/{}", c.name);
-    (image, image_id, container_id)
+    json!({
+        "name": c.name,
+        "image": image,
+        "imageID": format!("sextant-sim://{image}"),
+        "containerID": container_id(c, uid),
+        "ready": true,
+        "restartCount": 0,
+        "state": state,
+    })
 }
 
 /// A container that started at `since` and is running and ready.
 fn running_container(c: &Container, uid: &str, since: &Time) -> Value {
-    let (image, image_id, container_id) = image_fields(c, uid);
-    json!({
-        "name": c.name,
-        "image": image,
-        "imageID": image_id,
-        "containerID": container_id,
-        "ready": true,
-        "started": true,
-        "restartCount": 0,
-        "state": {"running": {"startedAt": since}},
-    })
+    let mut status = ready_container(c, uid, json!({"running": {"startedAt": since}}));
+    status["started"] = json!(true);
+    status
 }
 
 /// An init container: completed with exit code 0, or running when it is a sidecar
@@ -177,22 +180,14 @@ fn init_container(c: &Container, uid: &str, since: &Time) -> Value {
     if c.restart_policy.as_deref() == Some("Always") {
         return running_container(c, uid, since);
     }
-    let (image, image_id, container_id) = image_fields(c, uid);
-    json!({
-        "name": c.name,
-        "image": image,
-        "imageID": image_id,
-        "containerID": container_id,
-        "ready": true,
-        "restartCount": 0,
-        "state": {"terminated": {
-            "exitCode": 0,
-            "reason": "Completed",
-            "startedAt": since,
-            "finishedAt": since,
-            "containerID": container_id,
-        }},
-    })
+    let terminated = json!({"terminated": {
+        "exitCode": 0,
+        "reason": "Completed",
+        "startedAt": since,
+        "finishedAt": since,
+        "containerID": container_id(c, uid),
+    }});
+    ready_container(c, uid, terminated)
 }
 
 #[cfg(test)]
@@ -209,31 +204,53 @@ mod tests {
         Time(k8s_openapi::jiff::Timestamp::from_second(1_700_000_000).expect("valid"))
     }
 
+    /// What the kubelet of node `sim` does with the pod `yaml`.
+    fn decided(yaml: &str) -> Action {
+        decide(&pod(yaml), NODE)
+    }
+
+    /// Stores in `p` the status [`running_status_patch`] writes, as the API server
+    /// would; returns that status.
+    fn mark_running(p: &mut Pod) -> Value {
+        let status = running_status_patch(p, "127.0.0.1", &now())["status"].take();
+        p.status = Some(serde_json::from_value(status.clone()).expect("status round-trips"));
+        status
+    }
+
     #[test]
     fn unbound_pending_pod_is_bound() {
-        let p = pod(
-            "metadata: {name: a, uid: u1}\nspec: {containers: [{name: c, image: i}]}\nstatus: {phase: Pending}",
+        assert_eq!(
+            decided(
+                "metadata: {name: a, uid: u1}\nspec: {containers: [{name: c, image: i}]}\nstatus: {phase: Pending}"
+            ),
+            Action::Bind
         );
-        assert_eq!(decide(&p, NODE), Action::Bind);
     }
 
     #[test]
     fn pod_on_other_node_is_ignored() {
-        let p =
-            pod("metadata: {name: a}\nspec: {nodeName: other, containers: [{name: c, image: i}]}");
-        assert_eq!(decide(&p, NODE), Action::Ignore);
+        assert_eq!(
+            decided(
+                "metadata: {name: a}\nspec: {nodeName: other, containers: [{name: c, image: i}]}"
+            ),
+            Action::Ignore
+        );
     }
 
     #[test]
     fn deleting_pod_on_our_node_is_finalized_and_elsewhere_ignored() {
-        let ours = pod(
-            "metadata: {name: a, deletionTimestamp: '2024-01-01T00:00:00Z'}\nspec: {nodeName: sim, containers: []}",
+        assert_eq!(
+            decided(
+                "metadata: {name: a, deletionTimestamp: '2024-01-01T00:00:00Z'}\nspec: {nodeName: sim, containers: []}"
+            ),
+            Action::FinalizeDeletion
         );
-        assert_eq!(decide(&ours, NODE), Action::FinalizeDeletion);
-        let unbound = pod(
-            "metadata: {name: a, deletionTimestamp: '2024-01-01T00:00:00Z'}\nspec: {containers: []}",
+        assert_eq!(
+            decided(
+                "metadata: {name: a, deletionTimestamp: '2024-01-01T00:00:00Z'}\nspec: {containers: []}"
+            ),
+            Action::Ignore
         );
-        assert_eq!(decide(&unbound, NODE), Action::Ignore);
     }
 
     #[test]
@@ -243,8 +260,7 @@ mod tests {
         );
         assert_eq!(decide(&p, NODE), Action::MarkRunning);
 
-        let patch = running_status_patch(&p, "127.0.0.1", &now());
-        let status = &patch["status"];
+        let status = mark_running(&mut p);
         assert_eq!(status["phase"], "Running");
         assert_eq!(status["containerStatuses"][0]["image"], "nginx:1");
         assert_eq!(status["containerStatuses"][0]["ready"], true);
@@ -257,8 +273,6 @@ mod tests {
                 .as_str()
                 .is_some_and(|ip| ip.starts_with("10.244."))
         );
-
-        p.status = Some(serde_json::from_value(status.clone()).expect("status round-trips"));
         assert!(is_running_and_ready(&p));
         assert_eq!(decide(&p, NODE), Action::Ignore);
     }
@@ -268,8 +282,7 @@ mod tests {
         let mut p = pod(
             "metadata: {name: a, uid: u1}\nspec: {nodeName: sim, containers: [{name: c, image: 'nginx:1'}]}",
         );
-        let patch = running_status_patch(&p, "127.0.0.1", &now());
-        p.status = Some(serde_json::from_value(patch["status"].clone()).expect("status"));
+        mark_running(&mut p);
         if let Some(spec) = p.spec.as_mut() {
             spec.containers[0].image = Some("nginx:2".into());
         }
@@ -278,13 +291,16 @@ mod tests {
 
     #[test]
     fn terminal_and_gated_pods_are_ignored() {
-        let done = pod(
-            "metadata: {name: a}\nspec: {nodeName: sim, containers: []}\nstatus: {phase: Succeeded}",
+        assert_eq!(
+            decided(
+                "metadata: {name: a}\nspec: {nodeName: sim, containers: []}\nstatus: {phase: Succeeded}"
+            ),
+            Action::Ignore
         );
-        assert_eq!(decide(&done, NODE), Action::Ignore);
-        let gated =
-            pod("metadata: {name: a}\nspec: {schedulingGates: [{name: g}], containers: []}");
-        assert_eq!(decide(&gated, NODE), Action::Ignore);
+        assert_eq!(
+            decided("metadata: {name: a}\nspec: {schedulingGates: [{name: g}], containers: []}"),
+            Action::Ignore
+        );
     }
 
     #[test]
