@@ -583,3 +583,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn render_for_an_old_server_drops_what_it_cannot_serve_and_refuses_unknown_versions() {
+    let sample = common::root().join("config/samples/production.yaml");
+    let current = sextant(&["render"], &sample);
+    assert!(current.status.success(), "{}", text_of(&current));
+    let old = sextant(&["render", "--kube-version", "1.20"], &sample);
+    assert!(old.status.success(), "{}", text_of(&old));
+    let count = |out: &Output, kind: &str| {
+        String::from_utf8_lossy(&out.stdout)
+            .matches(&format!("kind: {kind}\n"))
+            .count()
+    };
+    assert_eq!(count(&current, "HorizontalPodAutoscaler"), 1);
+    assert_eq!(count(&old, "HorizontalPodAutoscaler"), 0);
+    assert_eq!(count(&old, "PodDisruptionBudget"), 0);
+    assert_eq!(count(&old, "StatefulSet"), count(&current, "StatefulSet"));
+
+    for bad in ["2.0", "1.15", "1", "latest", ""] {
+        let out = sextant(&["render", "--kube-version", bad], &sample);
+        let text = text_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {text}");
+        assert!(out.stdout.is_empty(), "{bad:?}: printed objects");
+        assert!(
+            text.contains("--kube-version") && text.contains("1.16 or later"),
+            "{bad:?}: the error names the flag and the rule: {text}"
+        );
+    }
+}

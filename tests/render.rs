@@ -6,7 +6,7 @@ mod common;
 use serde_json::Value;
 use sextant::build::build;
 use sextant::model::CONFIG_HASH_ANNOTATION;
-use sextant::model::Capabilities;
+use sextant::model::{Capabilities, Component, child_name};
 use sextant::validate::Dereferenced;
 use sextant::validate::validate;
 
@@ -592,4 +592,64 @@ fn dashboards_refer_only_to_what_the_stack_runs() {
         }
         assert!(dashboards > 0, "{spec}: no dashboard left");
     }
+}
+
+/// On a Kubernetes 1.20 API server (no autoscaling/v2, no policy/v1, no PVC
+/// retention policy) the production sample renders exactly what it renders on a
+/// current server, less the HorizontalPodAutoscaler, the PodDisruptionBudget and
+/// the StatefulSets' `persistentVolumeClaimRetentionPolicy`, with the collector
+/// running its `minReplicas` instead of leaving replicas to the autoscaler.
+#[test]
+fn an_old_api_server_gets_the_same_stack_less_what_it_cannot_serve() {
+    let (_, stack) = common::samples()
+        .into_iter()
+        .find(|(n, _)| n == "production")
+        .unwrap();
+    let valid = validate(&stack, &Dereferenced::offline()).unwrap();
+    let current = build(&valid, &Capabilities::current()).to_values();
+    let old = build(&valid, &Capabilities::for_kube_version("1.20").unwrap()).to_values();
+
+    let kinds =
+        |objects: &[Value], kind: &str| objects.iter().filter(|o| o["kind"] == kind).count();
+    assert_eq!(kinds(&current, "HorizontalPodAutoscaler"), 1);
+    assert!(kinds(&current, "PodDisruptionBudget") >= 1);
+    assert_eq!(kinds(&old, "HorizontalPodAutoscaler"), 0);
+    assert_eq!(kinds(&old, "PodDisruptionBudget"), 0);
+
+    let collector = &child_name(&valid.name, Component::Collector, None);
+    assert!(
+        find(&current, "Deployment", collector)["spec"]
+            .get("replicas")
+            .is_none()
+    );
+    let min = stack.spec.collector.autoscaling.min_replicas;
+    assert_eq!(
+        find(&old, "Deployment", collector)["spec"]["replicas"],
+        serde_json::json!(min)
+    );
+
+    // Everything else is byte for byte what a current server gets.
+    let mut expected: Vec<Value> = current
+        .into_iter()
+        .filter(|o| o["kind"] != "HorizontalPodAutoscaler" && o["kind"] != "PodDisruptionBudget")
+        .collect();
+    let mut retention_policies = 0;
+    for o in &mut expected {
+        if o["kind"] == "StatefulSet" {
+            let spec = o["spec"].as_object_mut().unwrap();
+            retention_policies += usize::from(
+                spec.remove("persistentVolumeClaimRetentionPolicy")
+                    .is_some(),
+            );
+        }
+        if o["kind"] == "Deployment" && o["metadata"]["name"] == collector.as_str() {
+            o["spec"]["replicas"] = serde_json::json!(min);
+        }
+    }
+    assert_eq!(retention_policies, kinds(&old, "StatefulSet"));
+    assert!(
+        retention_policies >= 3,
+        "Prometheus, Tempo and Loki keep data"
+    );
+    assert_eq!(old, expected);
 }

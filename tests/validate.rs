@@ -539,3 +539,173 @@ fn config_map_selector_is_a_valid_selector() {
         "spec.grafana.dashboards.configMapSelector.matchLabels: \"not a value!\" (for \"team\") is not a valid label value",
     );
 }
+
+// What the controller read from the cluster (`Dereferenced`) is checked here, by
+// the same pure `validate`: missing Secrets and keys are reported by field, a bad
+// ConfigMap dashboard is left out with a reason, values never reach a message.
+mod dereferenced {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use sextant::model::{FOLDER, FOLDER_ANNOTATION, ValidatedStack};
+    use sextant::validate::{Dereferenced, referenced_secret_names, validate};
+
+    use super::common::with_spec;
+
+    const SPEC: &str = "grafana:
+  adminCredentials: {secretName: grafana-admin}
+  dashboards: {configMapSelector: {matchLabels: {dash: 'yes'}}}
+  alerting:
+    contactPoints:
+      - {name: chat, type: slack, secretRef: {name: slack, key: url}}
+    defaultContactPoint: chat";
+
+    fn secret(name: &str, data: &[(&str, &[u8])]) -> Option<Secret> {
+        Some(Secret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..ObjectMeta::default()
+            },
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.to_vec())))
+                    .collect(),
+            ),
+            ..Secret::default()
+        })
+    }
+
+    fn config_map(name: &str, folder: Option<&str>, data: &[(&str, &str)]) -> ConfigMap {
+        ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                annotations: folder
+                    .map(|f| BTreeMap::from([(FOLDER_ANNOTATION.to_string(), f.to_string())])),
+                ..ObjectMeta::default()
+            },
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..ConfigMap::default()
+        }
+    }
+
+    fn valid(refs: &Dereferenced) -> ValidatedStack {
+        validate(&with_spec(SPEC), refs).unwrap()
+    }
+
+    #[test]
+    fn offline_nothing_is_missing_or_skipped() {
+        let v = valid(&Dereferenced::offline());
+        assert!(v.missing_secrets.is_empty(), "{:?}", v.missing_secrets);
+        assert!(v.skipped_dashboards.is_empty());
+        assert!(v.config_map_dashboards.is_empty());
+        assert!(v.contact_point_secrets.is_empty());
+    }
+
+    #[test]
+    fn the_controller_reads_every_referenced_secret_and_only_those() {
+        let names: Vec<String> = referenced_secret_names(&with_spec(SPEC).spec)
+            .into_iter()
+            .collect();
+        assert_eq!(names, ["grafana-admin", "slack"]);
+        let without_grafana = with_spec(&format!("{SPEC}\n  enabled: false"));
+        assert!(referenced_secret_names(&without_grafana.spec).is_empty());
+    }
+
+    #[test]
+    fn missing_secrets_and_keys_are_named_by_field_once() {
+        let refs = Dereferenced {
+            dashboard_config_maps: Vec::new(),
+            secrets: Some(BTreeMap::from([
+                ("grafana-admin".to_string(), None),
+                ("slack".to_string(), secret("slack", &[("url", b"  ")])),
+            ])),
+        };
+        let v = valid(&refs);
+        assert_eq!(
+            v.missing_secrets,
+            [
+                "Secret grafana-admin (spec.grafana.adminCredentials.secretName) does not exist",
+                "Secret slack key url is empty (spec.grafana.alerting.contactPoints[0].secretRef.key)",
+            ]
+        );
+        assert!(v.contact_point_secrets.is_empty());
+    }
+
+    #[test]
+    fn contact_point_values_are_kept_and_never_printed() {
+        let refs = Dereferenced {
+            dashboard_config_maps: Vec::new(),
+            secrets: Some(BTreeMap::from([
+                (
+                    "grafana-admin".to_string(),
+                    secret(
+                        "grafana-admin",
+                        &[("admin-user", b"a"), ("admin-password", b"b")],
+                    ),
+                ),
+                (
+                    "slack".to_string(),
+                    secret("slack", &[("url", b"https://hooks.example/s3cr3t")]),
+                ),
+            ])),
+        };
+        let v = valid(&refs);
+        assert!(v.missing_secrets.is_empty(), "{:?}", v.missing_secrets);
+        assert_eq!(
+            v.contact_point_secrets.get("slack", "url"),
+            Some("https://hooks.example/s3cr3t")
+        );
+        // Admin credentials are read by the Grafana pod, not kept by sextant.
+        assert_eq!(
+            v.contact_point_secrets
+                .get("grafana-admin", "admin-password"),
+            None
+        );
+        for shown in [format!("{refs:?}"), format!("{v:?}")] {
+            assert!(!shown.contains("s3cr3t"), "a value was printed: {shown}");
+        }
+    }
+
+    #[test]
+    fn config_map_dashboards_are_checked_like_inline_ones() {
+        let good = r#"{"title": "Agents", "uid": "agents"}"#;
+        let refs = Dereferenced {
+            dashboard_config_maps: vec![
+                config_map(
+                    "b-team",
+                    None,
+                    &[
+                        ("agents.json", good),
+                        ("README.md", "not a dashboard"),
+                        ("broken.json", "{"),
+                        ("untitled.json", r#"{"uid": "x"}"#),
+                    ],
+                ),
+                config_map("a-hidden", Some(".hidden"), &[("x.json", good)]),
+            ],
+            secrets: None,
+        };
+        let v = valid(&refs);
+        let files: Vec<(&str, &str)> = v
+            .config_map_dashboards
+            .iter()
+            .map(|f| (f.key.as_str(), f.folder.as_str()))
+            .collect();
+        assert_eq!(files, [("cm-b-team-agents.json", FOLDER)]);
+        assert_eq!(v.skipped_dashboards.len(), 3, "{:#?}", v.skipped_dashboards);
+        let skipped = v.skipped_dashboards.join("\n");
+        for expected in [
+            "ConfigMap/a-hidden key x.json: folder annotation \".hidden\" must not start with '.'",
+            "ConfigMap/b-team key broken.json: not valid JSON",
+            "ConfigMap/b-team key untitled.json: the dashboard must have a non-empty \"title\"",
+        ] {
+            assert!(skipped.contains(expected), "{expected:?} not in {skipped}");
+        }
+    }
+}
