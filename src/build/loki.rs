@@ -1,63 +1,27 @@
-//! Loki's children: ServiceAccount, config, Service and StatefulSet.
-
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::core::v1::Container;
+//! Loki's children: ServiceAccount, config, Service and StatefulSet, all in the
+//! single-binary shape of `super::stateful`, running every module (`-target=all`).
 
 use super::Resources;
 use super::common::*;
-use super::stateful::{DEFAULT_TERMINATION_GRACE_SECONDS, StatefulWorkload, stateful_set};
+use super::stateful::{DEFAULT_TERMINATION_GRACE_SECONDS, SingleBinary, single_binary};
 use crate::model::{Capabilities, ports};
 use crate::render::{loki, to_yaml};
 
-const C: Component = Component::Loki;
-
 pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
-    let resolved = stack.component(C);
-    let cm = config_map(
-        stack,
-        C,
-        "config",
-        BTreeMap::from([("loki.yaml".into(), to_yaml(&loki::render(stack)))]),
-    );
-    let hash = config_hash(&[&cm], &[]);
-    let container = secured(Container {
-        name: "loki".into(),
-        image: Some(resolved.image.clone()),
-        args: Some(vec![
-            "-config.file=/conf/loki.yaml".into(),
-            "-target=all".into(),
-        ]),
-        ports: Some(vec![
-            container_port("http", ports::LOKI_HTTP),
-            container_port("grpc", ports::LOKI_GRPC),
-        ]),
-        liveness_probe: Some(http_probe("/ready", "http", 30, 15)),
-        readiness_probe: Some(http_probe("/ready", "http", 10, 5)),
-        resources: Some(resolved.resources.clone()),
-        volume_mounts: Some(vec![
-            mount("config", "/conf", true),
-            mount("data", loki::DATA_DIR, false),
-        ]),
-        ..Container::default()
-    });
-    let sts = stateful_set(
+    single_binary(
         stack,
         caps,
-        StatefulWorkload {
-            component: C,
-            container,
-            config_map: cm.metadata.name.clone().unwrap_or_default(),
-            config_hash: hash,
+        SingleBinary {
+            component: Component::Loki,
+            config_file: "loki.yaml",
+            config: to_yaml(&loki::render(stack)),
+            extra_args: &["-target=all"],
+            ports: vec![
+                container_port("http", ports::LOKI_HTTP),
+                container_port("grpc", ports::LOKI_GRPC),
+            ],
+            data_dir: loki::DATA_DIR,
             termination_grace_seconds: DEFAULT_TERMINATION_GRACE_SECONDS,
-            automount_token: false,
         },
-    );
-    Resources {
-        service_accounts: vec![service_account(stack, C, false)],
-        config_maps: vec![cm],
-        services: vec![service(stack, C)],
-        stateful_sets: vec![sts],
-        ..Resources::default()
-    }
+    )
 }

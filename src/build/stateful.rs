@@ -1,6 +1,8 @@
 //! The StatefulSet shape shared by Prometheus, Tempo and Loki: one container, a
 //! config volume, a scratch `/tmp`, and a `data` volumeClaimTemplate whose claims
-//! follow the stack's deletion policy (where the server knows the retention policy).
+//! follow the stack's deletion policy (where the server knows the retention policy);
+//! and, on top of it, the whole child set of a single-binary backend that reads one
+//! config file and keeps one data directory (Tempo and Loki).
 
 use std::collections::BTreeMap;
 
@@ -8,9 +10,10 @@ use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
     StatefulSetUpdateStrategy,
 };
-use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
+use super::Resources;
 use super::common::*;
 use crate::api::DeletionPolicy;
 use crate::model::Capabilities;
@@ -98,5 +101,73 @@ pub fn stateful_set(
             ..StatefulSetSpec::default()
         }),
         ..StatefulSet::default()
+    }
+}
+
+/// A backend run as one binary with `-config.file=/conf/<file>`, ready on
+/// `/ready` of its `http` port, keeping its data in one directory (Tempo and
+/// Loki: both serve `/ready` from their HTTP server when every module is up).
+pub struct SingleBinary {
+    /// Which component.
+    pub component: Component,
+    /// The config file's name in the ConfigMap and under `/conf`.
+    pub config_file: &'static str,
+    /// The rendered config, as YAML.
+    pub config: String,
+    /// Arguments after `-config.file`.
+    pub extra_args: &'static [&'static str],
+    /// The container's ports; one must be named `http`.
+    pub ports: Vec<ContainerPort>,
+    /// Where the `data` claim is mounted.
+    pub data_dir: &'static str,
+    /// How long the pod may take to stop after SIGTERM before it is killed.
+    pub termination_grace_seconds: i64,
+}
+
+/// The ServiceAccount, config, Service and StatefulSet of a single-binary backend.
+pub fn single_binary(stack: &ValidatedStack, caps: &Capabilities, b: SingleBinary) -> Resources {
+    let c = b.component;
+    let resolved = stack.component(c);
+    let cm = config_map(
+        stack,
+        c,
+        "config",
+        BTreeMap::from([(b.config_file.to_string(), b.config)]),
+    );
+    let hash = config_hash(&[&cm], &[]);
+    let mut args = vec![format!("-config.file=/conf/{}", b.config_file)];
+    args.extend(b.extra_args.iter().map(|a| a.to_string()));
+    let container = secured(Container {
+        name: c.name().into(),
+        image: Some(resolved.image.clone()),
+        args: Some(args),
+        ports: Some(b.ports),
+        liveness_probe: Some(http_probe("/ready", "http", 30, 15)),
+        readiness_probe: Some(http_probe("/ready", "http", 10, 5)),
+        resources: Some(resolved.resources.clone()),
+        volume_mounts: Some(vec![
+            mount("config", "/conf", true),
+            mount("data", b.data_dir, false),
+        ]),
+        ..Container::default()
+    });
+    let sts = stateful_set(
+        stack,
+        caps,
+        StatefulWorkload {
+            component: c,
+            container,
+            config_map: cm.metadata.name.clone().unwrap_or_default(),
+            config_hash: hash,
+            termination_grace_seconds: b.termination_grace_seconds,
+            automount_token: false,
+        },
+    );
+    Resources {
+        service_accounts: vec![service_account(stack, c, false)],
+        config_maps: vec![cm],
+        services: vec![service(stack, c)],
+        stateful_sets: vec![sts],
+        ..Resources::default()
     }
 }
