@@ -9,7 +9,7 @@
 //! operator.
 //!
 //! Layers, each using only those below it: `api` (the CRD) and the leaf helpers
-//! (`units`, `limits`, `catalogue`); `model` (components, names, the validated
+//! (`units`, `digest`, `limits`, `catalogue`); `model` (components, names, the validated
 //! stack); `builtin` (dashboards, rules, runbooks); `validate`; `render`; `build`;
 //! `controller` and `cli`.
 
@@ -19,6 +19,7 @@ pub mod builtin;
 pub mod catalogue;
 pub mod cli;
 pub mod controller;
+pub mod digest;
 pub mod limits;
 pub mod model;
 pub mod render;

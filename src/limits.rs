@@ -40,7 +40,7 @@ pub fn grafana_uid(prefix: &str, name: &str) -> String {
     if is_valid_grafana_uid(&plain) {
         return plain;
     }
-    let hash = crate::build::sha256_short(&plain);
+    let hash = crate::digest::sha256_short(&plain);
     let keep: String = plain
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')

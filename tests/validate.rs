@@ -550,7 +550,7 @@ mod dereferenced {
     use k8s_openapi::api::core::v1::{ConfigMap, Secret};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use sextant::model::{FOLDER, FOLDER_ANNOTATION, ValidatedStack};
-    use sextant::validate::{Dereferenced, referenced_secret_names, validate};
+    use sextant::validate::{Dereferenced, dashboard_selector, referenced_secret_names, validate};
 
     use super::common::with_spec;
 
@@ -707,5 +707,25 @@ mod dereferenced {
         ] {
             assert!(skipped.contains(expected), "{expected:?} not in {skipped}");
         }
+    }
+
+    #[test]
+    fn an_invalid_dashboard_selector_reads_nothing_and_is_reported() {
+        assert!(dashboard_selector(&with_spec(SPEC).spec).is_some());
+        let bad = "grafana: {dashboards: {configMapSelector: {matchLabels: {team: 'not a label value!'}}}}";
+        // The controller lists nothing with it (the API server would refuse the
+        // list and the stack would never be told why)...
+        assert_eq!(dashboard_selector(&with_spec(bad).spec), None);
+        // ...and validation names the field.
+        let errors = validate(&with_spec(bad), &Dereferenced::offline()).unwrap_err();
+        assert!(
+            errors
+                .to_string()
+                .contains("spec.grafana.dashboards.configMapSelector.matchLabels"),
+            "{errors}"
+        );
+        let off =
+            "grafana: {enabled: false, dashboards: {configMapSelector: {matchLabels: {a: b}}}}";
+        assert_eq!(dashboard_selector(&with_spec(off).spec), None);
     }
 }

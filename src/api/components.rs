@@ -1,7 +1,7 @@
 //! Specs of the collector, Prometheus, Tempo and Loki components.
 //!
 //! Every component has `enabled`, `image`, `replicas` and `resources`; the rest is
-//! what that component needs. Defaults for images live in `crate::build::images`.
+//! what that component needs. Defaults for images live in `crate::model::images`.
 
 use std::collections::BTreeMap;
 

@@ -30,18 +30,6 @@ pub fn meta(stack: &ValidatedStack, component: Component, name: String) -> Objec
     }
 }
 
-/// Hex sha256 of some bytes.
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
-
-/// The first 12 hex digits of the sha256 of a string: short stable identifiers.
-pub fn sha256_short(s: &str) -> String {
-    let mut h = sha256_hex(s.as_bytes());
-    h.truncate(12);
-    h
-}
-
 /// The config hash of the ConfigMaps a workload mounts (and any other inputs that
 /// need a restart), for the pod-template annotation.
 pub fn config_hash(config_maps: &[&ConfigMap], extra: &[&str]) -> String {

@@ -17,6 +17,7 @@ use super::Resources;
 use super::common::*;
 use crate::api::{default_password_key, default_user_key};
 use crate::builtin::dashboards;
+use crate::digest::sha256_hex;
 use crate::model::{DashboardFile, FOLDER, ports};
 use crate::render::{grafana, to_yaml};
 

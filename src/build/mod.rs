@@ -22,7 +22,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 
-pub use common::{sha256_hex, sha256_short};
+pub use crate::digest::{sha256_hex, sha256_short};
 
 use crate::model::{Capabilities, Component, ValidatedStack};
 

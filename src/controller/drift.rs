@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::build::sha256_hex;
+use crate::digest::sha256_hex;
 use crate::model::APPLIED_HASH_ANNOTATION;
 use crate::units::{parse_cpu_millis, parse_quantity_bytes};
 

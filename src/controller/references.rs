@@ -17,11 +17,12 @@ use kube::{Api, ResourceExt};
 use super::context::Context;
 use super::error::{ApiResultExt, Error, Verb};
 use crate::api::ObservabilityStack;
-use crate::validate::{Dereferenced, referenced_secret_names};
+use crate::validate::{Dereferenced, dashboard_selector, referenced_secret_names};
 
+/// The dashboard selector, only when it is valid (an invalid one reads nothing
+/// and validation reports it).
 fn selector(stack: &ObservabilityStack) -> Option<Selector> {
-    let s = stack.spec.grafana.dashboards.config_map_selector.clone()?;
-    Selector::try_from(s).ok()
+    Selector::try_from(dashboard_selector(&stack.spec)?).ok()
 }
 
 /// Whether a stack selects a ConfigMap for its dashboards.

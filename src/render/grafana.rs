@@ -148,7 +148,7 @@ pub fn dashboard_providers() -> Value {
 
 /// A stable Grafana rule UID (at most 40 characters) for a group and alert name.
 fn rule_uid(group: &str, alert: &str) -> String {
-    let hash = crate::build::sha256_short(&format!("{group}\0{alert}"));
+    let hash = crate::digest::sha256_short(&format!("{group}\0{alert}"));
     let mut prefix: String = alert
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())

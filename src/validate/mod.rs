@@ -29,7 +29,7 @@ use kube::{Resource, ResourceExt};
 use crate::api::{MAX_STACK_NAME_LEN, ObservabilityStack};
 use crate::model::{Component, ValidatedStack};
 
-pub use references::{Dereferenced, referenced_secret_names};
+pub use references::{Dereferenced, dashboard_selector, referenced_secret_names};
 pub use storage::check_stream_selector;
 pub use syntax::{is_dns_label, is_dns_subdomain};
 

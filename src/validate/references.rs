@@ -14,8 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::ResourceExt;
 
+use super::Validator;
 use super::syntax::is_dns_subdomain;
 use crate::api::ObservabilityStackSpec;
 use crate::limits;
@@ -129,6 +131,17 @@ pub fn referenced_secret_names(spec: &ObservabilityStackSpec) -> BTreeSet<String
         .map(|w| w.secret)
         .filter(|s| is_dns_subdomain(s))
         .collect()
+}
+
+/// The ConfigMap selector of `grafana.dashboards`, when Grafana is enabled and
+/// the selector is valid: what the controller lists ConfigMaps with. An invalid
+/// one is left out so that nothing is read with it (the API server would refuse
+/// the list); validation reports it by field.
+pub fn dashboard_selector(spec: &ObservabilityStackSpec) -> Option<LabelSelector> {
+    let sel = spec.grafana.dashboards.config_map_selector.as_ref()?;
+    let mut v = Validator::default();
+    v.label_selector("spec.grafana.dashboards.configMapSelector", sel);
+    (spec.grafana.enabled && v.errors.is_empty()).then(|| sel.clone())
 }
 
 /// The dashboards of the selected ConfigMaps (keys ending in `.json`, in name
