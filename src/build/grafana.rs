@@ -40,7 +40,7 @@ pub fn dashboard_files(stack: &ValidatedStack) -> Vec<DashboardFile> {
         span_metrics: crate::render::tempo::generator_enabled(stack),
     };
     // A built-in dashboard without the data of its panels is left out, or shipped
-    // without those panels (crate::dashboards).
+    // without those panels (crate::builtin::dashboards).
     let mut out: Vec<DashboardFile> = stack
         .spec
         .grafana
