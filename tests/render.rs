@@ -19,44 +19,51 @@ fn secret_text(v: &Value) -> String {
 /// Every rendered object, with dashboard JSON (tested on its own in
 /// tests/dashboards.rs) shortened to its size and hash so snapshots stay readable,
 /// and Secret data decoded from base64 (marked so) for review.
+fn shown(mut objects: Vec<Value>) -> String {
+    for o in &mut objects {
+        if o["kind"] == "Secret"
+            && let Some(data) = o["data"].as_object_mut()
+        {
+            for v in data.values_mut() {
+                *v = format!("<decoded from base64>\n{}", secret_text(v)).into();
+            }
+        }
+        let is_dashboards = o["kind"] == "ConfigMap"
+            && o["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .contains("-grafana-dashboards-");
+        if let (true, Some(data)) = (is_dashboards, o["data"].as_object_mut()) {
+            for v in data.values_mut() {
+                let text = v.as_str().unwrap();
+                *v = format!(
+                    "<{} bytes, sha256 {}>",
+                    text.len(),
+                    sextant::build::sha256_short(text)
+                )
+                .into();
+            }
+        }
+    }
+    objects
+        .iter()
+        .map(|o| format!("---\n{}", serde_yaml_ng::to_string(o).unwrap()))
+        .collect()
+}
+
+/// Every sample as a current API server gets it, and the production sample as
+/// Kubernetes 1.20 gets it (no autoscaling/v2, policy/v1 or PVC retention policy).
 #[test]
 fn render_snapshots() {
     for (name, stack) in common::samples() {
-        let resources = build(
-            &validate(&stack, &Dereferenced::offline()).unwrap(),
-            &Capabilities::current(),
-        );
-        let mut objects = resources.to_values();
-        for o in &mut objects {
-            if o["kind"] == "Secret"
-                && let Some(data) = o["data"].as_object_mut()
-            {
-                for v in data.values_mut() {
-                    *v = format!("<decoded from base64>\n{}", secret_text(v)).into();
-                }
-            }
-            let is_dashboards = o["kind"] == "ConfigMap"
-                && o["metadata"]["name"]
-                    .as_str()
-                    .unwrap()
-                    .contains("-grafana-dashboards-");
-            if let (true, Some(data)) = (is_dashboards, o["data"].as_object_mut()) {
-                for v in data.values_mut() {
-                    let text = v.as_str().unwrap();
-                    *v = format!(
-                        "<{} bytes, sha256 {}>",
-                        text.len(),
-                        sextant::build::sha256_short(text)
-                    )
-                    .into();
-                }
-            }
+        let valid = validate(&stack, &Dereferenced::offline()).unwrap();
+        let objects = build(&valid, &Capabilities::current()).to_values();
+        insta::assert_snapshot!(format!("render-{name}"), shown(objects));
+        if name == "production" {
+            let old = Capabilities::for_kube_version("1.20").unwrap();
+            let objects = build(&valid, &old).to_values();
+            insta::assert_snapshot!(format!("render-{name}-kube-1.20"), shown(objects));
         }
-        let shown: String = objects
-            .iter()
-            .map(|o| format!("---\n{}", serde_yaml_ng::to_string(o).unwrap()))
-            .collect();
-        insta::assert_snapshot!(format!("render-{name}"), shown);
     }
 }
 

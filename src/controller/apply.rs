@@ -368,10 +368,20 @@ impl Kinds<'_> {
                 .create(&PostParams::default(), &secret)
                 .await
                 .exists_ok()
-                .api(Verb::Create, "Secret", name.as_str())?;
+                .api(
+                    Verb::Create,
+                    <Secret as k8s_openapi::Resource>::KIND,
+                    name.as_str(),
+                )?;
             if let Some(created) = created {
-                self.ctx.metrics.write("Secret", Verb::Create.as_str());
-                out.changed.push(format!("Secret/{name}"));
+                self.ctx.metrics.write(
+                    <Secret as k8s_openapi::Resource>::KIND,
+                    Verb::Create.as_str(),
+                );
+                out.changed.push(format!(
+                    "{}/{name}",
+                    <Secret as k8s_openapi::Resource>::KIND
+                ));
                 out.objects.push(created);
             }
         }
