@@ -43,9 +43,12 @@ pub enum Workload {
 pub type CpuMemory = (&'static str, &'static str);
 
 impl Component {
+    /// How many components there are: the length of every per-component array.
+    pub const COUNT: usize = 5;
+
     /// Every component, in a stable order (the order of conditions, scrape jobs
     /// and status entries).
-    pub const ALL: [Component; 5] = [
+    pub const ALL: [Component; Self::COUNT] = [
         Self::Collector,
         Self::Prometheus,
         Self::Tempo,

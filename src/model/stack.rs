@@ -86,7 +86,7 @@ pub struct ValidatedStack {
     /// settings that need no resolving.
     pub spec: ObservabilityStackSpec,
     /// Every component, resolved, in [`Component::ALL`] order.
-    pub components: [Resolved; 5],
+    pub components: [Resolved; Component::COUNT],
     /// The collector container's memory limit in bytes (its memory_limiter and
     /// GOMEMLIMIT derive from it).
     pub collector_memory_limit: u128,

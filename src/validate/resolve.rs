@@ -64,7 +64,10 @@ fn written(spec: &ObservabilityStackSpec, c: Component) -> Written<'_> {
 impl Validator {
     /// Every component, resolved, in `Component::ALL` order; errors for resources
     /// and volume sizes that do not parse.
-    pub(super) fn resolve(&mut self, spec: &ObservabilityStackSpec) -> [Resolved; 5] {
+    pub(super) fn resolve(
+        &mut self,
+        spec: &ObservabilityStackSpec,
+    ) -> [Resolved; Component::COUNT] {
         Component::ALL.map(|c| self.resolve_one(spec, c))
     }
 
@@ -123,7 +126,7 @@ fn memory_limit(resources: Option<&ResourceRequirements>) -> Option<u128> {
 
 /// The collector container's memory limit in bytes: its resolved limit, or 512Mi
 /// when the user's resources set none (the default limit).
-pub(super) fn collector_memory_limit(components: &[Resolved; 5]) -> u128 {
+pub(super) fn collector_memory_limit(components: &[Resolved; Component::COUNT]) -> u128 {
     memory_limit(Some(&components[Component::Collector.index()].resources)).unwrap_or(512 << 20)
 }
 
