@@ -14,7 +14,7 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec, VolumeMount};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Resources;
@@ -86,11 +86,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
                 }),
             }),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(&stack.name, C)),
-                    annotations: Some(BTreeMap::from([(CONFIG_HASH_ANNOTATION.into(), hash)])),
-                    ..ObjectMeta::default()
-                }),
+                metadata: Some(pod_meta(stack, C, hash)),
                 spec: Some(PodSpec {
                     service_account_name: Some(name.clone()),
                     automount_service_account_token: Some(false),

@@ -30,6 +30,19 @@ pub fn meta(stack: &ValidatedStack, component: Component, name: String) -> Objec
     }
 }
 
+/// Metadata of a workload's pod template: its labels, and the config hash whose
+/// change rolls the pods.
+pub fn pod_meta(stack: &ValidatedStack, component: Component, config_hash: String) -> ObjectMeta {
+    ObjectMeta {
+        labels: Some(labels(&stack.name, component)),
+        annotations: Some(BTreeMap::from([(
+            CONFIG_HASH_ANNOTATION.into(),
+            config_hash,
+        )])),
+        ..ObjectMeta::default()
+    }
+}
+
 /// The config hash of the ConfigMaps a workload mounts (and any other inputs that
 /// need a restart), for the pod-template annotation.
 pub fn config_hash(config_maps: &[&ConfigMap], extra: &[&str]) -> String {

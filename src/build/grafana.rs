@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapProjection, Container, EnvVar, KeyToPath, PodSpec, PodTemplateSpec,
     ProjectedVolumeSource, Secret, SecretVolumeSource, Volume, VolumeMount, VolumeProjection,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::Resources;
 use super::common::*;
@@ -307,11 +307,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
                 ..DeploymentStrategy::default()
             }),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(&stack.name, C)),
-                    annotations: Some(BTreeMap::from([(CONFIG_HASH_ANNOTATION.into(), hash)])),
-                    ..ObjectMeta::default()
-                }),
+                metadata: Some(pod_meta(stack, C, hash)),
                 spec: Some(PodSpec {
                     service_account_name: Some(name.clone()),
                     automount_service_account_token: Some(false),

@@ -11,7 +11,7 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::Resources;
 use super::common::*;
@@ -76,14 +76,7 @@ pub fn stateful_set(
                 }
             }),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(&stack.name, w.component)),
-                    annotations: Some(BTreeMap::from([(
-                        CONFIG_HASH_ANNOTATION.into(),
-                        w.config_hash,
-                    )])),
-                    ..ObjectMeta::default()
-                }),
+                metadata: Some(pod_meta(stack, w.component, w.config_hash)),
                 spec: Some(PodSpec {
                     service_account_name: Some(name),
                     automount_service_account_token: Some(w.automount_token),

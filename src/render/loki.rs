@@ -23,19 +23,12 @@ pub const DATA_DIR: &str = "/var/loki";
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Config {
     auth_enabled: bool,
-    server: Server,
+    server: super::Server,
     common: Common,
     schema_config: SchemaConfig,
     compactor: Compactor,
     limits_config: Limits,
     analytics: Analytics,
-}
-
-#[derive(Serialize, Debug, Clone, PartialEq)]
-struct Server {
-    http_listen_port: i32,
-    grpc_listen_port: i32,
-    log_level: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -122,7 +115,7 @@ struct Analytics {
 pub fn render(stack: &ValidatedStack) -> Config {
     Config {
         auth_enabled: false,
-        server: Server {
+        server: super::Server {
             http_listen_port: ports::LOKI_HTTP,
             grpc_listen_port: ports::LOKI_GRPC,
             log_level: "info".into(),

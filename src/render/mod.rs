@@ -12,6 +12,16 @@ pub mod otelcol;
 pub mod prometheus;
 pub mod tempo;
 
+/// The `server` block Loki and Tempo share: both build their HTTP and gRPC
+/// servers from grafana/dskit's `server.Config`, read under the same keys (see
+/// the tag each of `loki` and `tempo` names).
+#[derive(serde::Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct Server {
+    pub http_listen_port: i32,
+    pub grpc_listen_port: i32,
+    pub log_level: String,
+}
+
 /// Serializes a config struct to YAML.
 pub fn to_yaml<T: serde::Serialize>(value: &T) -> String {
     // Serializing plain structs, strings, numbers and BTreeMaps cannot fail.

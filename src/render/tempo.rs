@@ -49,7 +49,7 @@ pub const TERMINATION_GRACE_SECONDS: i64 = 100;
 pub struct Config {
     shutdown_delay: String,
     stream_over_http_enabled: bool,
-    server: Server,
+    server: super::Server,
     distributor: Distributor,
     ingester: Ingester,
     compactor: Compactor,
@@ -58,13 +58,6 @@ pub struct Config {
     storage: Storage,
     overrides: Overrides,
     usage_report: UsageReport,
-}
-
-#[derive(Serialize, Debug, Clone, PartialEq)]
-struct Server {
-    http_listen_port: i32,
-    grpc_listen_port: i32,
-    log_level: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -185,7 +178,7 @@ pub fn render(stack: &ValidatedStack) -> Config {
     Config {
         shutdown_delay: SHUTDOWN_DELAY.into(),
         stream_over_http_enabled: true,
-        server: Server {
+        server: super::Server {
             http_listen_port: ports::TEMPO_HTTP,
             grpc_listen_port: ports::TEMPO_GRPC,
             log_level: "info".into(),
