@@ -41,9 +41,13 @@ STATE=${SEXTANT_E2E_DIR:-$ROOT/.e2e}
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sextant/target}
 SIM_KUBELET_BIN=${SIM_KUBELET_BIN:-$CARGO_TARGET_DIR/debug/sim-kubelet}
 SIM_NODE_NAME=sextant-sim-node
+# A second simulated node, tainted as GPU nodes are, so that DaemonSets and tolerations
+# are tested: ordinary pods never land there (e2e/src/kubelet/schedule.rs).
+SIM_TAINTED_NODE=sextant-sim-gpu
+SIM_TAINT="$SIM_TAINTED_NODE:nvidia.com/gpu=present:NoSchedule"
 TIMEOUT=${SEXTANT_E2E_TIMEOUT:-120}
 SERVICE_CIDR=${SEXTANT_E2E_SERVICE_CIDR:-10.96.0.0/16}
-CONTROLLERS=${SEXTANT_E2E_CONTROLLERS:-garbagecollector,namespace,deployment,replicaset,statefulset,horizontalpodautoscaling,serviceaccount,serviceaccount-token,endpoint,persistentvolume-binder}
+CONTROLLERS=${SEXTANT_E2E_CONTROLLERS:-garbagecollector,namespace,deployment,replicaset,statefulset,daemonset,horizontalpodautoscaling,serviceaccount,serviceaccount-token,endpoint,persistentvolume-binder}
 CLUSTER_NAME=sextant-e2e
 
 MARKER="$STATE/.sextant-e2e"
@@ -319,7 +323,8 @@ ensure_sim_kubelet() {
       return 0
     fi
   fi
-  start_proc sim-kubelet "$SIM_KUBELET_BIN" --kubeconfig "$KUBECONFIG_OUT" --node-name "$SIM_NODE_NAME"
+  start_proc sim-kubelet "$SIM_KUBELET_BIN" --kubeconfig "$KUBECONFIG_OUT" \
+    --node-name "$SIM_NODE_NAME" --node-name "$SIM_TAINTED_NODE" --taint "$SIM_TAINT"
   sleep 1
   if ! pid_of sim-kubelet >/dev/null; then
     tail -n 20 "$LOGS/sim-kubelet.log" >&2 || true

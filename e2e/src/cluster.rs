@@ -135,7 +135,7 @@ impl Cluster {
             Ok(list
                 .items
                 .iter()
-                .find(|n| is_ready(n))
+                .find(|n| is_ready(n) && !repels(n))
                 .map(ResourceExt::name_any))
         })
         .await;
@@ -199,6 +199,18 @@ impl Cluster {
         );
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
+}
+
+/// Whether a node has a taint that keeps ordinary pods off it (the local control
+/// plane's second node is tainted like a GPU node).
+fn repels(node: &Node) -> bool {
+    node.spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .is_some_and(|ts| {
+            ts.iter()
+                .any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+        })
 }
 
 fn is_ready(node: &Node) -> bool {

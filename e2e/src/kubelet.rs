@@ -1,11 +1,13 @@
 //! A SIMULATED kubelet for the local control plane, which has no scheduler and no
-//! kubelet: it registers a Node, binds every unscheduled pod to it, reports bound pods
-//! Running and Ready after a delay, and finishes pod deletions. Containers never run.
-//! It owns the pod watch and the per-pod tasks; the pure decisions live in [`pod`] and
-//! the Node in [`node`].
+//! kubelet: it registers one or more Nodes (with labels and taints), binds every
+//! unscheduled pod to the first node it fits, reports bound pods Running and Ready
+//! after a delay, and finishes pod deletions. Containers never run. It owns the pod
+//! watch and the per-pod tasks; the pure decisions live in [`pod`] and
+//! [`schedule`], the Nodes in [`node`].
 
 pub mod node;
 pub mod pod;
+pub mod schedule;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -21,12 +23,14 @@ use serde_json::json;
 use tracing::{debug, info, warn};
 
 use self::pod::Action;
+use self::schedule::SimNode;
 
 /// How the simulated kubelet behaves.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The Node this kubelet registers and binds pods to.
-    pub node_name: String,
+    /// The Nodes this kubelet registers and binds pods to, in the order pods are
+    /// fitted to them.
+    pub nodes: Vec<SimNode>,
     /// How long a bound pod stays Pending before it is reported Running and Ready.
     pub ready_delay: Duration,
     /// How often the Node's Ready condition and Lease are renewed.
@@ -36,7 +40,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            node_name: "sextant-sim-node".to_owned(),
+            nodes: vec![SimNode::new("sextant-sim-node")],
             ready_delay: Duration::from_millis(500),
             heartbeat_interval: Duration::from_secs(10),
         }
@@ -52,15 +56,18 @@ pub async fn run(
     options: Options,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    node::register(&client, &options.node_name).await?;
-    let heartbeat = node::heartbeat_loop(
-        client.clone(),
-        options.node_name.clone(),
-        options.heartbeat_interval,
+    for n in &options.nodes {
+        node::register(&client, n).await?;
+    }
+    let heartbeat = futures::future::join_all(
+        options
+            .nodes
+            .iter()
+            .map(|n| node::heartbeat_loop(client.clone(), n.clone(), options.heartbeat_interval)),
     );
     tokio::select! {
         () = shutdown => info!("shutdown requested, stopping the simulated kubelet"),
-        () = heartbeat => {}
+        _ = heartbeat => {}
         () = watch_pods(client, options) => warn!("pod watch ended"),
     }
     Ok(())
@@ -77,7 +84,8 @@ async fn watch_pods(client: Client, options: Options) {
         .default_backoff()
         .applied_objects()
         .boxed();
-    info!(node = %options.node_name, "watching pods in all namespaces");
+    let names: Vec<&str> = options.nodes.iter().map(|n| n.name.as_str()).collect();
+    info!(nodes = ?names, "watching pods in all namespaces");
     while let Some(event) = events.next().await {
         match event {
             Ok(pod) => handle(&client, &options, &in_flight, pod).await,
@@ -87,14 +95,14 @@ async fn watch_pods(client: Client, options: Options) {
 }
 
 async fn handle(client: &Client, options: &Options, in_flight: &InFlight, pod: Pod) {
-    let node = options.node_name.as_str();
     let (Some(namespace), name) = (pod.namespace(), pod.name_any()) else {
         return;
     };
     let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-    let result = match pod::decide(&pod, node) {
+    let result = match pod::decide(&pod, &options.nodes) {
         Action::Ignore => Ok(()),
-        Action::Bind => bind(&api, &pod, node).await,
+        Action::Bind(node) => bind(&api, &pod, &node).await,
+        Action::Unschedulable(why) => unschedulable(&api, &pod, &why).await,
         Action::FinalizeDeletion => finalize_deletion(&api, &pod).await,
         Action::MarkRunning => {
             schedule_mark_running(api, pod, options, in_flight);
@@ -132,6 +140,23 @@ async fn bind(api: &Api<Pod>, pod: &Pod, node: &str) -> Result<(), kube::Error> 
     }
 }
 
+/// Records why no node fits the pod, as kube-scheduler does in `PodScheduled`.
+async fn unschedulable(api: &Api<Pod>, pod: &Pod, why: &str) -> Result<(), kube::Error> {
+    let name = pod.name_any();
+    let patch = pod::unschedulable_patch(why, &node::now());
+    match api
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => {
+            info!(pod = %format!("{}/{name}", pod.namespace().unwrap_or_default()), why, "pod unschedulable");
+            Ok(())
+        }
+        Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Deletes a terminating pod at once: the real kubelet confirms deletion once its
 /// containers stopped; ours never ran any.
 async fn finalize_deletion(api: &Api<Pod>, pod: &Pod) -> Result<(), kube::Error> {
@@ -162,11 +187,11 @@ fn schedule_mark_running(api: Api<Pod>, pod: Pod, options: &Options, in_flight: 
         return;
     }
     let in_flight = Arc::clone(in_flight);
-    let node = options.node_name.clone();
+    let nodes = options.nodes.clone();
     let delay = options.ready_delay;
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
-        mark_running(&api, &pod.name_any(), &uid, &node).await;
+        mark_running(&api, &pod.name_any(), &uid, &nodes).await;
         lock(&in_flight).remove(&uid);
     });
 }
@@ -176,7 +201,7 @@ fn lock(set: &InFlight) -> std::sync::MutexGuard<'_, HashSet<String>> {
 }
 
 /// Re-reads the pod and, if it still needs it, patches its status to Running/Ready.
-async fn mark_running(api: &Api<Pod>, name: &str, uid: &str, node: &str) {
+async fn mark_running(api: &Api<Pod>, name: &str, uid: &str, nodes: &[SimNode]) {
     for attempt in 1..=STATUS_ATTEMPTS {
         let pod = match api.get_opt(name).await {
             Ok(Some(pod)) if pod.uid().as_deref() == Some(uid) => pod,
@@ -187,7 +212,7 @@ async fn mark_running(api: &Api<Pod>, name: &str, uid: &str, node: &str) {
                 continue;
             }
         };
-        if pod::decide(&pod, node) != Action::MarkRunning {
+        if pod::decide(&pod, nodes) != Action::MarkRunning {
             return;
         }
         let patch = pod::running_status_patch(&pod, node::NODE_IP, &node::now());

@@ -1,13 +1,14 @@
 //! Smoke tests of the end-to-end harness against a real API server: workloads become
-//! ready through the simulated kubelet, the garbage collector honours ownerReferences,
+//! ready through the simulated kubelet, DaemonSets place a pod on each node they
+//! tolerate, the garbage collector honours ownerReferences,
 //! and sextant's CRD installs, accepts the minimal sample and rejects invalid stacks.
 //! Without a reachable cluster every test fails with instructions (never skips).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
@@ -45,6 +46,22 @@ spec:
         ports: [{name: http, containerPort: 80}]
         readinessProbe: {httpGet: {path: /, port: http}}
 "#;
+
+const DAEMONSET: &str = r#"
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers:
+      - {name: agent, image: "busybox:1.36"}
+"#;
+
+/// The taint the local control plane's second node carries, as GPU nodes do.
+const GPU_TAINT: &str = "nvidia.com/gpu";
 
 fn pod_is_ready(pod: &Pod) -> bool {
     pod.status
@@ -383,4 +400,112 @@ fn set_field(data: &mut serde_json::Value, field: &str, value: serde_json::Value
         cursor = &mut cursor[key];
     }
     *cursor = value;
+}
+
+/// The names of the Ready nodes whose `NoSchedule`/`NoExecute` taints all have a
+/// key in `tolerated`.
+async fn nodes_tolerating(cluster: &Cluster, tolerated: &[&str]) -> BTreeSet<String> {
+    let nodes: Api<Node> = Api::all(cluster.client().clone());
+    let list = nodes.list(&Default::default()).await.expect("list nodes");
+    list.items
+        .iter()
+        .filter(|n| {
+            let ready = n
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            let taints = n
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.as_deref())
+                .unwrap_or_default();
+            ready
+                && taints.iter().all(|t| {
+                    !matches!(t.effect.as_str(), "NoSchedule" | "NoExecute")
+                        || tolerated.contains(&t.key.as_str())
+                })
+        })
+        .map(ResourceExt::name_any)
+        .collect()
+}
+
+/// The nodes of the DaemonSet's live (not terminating) pods, once it has rolled
+/// out `want` pods, all Ready.
+async fn daemonset_nodes(ns: &TestNamespace, want: i32) -> BTreeSet<String> {
+    let sets: Api<DaemonSet> = ns.api();
+    ns.wait_condition(
+        &sets,
+        "agent",
+        WORKLOAD_TIMEOUT,
+        &format!("DaemonSet agent rolled out to {want} node(s), all Ready"),
+        |d| {
+            let generation = d.metadata.generation;
+            d.status.as_ref().is_some_and(|s| {
+                s.observed_generation == generation
+                    && s.desired_number_scheduled == want
+                    && s.updated_number_scheduled == Some(want)
+                    && s.number_ready == want
+            })
+        },
+    )
+    .await;
+    let pods: Api<Pod> = ns.api();
+    let list = pods
+        .list(&kube::api::ListParams::default().labels("app=agent"))
+        .await
+        .expect("list pods");
+    let live: Vec<&Pod> = list
+        .items
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .collect();
+    assert!(
+        live.iter().all(|p| pod_is_ready(p)),
+        "not all Ready: {live:?}"
+    );
+    let nodes: Vec<String> = live
+        .iter()
+        .filter_map(|p| p.spec.as_ref().and_then(|s| s.node_name.clone()))
+        .collect();
+    let distinct: BTreeSet<String> = nodes.iter().cloned().collect();
+    assert_eq!(
+        nodes.len(),
+        distinct.len(),
+        "two pods on one node: {nodes:?}"
+    );
+    distinct
+}
+
+#[tokio::test]
+async fn daemonset_runs_one_pod_on_each_node_it_tolerates() {
+    let cluster = Cluster::connect().await;
+    cluster.require_ready_node().await;
+    let untainted = nodes_tolerating(&cluster, &[]).await;
+    let with_gpu = nodes_tolerating(&cluster, &[GPU_TAINT]).await;
+    assert!(
+        with_gpu.len() > untainted.len(),
+        "no Ready node is tainted {GPU_TAINT}: the local control plane registers one \
+         (e2e/cluster.sh); on another cluster taint a node to run this test"
+    );
+    let ns = TestNamespace::create(&cluster, "daemonset")
+        .await
+        .expect("create namespace");
+    ns.apply_yaml(DAEMONSET).await.expect("create DaemonSet");
+
+    // Without a toleration: only the untainted nodes.
+    let placed = daemonset_nodes(&ns, untainted.len() as i32).await;
+    assert_eq!(placed, untainted);
+
+    // Tolerating the GPU taint: every node, the tainted one included.
+    let sets: Api<DaemonSet> = ns.api();
+    let toleration = json!({"spec": {"template": {"spec": {"tolerations": [
+        {"key": GPU_TAINT, "operator": "Exists", "effect": "NoSchedule"}
+    ]}}}});
+    sets.patch("agent", &PatchParams::default(), &Patch::Merge(&toleration))
+        .await
+        .expect("add the toleration");
+    let placed = daemonset_nodes(&ns, with_gpu.len() as i32).await;
+    assert_eq!(placed, with_gpu);
+    ns.cleanup().await.expect("delete namespace");
 }

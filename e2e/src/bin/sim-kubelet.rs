@@ -8,20 +8,26 @@ use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use sextant_e2e::kubelet::schedule::{SimNode, parse_taint};
 use sextant_e2e::kubelet::{self, Options};
 use tracing_subscriber::EnvFilter;
 
-/// A SIMULATED kubelet: registers a Node, binds pending pods to it and reports them
-/// Running and Ready. Containers never run.
+/// A SIMULATED kubelet: registers Nodes, binds pending pods to the first node they
+/// fit (node selector, required node affinity, taints) and reports them Running and
+/// Ready. Containers never run.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
     /// Kubeconfig file; defaults to $KUBECONFIG or ~/.kube/config.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
-    /// Name of the Node to register and bind pods to.
-    #[arg(long, default_value = "sextant-sim-node")]
-    node_name: String,
+    /// Name of a Node to register and bind pods to; repeat for more nodes (pods go
+    /// to the first one they fit).
+    #[arg(long = "node-name", default_values_t = ["sextant-sim-node".to_string()])]
+    node_names: Vec<String>,
+    /// A taint of one of those nodes, `NODE:KEY[=VALUE]:EFFECT`; repeatable.
+    #[arg(long = "taint", value_parser = parse_taint)]
+    taints: Vec<(String, k8s_openapi::api::core::v1::Taint)>,
     /// Milliseconds between binding a pod and reporting it Running and Ready.
     #[arg(long, default_value_t = 500)]
     ready_delay_ms: u64,
@@ -41,8 +47,15 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let client = client(cli.kubeconfig.as_deref()).await?;
+    let mut nodes: Vec<SimNode> = cli.node_names.iter().map(|n| SimNode::new(n)).collect();
+    for (node, taint) in cli.taints {
+        let Some(sim) = nodes.iter_mut().find(|n| n.name == node) else {
+            anyhow::bail!("--taint names node {node:?}, which is not one of --node-name");
+        };
+        sim.taints.push(taint);
+    }
     let options = Options {
-        node_name: cli.node_name,
+        nodes,
         ready_delay: Duration::from_millis(cli.ready_delay_ms),
         ..Options::default()
     };

@@ -1,5 +1,6 @@
-//! The simulated kubelet's Node: registration (create if missing, then a status patch
-//! with generous capacity and Ready=True) and the heartbeat that keeps the node
+//! The simulated kubelet's Nodes: registration (create if missing, labels and taints
+//! as given, then a status patch with generous capacity and Ready=True) and the
+//! heartbeat that keeps the node
 //! controller from marking it Unknown (`nodes/status` plus a Lease in
 //! `kube-node-lease`). It never touches pods.
 
@@ -13,6 +14,8 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
+
+use super::schedule::SimNode;
 
 /// The label every simulated node carries, so tests and people can tell it apart.
 pub const SIMULATED_LABEL: &str = "sextant.dev/simulated";
@@ -33,8 +36,10 @@ pub fn now() -> Time {
     Time(Timestamp::from_second(now.as_second()).unwrap_or(now))
 }
 
-/// Creates the Node `name` unless it exists, and reports it Ready.
-pub async fn register(client: &Client, name: &str) -> anyhow::Result<()> {
+/// Creates the Node unless it exists (an existing one gets the node's labels and
+/// taints), and reports it Ready.
+pub async fn register(client: &Client, sim: &SimNode) -> anyhow::Result<()> {
+    let name = sim.name.as_str();
     let nodes: Api<Node> = Api::all(client.clone());
     let kubelet_version = client
         .apiserver_version()
@@ -42,16 +47,19 @@ pub async fn register(client: &Client, name: &str) -> anyhow::Result<()> {
         .map(|v| v.git_version)
         .unwrap_or_else(|_| "v0.0.0-unknown".to_owned());
     if nodes.get_opt(name).await?.is_none() {
-        let node: Node = serde_json::from_value(node_manifest(name, &kubelet_version))?;
+        let node: Node = serde_json::from_value(node_manifest(sim, &kubelet_version))?;
         match nodes.create(&PostParams::default(), &node).await {
             Ok(_) => info!(node = name, "registered node"),
             Err(kube::Error::Api(s)) if s.is_already_exists() => {}
             Err(e) => return Err(e.into()),
         }
     } else {
-        let labels = json!({"metadata": {"labels": {SIMULATED_LABEL: "true"}}});
+        let patch = json!({
+            "metadata": {"labels": sim.labels},
+            "spec": {"taints": sim.taints},
+        });
         nodes
-            .patch(name, &PatchParams::default(), &Patch::Merge(&labels))
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
         info!(node = name, "node already registered, taking it over");
     }
@@ -64,13 +72,14 @@ pub async fn register(client: &Client, name: &str) -> anyhow::Result<()> {
 
 /// Renews the node's Ready condition and Lease every `interval`, forever. Errors are
 /// logged and retried on the next tick; a deleted Node is registered again.
-pub async fn heartbeat_loop(client: Client, name: String, interval: Duration) {
+pub async fn heartbeat_loop(client: Client, sim: SimNode, interval: Duration) {
+    let name = sim.name.as_str();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let result = match heartbeat(&client, &name).await {
-            Err(e) if is_not_found(&e) => register(&client, &name).await,
+        let result = match heartbeat(&client, name).await {
+            Err(e) if is_not_found(&e) => register(&client, &sim).await,
             other => other,
         };
         if let Err(e) = result {
@@ -104,7 +113,8 @@ async fn heartbeat(client: &Client, name: &str) -> anyhow::Result<()> {
 }
 
 /// The Node as first registered: labels, capacity, addresses and endpoints.
-fn node_manifest(name: &str, kubelet_version: &str) -> Value {
+fn node_manifest(sim: &SimNode, kubelet_version: &str) -> Value {
+    let name = sim.name.as_str();
     let resources = json!({
         "cpu": "64",
         "memory": "256Gi",
@@ -114,16 +124,8 @@ fn node_manifest(name: &str, kubelet_version: &str) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": {
-                SIMULATED_LABEL: "true",
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-                "node-role.kubernetes.io/worker": "",
-            },
-        },
+        "metadata": {"name": name, "labels": sim.labels},
+        "spec": {"taints": sim.taints},
         "status": {
             "capacity": resources,
             "allocatable": resources,
@@ -262,8 +264,8 @@ mod tests {
 
     #[test]
     fn manifest_is_a_valid_node() {
-        let node: Node =
-            serde_json::from_value(node_manifest("n", "v1.20.2")).expect("node deserializes");
+        let node: Node = serde_json::from_value(node_manifest(&SimNode::new("n"), "v1.20.2"))
+            .expect("node deserializes");
         let labels = node.metadata.labels.unwrap_or_default();
         assert_eq!(
             labels.get(SIMULATED_LABEL).map(String::as_str),

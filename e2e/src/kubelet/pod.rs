@@ -1,17 +1,23 @@
-//! Pure pod logic of the simulated kubelet: what to do with a pod we see (bind it, mark
-//! it running, finalise its deletion, or leave it alone) and the `pods/status` patch
-//! that makes it look Running and Ready. Nothing here talks to the API server.
+//! Pure pod logic of the simulated kubelet: what to do with a pod we see (bind it to
+//! the node [`super::schedule`] chooses, say why it cannot be scheduled, mark it
+//! running, finalise its deletion, or leave it alone) and the `pods/status` patches.
+//! Nothing here talks to the API server.
 
 use k8s_openapi::api::core::v1::{Container, Pod, PodCondition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Value, json};
 
+use super::schedule::{SimNode, choose};
+
 /// What the simulated kubelet does with one observed pod.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Pending and unscheduled: bind it to our node through `pods/binding`.
-    Bind,
-    /// Bound to our node but not (yet) reported as Running and Ready.
+    /// Pending and unscheduled: bind it to this node through `pods/binding`.
+    Bind(String),
+    /// Pending, and no node fits it: say why in its `PodScheduled` condition, as
+    /// kube-scheduler does.
+    Unschedulable(String),
+    /// Bound to one of our nodes but not (yet) reported as Running and Ready.
     MarkRunning,
     /// Bound to our node and being deleted: finish the deletion (grace period 0).
     FinalizeDeletion,
@@ -22,14 +28,15 @@ pub enum Action {
 /// The pod conditions a ready pod carries, in the order the kubelet writes them.
 const READY_CONDITIONS: [&str; 4] = ["Initialized", "Ready", "ContainersReady", "PodScheduled"];
 
-/// Decides what to do with `pod`, as seen by the kubelet of node `node`.
-pub fn decide(pod: &Pod, node: &str) -> Action {
+/// Decides what to do with `pod`, as seen by the kubelet of `nodes`.
+pub fn decide(pod: &Pod, nodes: &[SimNode]) -> Action {
     let Some(spec) = pod.spec.as_ref() else {
         return Action::Ignore;
     };
     let bound_to = spec.node_name.as_deref().filter(|n| !n.is_empty());
+    let ours = |n: &str| nodes.iter().any(|node| node.name == n);
     if pod.metadata.deletion_timestamp.is_some() {
-        return if bound_to == Some(node) {
+        return if bound_to.is_some_and(ours) {
             Action::FinalizeDeletion
         } else {
             Action::Ignore
@@ -39,10 +46,38 @@ pub fn decide(pod: &Pod, node: &str) -> Action {
         return Action::Ignore;
     }
     match bound_to {
-        None if spec.scheduling_gates.as_ref().is_none_or(Vec::is_empty) => Action::Bind,
-        Some(n) if n == node && !is_running_and_ready(pod) => Action::MarkRunning,
+        None if spec.scheduling_gates.as_ref().is_none_or(Vec::is_empty) => {
+            match choose(pod, nodes) {
+                Ok(node) => Action::Bind(node.name.clone()),
+                Err(why) if unschedulable_message(pod) == Some(why.as_str()) => Action::Ignore,
+                Err(why) => Action::Unschedulable(why),
+            }
+        }
+        Some(n) if ours(n) && !is_running_and_ready(pod) => Action::MarkRunning,
         _ => Action::Ignore,
     }
+}
+
+/// The message of the pod's `PodScheduled=False, reason=Unschedulable`, if any.
+fn unschedulable_message(pod: &Pod) -> Option<&str> {
+    let conditions = pod.status.as_ref()?.conditions.as_deref()?;
+    conditions
+        .iter()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        .filter(|c| c.reason.as_deref() == Some("Unschedulable"))
+        .and_then(|c| c.message.as_deref())
+}
+
+/// The `pods/status` merge patch that says why no node fits (what
+/// `kubectl describe pod` shows as the scheduler's verdict).
+pub fn unschedulable_patch(why: &str, now: &Time) -> Value {
+    json!({"status": {"conditions": [{
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": why,
+        "lastTransitionTime": now,
+    }]}})
 }
 
 /// Whether the pod has finished (Succeeded or Failed); such pods are never touched.
@@ -200,13 +235,17 @@ mod tests {
 
     const NODE: &str = "sim";
 
+    fn nodes() -> Vec<SimNode> {
+        vec![SimNode::new(NODE)]
+    }
+
     fn now() -> Time {
         Time(k8s_openapi::jiff::Timestamp::from_second(1_700_000_000).expect("valid"))
     }
 
     /// What the kubelet of node `sim` does with the pod `yaml`.
     fn decided(yaml: &str) -> Action {
-        decide(&pod(yaml), NODE)
+        decide(&pod(yaml), &nodes())
     }
 
     /// Stores in `p` the status [`running_status_patch`] writes, as the API server
@@ -223,7 +262,7 @@ mod tests {
             decided(
                 "metadata: {name: a, uid: u1}\nspec: {containers: [{name: c, image: i}]}\nstatus: {phase: Pending}"
             ),
-            Action::Bind
+            Action::Bind(NODE.into())
         );
     }
 
@@ -258,7 +297,7 @@ mod tests {
         let mut p = pod(
             "metadata: {name: a, uid: u1}\nspec: {nodeName: sim, initContainers: [{name: init, image: busybox}], containers: [{name: c, image: 'nginx:1'}]}\nstatus: {phase: Pending}",
         );
-        assert_eq!(decide(&p, NODE), Action::MarkRunning);
+        assert_eq!(decide(&p, &nodes()), Action::MarkRunning);
 
         let status = mark_running(&mut p);
         assert_eq!(status["phase"], "Running");
@@ -274,7 +313,7 @@ mod tests {
                 .is_some_and(|ip| ip.starts_with("10.244."))
         );
         assert!(is_running_and_ready(&p));
-        assert_eq!(decide(&p, NODE), Action::Ignore);
+        assert_eq!(decide(&p, &nodes()), Action::Ignore);
     }
 
     #[test]
@@ -286,7 +325,7 @@ mod tests {
         if let Some(spec) = p.spec.as_mut() {
             spec.containers[0].image = Some("nginx:2".into());
         }
-        assert_eq!(decide(&p, NODE), Action::MarkRunning);
+        assert_eq!(decide(&p, &nodes()), Action::MarkRunning);
     }
 
     #[test]
@@ -312,5 +351,18 @@ mod tests {
             .and_then(|s| s.parse().ok())
             .expect("numeric octet");
         assert!((1..=254).contains(&last));
+    }
+
+    #[test]
+    fn a_pod_no_node_fits_is_told_why_once() {
+        let yaml = "metadata: {name: a, uid: u1}\nspec: {nodeSelector: {gpu: 'yes'}, containers: []}\nstatus: {phase: Pending}";
+        let Action::Unschedulable(why) = decided(yaml) else {
+            panic!("expected Unschedulable, got {:?}", decided(yaml));
+        };
+        assert!(why.starts_with("0/1 nodes are available: sim: "), "{why}");
+        let mut p = pod(yaml);
+        let status = unschedulable_patch(&why, &now())["status"].take();
+        p.status = Some(serde_json::from_value(status).expect("status round-trips"));
+        assert_eq!(decide(&p, &nodes()), Action::Ignore);
     }
 }
