@@ -33,7 +33,8 @@ fn shown(mut objects: Vec<Value>) -> String {
                 .as_str()
                 .unwrap()
                 .contains("-grafana-dashboards-");
-        if let (true, Some(data)) = (is_dashboards, o["data"].as_object_mut()) {
+        // `get_mut`, not `o["data"]`: indexing a Value mutably inserts a `null`.
+        if is_dashboards && let Some(data) = o.get_mut("data").and_then(Value::as_object_mut) {
             for v in data.values_mut() {
                 let text = v.as_str().unwrap();
                 *v = format!(
