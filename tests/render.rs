@@ -661,3 +661,38 @@ fn an_old_api_server_gets_the_same_stack_less_what_it_cannot_serve() {
     );
     assert_eq!(old, expected);
 }
+
+/// What the collector's condition says it runs without on an old server is
+/// exactly what build left out: a one-pod collector gets no disruption budget on
+/// any server, so an old one takes nothing from it.
+#[test]
+fn the_condition_names_only_what_an_old_server_took_away() {
+    let old = Capabilities::for_kube_version("1.20").unwrap();
+    let one_pod = common::with_spec("collector: {replicas: 1, autoscaling: {enabled: false}}");
+    let valid = validate(&one_pod, &Dereferenced::offline()).unwrap();
+    assert!(
+        build(&valid, &Capabilities::current())
+            .pod_disruption_budgets
+            .is_empty()
+    );
+    assert_eq!(sextant::build::api_unavailable(&valid, &old), vec![]);
+
+    let (_, production) = common::samples()
+        .into_iter()
+        .find(|(n, _)| n == "production")
+        .unwrap();
+    let valid = validate(&production, &Dereferenced::offline()).unwrap();
+    assert_eq!(
+        sextant::build::api_unavailable(&valid, &old),
+        vec![(
+            Component::Collector,
+            "autoscaling/v2 is not served: no autoscaler, running minReplicas (3); \
+             policy/v1 is not served: no PodDisruptionBudget"
+                .to_string()
+        )]
+    );
+    assert_eq!(
+        sextant::build::api_unavailable(&valid, &Capabilities::current()),
+        vec![]
+    );
+}

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::{Api, Client};
@@ -68,6 +68,21 @@ pub fn sample(file: &str, namespace: &str) -> anyhow::Result<DynamicObject> {
 /// Creates `stack` in the test's namespace.
 pub async fn create(ns: &TestNamespace, stack: &DynamicObject) -> kube::Result<DynamicObject> {
     stacks(ns).create(&PostParams::default(), stack).await
+}
+
+/// Deletes the stack `name` (background propagation, as `kubectl delete` does).
+pub async fn delete(ns: &TestNamespace, name: &str) {
+    if let Err(e) = stacks(ns).delete(name, &DeleteParams::background()).await {
+        panic!("deleting stack {name}: {e}");
+    }
+}
+
+/// Deletes the stack `name` and waits until it is gone (its finalizer, if any,
+/// has run).
+pub async fn delete_and_wait(ns: &TestNamespace, name: &str, timeout: Duration) {
+    delete(ns, name).await;
+    ns.wait_deleted(&stacks(ns), name, timeout, &format!("stack {name} deleted"))
+        .await;
 }
 
 /// Applies a JSON merge patch to the stack `name`.

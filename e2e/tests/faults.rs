@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sextant_e2e::faults::{is_local, restart_apiserver};
 use sextant_e2e::objects::requested_storage;
 use sextant_e2e::operator::Operator;
-use sextant_e2e::stack::{self, condition, merge_patch, stacks, wait_ready};
+use sextant_e2e::stack::{self, condition, merge_patch, wait_ready};
 use sextant_e2e::{Cluster, TestNamespace, install_crds};
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -395,10 +395,7 @@ async fn recreated_stack_reattaches_to_its_retained_volumes() {
     };
     let before = claim_uids().await;
     assert_eq!(before.len(), 3, "{before:?}");
-    stacks(&ns)
-        .delete("minimal", &DeleteParams::background())
-        .await
-        .unwrap();
+    stack::delete(&ns, "minimal").await;
     ns.wait_deleted(
         &ns.api::<StatefulSet>(),
         "minimal-loki",

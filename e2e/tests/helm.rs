@@ -23,7 +23,7 @@ use sextant_e2e::audit::{self, Allowed, audit_log_path, calls_by, compare, grant
 use sextant_e2e::helm::Release;
 use sextant_e2e::objects::requested_storage;
 use sextant_e2e::operator::{Operator, kubectl};
-use sextant_e2e::stack::{self, merge_patch, sample, stacks, wait_ready};
+use sextant_e2e::stack::{self, merge_patch, sample, wait_ready};
 use sextant_e2e::{Cluster, TestNamespace, install_crds};
 
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -311,12 +311,7 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     wait_ready(&ns, "minimal").await;
 
     //    d. Deleting the Delete-policy stack deletes its claims, then its finalizer.
-    stacks(&ns)
-        .delete("refs", &DeleteParams::background())
-        .await
-        .unwrap();
-    ns.wait_deleted(&stacks(&ns), "refs", CHANGE_TIMEOUT, "stack refs finalized")
-        .await;
+    stack::delete_and_wait(&ns, "refs", CHANGE_TIMEOUT).await;
     ns.wait_for(CHANGE_TIMEOUT, "the claims of refs deleted", async || {
         let left: Vec<String> = claims
             .list(&ListParams::default())

@@ -356,14 +356,8 @@ async fn deleting_the_stack_keeps_volumes_unless_policy_is_delete() {
     ] {
         assert!(all.contains(&c.to_string()), "{c} missing from {all:?}");
     }
-    stacks(&ns)
-        .delete("keep", &DeleteParams::background())
-        .await
-        .unwrap();
-    stacks(&ns)
-        .delete("gone", &DeleteParams::background())
-        .await
-        .unwrap();
+    stack::delete(&ns, "keep").await;
+    stack::delete(&ns, "gone").await;
     let sts = ns.api::<StatefulSet>();
     for name in ["keep-prometheus", "gone-prometheus"] {
         ns.wait_deleted(
@@ -524,12 +518,7 @@ async fn deleted_stacks_leave_the_stack_metrics() {
             stack.finalizers()
         );
     }
-    stacks(&ns)
-        .delete("gone", &DeleteParams::background())
-        .await
-        .unwrap();
-    ns.wait_deleted(&stacks(&ns), "gone", CHANGE_TIMEOUT, "stack gone deleted")
-        .await;
+    stack::delete_and_wait(&ns, "gone", CHANGE_TIMEOUT).await;
     wait_metrics_count(
         &ns,
         &op,
@@ -545,17 +534,7 @@ async fn deleted_stacks_leave_the_stack_metrics() {
         "{after:?}"
     );
 
-    stacks(&ns)
-        .delete("broken", &DeleteParams::background())
-        .await
-        .unwrap();
-    ns.wait_deleted(
-        &stacks(&ns),
-        "broken",
-        CHANGE_TIMEOUT,
-        "stack broken deleted",
-    )
-    .await;
+    stack::delete_and_wait(&ns, "broken", CHANGE_TIMEOUT).await;
     wait_metrics_count(
         &ns,
         &op,

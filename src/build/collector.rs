@@ -25,7 +25,6 @@ use crate::render::{otelcol, to_yaml};
 const C: Component = Component::Collector;
 
 pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
-    let spec = &stack.spec.collector;
     let resolved = stack.component(C);
     let memory_limit = stack.collector_memory_limit;
     let config = to_yaml(&otelcol::render(stack, memory_limit));
@@ -66,8 +65,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         ..Container::default()
     });
 
-    let autoscaling = &spec.autoscaling;
-    let autoscaled = autoscaling.enabled && caps.autoscaling_v2;
+    let autoscaled = wants_autoscaler(stack) && caps.autoscaling_v2;
     let deployment = Deployment {
         metadata: meta(stack, C, name.clone()),
         spec: Some(DeploymentSpec {
@@ -115,7 +113,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     if autoscaled {
         out.horizontal_pod_autoscalers.push(hpa(stack, &name));
     }
-    if stack.min_pods(C) > 1 && caps.policy_v1 {
+    if wants_disruption_budget(stack) && caps.policy_v1 {
         out.pod_disruption_budgets.push(PodDisruptionBudget {
             metadata: meta(stack, C, name),
             spec: Some(PodDisruptionBudgetSpec {
@@ -178,16 +176,26 @@ fn hpa(stack: &ValidatedStack, name: &str) -> HorizontalPodAutoscaler {
 }
 
 /// What the collector runs without on a server that lacks an API.
+/// Whether the stack asks for an autoscaler (a server may not serve one).
+fn wants_autoscaler(stack: &ValidatedStack) -> bool {
+    stack.spec.collector.autoscaling.enabled
+}
+
+/// Whether the collector gets a disruption budget: only with more than one pod,
+/// where keeping one up through a drain means something.
+fn wants_disruption_budget(stack: &ValidatedStack) -> bool {
+    stack.min_pods(C) > 1
+}
+
 pub(super) fn api_unavailable(stack: &ValidatedStack, caps: &Capabilities) -> Vec<String> {
     let mut missing = Vec::new();
-    let autoscaling = &stack.spec.collector.autoscaling;
-    if autoscaling.enabled && !caps.autoscaling_v2 {
+    if wants_autoscaler(stack) && !caps.autoscaling_v2 {
         missing.push(format!(
             "autoscaling/v2 is not served: no autoscaler, running minReplicas ({})",
-            autoscaling.min_replicas
+            stack.min_pods(C)
         ));
     }
-    if !caps.policy_v1 {
+    if wants_disruption_budget(stack) && !caps.policy_v1 {
         missing.push("policy/v1 is not served: no PodDisruptionBudget".to_string());
     }
     missing

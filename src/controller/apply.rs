@@ -15,6 +15,7 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::core::Selector;
 use kube::{Api, Resource, ResourceExt};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::Serialize;
@@ -25,7 +26,7 @@ use super::drift::{annotate, applied_hash, needs_apply};
 use super::error::{ApiResultExt, Error, Verb};
 use crate::api::{FIELD_MANAGER, default_password_key};
 use crate::build::Resources;
-use crate::model::{ValidatedStack, selector_string, stack_labels};
+use crate::model::{ValidatedStack, stack_labels};
 
 /// What one apply pass did and saw.
 #[derive(Debug, Default)]
@@ -44,7 +45,7 @@ pub struct Applied {
 
 /// The label selector matching every child of a stack.
 pub fn children_selector(stack: &str) -> String {
-    selector_string(&stack_labels(stack))
+    Selector::from_iter(stack_labels(stack)).to_string()
 }
 
 /// Applies the bundle and prunes what is no longer desired.

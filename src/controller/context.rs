@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use kube::Client;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::ObjectRef;
+
 use super::error::RetryClass;
 use crate::api::ObservabilityStack;
 pub use crate::model::Capabilities;
 use crate::telemetry::Metrics;
-use kube::Client;
-use kube::runtime::events::Recorder;
-use kube::runtime::reflector::ObjectRef;
 
 /// Shared state of the controller.
 pub struct Context {

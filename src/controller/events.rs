@@ -31,27 +31,22 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 /// One Normal event for the children an apply pass created or updated, and one
 /// for those it deleted; nothing when it changed nothing.
 pub async fn applied(ctx: &Context, stack: &ObservabilityStack, applied: &Applied) {
-    if !applied.changed.is_empty() {
-        info!(changed = ?applied.changed, "applied children");
-        publish(
-            ctx,
-            stack,
-            EventType::Normal,
-            CHILDREN_APPLIED,
-            &summary("created or updated", &applied.changed),
-        )
-        .await;
-    }
-    if !applied.pruned.is_empty() {
-        info!(pruned = ?applied.pruned, "pruned children");
-        publish(
-            ctx,
-            stack,
-            EventType::Normal,
-            CHILDREN_PRUNED,
-            &summary("deleted", &applied.pruned),
-        )
-        .await;
+    let passes = [
+        (CHILDREN_APPLIED, "created or updated", &applied.changed),
+        (CHILDREN_PRUNED, "deleted", &applied.pruned),
+    ];
+    for (reason, verb, children) in passes {
+        if !children.is_empty() {
+            info!(?children, "{verb} children");
+            publish(
+                ctx,
+                stack,
+                EventType::Normal,
+                reason,
+                &summary(verb, children),
+            )
+            .await;
+        }
     }
 }
 

@@ -36,7 +36,7 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
     let key = format!("{namespace}/{}", stack.name_any());
     if stack.meta().deletion_timestamp.is_some() {
         finalizer::cleanup(&ctx, &stack).await?;
-        ctx.metrics.stack_conditions(&key, None);
+        ctx.forget_stack(&namespace, &stack.name_any());
         return Ok(Action::await_change());
     }
     let previous = stack.status.clone().unwrap_or_default();

@@ -13,13 +13,14 @@ use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::core::Selector;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 use tracing::info;
 
 use super::context::Context;
 use super::error::{ApiResultExt, Error, Verb};
-use crate::model::{Component, ValidatedStack, child_name, selector_labels, selector_string};
+use crate::model::{Component, ValidatedStack, child_name, selector_labels};
 use crate::units::parse_quantity_bytes;
 
 /// The requested size of a StatefulSet's `data` claim template.
@@ -132,7 +133,7 @@ async fn expand_claims(
     size: &str,
 ) -> Result<Result<Vec<String>, String>, Error> {
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &stack.namespace);
-    let selector = selector_string(&selector_labels(&stack.name, component));
+    let selector = Selector::from_iter(selector_labels(&stack.name, component)).to_string();
     let list = claims
         .list(&ListParams::default().labels(&selector))
         .await

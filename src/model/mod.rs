@@ -13,7 +13,7 @@ pub use capabilities::Capabilities;
 pub use component::{Component, CpuMemory, Workload};
 pub use names::{
     APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, FOLDER, FOLDER_ANNOTATION, child_name, labels,
-    ports, selector_labels, selector_string, stack_labels, uid,
+    ports, selector_labels, stack_labels, uid,
 };
 pub use stack::{
     Dashboard, DashboardFile, Resolved, SecretValues, StreamRule, ValidatedStack, VolumeSize,

@@ -86,15 +86,6 @@ pub fn labels(stack: &str, component: Component) -> BTreeMap<String, String> {
     l
 }
 
-/// A label map as a label selector string: `k=v,k2=v2`.
-pub fn selector_string(labels: &BTreeMap<String, String>) -> String {
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// In-cluster DNS name of a component's Service.
 pub fn service_host(stack: &str, namespace: &str, component: Component) -> String {
     format!("{}.{namespace}.svc", child_name(stack, component, None))

@@ -113,7 +113,7 @@ pub struct ValidatedStack {
     /// `sextant render`, which then renders a placeholder in their place).
     pub contact_point_secrets: SecretValues,
     /// One line per referenced Secret or key that is missing or unusable, naming
-    /// the field that references it (never a value). Grafana cannot start then.
+    /// the field that references it (never a value), for Grafana's condition.
     pub missing_secrets: Vec<String>,
 }
 

@@ -12,9 +12,11 @@ pub mod otelcol;
 pub mod prometheus;
 pub mod tempo;
 
-/// The `server` block Loki and Tempo share: both build their HTTP and gRPC
-/// servers from grafana/dskit's `server.Config`, read under the same keys (see
-/// the tag each of `loki` and `tempo` names).
+/// The `server` block Loki and Tempo share: both embed grafana/dskit's
+/// `server.Config` under `server` (grafana/loki v3.7.6 `pkg/loki/loki.go`,
+/// grafana/tempo v2.10.8 `cmd/tempo/app/config.go`), whose vendored copy at those
+/// tags (`vendor/github.com/grafana/dskit/server/server.go`) reads these three
+/// keys as `http_listen_port`, `grpc_listen_port` and `log_level`.
 #[derive(serde::Serialize, Debug, Clone, PartialEq)]
 pub(crate) struct Server {
     pub http_listen_port: i32,

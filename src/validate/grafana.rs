@@ -30,12 +30,7 @@ impl Validator {
         let mut out = Vec::new();
         for (i, dash) in d.inline.iter().enumerate() {
             let path = format!("spec.grafana.dashboards.inline[{i}]");
-            if !names.insert(dash.name.as_str()) {
-                self.err(
-                    format!("{path}.name"),
-                    format!("{:?} is not unique", dash.name),
-                );
-            }
+            self.unique(&mut names, format!("{path}.name"), &dash.name, "");
             if !is_dns_label(&dash.name) {
                 self.err(
                     format!("{path}.name"),
@@ -134,12 +129,7 @@ impl Validator {
                     format!("{BUILTIN_GROUP:?} is reserved for the built-in rules"),
                 );
             }
-            if !groups.insert(g.name.as_str()) {
-                self.err(
-                    format!("{gpath}.name"),
-                    format!("{:?} is not unique", g.name),
-                );
-            }
+            self.unique(&mut groups, format!("{gpath}.name"), &g.name, "");
             let before = self.errors.len();
             self.positive_duration(&format!("{gpath}.interval"), &g.interval);
             if self.errors.len() == before
@@ -153,12 +143,8 @@ impl Validator {
             let mut alerts = BTreeSet::new();
             for (ri, r) in g.rules.iter().enumerate() {
                 let rpath = format!("{gpath}.rules[{ri}]");
-                if !alerts.insert(r.alert.as_str()) {
-                    self.err(
-                        format!("{rpath}.alert"),
-                        format!("{:?} is not unique in group {:?}", r.alert, g.name),
-                    );
-                }
+                let within = format!(" in group {:?}", g.name);
+                self.unique(&mut alerts, format!("{rpath}.alert"), &r.alert, &within);
                 if !is_label_name(&r.alert) {
                     self.err(
                         format!("{rpath}.alert"),
@@ -201,12 +187,7 @@ impl Validator {
         let mut points = BTreeSet::new();
         for (i, c) in a.contact_points.iter().enumerate() {
             let path = format!("spec.grafana.alerting.contactPoints[{i}]");
-            if !points.insert(c.name.as_str()) {
-                self.err(
-                    format!("{path}.name"),
-                    format!("{:?} is not unique", c.name),
-                );
-            }
+            self.unique(&mut points, format!("{path}.name"), &c.name, "");
             match c.type_ {
                 ContactPointType::Email if c.addresses.is_empty() => {
                     self.err(format!("{path}.addresses"), "email needs at least one address")

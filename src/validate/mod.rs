@@ -21,6 +21,7 @@ mod schema;
 mod storage;
 mod syntax;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
@@ -193,6 +194,20 @@ impl Validator {
             path: path.into(),
             message: message.into(),
         });
+    }
+
+    /// Records `name` in `seen`; a second one is an error at `path`
+    /// (`"x" is not unique`, then `context`, such as ` in group "g"`).
+    fn unique<'a>(
+        &mut self,
+        seen: &mut BTreeSet<&'a str>,
+        path: String,
+        name: &'a str,
+        context: &str,
+    ) {
+        if !seen.insert(name) {
+            self.err(path, format!("{name:?} is not unique{context}"));
+        }
     }
 
     fn check_name(&mut self, name: &str) {
