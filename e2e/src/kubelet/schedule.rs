@@ -115,20 +115,16 @@ pub fn fits(pod: &Pod, node: &SimNode) -> Result<(), String> {
                 .as_ref()
         });
     if let Some(selector) = required {
-        // An empty list of terms matches no node (component-helpers' nodeaffinity).
+        // Terms are ORed (so none matches no node), and "a null or empty node
+        // selector term matches no objects" (core/v1 `NodeSelectorTerm`).
         let any = selector.node_selector_terms.iter().any(|term| {
-            let exprs = term.match_expressions.iter().flatten();
-            let fields = term.match_fields.iter().flatten();
-            let nonempty = term
-                .match_expressions
-                .as_ref()
-                .is_some_and(|e| !e.is_empty())
-                || term.match_fields.as_ref().is_some_and(|f| !f.is_empty());
-            nonempty
+            let exprs = term.match_expressions.as_deref().unwrap_or_default();
+            let fields = term.match_fields.as_deref().unwrap_or_default();
+            !(exprs.is_empty() && fields.is_empty())
                 && exprs
-                    .clone()
+                    .iter()
                     .all(|r| requirement(r, node.labels.get(&r.key)))
-                && fields.clone().all(|r| {
+                && fields.iter().all(|r| {
                     let value = (r.key == "metadata.name").then_some(&node.name);
                     requirement(r, value)
                 })
