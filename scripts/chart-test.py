@@ -45,9 +45,42 @@ def rbac(docs):
                 check("*" not in (values or []), f"{name} rule {i} has a wildcard in {field}")
             check("nonResourceURLs" not in r, f"{name} rule {i} grants nonResourceURLs")
             check(
-                not {"escalate", "bind", "impersonate"} & set(r.get("verbs", [])),
-                f"{name} rule {i} grants escalate/bind/impersonate",
+                not {"escalate", "impersonate"} & set(r.get("verbs", [])),
+                f"{name} rule {i} grants escalate/impersonate",
             )
+            if "bind" in r.get("verbs", []):
+                # Only the cluster-collection roles, by name (docs/node-agent.md).
+                check(
+                    r["verbs"] == ["bind"]
+                    and r["resources"] == ["clusterroles"]
+                    and r.get("resourceNames")
+                    and all(n.endswith(("-node-agent", "-k8s-metadata")) for n in r["resourceNames"]),
+                    f"{name} rule {i} grants bind beyond the cluster-collection roles: {r}",
+                )
+
+
+def cluster_collection(docs, sa, release_ns):
+    """The cluster-collection roles: the agent's and the metadata role are bound to
+    nobody by the chart; the operator's binding role binds exactly those two."""
+    crs = {d["metadata"]["name"]: d for d in by_kind(docs, "ClusterRole")}
+    agent = [n for n in crs if n.endswith("-node-agent")]
+    meta = [n for n in crs if n.endswith("-k8s-metadata")]
+    binder = [n for n in crs if n.endswith("-cluster-bindings")]
+    check(len(agent) == len(meta) == len(binder) == 1, f"cluster-collection ClusterRoles: {sorted(crs)}")
+    if not (agent and meta and binder):
+        return
+    check(crs[agent[0]]["rules"] == [{"apiGroups": [""], "resources": ["nodes/stats"], "verbs": ["get"]}],
+          f"the node agent's role: {crs[agent[0]]['rules']}")
+    check(crs[meta[0]]["rules"] == [{"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list", "watch"]}],
+          f"the metadata role: {crs[meta[0]]['rules']}")
+    bind = [r for r in crs[binder[0]]["rules"] if "bind" in r["verbs"]]
+    check(len(bind) == 1 and sorted(bind[0]["resourceNames"]) == sorted(agent + meta),
+          f"the operator binds exactly the two roles: {bind}")
+    bound = {b["roleRef"]["name"] for b in by_kind(docs, "ClusterRoleBinding")}
+    check(not (bound & set(agent + meta)), "the chart binds the collection roles to nobody")
+    for b in by_kind(docs, "ClusterRoleBinding"):
+        check(b["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": release_ns}],
+              f"{b['metadata']['name']} binds the chart's ServiceAccount")
 
 
 def deployment(docs, app_version):
@@ -105,19 +138,17 @@ def main():
     sa = one(docs, "ServiceAccount")
     service = one(docs, "Service")
     if mode in ("default", "servicemonitor"):
-        check(len(by_kind(docs, "ClusterRole")) == 1, "default mode renders one ClusterRole")
-        crb = one(docs, "ClusterRoleBinding")
-        if crb and sa:
-            check(
-                crb["subjects"]
-                == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": release_ns}],
-                "the ClusterRoleBinding binds the chart's ServiceAccount",
-            )
+        # The operator's own role, plus the three of cluster-wide collection.
+        check(len(by_kind(docs, "ClusterRole")) == 4, "default mode renders four ClusterRoles")
+        check(len(by_kind(docs, "ClusterRoleBinding")) == 2, "default mode renders two ClusterRoleBindings")
+        cluster_collection(docs, sa, release_ns)
+        check([a for a in args if a.startswith("--cluster-role-prefix=")], "the operator is told the roles' prefix")
         check(not by_kind(docs, "Role"), "default mode renders no Role")
         check(not by_kind(docs, "PodDisruptionBudget"), "one replica: no PodDisruptionBudget")
         check(not [a for a in args if a.startswith("--namespace")], "default mode watches all namespaces")
         check("--leader-election" not in args, "one replica: no leader election")
     if mode == "namespaced":
+        check(not [a for a in args if a.startswith("--cluster-role-prefix")], "namespaced mode binds nothing cluster-wide")
         # Only cluster-wide grant: get on StorageClasses (rbac.readStorageClasses).
         crs = by_kind(docs, "ClusterRole")
         check(len(crs) == 1 and crs[0]["metadata"]["name"].endswith("-storageclasses"),

@@ -33,6 +33,9 @@
 pub enum Program {
     /// OpenTelemetry Collector (contrib distribution), its own telemetry.
     Collector,
+    /// The same collector image as the node agent: its own telemetry carries the
+    /// collector's names (listed under `Collector`), scraped as its own job.
+    NodeAgent,
     /// Prometheus: its own metrics and the series its scrapes synthesize.
     Prometheus,
     /// Tempo: its own metrics and the metrics-generator's remote-written series.
@@ -50,6 +53,7 @@ impl Program {
     pub fn job(self) -> Option<&'static str> {
         match self {
             Self::Collector => Some("collector"),
+            Self::NodeAgent => Some("node-agent"),
             Self::Prometheus => Some("prometheus"),
             Self::Tempo => Some("tempo"),
             Self::Loki => Some("loki"),
@@ -106,7 +110,13 @@ pub const OTLP_LABELS: &[&str] = &[
     "deployment_environment_name",
     "k8s_namespace_name",
     "k8s_pod_name",
+    "k8s_container_name",
+    "k8s_node_name",
     "k8s_deployment_name",
+    "k8s_statefulset_name",
+    "k8s_daemonset_name",
+    "k8s_job_name",
+    "k8s_volume_name",
     "service_instance_id",
     "service_name",
     "service_namespace",

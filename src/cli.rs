@@ -158,12 +158,22 @@ pub fn check(stack: &ObservabilityStack) -> Result<ValidatedStack, CliError> {
     validate(stack, &Dereferenced::offline()).map_err(CliError::Invalid)
 }
 
-/// What `--kube-version` names, or a current server when it is not given.
-pub fn capabilities(kube_version: Option<&str>) -> Result<Capabilities, CliError> {
-    match kube_version {
-        Some(v) => Capabilities::for_kube_version(v).map_err(CliError::KubeVersion),
-        None => Ok(Capabilities::current()),
-    }
+/// What `--kube-version` names, or a current server when it is not given, with
+/// the chart's ClusterRoles of `cluster_role_prefix` to bind (`None`: a namespaced
+/// install, none).
+pub fn capabilities(
+    kube_version: Option<&str>,
+    cluster_role_prefix: Option<String>,
+) -> Result<Capabilities, CliError> {
+    let caps = match kube_version {
+        Some(v) => Capabilities::for_kube_version(v).map_err(CliError::KubeVersion)?,
+        None => Capabilities::current(),
+    };
+    Ok(caps.with_cluster_roles(
+        cluster_role_prefix
+            .as_deref()
+            .map(crate::model::ClusterRoles::with_prefix),
+    ))
 }
 
 /// Validates and builds a stack for a server with `caps`.

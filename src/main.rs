@@ -40,6 +40,14 @@ enum Command {
         /// does not serve is left out, as the operator does there. Default: current.
         #[arg(long = "kube-version")]
         kube_version: Option<String>,
+        /// The prefix of the ClusterRoles the operator binds, as the chart's
+        /// release names them (default `sextant`).
+        #[arg(long = "cluster-role-prefix", conflicts_with = "namespaced")]
+        cluster_role_prefix: Option<String>,
+        /// Render as a namespaced install does: no ClusterRole to bind, so no
+        /// node agent and no Kubernetes metadata in the collector.
+        #[arg(long = "namespaced")]
+        namespaced: bool,
     },
 }
 
@@ -79,7 +87,16 @@ fn main() -> ExitCode {
             file,
             output,
             kube_version,
-        } => cli::capabilities(kube_version.as_deref()).and_then(|caps| {
+            cluster_role_prefix,
+            namespaced,
+        } => cli::capabilities(
+            kube_version.as_deref(),
+            (!namespaced).then(|| {
+                cluster_role_prefix
+                    .unwrap_or_else(|| sextant::model::DEFAULT_CLUSTER_ROLE_PREFIX.into())
+            }),
+        )
+        .and_then(|caps| {
             cli::load(&file)
                 .and_then(|s| cli::render(&s, &caps))
                 .map(|r| emit(&cli::format(&r, output)))

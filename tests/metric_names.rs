@@ -300,6 +300,7 @@ fn catalogue_labels_and_names_follow_the_rendered_configs() {
     }
     let programs = [
         Program::Collector,
+        Program::NodeAgent,
         Program::Prometheus,
         Program::Tempo,
         Program::Loki,
@@ -334,7 +335,7 @@ fn catalogue_labels_and_names_follow_the_rendered_configs() {
         .collect();
     assert_eq!(external, set(catalogue::TEMPO_GENERATOR_LABELS));
 
-    let col = yaml(to_yaml(&otelcol::render(&stack, 1 << 30)));
+    let col = yaml(to_yaml(&otelcol::render(&stack, 1 << 30, true)));
     let readers = &col["service"]["telemetry"]["metrics"]["readers"];
     let exporter = &readers[0]["pull"]["exporter"]["prometheus"];
     assert_eq!(exporter["without_type_suffix"], false, "{readers}");

@@ -72,7 +72,17 @@ proptest! {
             prop_assert!(!objects.is_empty() || !(valid.spec.collector.enabled || valid.spec.grafana.enabled));
             for o in objects {
                 let name = o["metadata"]["name"].as_str().unwrap();
+                if o["kind"] == "ClusterRoleBinding" {
+                    // Cluster-scoped, unowned, named `sextant:<namespace>:<stack>:<grant>`.
+                    prop_assert!(name.len() <= 253 && name.split(':').all(is_dns_label), "{}", name);
+                    prop_assert!(o["metadata"]["ownerReferences"].is_null());
+                    continue;
+                }
                 prop_assert!(is_dns_label(name), "{} is not a DNS label", name);
+                if o["kind"] == "DaemonSet" {
+                    // Its ControllerRevisions are `<name>-<10-char hash>` too.
+                    prop_assert!(name.len() <= 52, "DaemonSet name {} too long", name);
+                }
                 if o["kind"] == "StatefulSet" {
                     // Room for the controller's `-<10-char hash>` revision label.
                     prop_assert!(name.len() <= 52, "StatefulSet name {} too long", name);

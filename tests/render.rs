@@ -5,7 +5,7 @@ mod common;
 
 use serde_json::Value;
 use sextant::build::build;
-use sextant::model::CONFIG_HASH_ANNOTATION;
+use sextant::model::{CONFIG_HASH_ANNOTATION, STACK_NAMESPACE_LABEL};
 use sextant::model::{Capabilities, Component, child_name};
 use sextant::validate::Dereferenced;
 use sextant::validate::validate;
@@ -92,6 +92,21 @@ fn every_child_is_labelled_and_namespaced() {
     for (name, _) in common::samples() {
         for o in rendered(&name) {
             let labels = &o["metadata"]["labels"];
+            if o["kind"] == "ClusterRoleBinding" {
+                // Cluster-scoped: no namespace and no owner; found by the stack's
+                // labels and the one naming its namespace.
+                assert!(o["metadata"]["namespace"].is_null(), "{o}");
+                assert!(o["metadata"]["ownerReferences"].is_null(), "{o}");
+                assert_eq!(labels[STACK_NAMESPACE_LABEL], "observability", "{o}");
+                for key in [
+                    "app.kubernetes.io/instance",
+                    "app.kubernetes.io/part-of",
+                    "app.kubernetes.io/managed-by",
+                ] {
+                    assert!(labels[key].is_string(), "{name}: {o} lacks {key}");
+                }
+                continue;
+            }
             for key in [
                 "app.kubernetes.io/name",
                 "app.kubernetes.io/instance",
@@ -686,6 +701,7 @@ fn the_condition_names_only_what_an_old_server_took_away() {
         sextant::build::api_unavailable(&valid, &old),
         vec![(
             Component::Collector,
+            sextant::api::reason::API_UNAVAILABLE,
             "autoscaling/v2 is not served: no autoscaler, running minReplicas (3); \
              policy/v1 is not served: no PodDisruptionBudget"
                 .to_string()

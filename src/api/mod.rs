@@ -7,11 +7,13 @@
 
 mod components;
 mod grafana;
+mod node_agent;
 mod spec;
 mod status;
 
 pub use components::*;
 pub use grafana::*;
+pub use node_agent::*;
 pub use spec::*;
 pub use status::*;
 

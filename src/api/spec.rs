@@ -7,8 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CollectorSpec, DURATION_PATTERN, GrafanaSpec, LokiSpec, ObservabilityStackStatus,
-    PrometheusSpec, TempoSpec,
+    CollectorSpec, DURATION_PATTERN, GrafanaSpec, LokiSpec, NodeAgentSpec,
+    ObservabilityStackStatus, PrometheusSpec, TempoSpec,
 };
 
 /// The longest stack name: `<name>-prometheus` must leave room for the StatefulSet
@@ -67,6 +67,11 @@ pub struct ObservabilityStackSpec {
     /// The OpenTelemetry Collector that receives OTLP from applications.
     #[serde(default)]
     pub collector: CollectorSpec,
+
+    /// The node agent: pod logs and kubelet metrics from every node, sent through
+    /// the collector.
+    #[serde(default)]
+    pub node_agent: NodeAgentSpec,
 
     /// Prometheus: metrics storage, OTLP and remote-write receiver, self-monitoring.
     #[serde(default)]

@@ -40,6 +40,10 @@ pub struct ComponentsStatus {
     /// The collector Deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collector: Option<ComponentStatus>,
+    /// The node agent DaemonSet: `replicas` is the number of nodes it should run
+    /// on, `readyReplicas` those where it is ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_agent: Option<ComponentStatus>,
     /// The Prometheus StatefulSet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prometheus: Option<ComponentStatus>,
@@ -98,6 +102,8 @@ pub mod condition {
     pub const RECONCILED: &str = "Reconciled";
     /// The collector Deployment is available.
     pub const COLLECTOR_READY: &str = "CollectorReady";
+    /// The node agent DaemonSet runs and is ready on every node it should run on.
+    pub const NODE_AGENT_READY: &str = "NodeAgentReady";
     /// The Prometheus StatefulSet is available.
     pub const PROMETHEUS_READY: &str = "PrometheusReady";
     /// The Tempo StatefulSet is available.
@@ -132,4 +138,8 @@ pub mod reason {
     pub const VOLUME_RESIZE_BLOCKED: &str = "VolumeResizeBlocked";
     /// A Secret the spec references does not exist.
     pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
+    /// The operator was installed without the ClusterRole a component needs (a
+    /// namespaced install of the chart): the component does not run, or runs
+    /// without what that role would allow.
+    pub const NOT_GRANTED: &str = "NotGranted";
 }

@@ -27,7 +27,8 @@ const C: Component = Component::Collector;
 pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     let resolved = stack.component(C);
     let memory_limit = stack.collector_memory_limit;
-    let config = to_yaml(&otelcol::render(stack, memory_limit));
+    let metadata = super::cluster::metadata_granted(caps);
+    let config = to_yaml(&otelcol::render(stack, memory_limit, metadata));
     let cm = config_map(
         stack,
         C,
@@ -50,6 +51,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         ports: Some(vec![
             container_port("otlp-grpc", ports::OTLP_GRPC),
             container_port("otlp-http", ports::OTLP_HTTP),
+            container_port("otlp-node", ports::OTLP_NODE),
             container_port("metrics", ports::COLLECTOR_METRICS),
             container_port("health", ports::COLLECTOR_HEALTH),
         ]),
@@ -87,7 +89,8 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
                 metadata: Some(pod_meta(stack, C, hash)),
                 spec: Some(PodSpec {
                     service_account_name: Some(name.clone()),
-                    automount_service_account_token: Some(false),
+                    // k8s_attributes watches pods with the pod's token.
+                    automount_service_account_token: Some(metadata),
                     security_context: Some(pod_security(C.uid())),
                     containers: vec![container],
                     volumes: Some(vec![config_volume(
@@ -104,7 +107,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     };
 
     let mut out = Resources {
-        service_accounts: vec![service_account(stack, C, false)],
+        service_accounts: vec![service_account(stack, C, metadata)],
         config_maps: vec![cm],
         services: vec![service(stack, C)],
         deployments: vec![deployment],
@@ -175,7 +178,6 @@ fn hpa(stack: &ValidatedStack, name: &str) -> HorizontalPodAutoscaler {
     }
 }
 
-/// What the collector runs without on a server that lacks an API.
 /// Whether the stack asks for an autoscaler (a server may not serve one).
 fn wants_autoscaler(stack: &ValidatedStack) -> bool {
     stack.spec.collector.autoscaling.enabled
@@ -187,7 +189,13 @@ fn wants_disruption_budget(stack: &ValidatedStack) -> bool {
     stack.min_pods(C) > 1
 }
 
-pub(super) fn api_unavailable(stack: &ValidatedStack, caps: &Capabilities) -> Vec<String> {
+/// What the collector runs without, and the reason of its condition:
+/// `NotGranted` when it lacks the metadata ClusterRole (and so runs without
+/// Kubernetes metadata), else `APIUnavailable`.
+pub(super) fn api_unavailable(
+    stack: &ValidatedStack,
+    caps: &Capabilities,
+) -> (&'static str, Vec<String>) {
     let mut missing = Vec::new();
     if wants_autoscaler(stack) && !caps.autoscaling_v2 {
         missing.push(format!(
@@ -198,5 +206,9 @@ pub(super) fn api_unavailable(stack: &ValidatedStack, caps: &Capabilities) -> Ve
     if wants_disruption_budget(stack) && !caps.policy_v1 {
         missing.push("policy/v1 is not served: no PodDisruptionBudget".to_string());
     }
-    missing
+    if !super::cluster::metadata_granted(caps) {
+        missing.push("no Kubernetes metadata on what applications push: the operator was installed without cluster-wide collection, so it has no ClusterRole to bind for reading pods".to_string());
+        return (crate::api::reason::NOT_GRANTED, missing);
+    }
+    (crate::api::reason::API_UNAVAILABLE, missing)
 }

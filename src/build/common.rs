@@ -122,7 +122,7 @@ pub fn service(stack: &ValidatedStack, component: Component) -> Service {
 
 fn app_protocol(port_name: &str) -> Option<String> {
     match port_name {
-        "otlp-grpc" | "grpc" => Some("grpc".into()),
+        "otlp-grpc" | "otlp-node" | "grpc" => Some("grpc".into()),
         "http" | "otlp-http" | "metrics" => Some("http".into()),
         _ => None,
     }

@@ -8,22 +8,25 @@
 //! fields an old server rejects are left out. One file per component; this file
 //! owns the bundle and the dispatch over `Component::ALL`.
 
+pub mod cluster;
 mod collector;
 mod common;
 pub mod grafana;
 mod loki;
+pub mod node_agent;
 mod prometheus;
 mod stateful;
 mod tempo;
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 
 pub use crate::digest::{sha256_hex, sha256_short};
 
+use crate::api::reason;
 use crate::model::{Capabilities, Component, ValidatedStack};
 
 /// Every child object of one stack, by kind, in the order they are applied.
@@ -38,6 +41,8 @@ pub struct Resources {
     pub roles: Vec<Role>,
     /// RoleBindings of those Roles.
     pub role_bindings: Vec<RoleBinding>,
+    /// ClusterRoleBindings of the chart's ClusterRoles (cluster-scoped, no owner).
+    pub cluster_role_bindings: Vec<ClusterRoleBinding>,
     /// Rendered configuration files.
     pub config_maps: Vec<ConfigMap>,
     /// Secrets sextant creates once and never overwrites (the generated Grafana admin).
@@ -51,6 +56,8 @@ pub struct Resources {
     pub deployments: Vec<Deployment>,
     /// Prometheus, Tempo and Loki.
     pub stateful_sets: Vec<StatefulSet>,
+    /// The node agent.
+    pub daemon_sets: Vec<DaemonSet>,
     /// The collector's autoscaler (autoscaling/v2).
     pub horizontal_pod_autoscalers: Vec<HorizontalPodAutoscaler>,
     /// The collector's disruption budget (policy/v1).
@@ -63,24 +70,28 @@ impl Resources {
             service_accounts,
             roles,
             role_bindings,
+            cluster_role_bindings,
             config_maps,
             generated_secrets,
             rendered_secrets,
             services,
             deployments,
             stateful_sets,
+            daemon_sets,
             horizontal_pod_autoscalers,
             pod_disruption_budgets,
         } = other;
         self.service_accounts.extend(service_accounts);
         self.roles.extend(roles);
         self.role_bindings.extend(role_bindings);
+        self.cluster_role_bindings.extend(cluster_role_bindings);
         self.config_maps.extend(config_maps);
         self.generated_secrets.extend(generated_secrets);
         self.rendered_secrets.extend(rendered_secrets);
         self.services.extend(services);
         self.deployments.extend(deployments);
         self.stateful_sets.extend(stateful_sets);
+        self.daemon_sets.extend(daemon_sets);
         self.horizontal_pod_autoscalers
             .extend(horizontal_pod_autoscalers);
         self.pod_disruption_budgets.extend(pod_disruption_budgets);
@@ -108,12 +119,14 @@ impl Resources {
             service_accounts,
             roles,
             role_bindings,
+            cluster_role_bindings,
             config_maps,
             generated_secrets,
             rendered_secrets,
             services,
             deployments,
             stateful_sets,
+            daemon_sets,
             horizontal_pod_autoscalers,
             pod_disruption_budgets,
         } = self;
@@ -121,12 +134,14 @@ impl Resources {
         push(&mut out, service_accounts);
         push(&mut out, roles);
         push(&mut out, role_bindings);
+        push(&mut out, cluster_role_bindings);
         push(&mut out, config_maps);
         push(&mut out, generated_secrets);
         push(&mut out, rendered_secrets);
         push(&mut out, services);
         push(&mut out, stateful_sets);
         push(&mut out, deployments);
+        push(&mut out, daemon_sets);
         push(&mut out, horizontal_pod_autoscalers);
         push(&mut out, pod_disruption_budgets);
         out
@@ -143,29 +158,40 @@ pub fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         }
         out.extend(match c {
             Component::Collector => collector::build(stack, caps),
+            Component::NodeAgent => node_agent::build(stack, caps),
             Component::Prometheus => prometheus::build(stack, caps),
             Component::Tempo => tempo::build(stack, caps),
             Component::Loki => loki::build(stack, caps),
             Component::Grafana => grafana::build(stack),
         });
     }
+    out.cluster_role_bindings = cluster::bindings(stack, caps);
     out
 }
 
-/// What a component runs without because the server does not serve an API, one
-/// message per component, for its condition (empty on a current server).
-pub fn api_unavailable(stack: &ValidatedStack, caps: &Capabilities) -> Vec<(Component, String)> {
+/// What a component runs without because the server does not serve an API
+/// (reason `APIUnavailable`) or the operator was not granted a ClusterRole
+/// (`NotGranted`): per component the reason and one message, for its condition
+/// (empty on a current server with cluster-wide collection).
+pub fn api_unavailable(
+    stack: &ValidatedStack,
+    caps: &Capabilities,
+) -> Vec<(Component, &'static str, String)> {
     Component::ALL
         .into_iter()
         .filter(|c| stack.enabled(*c))
         .filter_map(|c| {
-            let missing = match c {
+            let (why, missing) = match c {
                 Component::Collector => collector::api_unavailable(stack, caps),
+                Component::NodeAgent => (
+                    reason::NOT_GRANTED,
+                    node_agent::not_granted(caps).into_iter().collect(),
+                ),
                 Component::Prometheus | Component::Tempo | Component::Loki | Component::Grafana => {
-                    Vec::new()
+                    (reason::API_UNAVAILABLE, Vec::new())
                 }
             };
-            (!missing.is_empty()).then(|| (c, missing.join("; ")))
+            (!missing.is_empty()).then(|| (c, why, missing.join("; ")))
         })
         .collect()
 }

@@ -109,15 +109,15 @@ pub fn builtin_rule_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|b| b.name).collect()
 }
 
-/// The expression of `StackComponentDown`: a scraped pod of the collector, Tempo or
-/// Loki that does not answer (`up == 0`), or one of them that should run and has no
+/// The expression of `StackComponentDown`: a scraped pod of the collector, the
+/// node agent, Tempo or Loki that does not answer (`up == 0`), or one of them that should run and has no
 /// scraped pod at all (a pod that is pending, deleted or not yet created has no
 /// address, so Prometheus's pod discovery gives it no target and no `up`).
 ///
 /// Prometheus and Grafana are left out because the rule could never notify about
 /// them: a Prometheus that is down records no `up` (the rule's query then fails,
 /// and Grafana raises its `DatasourceError` alert instead), and a Grafana that is
-/// down evaluates no rule. `None` when none of the three runs.
+/// down evaluates no rule. `None` when none of the four runs.
 fn component_down_expr(stack: &ValidatedStack) -> Option<String> {
     let watched: Vec<&str> = Component::ALL
         .into_iter()
@@ -140,7 +140,7 @@ fn component_down_expr(stack: &ValidatedStack) -> Option<String> {
 /// for why Prometheus and Grafana are not).
 fn watched_for_down(c: Component) -> bool {
     match c {
-        Component::Collector | Component::Tempo | Component::Loki => true,
+        Component::Collector | Component::NodeAgent | Component::Tempo | Component::Loki => true,
         Component::Prometheus | Component::Grafana => false,
     }
 }

@@ -2,8 +2,8 @@
 //! and force, skipping children that already hold what sextant would write; then
 //! pruning of labelled children this pass no longer produces.
 //!
-//! Identity and configuration (ServiceAccounts, RBAC, ConfigMaps, Secrets) go
-//! first, concurrently; Services and workloads next, then the autoscaler and the
+//! Identity and configuration (ServiceAccounts, RBAC including the stack's
+//! ClusterRoleBindings, ConfigMaps, Secrets) go first, concurrently; Services and workloads next, then the autoscaler and the
 //! disruption budget. Children are listed from kube-apiserver's watch cache
 //! (`resourceVersion=0`): no quorum read from etcd per reconcile, and never older
 //! than the watch event that triggered the reconcile, since both come from it.
@@ -12,7 +12,7 @@ use std::fmt::Debug;
 
 use futures::future::try_join_all;
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::Selector;
@@ -39,6 +39,8 @@ pub struct Applied {
     pub deployments: Vec<Deployment>,
     /// The StatefulSets as the API server returned or listed them.
     pub stateful_sets: Vec<StatefulSet>,
+    /// The DaemonSets as the API server returned or listed them.
+    pub daemon_sets: Vec<DaemonSet>,
     /// Changes that could not be made (a volume that cannot grow or shrink).
     pub blocked: Vec<String>,
 }
@@ -58,12 +60,14 @@ pub async fn apply(
         service_accounts,
         roles,
         role_bindings,
+        cluster_role_bindings,
         config_maps,
         generated_secrets,
         rendered_secrets,
         services,
         deployments,
         mut stateful_sets,
+        daemon_sets,
         horizontal_pod_autoscalers,
         pod_disruption_budgets,
     } = resources;
@@ -71,9 +75,10 @@ pub async fn apply(
     // A RoleBinding may only name a Role that exists when the operator is not
     // allowed to `bind` arbitrary roles (least privilege): Roles go first.
     let role = kinds.sync(roles).await?;
-    let (sa, rb, cm, secret) = tokio::try_join!(
+    let (sa, rb, crb, cm, secret) = tokio::try_join!(
         kinds.sync(service_accounts),
         kinds.sync(role_bindings),
+        super::cluster::sync(ctx, stack, cluster_role_bindings),
         kinds.sync(config_maps),
         kinds.sync_secrets(generated_secrets, rendered_secrets),
     )?;
@@ -82,10 +87,11 @@ pub async fn apply(
     // Services with the workloads, not before them: a workload does not need its
     // Service to exist, and kube-apiserver serializes ClusterIP allocation, so
     // under load Services applied first held every workload back.
-    let (svc, sts, deploy) = tokio::try_join!(
+    let (svc, sts, deploy, ds) = tokio::try_join!(
         kinds.sync(services),
         kinds.sync_listed(stateful_sets, live_sets),
-        kinds.sync(deployments)
+        kinds.sync(deployments),
+        kinds.sync(daemon_sets),
     )?;
     let hpa = kinds.sync(horizontal_pod_autoscalers).await?;
     let pdb = kinds.sync(pod_disruption_budgets).await?;
@@ -96,6 +102,8 @@ pub async fn apply(
     out.absorb(sa);
     out.absorb(role);
     out.absorb(rb);
+    out.changed.extend(crb.changed);
+    out.pruned.extend(crb.pruned);
     out.absorb(cm);
     out.absorb(secret);
     out.absorb(svc);
@@ -103,6 +111,7 @@ pub async fn apply(
     out.absorb(pdb);
     out.stateful_sets = out.absorb(sts);
     out.deployments = out.absorb(deploy);
+    out.daemon_sets = out.absorb(ds);
     Ok(out)
 }
 
@@ -258,69 +267,15 @@ impl Kinds<'_> {
     where
         K: Child,
     {
-        let name = desired.name_any();
-        let kind = K::KIND;
-        let mut value = serde_json::to_value(desired).map_err(|source| Error::Serialize {
-            kind,
-            name: name.clone(),
-            source,
-        })?;
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("apiVersion".into(), K::api_version(&()).into());
-            obj.insert("kind".into(), K::kind(&()).into());
-        }
-        let hash = applied_hash(&value);
-        let current = live.iter().find(|l| l.name_any() == name);
-        let current_value = current
-            .map(serde_json::to_value)
-            .transpose()
-            .map_err(|source| Error::Serialize {
-                kind,
-                name: name.clone(),
-                source,
-            })?;
-        if let Some(c) = current
-            && !needs_apply(&value, &hash, current_value.as_ref())
-        {
-            return Ok((c.clone(), false));
-        }
-        tracing::debug!(
-            kind,
-            name,
-            why = match &current_value {
-                None => "absent",
-                Some(live) if super::drift::live_hash(live) != Some(hash.as_str()) =>
-                    "spec changed",
-                Some(_) => "drifted",
-            },
-            "applying"
-        );
-        annotate(&mut value, &hash);
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        let applied = self
-            .api::<K>()
-            .patch(&name, &params, &Patch::Apply(&value))
-            .await
-            .api(Verb::Apply, kind, name.as_str())?;
-        self.ctx.metrics.write(kind, Verb::Apply.as_str());
-        Ok((applied, true))
+        let current = live.iter().find(|l| l.name_any() == desired.name_any());
+        apply_object(self.ctx, &self.api::<K>(), desired, current).await
     }
 
     async fn delete<K>(&self, obj: &K) -> Result<(), Error>
     where
         K: Child,
     {
-        let name = obj.name_any();
-        let deleted = self
-            .api::<K>()
-            .delete(&name, &DeleteParams::background())
-            .await
-            .absent_ok()
-            .api(Verb::Delete, K::KIND, name)?;
-        if deleted.is_some() {
-            self.ctx.metrics.write(K::KIND, Verb::Delete.as_str());
-        }
-        Ok(())
+        delete_object(self.ctx, &self.api::<K>(), &obj.name_any()).await
     }
 
     /// Both kinds of Secret this stack owns, from one list: generated ones are
@@ -388,4 +343,86 @@ impl Kinds<'_> {
         }
         Ok(out)
     }
+}
+
+/// Server-side applies one object through `api` unless `current` (the live one)
+/// already holds what sextant would write; returns the object and whether it was
+/// written. Namespaced children and the cluster-scoped ones
+/// (`super::cluster`) alike.
+pub(super) async fn apply_object<K>(
+    ctx: &Context,
+    api: &Api<K>,
+    desired: &K,
+    current: Option<&K>,
+) -> Result<(K, bool), Error>
+where
+    K: Resource<DynamicType = ()>
+        + k8s_openapi::Resource
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + Debug,
+{
+    let name = desired.name_any();
+    let kind = <K as k8s_openapi::Resource>::KIND;
+    let mut value = serde_json::to_value(desired).map_err(|source| Error::Serialize {
+        kind,
+        name: name.clone(),
+        source,
+    })?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("apiVersion".into(), K::api_version(&()).into());
+        obj.insert("kind".into(), K::kind(&()).into());
+    }
+    let hash = applied_hash(&value);
+    let current_value = current
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|source| Error::Serialize {
+            kind,
+            name: name.clone(),
+            source,
+        })?;
+    if let Some(c) = current
+        && !needs_apply(&value, &hash, current_value.as_ref())
+    {
+        return Ok((c.clone(), false));
+    }
+    tracing::debug!(
+        kind,
+        name,
+        why = match &current_value {
+            None => "absent",
+            Some(live) if super::drift::live_hash(live) != Some(hash.as_str()) => "spec changed",
+            Some(_) => "drifted",
+        },
+        "applying"
+    );
+    annotate(&mut value, &hash);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let applied = api.patch(&name, &params, &Patch::Apply(&value)).await.api(
+        Verb::Apply,
+        kind,
+        name.as_str(),
+    )?;
+    ctx.metrics.write(kind, Verb::Apply.as_str());
+    Ok((applied, true))
+}
+
+/// Deletes one object through `api` (background propagation); one already gone
+/// is not an error.
+pub(super) async fn delete_object<K>(ctx: &Context, api: &Api<K>, name: &str) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + k8s_openapi::Resource + Clone + DeserializeOwned + Debug,
+{
+    let kind = <K as k8s_openapi::Resource>::KIND;
+    let deleted = api
+        .delete(name, &DeleteParams::background())
+        .await
+        .absent_ok()
+        .api(Verb::Delete, kind, name)?;
+    if deleted.is_some() {
+        ctx.metrics.write(kind, Verb::Delete.as_str());
+    }
+    Ok(())
 }

@@ -1,7 +1,9 @@
-//! `storage.deletionPolicy: Delete`: a finalizer on the stack that deletes its
+//! The stack's finalizers. `storage.deletionPolicy: Delete`: one that deletes its
 //! PersistentVolumeClaims when the stack is deleted. With `Retain` (the default)
-//! there is no finalizer and claims outlive the stack, so a stack re-created with
-//! the same name re-attaches to its data.
+//! there is no such finalizer and claims outlive the stack, so a stack re-created
+//! with the same name re-attaches to its data. And while the stack has
+//! cluster-scoped children (ClusterRoleBindings, which no ownerReference can tie
+//! to it), one that deletes those (`super::cluster`).
 //!
 //! The StatefulSets also carry `persistentVolumeClaimRetentionPolicy`, but API
 //! servers before 1.27 ignore or reject it; the finalizer works everywhere.
@@ -12,6 +14,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::apply::children_selector;
+use super::cluster::CLUSTER_FINALIZER;
 use super::context::Context;
 use super::error::{ApiResultExt, Error, Verb};
 use crate::api::{DeletionPolicy, ObservabilityStack};
@@ -24,43 +27,92 @@ fn api(ctx: &Context, stack: &ObservabilityStack) -> Api<ObservabilityStack> {
     Api::namespaced(ctx.client.clone(), &stack.namespace().unwrap_or_default())
 }
 
-/// Adds the finalizer when the policy is Delete, removes it when it is Retain.
+/// Sets the finalizers before the apply step: the volume finalizer as the
+/// deletion policy says, and the cluster finalizer when the stack is about to
+/// have cluster-scoped children (added before they exist, so a deletion in between
+/// cannot leave one behind). Returns the stack as it now is.
 pub async fn ensure(
     ctx: &Context,
     stack: &ObservabilityStack,
     valid: &ValidatedStack,
+    cluster_children: bool,
+) -> Result<ObservabilityStack, Error> {
+    let mut stack = stack.clone();
+    let want_pvc = valid.spec.storage.deletion_policy == DeletionPolicy::Delete;
+    match (want_pvc, has(&stack, PVC_FINALIZER)) {
+        (true, false) => stack = add(ctx, &stack, PVC_FINALIZER).await?,
+        (false, true) => stack = remove(ctx, &stack, PVC_FINALIZER).await?,
+        _ => {}
+    }
+    if cluster_children && !has(&stack, CLUSTER_FINALIZER) {
+        stack = add(ctx, &stack, CLUSTER_FINALIZER).await?;
+    }
+    Ok(stack)
+}
+
+/// After a successful apply: drops the cluster finalizer once the stack has no
+/// cluster-scoped children left (the apply step pruned them).
+pub async fn release(
+    ctx: &Context,
+    stack: &ObservabilityStack,
+    cluster_children: bool,
 ) -> Result<(), Error> {
-    let want = valid.spec.storage.deletion_policy == DeletionPolicy::Delete;
-    let finalizers = stack.finalizers();
-    let has = finalizers.iter().any(|f| f == PVC_FINALIZER);
-    let patch = match (want, has) {
-        (true, false) if finalizers.is_empty() => json!([
-            {"op": "test", "path": "/metadata/finalizers", "value": null},
-            {"op": "add", "path": "/metadata/finalizers", "value": [PVC_FINALIZER]},
-        ]),
-        (true, false) => {
-            json!([{"op": "add", "path": "/metadata/finalizers/-", "value": PVC_FINALIZER}])
-        }
-        (false, true) => remove_patch(stack),
-        _ => return Ok(()),
-    };
-    json_patch_stack(ctx, stack, patch).await?;
+    if !cluster_children && has(stack, CLUSTER_FINALIZER) {
+        remove(ctx, stack, CLUSTER_FINALIZER).await?;
+    }
     Ok(())
 }
 
-/// Sends a JSON patch (of the finalizers) to the stack.
+fn has(stack: &ObservabilityStack, finalizer: &str) -> bool {
+    stack.finalizers().iter().any(|f| f == finalizer)
+}
+
+async fn add(
+    ctx: &Context,
+    stack: &ObservabilityStack,
+    finalizer: &str,
+) -> Result<ObservabilityStack, Error> {
+    let patch = if stack.finalizers().is_empty() {
+        json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]},
+        ])
+    } else {
+        json!([{"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}])
+    };
+    json_patch_stack(ctx, stack, patch).await
+}
+
+async fn remove(
+    ctx: &Context,
+    stack: &ObservabilityStack,
+    finalizer: &str,
+) -> Result<ObservabilityStack, Error> {
+    let index = stack
+        .finalizers()
+        .iter()
+        .position(|f| f == finalizer)
+        .unwrap_or(0);
+    let patch = json!([
+        {"op": "test", "path": format!("/metadata/finalizers/{index}"), "value": finalizer},
+        {"op": "remove", "path": format!("/metadata/finalizers/{index}")},
+    ]);
+    json_patch_stack(ctx, stack, patch).await
+}
+
+/// Sends a JSON patch (of the finalizers) to the stack; returns the patched stack.
 async fn json_patch_stack(
     ctx: &Context,
     stack: &ObservabilityStack,
     patch: serde_json::Value,
-) -> Result<(), Error> {
+) -> Result<ObservabilityStack, Error> {
     let patch: json_patch::Patch =
         serde_json::from_value(patch).map_err(|source| Error::Serialize {
             kind: "ObservabilityStack",
             name: stack.name_any(),
             source,
         })?;
-    api(ctx, stack)
+    let patched = api(ctx, stack)
         .patch(
             &stack.name_any(),
             &PatchParams::default(),
@@ -74,28 +126,22 @@ async fn json_patch_stack(
         )?;
     ctx.metrics
         .write("ObservabilityStack", Verb::Patch.as_str());
-    Ok(())
+    Ok(patched)
 }
 
-fn remove_patch(stack: &ObservabilityStack) -> serde_json::Value {
-    let index = stack
-        .finalizers()
-        .iter()
-        .position(|f| f == PVC_FINALIZER)
-        .unwrap_or(0);
-    json!([
-        {"op": "test", "path": format!("/metadata/finalizers/{index}"), "value": PVC_FINALIZER},
-        {"op": "remove", "path": format!("/metadata/finalizers/{index}")},
-    ])
-}
-
-/// On deletion: deletes the stack's claims (only while it holds the finalizer,
-/// i.e. only under the Delete policy), then releases the stack.
+/// On deletion: deletes the stack's cluster-scoped children (while it holds the
+/// cluster finalizer) and its claims (while it holds the volume finalizer, i.e.
+/// only under the Delete policy), releasing the stack from each finalizer in turn.
 pub async fn cleanup(ctx: &Context, stack: &ObservabilityStack) -> Result<(), Error> {
-    if !stack.finalizers().iter().any(|f| f == PVC_FINALIZER) {
+    let mut stack = stack.clone();
+    let namespace = stack.namespace().unwrap_or_default();
+    if has(&stack, CLUSTER_FINALIZER) {
+        super::cluster::delete_all(ctx, &namespace, &stack.name_any()).await?;
+        stack = remove(ctx, &stack, CLUSTER_FINALIZER).await?;
+    }
+    if !has(&stack, PVC_FINALIZER) {
         return Ok(());
     }
-    let namespace = stack.namespace().unwrap_or_default();
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &namespace);
     let selector = children_selector(&stack.name_any());
     let list = claims
@@ -114,6 +160,6 @@ pub async fn cleanup(ctx: &Context, stack: &ObservabilityStack) -> Result<(), Er
                 .write("PersistentVolumeClaim", Verb::Delete.as_str());
         }
     }
-    json_patch_stack(ctx, stack, remove_patch(stack)).await?;
+    remove(ctx, &stack, PVC_FINALIZER).await?;
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! never reconciled again).
 
 pub mod apply;
+pub mod cluster;
 pub mod context;
 pub mod drift;
 pub mod error;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -75,6 +76,13 @@ pub struct RunArgs {
     /// Stacks reconciled at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: u16,
+    /// The prefix of the ClusterRoles this operator may bind for the node agent and
+    /// the collectors' Kubernetes metadata (`<prefix>-node-agent`,
+    /// `<prefix>-k8s-metadata`; the Helm chart ships them and grants `bind` on
+    /// exactly these). Unset: cluster-wide collection is off; the node agent is
+    /// reported NotGranted and the collector adds no Kubernetes metadata.
+    #[arg(long, env = "SEXTANT_CLUSTER_ROLE_PREFIX")]
+    pub cluster_role_prefix: Option<String>,
 }
 
 /// Runs the operator until SIGTERM/SIGINT (or until leadership is lost).
@@ -101,7 +109,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         stopped(stop_rx.clone()),
     ));
 
-    let capabilities = discover(&client).await;
+    let capabilities = discover(&client).await.with_cluster_roles(
+        args.cluster_role_prefix
+            .as_deref()
+            .map(crate::model::ClusterRoles::with_prefix),
+    );
     info!(?capabilities, "discovered cluster capabilities");
     // Unique per process: two replicas on one host must not share a lease identity.
     let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
@@ -278,7 +290,8 @@ async fn controller(
     .owns(scoped::<Secret>(client, namespace), children.clone())
     .owns(scoped::<Service>(client, namespace), children.clone())
     .owns(scoped::<Deployment>(client, namespace), children.clone())
-    .owns(scoped::<StatefulSet>(client, namespace), children.clone());
+    .owns(scoped::<StatefulSet>(client, namespace), children.clone())
+    .owns(scoped::<DaemonSet>(client, namespace), children.clone());
     // Dashboards in ConfigMaps a stack selects: a change re-provisions Grafana.
     let stacks = c.store();
     c = c.watches(
@@ -438,6 +451,7 @@ async fn discover(client: &Client) -> Capabilities {
         server_minor: minor,
         autoscaling_v2: serves("autoscaling", "v2").await,
         policy_v1: serves("policy", "v1").await,
+        cluster_roles: None,
     }
 }
 

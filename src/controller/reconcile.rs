@@ -1,6 +1,6 @@
 //! One reconcile of one stack, and the error policy. This file only drives the
 //! steps, each of which lives in its own module: references (dereference) ->
-//! validate -> finalizer -> build -> apply -> observe -> status -> events -> when to look again.
+//! validate -> build -> finalizers -> apply -> finalizers -> observe -> status -> events -> when to look again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,8 +58,10 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
         }
     };
 
-    finalizer::ensure(&ctx, &stack, &valid).await?;
-    let applied = match apply(&ctx, &valid, build(&valid, &ctx.capabilities)).await {
+    let resources = build(&valid, &ctx.capabilities);
+    let cluster_children = !resources.cluster_role_bindings.is_empty();
+    let held = finalizer::ensure(&ctx, &stack, &valid, cluster_children).await?;
+    let applied = match apply(&ctx, &valid, resources).await {
         Ok(a) => a,
         Err(err) => {
             // The error policy publishes the Warning event, named after the error.
@@ -69,6 +71,7 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
             return Err(err);
         }
     };
+    finalizer::release(&ctx, &held, cluster_children).await?;
     events::applied(&ctx, &stack, &applied).await;
 
     let mut obs = status::observe(&ctx, &valid, &applied, generation);

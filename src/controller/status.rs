@@ -6,7 +6,7 @@
 //! changed. `compute` is pure: the clock and the observation are inputs, so tests
 //! fix both. Nothing here applies or deletes a child.
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
@@ -77,6 +77,26 @@ impl WorkloadState {
     }
 }
 
+impl WorkloadState {
+    /// From a DaemonSet: available when the current generation is observed and
+    /// every node it should run on has an updated, available pod. `desired` is
+    /// the number of those nodes.
+    pub fn from_daemon_set(d: &DaemonSet) -> Self {
+        let s = d.status.clone().unwrap_or_default();
+        let current = s.observed_generation >= d.metadata.generation;
+        let desired = s.desired_number_scheduled;
+        Self {
+            desired,
+            ready: s.number_ready,
+            available: current
+                && s.updated_number_scheduled.unwrap_or(0) >= desired
+                && s.number_available.unwrap_or(0) >= desired
+                && s.number_misscheduled == 0,
+            image: first_image(d.spec.as_ref().and_then(|s| s.template.spec.as_ref())),
+        }
+    }
+}
+
 fn first_image(pod: Option<&k8s_openapi::api::core::v1::PodSpec>) -> String {
     pod.and_then(|p| p.containers.first())
         .and_then(|c| c.image.clone())
@@ -90,8 +110,9 @@ pub struct Observation {
     pub generation: Option<i64>,
     /// Workload state per enabled component (absent: not created yet).
     pub workloads: Vec<(Component, Option<WorkloadState>)>,
-    /// Components whose optional API is not served, with the message to show.
-    pub api_unavailable: Vec<(Component, String)>,
+    /// Components that run without an API the server does not serve, or without
+    /// a ClusterRole the operator was not granted: the reason and the message.
+    pub api_unavailable: Vec<(Component, &'static str, String)>,
     /// What the reconcile came to: the Reconciled condition.
     pub reconciled: Outcome,
     /// Referenced Secrets that do not exist: Grafana cannot start without them.
@@ -133,6 +154,11 @@ pub fn observe(
                 .iter()
                 .find(|s| s.name_any() == name(c))
                 .map(WorkloadState::from_stateful_set),
+            Workload::DaemonSet => applied
+                .daemon_sets
+                .iter()
+                .find(|d| d.name_any() == name(c))
+                .map(WorkloadState::from_daemon_set),
         };
         workloads.push((c, state));
     }
@@ -226,8 +252,8 @@ pub fn compute(
         let unavailable_api = obs
             .api_unavailable
             .iter()
-            .find(|(k, _)| *k == c)
-            .map(|(_, m)| m.clone());
+            .find(|(k, _, _)| *k == c)
+            .map(|(_, why, m)| (*why, m.clone()));
         let missing = (c == Component::Grafana && !obs.missing_secrets.is_empty())
             .then(|| obs.missing_secrets.join("; "));
         let cond = match (&state, unavailable_api) {
@@ -239,14 +265,16 @@ pub fn compute(
                 g,
                 &now,
             ),
-            (Some(s), Some(api)) if s.available => new_condition(
+            (Some(s), Some((why, api))) if s.available => new_condition(
                 type_,
                 true,
-                reason::API_UNAVAILABLE,
+                why,
                 format!("{}/{} replicas ready; {api}", s.ready, s.desired),
                 g,
                 &now,
             ),
+            // Nothing was built for it: it cannot run here.
+            (None, Some((why, api))) => new_condition(type_, false, why, api, g, &now),
             (Some(s), _) if s.available => new_condition(
                 type_,
                 true,
@@ -284,6 +312,7 @@ pub fn compute(
             };
             match c {
                 Component::Collector => components.collector = Some(status),
+                Component::NodeAgent => components.node_agent = Some(status),
                 Component::Prometheus => components.prometheus = Some(status),
                 Component::Tempo => components.tempo = Some(status),
                 Component::Loki => components.loki = Some(status),

@@ -100,7 +100,7 @@ pub async fn prepare(
             }
             continue;
         }
-        let field = format!("spec.{}.storage.size", component.name());
+        let field = format!("spec.{}.storage.size", component.field());
         if want_b < have_b {
             blocked.push(format!(
                 "{field}: volumes cannot shrink (live {have}, asked {want}); keeping {have}"

@@ -3,6 +3,34 @@
 //! autoscaler, without `policy/v1` it gets no disruption budget, and fields an
 //! older server does not know are left out of the objects. The operator finds these
 //! by discovery at start; `sextant render --kube-version` states them.
+//!
+//! Also what the operator was granted: the ClusterRoles it may bind for the
+//! components that read the cluster (the node agent, the collector's Kubernetes
+//! metadata). Without them (a namespaced install) those parts are not built.
+
+/// The ClusterRoles the Helm chart ships for the components that read the whole
+/// cluster, and that the operator may bind (`bind` on exactly these names).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterRoles {
+    /// The node agent's: `nodes/stats` (the kubelet's summary API).
+    pub node_agent: String,
+    /// Kubernetes metadata for the collectors: pods and namespaces.
+    pub metadata: String,
+}
+
+impl ClusterRoles {
+    /// The roles the chart names `<prefix>-node-agent` and `<prefix>-k8s-metadata`
+    /// (the prefix is the release's full name, `sextant` by default).
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            node_agent: format!("{prefix}-node-agent"),
+            metadata: format!("{prefix}-k8s-metadata"),
+        }
+    }
+}
+
+/// The prefix of the chart's ClusterRoles when the release is called `sextant`.
+pub const DEFAULT_CLUSTER_ROLE_PREFIX: &str = "sextant";
 
 /// What the API server serves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,6 +41,9 @@ pub struct Capabilities {
     pub autoscaling_v2: bool,
     /// `policy/v1` (PodDisruptionBudget) is served.
     pub policy_v1: bool,
+    /// The ClusterRoles the operator may bind; `None` when it was installed
+    /// without cluster-wide collection.
+    pub cluster_roles: Option<ClusterRoles>,
 }
 
 /// The minor version `current()` assumes.
@@ -25,6 +56,14 @@ impl Capabilities {
         Self::for_minor(CURRENT_MINOR)
     }
 
+    /// The same server, with these ClusterRoles to bind (or none).
+    pub fn with_cluster_roles(self, cluster_roles: Option<ClusterRoles>) -> Self {
+        Self {
+            cluster_roles,
+            ..self
+        }
+    }
+
     /// What a Kubernetes 1.`minor` API server serves: `policy/v1` since 1.21 and
     /// `autoscaling/v2` since 1.23 (both GA in those releases).
     pub fn for_minor(minor: u32) -> Self {
@@ -32,6 +71,7 @@ impl Capabilities {
             server_minor: minor,
             autoscaling_v2: minor >= 23,
             policy_v1: minor >= 21,
+            cluster_roles: Some(ClusterRoles::with_prefix(DEFAULT_CLUSTER_ROLE_PREFIX)),
         }
     }
 

@@ -13,8 +13,10 @@ use super::names::ports;
 /// The components of a stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Component {
-    /// OpenTelemetry Collector.
+    /// OpenTelemetry Collector: the gateway that receives OTLP.
     Collector,
+    /// OpenTelemetry Collector on every node: pod logs and kubelet metrics.
+    NodeAgent,
     /// Prometheus.
     Prometheus,
     /// Tempo.
@@ -27,16 +29,14 @@ pub enum Component {
 
 /// The kind of workload that runs a component's pods.
 ///
-/// There is no `DaemonSet` yet: it comes with the first component that runs on
-/// every node, together with its field in `crate::build::Resources`, so that the
-/// compiler then points at each `match` on this type that must learn it (the
-/// controller's observation of workloads).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Workload {
     /// A Deployment (stateless, rolled).
     Deployment,
     /// A StatefulSet with a `data` volumeClaimTemplate.
     StatefulSet,
+    /// A DaemonSet: one pod on every node it tolerates.
+    DaemonSet,
 }
 
 /// CPU and memory as Kubernetes quantities: `(cpu, memory)`.
@@ -44,12 +44,13 @@ pub type CpuMemory = (&'static str, &'static str);
 
 impl Component {
     /// How many components there are: the length of every per-component array.
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 6;
 
     /// Every component, in a stable order (the order of conditions, scrape jobs
     /// and status entries).
     pub const ALL: [Component; Self::COUNT] = [
         Self::Collector,
+        Self::NodeAgent,
         Self::Prometheus,
         Self::Tempo,
         Self::Loki,
@@ -60,18 +61,32 @@ impl Component {
     pub fn index(self) -> usize {
         match self {
             Self::Collector => 0,
-            Self::Prometheus => 1,
-            Self::Tempo => 2,
-            Self::Loki => 3,
-            Self::Grafana => 4,
+            Self::NodeAgent => 1,
+            Self::Prometheus => 2,
+            Self::Tempo => 3,
+            Self::Loki => 4,
+            Self::Grafana => 5,
         }
     }
 
-    /// The name used in child names, the `app.kubernetes.io/name` label, the scrape
-    /// job, and the spec field (`spec.<name>`).
+    /// The spec field of the component (`spec.<field>`), for error messages.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Collector => "collector",
+            Self::NodeAgent => "nodeAgent",
+            Self::Prometheus => "prometheus",
+            Self::Tempo => "tempo",
+            Self::Loki => "loki",
+            Self::Grafana => "grafana",
+        }
+    }
+
+    /// The name used in child names, the `app.kubernetes.io/name` label and the
+    /// scrape job.
     pub fn name(self) -> &'static str {
         match self {
             Self::Collector => "collector",
+            Self::NodeAgent => "node-agent",
             Self::Prometheus => "prometheus",
             Self::Tempo => "tempo",
             Self::Loki => "loki",
@@ -83,6 +98,7 @@ impl Component {
     pub fn role(self) -> &'static str {
         match self {
             Self::Collector => "telemetry-gateway",
+            Self::NodeAgent => "node-collector",
             Self::Prometheus => "metrics-store",
             Self::Tempo => "trace-store",
             Self::Loki => "log-store",
@@ -95,6 +111,7 @@ impl Component {
         match self {
             Self::Collector | Self::Grafana => Workload::Deployment,
             Self::Prometheus | Self::Tempo | Self::Loki => Workload::StatefulSet,
+            Self::NodeAgent => Workload::DaemonSet,
         }
     }
 
@@ -102,6 +119,7 @@ impl Component {
     pub fn condition_type(self) -> &'static str {
         match self {
             Self::Collector => condition::COLLECTOR_READY,
+            Self::NodeAgent => condition::NODE_AGENT_READY,
             Self::Prometheus => condition::PROMETHEUS_READY,
             Self::Tempo => condition::TEMPO_READY,
             Self::Loki => condition::LOKI_READY,
@@ -113,7 +131,7 @@ impl Component {
     /// by pod discovery. `None` for Prometheus itself, which scrapes `localhost`.
     pub fn scrape_port(self) -> Option<&'static str> {
         match self {
-            Self::Collector => Some("metrics"),
+            Self::Collector | Self::NodeAgent => Some("metrics"),
             Self::Tempo | Self::Loki | Self::Grafana => Some("http"),
             Self::Prometheus => None,
         }
@@ -125,8 +143,11 @@ impl Component {
             Self::Collector => &[
                 ("otlp-grpc", ports::OTLP_GRPC),
                 ("otlp-http", ports::OTLP_HTTP),
+                ("otlp-node", ports::OTLP_NODE),
                 ("metrics", ports::COLLECTOR_METRICS),
             ],
+            // Nothing connects to the agent: it has no Service.
+            Self::NodeAgent => &[],
             Self::Prometheus => &[("http", ports::PROMETHEUS)],
             Self::Tempo => &[
                 ("http", ports::TEMPO_HTTP),
@@ -143,14 +164,14 @@ impl Component {
     pub fn has_data_volume(self) -> bool {
         match self {
             Self::Prometheus | Self::Tempo | Self::Loki => true,
-            Self::Collector | Self::Grafana => false,
+            Self::Collector | Self::NodeAgent | Self::Grafana => false,
         }
     }
 
     /// The image this sextant release pins.
     pub fn default_image(self) -> &'static str {
         match self {
-            Self::Collector => images::COLLECTOR,
+            Self::Collector | Self::NodeAgent => images::COLLECTOR,
             Self::Prometheus => images::PROMETHEUS,
             Self::Tempo => images::TEMPO,
             Self::Loki => images::LOKI,
@@ -162,6 +183,7 @@ impl Component {
     pub fn uid(self) -> i64 {
         match self {
             Self::Collector => images::COLLECTOR_UID,
+            Self::NodeAgent => images::NODE_AGENT_UID,
             Self::Prometheus => images::PROMETHEUS_UID,
             Self::Tempo => images::TEMPO_UID,
             Self::Loki => images::LOKI_UID,
@@ -173,6 +195,7 @@ impl Component {
     pub fn default_resources(self) -> (CpuMemory, CpuMemory) {
         match self {
             Self::Collector => (("200m", "256Mi"), ("1", "512Mi")),
+            Self::NodeAgent => (("100m", "128Mi"), ("500m", "512Mi")),
             Self::Prometheus => (("250m", "512Mi"), ("2", "2Gi")),
             Self::Tempo | Self::Loki => (("200m", "512Mi"), ("2", "2Gi")),
             Self::Grafana => (("100m", "256Mi"), ("1", "512Mi")),
@@ -192,6 +215,17 @@ mod tests {
     }
 
     #[test]
+    fn only_the_daemon_set_has_no_service() {
+        for c in Component::ALL {
+            assert_eq!(
+                c.workload() == Workload::DaemonSet,
+                c.service_ports().is_empty(),
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
     fn stateful_components_are_those_with_a_data_volume() {
         for c in Component::ALL {
             assert_eq!(
@@ -204,9 +238,12 @@ mod tests {
 
     #[test]
     fn scraped_ports_are_container_ports_the_service_names() {
-        // Tempo and Loki serve metrics on `http`, the collector on `metrics`.
+        // Tempo and Loki serve metrics on `http`, the collector on `metrics`. The
+        // node agent has no Service; Prometheus finds its pods' port by name.
         for c in Component::ALL {
-            if let Some(port) = c.scrape_port() {
+            if let Some(port) = c.scrape_port()
+                && c.workload() != Workload::DaemonSet
+            {
                 assert!(
                     c.service_ports().iter().any(|(name, _)| *name == port),
                     "{c:?} scrapes {port}"

@@ -16,6 +16,13 @@ pub const GRAFANA: &str = "grafana/grafana:12.4.12";
 
 /// UID of the collector image's user.
 pub const COLLECTOR_UID: i64 = 10001;
+/// UID of the node agent: root (with every capability dropped), the owner of the
+/// node's log files (`/var/log/pods`, mode 0640 or 0644 under root) and of the
+/// hostPath directory that keeps its read positions. A non-root agent could read
+/// neither without a capability (`DAC_READ_SEARCH`) that Pod Security "baseline"
+/// forbids adding; the same collector image runs as root in the OpenTelemetry Helm
+/// chart's agent mode when it keeps positions on the node.
+pub const NODE_AGENT_UID: i64 = 0;
 /// UID of `nobody`, the Prometheus image's user.
 pub const PROMETHEUS_UID: i64 = 65534;
 /// UID of the Tempo image's user.

@@ -9,11 +9,12 @@ pub mod images;
 pub mod names;
 mod stack;
 
-pub use capabilities::Capabilities;
+pub use capabilities::{Capabilities, ClusterRoles, DEFAULT_CLUSTER_ROLE_PREFIX};
 pub use component::{Component, CpuMemory, Workload};
 pub use names::{
-    APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, FOLDER, FOLDER_ANNOTATION, child_name, labels,
-    ports, selector_labels, stack_labels, uid,
+    APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, FOLDER, FOLDER_ANNOTATION,
+    STACK_NAMESPACE_LABEL, child_name, cluster_binding_name, cluster_child_labels, labels, ports,
+    selector_labels, stack_labels, uid,
 };
 pub use stack::{
     Dashboard, DashboardFile, Resolved, SecretValues, StreamRule, ValidatedStack, VolumeSize,

@@ -13,6 +13,10 @@ pub const CONFIG_HASH_ANNOTATION: &str = "observability.sextant.dev/config-hash"
 pub const APPLIED_HASH_ANNOTATION: &str = "observability.sextant.dev/applied-hash";
 /// ConfigMap annotation naming the Grafana folder of the dashboards it holds.
 pub const FOLDER_ANNOTATION: &str = "observability.sextant.dev/folder";
+/// Label on cluster-scoped children (ClusterRoleBindings) naming the stack's
+/// namespace: they cannot carry an ownerReference to a namespaced stack, so the
+/// namespace and instance labels are how sextant finds them to prune or delete.
+pub const STACK_NAMESPACE_LABEL: &str = "observability.sextant.dev/stack-namespace";
 /// The Grafana folder of built-in and default dashboards, and of provisioned alert rules.
 pub const FOLDER: &str = "sextant";
 
@@ -32,6 +36,8 @@ pub mod ports {
     pub const OTLP_GRPC: i32 = 4317;
     /// OTLP over HTTP (collector in).
     pub const OTLP_HTTP: i32 = 4318;
+    /// OTLP over gRPC from the node agents (collector in).
+    pub const OTLP_NODE: i32 = 4319;
     /// The collector's health_check extension.
     pub const COLLECTOR_HEALTH: i32 = 13133;
     /// The collector's own metrics.
@@ -84,6 +90,22 @@ pub fn labels(stack: &str, component: Component) -> BTreeMap<String, String> {
         component.role().into(),
     );
     l
+}
+
+/// The labels of a stack's cluster-scoped children: the stack's labels and its
+/// namespace.
+pub fn cluster_child_labels(stack: &str, namespace: &str) -> BTreeMap<String, String> {
+    let mut l = stack_labels(stack);
+    l.insert(STACK_NAMESPACE_LABEL.into(), namespace.into());
+    l
+}
+
+/// The name of a stack's ClusterRoleBinding for `grant` (`node-agent`,
+/// `k8s-metadata`): `sextant:<namespace>:<stack>:<grant>`. A colon cannot occur in
+/// a namespace or stack name, so two stacks never share one; RBAC object names
+/// are path segments, which allow it (as `system:node` does).
+pub fn cluster_binding_name(namespace: &str, stack: &str, grant: &str) -> String {
+    format!("sextant:{namespace}:{stack}:{grant}")
 }
 
 /// In-cluster DNS name of a component's Service.

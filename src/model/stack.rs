@@ -90,6 +90,8 @@ pub struct ValidatedStack {
     /// The collector container's memory limit in bytes (its memory_limiter and
     /// GOMEMLIMIT derive from it).
     pub collector_memory_limit: u128,
+    /// The node agent container's memory limit in bytes.
+    pub node_agent_memory_limit: u128,
     /// Effective metrics retention.
     pub metrics_retention: Duration,
     /// Effective log retention.
@@ -100,6 +102,8 @@ pub struct ValidatedStack {
     pub prometheus_retention_bytes: u128,
     /// Prometheus's scrape interval.
     pub scrape_interval: Duration,
+    /// How often the node agent reads the kubelet's (and the host's) statistics.
+    pub kubelet_interval: Duration,
     /// Loki per-stream retention.
     pub loki_streams: Vec<StreamRule>,
     /// Inline dashboards.
@@ -135,6 +139,7 @@ impl ValidatedStack {
         match c {
             Component::Collector if autoscaling.enabled => autoscaling.min_replicas,
             Component::Collector
+            | Component::NodeAgent
             | Component::Prometheus
             | Component::Tempo
             | Component::Loki

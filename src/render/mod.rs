@@ -7,7 +7,9 @@
 //! the same bytes. Nothing here talks to a cluster.
 
 pub mod grafana;
+pub mod k8s_metadata;
 pub mod loki;
+pub mod node_agent;
 pub mod otelcol;
 pub mod prometheus;
 pub mod tempo;

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::k8s_metadata::{self, K8sAttributes};
 use crate::model::Component;
 use crate::model::ValidatedStack;
 use crate::model::ports;
@@ -38,13 +39,18 @@ struct Extensions {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-struct Endpoint {
+pub(super) struct Endpoint {
     endpoint: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct Receivers {
     otlp: OtlpReceiver,
+    /// What the node agents send: already matched to its pods by the agent, so it
+    /// takes pipelines without `k8s_attributes`, which would match a node's own
+    /// metrics to the agent pod that sent them (by connection).
+    #[serde(rename = "otlp/node", skip_serializing_if = "Option::is_none")]
+    node: Option<OtlpReceiver>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -55,12 +61,15 @@ struct OtlpReceiver {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct OtlpProtocols {
     grpc: Endpoint,
-    http: Endpoint,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<Endpoint>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct Processors {
     memory_limiter: MemoryLimiter,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k8s_attributes: Option<K8sAttributes>,
     batch: Batch,
     #[serde(skip_serializing_if = "Option::is_none")]
     resource: Option<ResourceProcessor>,
@@ -69,14 +78,14 @@ struct Processors {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-struct MemoryLimiter {
+pub(super) struct MemoryLimiter {
     check_interval: String,
     limit_mib: u32,
     spike_limit_mib: u32,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-struct Batch {
+pub(super) struct Batch {
     send_batch_size: u32,
     send_batch_max_size: u32,
     timeout: String,
@@ -135,7 +144,7 @@ struct OtlpHttpExporter {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-struct OtlpGrpcExporter {
+pub(super) struct OtlpGrpcExporter {
     endpoint: String,
     tls: Tls,
     retry_on_failure: Retry,
@@ -143,12 +152,12 @@ struct OtlpGrpcExporter {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-struct Tls {
+pub(super) struct Tls {
     insecure: bool,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-struct Retry {
+pub(super) struct Retry {
     enabled: bool,
     initial_interval: String,
     max_interval: String,
@@ -156,10 +165,14 @@ struct Retry {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-struct Queue {
+pub(super) struct Queue {
     enabled: bool,
     num_consumers: u32,
     queue_size: u32,
+    /// A storage extension that keeps the queue on disk across restarts
+    /// (opentelemetry-collector `exporter/exporterhelper` `sending_queue.storage`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage: Option<String>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -170,7 +183,7 @@ struct Service {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-struct Telemetry {
+pub(super) struct Telemetry {
     logs: TelemetryLogs,
     metrics: TelemetryMetrics,
 }
@@ -223,7 +236,7 @@ struct PrometheusPull {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-struct Pipeline {
+pub(super) struct Pipeline {
     receivers: Vec<String>,
     processors: Vec<String>,
     exporters: Vec<String>,
@@ -243,6 +256,57 @@ fn queue() -> Queue {
         enabled: true,
         num_consumers: 10,
         queue_size: 5000,
+        storage: None,
+    }
+}
+
+/// An OTLP/gRPC exporter to `endpoint` (plaintext inside the cluster), retrying
+/// for five minutes, its queue kept by the storage extension `storage` if given.
+pub(super) fn otlp_grpc(endpoint: String, storage: Option<&str>) -> OtlpGrpcExporter {
+    OtlpGrpcExporter {
+        endpoint,
+        tls: Tls { insecure: true },
+        retry_on_failure: retry(),
+        sending_queue: Queue {
+            storage: storage.map(str::to_string),
+            ..queue()
+        },
+    }
+}
+
+/// The memory_limiter of a collector whose container may use `limit_bytes`.
+pub(super) fn memory_limiter(limit_bytes: u128) -> MemoryLimiter {
+    let limit_mib = memory_limit_mib(limit_bytes);
+    MemoryLimiter {
+        check_interval: "1s".into(),
+        limit_mib,
+        spike_limit_mib: limit_mib / 5,
+    }
+}
+
+/// Batching before export.
+pub(super) fn batch() -> Batch {
+    Batch {
+        send_batch_size: 8192,
+        send_batch_max_size: 10000,
+        timeout: "200ms".into(),
+    }
+}
+
+/// The health_check extension's endpoint.
+pub(super) fn health_check() -> Endpoint {
+    Endpoint {
+        endpoint: format!("0.0.0.0:{}", ports::COLLECTOR_HEALTH),
+    }
+}
+
+/// A pipeline.
+pub(super) fn pipeline(receivers: &[&str], processors: &[&str], exporters: &[&str]) -> Pipeline {
+    let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+    Pipeline {
+        receivers: own(receivers),
+        processors: own(processors),
+        exporters: own(exporters),
     }
 }
 
@@ -256,10 +320,12 @@ pub fn memory_limit_mib(container_limit_bytes: u128) -> u32 {
     u32::try_from((container_limit_bytes >> 20) * 80 / 100).unwrap_or(u32::MAX)
 }
 
-/// Renders the collector config. `memory_limit_bytes` is the container's memory limit.
-pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
+/// Renders the collector config. `memory_limit_bytes` is the container's memory
+/// limit; `metadata`: the collector may read pods and namespaces cluster-wide, so
+/// it adds Kubernetes metadata to what applications push.
+pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) -> Config {
     let spec = &stack.spec;
-    let limit_mib = memory_limit_mib(memory_limit_bytes);
+    let node_agent = stack.enabled(Component::NodeAgent);
     let resource = (!spec.collector.resource_attributes.is_empty()).then(|| ResourceProcessor {
         attributes: spec
             .collector
@@ -281,18 +347,27 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
     });
 
     let mut pipelines = BTreeMap::new();
-    let pipeline = |signal_processors: &[&str], exporter: &str| {
-        let mut processors = vec!["memory_limiter".to_string()];
-        processors.extend(signal_processors.iter().map(|p| p.to_string()));
+    // k8s_attributes first after the limiter: it reads the sender's address, which
+    // the batch processor does not keep.
+    let app_pipeline = |signal_processors: &[&str], exporter: &str| {
+        let mut processors = vec!["memory_limiter"];
+        if metadata {
+            processors.push("k8s_attributes");
+        }
+        processors.extend(signal_processors);
         if resource.is_some() {
-            processors.push("resource".into());
+            processors.push("resource");
         }
-        processors.push("batch".into());
-        Pipeline {
-            receivers: vec!["otlp".into()],
-            processors,
-            exporters: vec![exporter.into()],
+        processors.push("batch");
+        pipeline(&["otlp"], &processors, &[exporter])
+    };
+    let node_pipeline = |exporter: &str| {
+        let mut processors = vec!["memory_limiter"];
+        if resource.is_some() {
+            processors.push("resource");
         }
+        processors.push("batch");
+        pipeline(&["otlp/node"], &processors, &[exporter])
     };
     let prometheus = stack
         .enabled(Component::Prometheus)
@@ -306,7 +381,10 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
             sending_queue: queue(),
         });
     if prometheus.is_some() {
-        pipelines.insert("metrics".into(), pipeline(&[], "otlp_http/prometheus"));
+        pipelines.insert("metrics".into(), app_pipeline(&[], "otlp_http/prometheus"));
+        if node_agent {
+            pipelines.insert("metrics/node".into(), node_pipeline("otlp_http/prometheus"));
+        }
     }
     let loki = stack.enabled(Component::Loki).then(|| OtlpHttpExporter {
         endpoint: format!(
@@ -318,17 +396,20 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
         sending_queue: queue(),
     });
     if loki.is_some() {
-        pipelines.insert("logs".into(), pipeline(&[], "otlp_http/loki"));
+        pipelines.insert("logs".into(), app_pipeline(&[], "otlp_http/loki"));
+        if node_agent {
+            pipelines.insert("logs/node".into(), node_pipeline("otlp_http/loki"));
+        }
     }
-    let tempo = stack.enabled(Component::Tempo).then(|| OtlpGrpcExporter {
-        endpoint: format!(
-            "{}:{}",
-            stack.service_host(Component::Tempo),
-            ports::OTLP_GRPC
-        ),
-        tls: Tls { insecure: true },
-        retry_on_failure: retry(),
-        sending_queue: queue(),
+    let tempo = stack.enabled(Component::Tempo).then(|| {
+        otlp_grpc(
+            format!(
+                "{}:{}",
+                stack.service_host(Component::Tempo),
+                ports::OTLP_GRPC
+            ),
+            None,
+        )
     });
     if tempo.is_some() {
         let sampling: &[&str] = if sampler.is_some() {
@@ -336,14 +417,12 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
         } else {
             &[]
         };
-        pipelines.insert("traces".into(), pipeline(sampling, "otlp_grpc/tempo"));
+        pipelines.insert("traces".into(), app_pipeline(sampling, "otlp_grpc/tempo"));
     }
 
     Config {
         extensions: Extensions {
-            health_check: Endpoint {
-                endpoint: format!("0.0.0.0:{}", ports::COLLECTOR_HEALTH),
-            },
+            health_check: health_check(),
         },
         receivers: Receivers {
             otlp: OtlpReceiver {
@@ -351,23 +430,24 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
                     grpc: Endpoint {
                         endpoint: format!("0.0.0.0:{}", ports::OTLP_GRPC),
                     },
-                    http: Endpoint {
+                    http: Some(Endpoint {
                         endpoint: format!("0.0.0.0:{}", ports::OTLP_HTTP),
-                    },
+                    }),
                 },
             },
+            node: node_agent.then(|| OtlpReceiver {
+                protocols: OtlpProtocols {
+                    grpc: Endpoint {
+                        endpoint: format!("0.0.0.0:{}", ports::OTLP_NODE),
+                    },
+                    http: None,
+                },
+            }),
         },
         processors: Processors {
-            memory_limiter: MemoryLimiter {
-                check_interval: "1s".into(),
-                limit_mib,
-                spike_limit_mib: limit_mib / 5,
-            },
-            batch: Batch {
-                send_batch_size: 8192,
-                send_batch_max_size: 10000,
-                timeout: "200ms".into(),
-            },
+            memory_limiter: memory_limiter(memory_limit_bytes),
+            k8s_attributes: metadata.then(k8s_metadata::gateway),
+            batch: batch(),
             resource,
             probabilistic_sampler: sampler,
         },
@@ -378,29 +458,34 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
         },
         service: Service {
             extensions: vec!["health_check".into()],
-            telemetry: Telemetry {
-                logs: TelemetryLogs {
-                    level: "info".into(),
-                    encoding: "json".into(),
-                },
-                metrics: TelemetryMetrics {
-                    level: "normal".into(),
-                    readers: vec![MetricReader {
-                        pull: PullReader {
-                            exporter: PullExporter {
-                                prometheus: PrometheusPull {
-                                    host: "0.0.0.0".into(),
-                                    port: ports::COLLECTOR_METRICS,
-                                    without_scope_info: true,
-                                    without_type_suffix: false,
-                                    without_units: false,
-                                },
-                            },
-                        },
-                    }],
-                },
-            },
+            telemetry: telemetry(),
             pipelines,
+        },
+    }
+}
+
+/// The collector's own logs (JSON) and metrics (pulled by Prometheus).
+pub(super) fn telemetry() -> Telemetry {
+    Telemetry {
+        logs: TelemetryLogs {
+            level: "info".into(),
+            encoding: "json".into(),
+        },
+        metrics: TelemetryMetrics {
+            level: "normal".into(),
+            readers: vec![MetricReader {
+                pull: PullReader {
+                    exporter: PullExporter {
+                        prometheus: PrometheusPull {
+                            host: "0.0.0.0".into(),
+                            port: ports::COLLECTOR_METRICS,
+                            without_scope_info: true,
+                            without_type_suffix: false,
+                            without_units: false,
+                        },
+                    },
+                },
+            }],
         },
     }
 }

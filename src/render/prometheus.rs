@@ -108,13 +108,24 @@ struct Relabel {
     action: String,
 }
 
-/// OTLP resource attributes promoted to labels on every series Prometheus receives.
-const PROMOTED_ATTRIBUTES: [&str; 8] = [
+/// OTLP resource attributes promoted to labels on every series Prometheus receives
+/// (Prometheus v3.5.0 `storage/remote/otlptranslator/prometheusremotewrite/helper.go`
+/// makes the rest only `target_info` labels, and none at all for a resource without
+/// `service.name` or `service.instance.id`, such as the node agent's kubelet
+/// metrics). The Kubernetes ones are those the collectors' `k8s_attributes` and
+/// the kubelet receiver set (`crate::render::k8s_metadata`, `crate::render::node_agent`).
+const PROMOTED_ATTRIBUTES: [&str; 14] = [
     "deployment.environment",
     "deployment.environment.name",
     "k8s.namespace.name",
     "k8s.pod.name",
+    "k8s.container.name",
+    "k8s.node.name",
     "k8s.deployment.name",
+    "k8s.statefulset.name",
+    "k8s.daemonset.name",
+    "k8s.job.name",
+    "k8s.volume.name",
     "service.instance.id",
     "service.name",
     "service.namespace",

@@ -12,9 +12,11 @@
 //! By concern: `schema` (the CRD's own rules), `storage` (durations, retention,
 //! sizes), `grafana` (dashboards, alerting, SMTP), `resolve` (per-component
 //! image, replicas, resources, volume), `references` (what the controller read),
+//! `node_agent` (tolerations, priority class, intervals of the node agent),
 //! `syntax` (names and keys).
 
 mod grafana;
+mod node_agent;
 mod references;
 mod resolve;
 mod schema;
@@ -139,6 +141,7 @@ pub fn validate(
         }
     }
     v.schema_rules(spec);
+    let kubelet_interval = v.node_agent(spec);
     let loki_streams = v.loki_streams(spec);
     let inline_dashboards = v.dashboards(spec);
     v.alerting(&spec.grafana.alerting, spec.grafana.smtp.as_ref());
@@ -160,7 +163,9 @@ pub fn validate(
     if !v.errors.is_empty() {
         return Err(ValidationErrors(v.errors));
     }
-    let collector_memory_limit = resolve::collector_memory_limit(&components);
+    let collector_memory_limit = resolve::collector_memory_limit(&components, Component::Collector);
+    let node_agent_memory_limit =
+        resolve::collector_memory_limit(&components, Component::NodeAgent);
     Ok(ValidatedStack {
         owner: stack.controller_owner_ref(&()),
         name,
@@ -168,11 +173,13 @@ pub fn validate(
         spec: spec.clone(),
         components,
         collector_memory_limit,
+        node_agent_memory_limit,
         metrics_retention,
         logs_retention,
         traces_retention,
         prometheus_retention_bytes,
         scrape_interval,
+        kubelet_interval,
         loki_streams,
         inline_dashboards,
         config_map_dashboards,

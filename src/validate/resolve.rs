@@ -30,6 +30,14 @@ fn written(spec: &ObservabilityStackSpec, c: Component) -> Written<'_> {
             resources: spec.collector.resources.as_ref(),
             storage_size: None,
         },
+        Component::NodeAgent => Written {
+            enabled: super::node_agent::agent_enabled(spec),
+            image: spec.node_agent.image.as_ref(),
+            // One pod per node: the DaemonSet controller decides how many.
+            replicas: 1,
+            resources: spec.node_agent.resources.as_ref(),
+            storage_size: None,
+        },
         Component::Prometheus => Written {
             enabled: spec.prometheus.enabled,
             image: spec.prometheus.image.as_ref(),
@@ -74,12 +82,12 @@ impl Validator {
     fn resolve_one(&mut self, spec: &ObservabilityStackSpec, c: Component) -> Resolved {
         let w = written(spec, c);
         let volume = w.storage_size.map(|size| VolumeSize {
-            bytes: self.quantity(&format!("spec.{}.storage.size", c.name()), size),
+            bytes: self.quantity(&format!("spec.{}.storage.size", c.field()), size),
             quantity: size.to_string(),
         });
-        let path = format!("spec.{}.resources", c.name());
+        let path = format!("spec.{}.resources", c.field());
         self.resources(&path, w.resources);
-        if c == Component::Collector
+        if matches!(c, Component::Collector | Component::NodeAgent)
             && let Some(limit) = memory_limit(w.resources)
             && limit < COLLECTOR_MIN_MEMORY
         {
@@ -124,10 +132,14 @@ fn memory_limit(resources: Option<&ResourceRequirements>) -> Option<u128> {
         .and_then(|q| parse_quantity_bytes(&q.0).ok())
 }
 
-/// The collector container's memory limit in bytes: its resolved limit, or 512Mi
-/// when the user's resources set none (the default limit).
-pub(super) fn collector_memory_limit(components: &[Resolved; Component::COUNT]) -> u128 {
-    memory_limit(Some(&components[Component::Collector.index()].resources)).unwrap_or(512 << 20)
+/// A collector container's memory limit in bytes (the gateway's or the node
+/// agent's): its resolved limit, or 512Mi (both defaults) when the user's
+/// resources set none.
+pub(super) fn collector_memory_limit(
+    components: &[Resolved; Component::COUNT],
+    c: Component,
+) -> u128 {
+    memory_limit(Some(&components[c.index()].resources)).unwrap_or(512 << 20)
 }
 
 #[cfg(test)]
@@ -145,6 +157,13 @@ mod tests {
             assert_eq!(r.volume.is_some(), c.has_data_volume(), "{c:?}");
             assert_eq!(r.image, c.default_image(), "{c:?}");
         }
-        assert_eq!(collector_memory_limit(&resolved), 512 << 20);
+        assert_eq!(
+            collector_memory_limit(&resolved, Component::Collector),
+            512 << 20
+        );
+        assert_eq!(
+            collector_memory_limit(&resolved, Component::NodeAgent),
+            512 << 20
+        );
     }
 }

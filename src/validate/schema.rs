@@ -22,6 +22,7 @@ impl Validator {
     pub(super) fn schema_rules(&mut self, spec: &ObservabilityStackSpec) {
         let images = [
             ("spec.collector.image", &spec.collector.image),
+            ("spec.nodeAgent.image", &spec.node_agent.image),
             ("spec.prometheus.image", &spec.prometheus.image),
             ("spec.tempo.image", &spec.tempo.image),
             ("spec.loki.image", &spec.loki.image),

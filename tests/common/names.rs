@@ -93,6 +93,7 @@ fn jobs_of(series: &str) -> Option<BTreeSet<&'static str>> {
         ("up", _) => Some(
             [
                 Program::Collector,
+                Program::NodeAgent,
                 Program::Prometheus,
                 Program::Tempo,
                 Program::Loki,

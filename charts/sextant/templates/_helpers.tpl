@@ -54,6 +54,14 @@ app.kubernetes.io/component: operator
 {{- end }}
 {{- end }}
 
+{{/* "true" when the chart ships the cluster-collection ClusterRoles and the
+operator may bind them: asked for, or by default in the cluster-wide mode. */}}
+{{- define "sextant.clusterCollection" -}}
+{{- $v := .Values.clusterCollection.enabled }}
+{{- if kindIs "bool" $v }}{{ if $v }}true{{ end }}
+{{- else if not .Values.watchNamespaces }}true{{ end }}
+{{- end }}
+
 {{/* "true" when the operator holds a Lease before writing: asked for, or needed
 because more than one replica runs. */}}
 {{- define "sextant.leaderElection" -}}
@@ -106,6 +114,10 @@ the API server's audit log of the operator's ServiceAccount.
   verbs: ["list", "patch", "delete"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
+# The node agent's DaemonSet, like the Deployments.
+- apiGroups: ["apps"]
+  resources: ["daemonsets"]
   verbs: ["list", "watch", "create", "patch", "delete"]
 # StatefulSets also: get of the live volume claim template before each apply, and
 # delete with orphan propagation to re-create one whose volumes grew (volumes.rs).
