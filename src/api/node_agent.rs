@@ -18,7 +18,7 @@ fn yes() -> bool {
 /// chart's `<release>-node-agent` ClusterRole grants and read-only hostPath mounts
 /// of the node's log directory, so its namespace must allow Pod Security
 /// "privileged" (docs/node-agent.md says why and which controls it exempts).
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeAgentSpec {
     /// Run the agent on every node. Unset: on whenever the collector runs and
@@ -60,21 +60,6 @@ pub struct NodeAgentSpec {
     /// from the host's `/proc` and `/sys` (a read-only mount of the host's root).
     #[serde(default)]
     pub host_metrics: HostMetricsSpec,
-}
-
-impl Default for NodeAgentSpec {
-    fn default() -> Self {
-        Self {
-            enabled: None,
-            image: None,
-            resources: None,
-            tolerations: None,
-            priority_class_name: None,
-            logs: AgentLogsSpec::default(),
-            kubelet_metrics: KubeletMetricsSpec::default(),
-            host_metrics: HostMetricsSpec::default(),
-        }
-    }
 }
 
 /// Pod log collection.
