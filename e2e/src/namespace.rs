@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{DeleteParams, DynamicObject, PostParams};
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, Config, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -216,7 +217,66 @@ fn delete_on_fresh_runtime(config: Config, name: &str) {
     });
 }
 
+/// The finalizer sextant holds on a stack while it has cluster-scoped children
+/// (`sextant::controller::cluster::CLUSTER_FINALIZER`).
+pub const CLUSTER_FINALIZER: &str = "observability.sextant.dev/cluster-cleanup";
+/// The label naming the namespace of a cluster-scoped child's stack
+/// (`sextant::model::names::STACK_NAMESPACE_LABEL`).
+pub const STACK_NAMESPACE_LABEL: &str = "observability.sextant.dev/stack-namespace";
+
+/// Deletes the namespace's stacks' cluster-scoped children (ClusterRoleBindings)
+/// and the finalizer that waits for them, then the namespace. A test's operator
+/// may be gone by now (killed, or dropped before the namespace), and a stack that
+/// still held its finalizer would keep the namespace Terminating and its bindings
+/// alive. Tests of the operator's own cleanup delete their stacks while it runs.
 async fn delete_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
+    let stacks = crate::stack::stacks_in(client, name);
+    match stacks
+        .delete_collection(&DeleteParams::background(), &Default::default())
+        .await
+    {
+        Ok(_) => {}
+        // No stacks API (the CRD is not installed) or the namespace is gone.
+        Err(kube::Error::Api(s)) if s.is_not_found() => {}
+        Err(e) => return Err(e.into()),
+    }
+    // A conflict means the operator changed the stack meanwhile: read it again.
+    for _ in 0..3 {
+        let mut conflict = false;
+        let listed = stacks.list(&Default::default()).await;
+        for stack in listed.map(|l| l.items).unwrap_or_default() {
+            let finalizers = stack.metadata.finalizers.clone().unwrap_or_default();
+            if !finalizers.iter().any(|f| f == CLUSTER_FINALIZER) {
+                continue;
+            }
+            let keep: Vec<&String> = finalizers
+                .iter()
+                .filter(|f| *f != CLUSTER_FINALIZER)
+                .collect();
+            let patch = json!({"metadata": {
+                "finalizers": keep,
+                "resourceVersion": stack.metadata.resource_version,
+            }});
+            let stack_name = stack.metadata.name.clone().unwrap_or_default();
+            match stacks
+                .patch(&stack_name, &PatchParams::default(), &Patch::Merge(patch))
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.is_not_found() => {}
+                Err(kube::Error::Api(s)) if s.code == 409 => conflict = true,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !conflict {
+            break;
+        }
+    }
+    let bindings = Api::<ClusterRoleBinding>::all(client.clone());
+    let children = ListParams::default().labels(&format!("{STACK_NAMESPACE_LABEL}={name}"));
+    bindings
+        .delete_collection(&DeleteParams::background(), &children)
+        .await?;
     match Api::<Namespace>::all(client.clone())
         .delete(name, &DeleteParams::background())
         .await

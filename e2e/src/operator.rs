@@ -43,6 +43,9 @@ pub fn log_path(namespace: &str) -> PathBuf {
         .unwrap_or(first)
 }
 
+/// The ClusterRole name prefix of operators started by [`Operator::start`].
+pub const CLUSTER_ROLE_PREFIX: &str = "sextant-e2e";
+
 /// A running operator.
 pub struct Operator {
     child: Child,
@@ -53,7 +56,13 @@ pub struct Operator {
 
 impl Operator {
     /// Starts `sextant run --namespace <namespace>` against the test cluster, with
-    /// extra arguments, and waits until it serves /readyz.
+    /// extra arguments, and waits until it serves /readyz. Unless `extra` says
+    /// otherwise it binds the ClusterRoles `sextant-e2e-node-agent` and
+    /// `sextant-e2e-k8s-metadata` ([`CLUSTER_ROLE_PREFIX`]) for node agents and
+    /// Kubernetes metadata, as the chart's operator binds its own: the operator runs
+    /// with the admin credential, which may bind a ClusterRole that does not exist,
+    /// and no agent container runs here to use one (tests/helm.rs installs the
+    /// chart's real ClusterRoles).
     pub async fn start(cluster: &Cluster, namespace: &str, extra: &[&str]) -> anyhow::Result<Self> {
         let op = Self::spawn(namespace, |cmd, port| {
             cmd.arg("run")
@@ -65,6 +74,9 @@ impl Operator {
                 .arg("json")
                 .args(extra)
                 .env("SEXTANT_LOG", "info,sextant=debug");
+            if !extra.iter().any(|a| a.starts_with("--cluster-role-prefix")) {
+                cmd.arg(format!("--cluster-role-prefix={CLUSTER_ROLE_PREFIX}"));
+            }
             if let Source::File(path) = cluster.source() {
                 cmd.env("KUBECONFIG", path);
             }

@@ -12,7 +12,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Secret};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -72,14 +73,37 @@ async fn install_and_run(
     (release, operator, args)
 }
 
-/// The rules the release grants: its ClusterRoles and its Roles in any namespace.
+/// The rules the release grants the operator: its ClusterRoles that a release
+/// ClusterRoleBinding binds to the operator's ServiceAccount (not the ones the
+/// operator only binds for the stacks' collectors: [`stack_cluster_roles`]), and
+/// its Roles in any namespace.
 async fn release_grants(cluster: &Cluster, release: &Release) -> Vec<audit::Grant> {
     let lp = ListParams::default().labels(&format!("app.kubernetes.io/instance={}", release.name));
+    let user = release.service_account_user();
+    let bound: Vec<String> = Api::<ClusterRoleBinding>::all(cluster.client().clone())
+        .list(&lp)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|b| {
+            b.subjects.iter().flatten().any(|s| {
+                s.kind == "ServiceAccount"
+                    && format!(
+                        "system:serviceaccount:{}:{}",
+                        s.namespace.as_deref().unwrap_or_default(),
+                        s.name
+                    ) == user
+            })
+        })
+        .map(|b| b.role_ref.name)
+        .collect();
     let mut out = Vec::new();
     for cr in Api::<ClusterRole>::all(cluster.client().clone())
         .list(&lp)
         .await
         .unwrap()
+        .into_iter()
+        .filter(|cr| bound.contains(&cr.name_any()))
     {
         out.extend(grants(
             &format!("ClusterRole/{}", cr.name_any()),
@@ -141,6 +165,7 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     let get = kubectl(&cluster, &["get", "obs", "-n", ns.name()]).unwrap();
     println!("$ kubectl get obs -n {}\n{get}", ns.name());
     assert!(get.contains("AllComponentsReady"), "{get}");
+    stack_cluster_roles(&cluster, &release, ns.name(), "minimal").await;
 
     // 2. Everything else the operator may do, so that every grant is exercised.
     //    a. A stack naming its admin Secret (get) and a contact point whose Secret
@@ -264,15 +289,47 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     )
     .await;
 
-    //    c. Pruning: without Prometheus and Grafana, their StatefulSet, Deployment,
-    //       Role, RoleBinding and generated admin Secret are deleted.
+    //    c. Pruning: without Prometheus, Grafana and the node agent, their
+    //       StatefulSet, Deployments, DaemonSet, Role, RoleBinding, generated admin
+    //       Secret and the agent's ClusterRoleBinding are deleted; the metadata
+    //       binding is kept for the collector alone.
     merge_patch(
         &ns,
         "minimal",
-        json!({"spec": {"prometheus": {"enabled": false}, "grafana": {"enabled": false}}}),
+        json!({"spec": {
+            "prometheus": {"enabled": false},
+            "grafana": {"enabled": false},
+            "nodeAgent": {"enabled": false},
+        }}),
     )
     .await
     .unwrap();
+    ns.wait_deleted(
+        &ns.api::<DaemonSet>(),
+        "minimal-node-agent",
+        CHANGE_TIMEOUT,
+        "the node agent pruned",
+    )
+    .await;
+    let cluster_bindings = Api::<ClusterRoleBinding>::all(cluster.client().clone());
+    ns.wait_deleted(
+        &cluster_bindings,
+        &format!("sextant:{}:minimal:node-agent", ns.name()),
+        CHANGE_TIMEOUT,
+        "the node agent's ClusterRoleBinding pruned",
+    )
+    .await;
+    let metadata = cluster_bindings
+        .get(&format!("sextant:{}:minimal:k8s-metadata", ns.name()))
+        .await
+        .unwrap();
+    let subjects: Vec<&str> = metadata
+        .subjects
+        .iter()
+        .flatten()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(subjects, ["minimal-collector"]);
     ns.wait_deleted(
         &ns.api::<StatefulSet>(),
         "minimal-prometheus",
@@ -310,7 +367,8 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     .await;
     wait_ready(&ns, "minimal").await;
 
-    //    d. Deleting the Delete-policy stack deletes its claims, then its finalizer.
+    //    d. Deleting the Delete-policy stack deletes its claims and its
+    //       ClusterRoleBindings, then its finalizers.
     stack::delete_and_wait(&ns, "refs", CHANGE_TIMEOUT).await;
     ns.wait_for(CHANGE_TIMEOUT, "the claims of refs deleted", async || {
         let left: Vec<String> = claims
@@ -324,6 +382,13 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
         Ok(left.is_empty().then_some(()))
     })
     .await;
+    for grant in ["node-agent", "k8s-metadata"] {
+        let name = format!("sextant:{}:refs:{grant}", ns.name());
+        assert!(
+            cluster_bindings.get_opt(&name).await.unwrap().is_none(),
+            "{name} outlived its stack"
+        );
+    }
 
     // SIGTERM: the operator releases its Lease (a patch) on the way out.
     let status = op.stop().await.unwrap();
@@ -349,7 +414,25 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
         }
         Err(e) => panic!("{e:#}"),
     };
-    let allow = allowed(&cluster).await;
+    let mut allow = allowed(&cluster).await;
+    // RBAC checks `bind` on the referenced ClusterRole inside each request that
+    // creates a ClusterRoleBinding; the audit log records only the create.
+    let bindings_created = calls
+        .iter()
+        .filter(|c| c.resource == "clusterrolebindings" && c.verb == "patch" && c.code == 201)
+        .count();
+    assert!(
+        bindings_created >= 2,
+        "the operator created the stacks' ClusterRoleBindings ({bindings_created} seen)"
+    );
+    allow.push(Allowed {
+        group: "rbac.authorization.k8s.io",
+        resource: "clusterroles",
+        verb: "bind",
+        reason: format!(
+            "checked by RBAC inside each of the {bindings_created} ClusterRoleBinding creates"
+        ),
+    });
     let comparison = compare(&granted, &calls, &allow);
     println!(
         "\nRBAC of release {} ({} grants) against {} audited calls of {user}:\n\n{}",
@@ -370,6 +453,178 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
         comparison.table()
     );
     cleanup(release, classes, &class, ns).await;
+}
+
+/// The stack's ClusterRoleBindings bind the chart's two ClusterRoles, and through
+/// them its node agent (and only it) reads the kubelet's stats and both
+/// collectors read pods and namespaces in the whole cluster, as the API server's
+/// own authorizer answers (SubjectAccessReview).
+async fn stack_cluster_roles(cluster: &Cluster, release: &Release, ns: &str, stack: &str) {
+    let fullname = release.fullname();
+    let roles = Api::<ClusterRole>::all(cluster.client().clone());
+    let rules = |cr: ClusterRole| {
+        let mut out: Vec<String> = cr
+            .rules
+            .iter()
+            .flatten()
+            .flat_map(|r| {
+                r.resources
+                    .iter()
+                    .flatten()
+                    .flat_map(move |res| r.verbs.iter().map(move |v| format!("{res}:{v}")))
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let agent_role = roles.get(&format!("{fullname}-node-agent")).await.unwrap();
+    assert_eq!(rules(agent_role), ["nodes/stats:get"]);
+    let metadata_role = roles
+        .get(&format!("{fullname}-k8s-metadata"))
+        .await
+        .unwrap();
+    assert_eq!(
+        rules(metadata_role),
+        [
+            "namespaces:get",
+            "namespaces:list",
+            "namespaces:watch",
+            "pods:get",
+            "pods:list",
+            "pods:watch"
+        ]
+    );
+
+    let bindings = Api::<ClusterRoleBinding>::all(cluster.client().clone());
+    for (grant, role, subjects) in [
+        ("node-agent", "node-agent", vec!["node-agent"]),
+        (
+            "k8s-metadata",
+            "k8s-metadata",
+            vec!["collector", "node-agent"],
+        ),
+    ] {
+        let name = format!("sextant:{ns}:{stack}:{grant}");
+        let b = bindings.get(&name).await.unwrap();
+        assert_eq!(b.role_ref.name, format!("{fullname}-{role}"), "{name}");
+        let mut got: Vec<String> = b
+            .subjects
+            .iter()
+            .flatten()
+            .map(|s| format!("{}/{}", s.namespace.as_deref().unwrap_or_default(), s.name))
+            .collect();
+        got.sort();
+        let want: Vec<String> = subjects
+            .iter()
+            .map(|c| format!("{ns}/{stack}-{c}"))
+            .collect();
+        assert_eq!(got, want, "{name}");
+    }
+
+    let agent = format!("system:serviceaccount:{ns}:{stack}-node-agent");
+    let collector = format!("system:serviceaccount:{ns}:{stack}-collector");
+    let node = cluster.require_ready_node().await;
+    assert!(can(cluster, &agent, "get", "nodes", Some("stats"), Some(&node)).await);
+    assert!(
+        !can(
+            cluster,
+            &collector,
+            "get",
+            "nodes",
+            Some("stats"),
+            Some(&node)
+        )
+        .await
+    );
+    assert!(!can(cluster, &agent, "get", "nodes", Some("proxy"), Some(&node)).await);
+    // The operator may bind these two ClusterRoles and no other, nor escalate.
+    let operator = release.service_account_user();
+    let rbac = "rbac.authorization.k8s.io/clusterroles";
+    for role in ["node-agent", "k8s-metadata"] {
+        let name = format!("{fullname}-{role}");
+        assert!(
+            can(cluster, &operator, "bind", rbac, None, Some(&name)).await,
+            "{name}"
+        );
+    }
+    for name in ["cluster-admin", "admin", "edit", "view"] {
+        assert!(
+            !can(cluster, &operator, "bind", rbac, None, Some(name)).await,
+            "{name}"
+        );
+    }
+    assert!(
+        !can(
+            cluster,
+            &operator,
+            "escalate",
+            rbac,
+            None,
+            Some("cluster-admin")
+        )
+        .await
+    );
+    assert!(
+        !can(
+            cluster,
+            &operator,
+            "get",
+            "nodes",
+            Some("stats"),
+            Some(&node)
+        )
+        .await
+    );
+    for user in [&agent, &collector] {
+        assert!(
+            can(cluster, user, "watch", "pods", None, None).await,
+            "{user}"
+        );
+        assert!(
+            can(cluster, user, "list", "namespaces", None, None).await,
+            "{user}"
+        );
+        assert!(
+            !can(cluster, user, "list", "secrets", None, None).await,
+            "{user}"
+        );
+        assert!(
+            !can(cluster, user, "patch", "pods", None, None).await,
+            "{user}"
+        );
+    }
+}
+
+/// Whether the API server's authorizer allows `user` the cluster-wide `verb` on
+/// `resource` (`group/resource`, or a core-group `resource`).
+async fn can(
+    cluster: &Cluster,
+    user: &str,
+    verb: &str,
+    resource: &str,
+    subresource: Option<&str>,
+    name: Option<&str>,
+) -> bool {
+    let (group, resource) = resource.split_once('/').unwrap_or(("", resource));
+    let review: SubjectAccessReview = serde_json::from_value(json!({
+        "spec": {
+            "user": user,
+            "groups": ["system:serviceaccounts", "system:authenticated"],
+            "resourceAttributes": {
+                "verb": verb,
+                "group": group,
+                "resource": resource,
+                "subresource": subresource,
+                "name": name,
+            },
+        },
+    }))
+    .unwrap();
+    let answer = Api::<SubjectAccessReview>::all(cluster.client().clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .unwrap();
+    answer.status.is_some_and(|s| s.allowed)
 }
 
 /// Grants the operator does not call in this test, each with the reason it is granted.
@@ -484,7 +739,37 @@ async fn namespaced_mode_grants_only_roles_and_brings_a_stack_to_ready() {
     stack::create(&watched, &sample("minimal.yaml", watched.name()).unwrap())
         .await
         .unwrap();
-    wait_ready(&watched, "minimal").await;
+    let ready = wait_ready(&watched, "minimal").await;
+
+    // No node agent and no binding: the stack says so, and is whole without them.
+    let (status, reason, message) = stack::condition(&ready, "NodeAgentReady").unwrap();
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "NotGranted"),
+        "{message}"
+    );
+    let (_, reason, message) = stack::condition(&ready, "CollectorReady").unwrap();
+    assert_eq!(reason, "NotGranted", "{message}");
+    assert!(
+        watched
+            .api::<DaemonSet>()
+            .get_opt("minimal-node-agent")
+            .await
+            .unwrap()
+            .is_none(),
+        "no node agent DaemonSet in namespaced mode"
+    );
+    let stack_bindings = Api::<ClusterRoleBinding>::all(cluster.client().clone())
+        .list(&ListParams::default().labels(&format!(
+            "observability.sextant.dev/stack-namespace={}",
+            watched.name()
+        )))
+        .await
+        .unwrap();
+    assert!(
+        stack_bindings.items.is_empty(),
+        "no ClusterRoleBinding for the stack"
+    );
 
     // The ServiceAccount can do nothing in a namespace it does not watch.
     let kubeconfig = release.service_account_kubeconfig().await.unwrap();

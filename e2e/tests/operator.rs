@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
+use sextant_e2e::namespace::STACK_NAMESPACE_LABEL;
 use sextant_e2e::objects::config_hash;
 use sextant_e2e::operator::{Operator, kubectl};
 use sextant_e2e::stack::{self, condition, merge_patch, sample, stacks, wait_ready};
@@ -70,6 +72,24 @@ async fn fingerprint(ns: &TestNamespace) -> BTreeMap<String, String> {
             s.metadata.generation.unwrap().to_string(),
         );
     }
+    for d in ns.api::<DaemonSet>().list(&lp).await.unwrap() {
+        out.insert(
+            format!("DaemonSet/{}", d.name_any()),
+            d.metadata.generation.unwrap().to_string(),
+        );
+    }
+    let cluster_children =
+        ListParams::default().labels(&format!("{STACK_NAMESPACE_LABEL}={}", ns.name()));
+    for b in Api::<ClusterRoleBinding>::all(ns.client().clone())
+        .list(&cluster_children)
+        .await
+        .unwrap()
+    {
+        out.insert(
+            format!("ClusterRoleBinding/{}", b.name_any()),
+            b.resource_version().unwrap(),
+        );
+    }
     out
 }
 
@@ -96,6 +116,7 @@ async fn sample_reaches_ready_and_describe_shows_conditions_and_events() {
         "TempoReady",
         "LokiReady",
         "GrafanaReady",
+        "NodeAgentReady",
     ] {
         assert_eq!(
             condition(&stack, c).map(|c| c.0).as_deref(),

@@ -22,8 +22,9 @@ fn yes() -> bool {
 #[serde(rename_all = "camelCase")]
 pub struct NodeAgentSpec {
     /// Run the agent on every node. Unset: on whenever the collector runs and
-    /// there is something to collect (Loki for logs, Prometheus for metrics);
-    /// `true` with the collector disabled is an error.
+    /// there is something to collect (Loki for logs, Prometheus for metrics) and
+    /// the install grants cluster-wide collection (else it does not run, and
+    /// `NodeAgentReady` says why); `true` with the collector disabled is an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 

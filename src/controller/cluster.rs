@@ -50,13 +50,24 @@ async fn list(
         .api(Verb::List, KIND, selector)
 }
 
+/// Whether this operator may touch ClusterRoleBindings at all: only an install
+/// with cluster-wide collection grants it (a namespaced install grants no
+/// cluster-scoped write, nor even the list).
+fn granted(ctx: &Context) -> bool {
+    ctx.capabilities.cluster_roles.is_some()
+}
+
 /// Applies the desired ClusterRoleBindings and deletes the stack's others.
-/// With none desired and none found, makes one list call and nothing else.
+/// With none desired and none found, makes one list call and nothing else; an
+/// operator without cluster-wide collection (which never desires one) makes none.
 pub async fn sync(
     ctx: &Context,
     stack: &ValidatedStack,
     desired: Vec<ClusterRoleBinding>,
 ) -> Result<Synced, Error> {
+    if !granted(ctx) && desired.is_empty() {
+        return Ok(Synced::default());
+    }
     let live = list(ctx, &stack.namespace, &stack.name).await?;
     let mut out = Synced::default();
     for d in &desired {
@@ -76,8 +87,20 @@ pub async fn sync(
     Ok(out)
 }
 
-/// Deletes every cluster-scoped child of a deleted stack.
+/// Deletes every cluster-scoped child of a deleted stack. An operator installed
+/// without cluster-wide collection cannot (a stack that got its bindings from an
+/// earlier install with it): it says what to delete by hand, and lets the stack
+/// go rather than hold it, and its namespace, forever.
 pub async fn delete_all(ctx: &Context, namespace: &str, stack: &str) -> Result<(), Error> {
+    if !granted(ctx) {
+        tracing::warn!(
+            namespace,
+            stack,
+            "this install may not delete ClusterRoleBindings; delete the stack's by hand: kubectl delete clusterrolebinding -l {}",
+            selector(namespace, stack)
+        );
+        return Ok(());
+    }
     for l in list(ctx, namespace, stack).await? {
         delete_object(ctx, &api(ctx), &l.name_any()).await?;
     }

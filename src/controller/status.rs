@@ -273,6 +273,15 @@ pub fn compute(
                 g,
                 &now,
             ),
+            // The agent left to its default (`spec.nodeAgent.enabled` unset) where
+            // the install grants no cluster-wide collection: it does not run, the
+            // reason says so, and the stack is whole without it. Asked for
+            // explicitly, it is a component that cannot run (the arm below).
+            (None, Some((why, api)))
+                if c == Component::NodeAgent && stack.spec.node_agent.enabled.is_none() =>
+            {
+                new_condition(type_, true, why, api, g, &now)
+            }
             // Nothing was built for it: it cannot run here.
             (None, Some((why, api))) => new_condition(type_, false, why, api, g, &now),
             (Some(s), _) if s.available => new_condition(
@@ -540,6 +549,60 @@ mod tests {
             .unwrap();
         assert_eq!(ready_cond.status, "True");
         assert_eq!(first.collectors.as_deref(), Some("1/1"));
+    }
+
+    /// Where the install grants no cluster-wide collection, the agent left to its
+    /// default does not run and the stack is Ready (the reason tells why); asked
+    /// for explicitly, the agent cannot run and the stack is not Ready.
+    #[test]
+    fn an_ungranted_agent_blocks_ready_only_when_asked_for() {
+        let caps = crate::model::Capabilities::current().with_cluster_roles(None);
+        let ready = WorkloadState {
+            desired: 1,
+            ready: 1,
+            available: true,
+            image: "i".into(),
+        };
+        let status_for = |spec: &str| {
+            let yaml = format!(
+                "apiVersion: observability.sextant.dev/v1alpha1\nkind: ObservabilityStack\nmetadata: {{name: s, namespace: n}}\nspec: {spec}"
+            );
+            let stack = crate::cli::check(&crate::cli::parse("t", &yaml).unwrap()).unwrap();
+            let obs = Observation {
+                generation: Some(1),
+                workloads: Component::ALL
+                    .iter()
+                    .map(|c| (*c, (*c != Component::NodeAgent).then(|| ready.clone())))
+                    .collect(),
+                api_unavailable: crate::build::api_unavailable(&stack, &caps),
+                reconciled: Outcome::Applied {
+                    dashboards_skipped: vec![],
+                },
+                missing_secrets: vec![],
+            };
+            compute(
+                Some(&stack),
+                &ObservabilityStackStatus::default(),
+                &obs,
+                t(100),
+            )
+        };
+
+        let default = status_for("{}");
+        let (status, reason, message) = find(&default, "NodeAgentReady");
+        assert_eq!((status, reason), ("True", "NotGranted"), "{message}");
+        assert!(message.contains("clusterCollection.enabled"), "{message}");
+        assert_eq!(find(&default, "Ready").0, "True");
+        // The collector runs, without Kubernetes metadata, and says so.
+        let (status, reason, message) = find(&default, "CollectorReady");
+        assert_eq!((status, reason), ("True", "NotGranted"), "{message}");
+
+        let asked = status_for("{nodeAgent: {enabled: true}}");
+        assert_eq!(find(&asked, "NodeAgentReady").0, "False");
+        assert_eq!(find(&asked, "NodeAgentReady").1, "NotGranted");
+        let (status, _, message) = find(&asked, "Ready");
+        assert_eq!(status, "False");
+        assert!(message.contains("node-agent"), "{message}");
     }
 
     fn find<'a>(status: &'a ObservabilityStackStatus, type_: &str) -> (&'a str, &'a str, &'a str) {
