@@ -54,30 +54,36 @@ def rbac(docs):
                     r["verbs"] == ["bind"]
                     and r["resources"] == ["clusterroles"]
                     and r.get("resourceNames")
-                    and all(n.endswith(("-node-agent", "-k8s-metadata")) for n in r["resourceNames"]),
+                    and all(n.endswith(("-node-agent", "-k8s-metadata", "-prometheus-discovery")) for n in r["resourceNames"]),
                     f"{name} rule {i} grants bind beyond the cluster-collection roles: {r}",
                 )
 
 
 def cluster_collection(docs, sa, release_ns):
-    """The cluster-collection roles: the agent's and the metadata role are bound to
-    nobody by the chart; the operator's binding role binds exactly those two."""
+    """The cluster-collection roles: the agent's, the metadata and the discovery
+    role are bound to nobody by the chart; the operator's binding role binds
+    exactly those three."""
     crs = {d["metadata"]["name"]: d for d in by_kind(docs, "ClusterRole")}
     agent = [n for n in crs if n.endswith("-node-agent")]
     meta = [n for n in crs if n.endswith("-k8s-metadata")]
+    disc = [n for n in crs if n.endswith("-prometheus-discovery")]
     binder = [n for n in crs if n.endswith("-cluster-bindings")]
-    check(len(agent) == len(meta) == len(binder) == 1, f"cluster-collection ClusterRoles: {sorted(crs)}")
-    if not (agent and meta and binder):
+    check(len(agent) == len(meta) == len(disc) == len(binder) == 1, f"cluster-collection ClusterRoles: {sorted(crs)}")
+    if not (agent and meta and disc and binder):
         return
     check(crs[agent[0]]["rules"] == [{"apiGroups": [""], "resources": ["nodes/stats"], "verbs": ["get"]}],
           f"the node agent's role: {crs[agent[0]]['rules']}")
     check(crs[meta[0]]["rules"] == [{"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list", "watch"]}],
           f"the metadata role: {crs[meta[0]]['rules']}")
+    check(crs[disc[0]]["rules"] == [
+        {"apiGroups": [""], "resources": ["pods", "services", "endpoints"], "verbs": ["list", "watch"]},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+    ], f"the discovery role: {crs[disc[0]]['rules']}")
     bind = [r for r in crs[binder[0]]["rules"] if "bind" in r["verbs"]]
-    check(len(bind) == 1 and sorted(bind[0]["resourceNames"]) == sorted(agent + meta),
-          f"the operator binds exactly the two roles: {bind}")
+    check(len(bind) == 1 and sorted(bind[0]["resourceNames"]) == sorted(agent + meta + disc),
+          f"the operator binds exactly the three roles: {bind}")
     bound = {b["roleRef"]["name"] for b in by_kind(docs, "ClusterRoleBinding")}
-    check(not (bound & set(agent + meta)), "the chart binds the collection roles to nobody")
+    check(not (bound & set(agent + meta + disc)), "the chart binds the collection roles to nobody")
     for b in by_kind(docs, "ClusterRoleBinding"):
         check(b["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": release_ns}],
               f"{b['metadata']['name']} binds the chart's ServiceAccount")
@@ -139,7 +145,7 @@ def main():
     service = one(docs, "Service")
     if mode in ("default", "servicemonitor"):
         # The operator's own role, plus the three of cluster-wide collection.
-        check(len(by_kind(docs, "ClusterRole")) == 4, "default mode renders four ClusterRoles")
+        check(len(by_kind(docs, "ClusterRole")) == 5, "default mode renders five ClusterRoles")
         check(len(by_kind(docs, "ClusterRoleBinding")) == 2, "default mode renders two ClusterRoleBindings")
         cluster_collection(docs, sa, release_ns)
         check([a for a in args if a.startswith("--cluster-role-prefix=")], "the operator is told the roles' prefix")

@@ -621,7 +621,10 @@ fn dashboards_refer_only_to_what_the_stack_runs() {
 /// retention policy) the production sample renders exactly what it renders on a
 /// current server, less the HorizontalPodAutoscaler, the PodDisruptionBudget and
 /// the StatefulSets' `persistentVolumeClaimRetentionPolicy`, with the collector
-/// running its `minReplicas` instead of leaving replicas to the autoscaler.
+/// running its `minReplicas` instead of leaving replicas to the autoscaler, and
+/// Prometheus finding Service endpoints through core/v1 Endpoints instead of
+/// `discovery.k8s.io/v1` EndpointSlices (so its config, and the config hash of
+/// its pod template, differ in that role alone).
 #[test]
 fn an_old_api_server_gets_the_same_stack_less_what_it_cannot_serve() {
     let (_, stack) = common::samples()
@@ -651,6 +654,13 @@ fn an_old_api_server_gets_the_same_stack_less_what_it_cannot_serve() {
         serde_json::json!(min)
     );
 
+    let prometheus = child_name(&valid.name, Component::Prometheus, None);
+    let prometheus_config = child_name(&valid.name, Component::Prometheus, Some("config"));
+    let old_hash =
+        find(&old, "StatefulSet", &prometheus)["spec"]["template"]["metadata"]["annotations"]
+            [CONFIG_HASH_ANNOTATION]
+            .clone();
+
     // Everything else is byte for byte what a current server gets.
     let mut expected: Vec<Value> = current
         .into_iter()
@@ -667,6 +677,18 @@ fn an_old_api_server_gets_the_same_stack_less_what_it_cannot_serve() {
         }
         if o["kind"] == "Deployment" && o["metadata"]["name"] == collector.as_str() {
             o["spec"]["replicas"] = serde_json::json!(min);
+        }
+        if o["kind"] == "ConfigMap" && o["metadata"]["name"] == prometheus_config.as_str() {
+            let text = o["data"]["prometheus.yml"].as_str().unwrap();
+            assert_eq!(text.matches("role: endpointslice").count(), 1, "{text}");
+            o["data"]["prometheus.yml"] =
+                Value::from(text.replace("role: endpointslice", "role: endpoints"));
+        }
+        if o["kind"] == "StatefulSet" && o["metadata"]["name"] == prometheus.as_str() {
+            let hash =
+                &mut o["spec"]["template"]["metadata"]["annotations"][CONFIG_HASH_ANNOTATION];
+            assert_ne!(*hash, old_hash);
+            *hash = old_hash.clone();
         }
     }
     assert_eq!(retention_policies, kinds(&old, "StatefulSet"));

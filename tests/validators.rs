@@ -20,7 +20,18 @@ fn promtool_accepts_prometheus_config() {
         let valid = validate(&stack, &Dereferenced::offline()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("prometheus.yml");
-        std::fs::write(&path, to_yaml(&prometheus::render(&valid))).unwrap();
+        std::fs::write(
+            &path,
+            to_yaml(&prometheus::render(
+                &valid,
+                sextant::build::prometheus_discovery(
+                    &valid,
+                    &sextant::model::Capabilities::current(),
+                )
+                .as_ref(),
+            )),
+        )
+        .unwrap();
         let (ok, out) = common::run(
             &promtool,
             &["check", "config", "--syntax-only", path.to_str().unwrap()],

@@ -64,6 +64,25 @@ impl Operator {
     /// and no agent container runs here to use one (tests/helm.rs installs the
     /// chart's real ClusterRoles).
     pub async fn start(cluster: &Cluster, namespace: &str, extra: &[&str]) -> anyhow::Result<Self> {
+        Self::start_with(cluster, namespace, extra, true).await
+    }
+
+    /// `start`, but as an install without cluster-wide collection: no ClusterRole
+    /// to bind, so its stacks get no ClusterRoleBinding and no cluster finalizer.
+    pub async fn start_without_cluster_roles(
+        cluster: &Cluster,
+        namespace: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
+        Self::start_with(cluster, namespace, extra, false).await
+    }
+
+    async fn start_with(
+        cluster: &Cluster,
+        namespace: &str,
+        extra: &[&str],
+        cluster_roles: bool,
+    ) -> anyhow::Result<Self> {
         let op = Self::spawn(namespace, |cmd, port| {
             cmd.arg("run")
                 .arg("--namespace")
@@ -74,7 +93,7 @@ impl Operator {
                 .arg("json")
                 .args(extra)
                 .env("SEXTANT_LOG", "info,sextant=debug");
-            if !extra.iter().any(|a| a.starts_with("--cluster-role-prefix")) {
+            if cluster_roles && !extra.iter().any(|a| a.starts_with("--cluster-role-prefix")) {
                 cmd.arg(format!("--cluster-role-prefix={CLUSTER_ROLE_PREFIX}"));
             }
             if let Source::File(path) = cluster.source() {

@@ -291,8 +291,8 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
 
     //    c. Pruning: without Prometheus, Grafana and the node agent, their
     //       StatefulSet, Deployments, DaemonSet, Role, RoleBinding, generated admin
-    //       Secret and the agent's ClusterRoleBinding are deleted; the metadata
-    //       binding is kept for the collector alone.
+    //       Secret and the agent's and Prometheus's ClusterRoleBindings are
+    //       deleted; the metadata binding is kept for the collector alone.
     merge_patch(
         &ns,
         "minimal",
@@ -317,6 +317,13 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
         &format!("sextant:{}:minimal:node-agent", ns.name()),
         CHANGE_TIMEOUT,
         "the node agent's ClusterRoleBinding pruned",
+    )
+    .await;
+    ns.wait_deleted(
+        &cluster_bindings,
+        &format!("sextant:{}:minimal:prometheus-discovery", ns.name()),
+        CHANGE_TIMEOUT,
+        "Prometheus's discovery ClusterRoleBinding pruned",
     )
     .await;
     let metadata = cluster_bindings
@@ -382,7 +389,7 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
         Ok(left.is_empty().then_some(()))
     })
     .await;
-    for grant in ["node-agent", "k8s-metadata"] {
+    for grant in ["node-agent", "k8s-metadata", "prometheus-discovery"] {
         let name = format!("sextant:{}:refs:{grant}", ns.name());
         assert!(
             cluster_bindings.get_opt(&name).await.unwrap().is_none(),
@@ -422,7 +429,7 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
         .filter(|c| c.resource == "clusterrolebindings" && c.verb == "patch" && c.code == 201)
         .count();
     assert!(
-        bindings_created >= 2,
+        bindings_created >= 3,
         "the operator created the stacks' ClusterRoleBindings ({bindings_created} seen)"
     );
     allow.push(Allowed {
@@ -479,6 +486,23 @@ async fn stack_cluster_roles(cluster: &Cluster, release: &Release, ns: &str, sta
     };
     let agent_role = roles.get(&format!("{fullname}-node-agent")).await.unwrap();
     assert_eq!(rules(agent_role), ["nodes/stats:get"]);
+    let discovery_role = roles
+        .get(&format!("{fullname}-prometheus-discovery"))
+        .await
+        .unwrap();
+    assert_eq!(
+        rules(discovery_role),
+        [
+            "endpoints:list",
+            "endpoints:watch",
+            "endpointslices:list",
+            "endpointslices:watch",
+            "pods:list",
+            "pods:watch",
+            "services:list",
+            "services:watch"
+        ]
+    );
     let metadata_role = roles
         .get(&format!("{fullname}-k8s-metadata"))
         .await
@@ -502,6 +526,11 @@ async fn stack_cluster_roles(cluster: &Cluster, release: &Release, ns: &str, sta
             "k8s-metadata",
             "k8s-metadata",
             vec!["collector", "node-agent"],
+        ),
+        (
+            "prometheus-discovery",
+            "prometheus-discovery",
+            vec!["prometheus"],
         ),
     ] {
         let name = format!("sextant:{ns}:{stack}:{grant}");
@@ -540,7 +569,7 @@ async fn stack_cluster_roles(cluster: &Cluster, release: &Release, ns: &str, sta
     // The operator may bind these two ClusterRoles and no other, nor escalate.
     let operator = release.service_account_user();
     let rbac = "rbac.authorization.k8s.io/clusterroles";
-    for role in ["node-agent", "k8s-metadata"] {
+    for role in ["node-agent", "k8s-metadata", "prometheus-discovery"] {
         let name = format!("{fullname}-{role}");
         assert!(
             can(cluster, &operator, "bind", rbac, None, Some(&name)).await,
@@ -575,6 +604,20 @@ async fn stack_cluster_roles(cluster: &Cluster, release: &Release, ns: &str, sta
         )
         .await
     );
+    let prometheus = format!("system:serviceaccount:{ns}:{stack}-prometheus");
+    for resource in [
+        "pods",
+        "services",
+        "endpoints",
+        "discovery.k8s.io/endpointslices",
+    ] {
+        assert!(
+            can(cluster, &prometheus, "watch", resource, None, None).await,
+            "{resource}"
+        );
+    }
+    assert!(!can(cluster, &prometheus, "get", "secrets", None, None).await);
+    assert!(!can(cluster, &collector, "list", "services", None, None).await);
     for user in [&agent, &collector] {
         assert!(
             can(cluster, user, "watch", "pods", None, None).await,

@@ -163,11 +163,17 @@ async fn the_agent_runs_on_every_node_and_its_bindings_live_as_long_as_it_does()
     assert!(host_paths.contains("/var/log/pods"), "{host_paths:?}");
 
     //    Its bindings, to the ClusterRoles the operator was told to bind.
-    let both = [
+    let all = [
         binding_name(&ns, "k8s-metadata"),
         binding_name(&ns, "node-agent"),
+        binding_name(&ns, "prometheus-discovery"),
     ];
-    wait_bindings(&ns, &both, "both bindings").await;
+    wait_bindings(
+        &ns,
+        &all,
+        "the agent's, the metadata and the discovery binding",
+    )
+    .await;
     let bindings = Api::<ClusterRoleBinding>::all(cluster.client().clone());
     let agent_binding = bindings
         .get(&binding_name(&ns, "node-agent"))
@@ -197,7 +203,7 @@ async fn the_agent_runs_on_every_node_and_its_bindings_live_as_long_as_it_does()
     wait_ready(&ns, "minimal").await;
 
     // 3. The agent disabled: its DaemonSet and binding are deleted, the metadata
-    //    binding is kept for the collector.
+    //    binding is kept for the collector (and Prometheus's for discovery).
     merge_patch(
         &ns,
         "minimal",
@@ -214,8 +220,11 @@ async fn the_agent_runs_on_every_node_and_its_bindings_live_as_long_as_it_does()
     .await;
     wait_bindings(
         &ns,
-        &[binding_name(&ns, "k8s-metadata")],
-        "only the metadata binding",
+        &[
+            binding_name(&ns, "k8s-metadata"),
+            binding_name(&ns, "prometheus-discovery"),
+        ],
+        "the metadata and the discovery binding",
     )
     .await;
     let disabled = wait_ready(&ns, "minimal").await;

@@ -207,6 +207,10 @@ pub struct PrometheusSpec {
     #[schemars(regex(pattern = DURATION_PATTERN))]
     pub scrape_interval: String,
 
+    /// Scraping the metrics the cluster's own workloads expose.
+    #[serde(default)]
+    pub discovery: ScrapeDiscoverySpec,
+
     /// CPU and memory. Unset: requests 250m/512Mi, limits 2/2Gi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
@@ -221,9 +225,104 @@ impl Default for PrometheusSpec {
             retention: PrometheusRetention::default(),
             storage: default_prometheus_volume(),
             scrape_interval: default_scrape_interval(),
+            discovery: ScrapeDiscoverySpec::default(),
             resources: None,
         }
     }
+}
+
+/// Which of the cluster's workloads Prometheus finds and scrapes, at the stack's
+/// scrape interval (docs/scrape-discovery.md).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScrapeDiscoverySpec {
+    /// Scrape every pod, and the endpoints of every Service, annotated
+    /// `prometheus.io/scrape: "true"`, on the port, path and scheme of the
+    /// `prometheus.io/port`, `prometheus.io/path` and `prometheus.io/scheme`
+    /// annotations. Where the install grants no cluster-wide collection, only
+    /// pods in the stack's own namespace.
+    #[serde(default = "yes")]
+    pub annotations: bool,
+
+    /// Look only in these namespaces. Empty: every namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub namespaces: Vec<String>,
+
+    /// Per-target and per-job limits of the discovered jobs: a scrape over a
+    /// limit fails (the target is down, `up` is 0) instead of filling the TSDB.
+    #[serde(default)]
+    pub limits: ScrapeLimits,
+}
+
+impl Default for ScrapeDiscoverySpec {
+    fn default() -> Self {
+        Self {
+            annotations: true,
+            namespaces: Vec::new(),
+            limits: ScrapeLimits::default(),
+        }
+    }
+}
+
+/// Prometheus's scrape limits (`sample_limit`, `label_limit`,
+/// `label_name_length_limit`, `label_value_length_limit`, `target_limit`); 0 is
+/// no limit.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScrapeLimits {
+    /// Most samples one scrape of a target may return after relabelling.
+    #[serde(default = "default_sample_limit")]
+    pub sample_limit: u32,
+
+    /// Most labels one series may have.
+    #[serde(default = "default_label_limit")]
+    pub label_limit: u32,
+
+    /// Longest label name, in bytes.
+    #[serde(default = "default_label_name_length_limit")]
+    pub label_name_length_limit: u32,
+
+    /// Longest label value, in bytes.
+    #[serde(default = "default_label_value_length_limit")]
+    pub label_value_length_limit: u32,
+
+    /// Most targets one discovered job may have; over it, every target of that
+    /// job fails.
+    #[serde(default = "default_target_limit")]
+    pub target_limit: u32,
+}
+
+impl Default for ScrapeLimits {
+    fn default() -> Self {
+        Self {
+            sample_limit: default_sample_limit(),
+            label_limit: default_label_limit(),
+            label_name_length_limit: default_label_name_length_limit(),
+            label_value_length_limit: default_label_value_length_limit(),
+            target_limit: default_target_limit(),
+        }
+    }
+}
+
+fn default_sample_limit() -> u32 {
+    50_000
+}
+
+fn default_label_limit() -> u32 {
+    64
+}
+
+fn default_label_name_length_limit() -> u32 {
+    256
+}
+
+fn default_label_value_length_limit() -> u32 {
+    4096
+}
+
+fn default_target_limit() -> u32 {
+    10_000
 }
 
 fn one() -> i32 {

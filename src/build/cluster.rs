@@ -16,6 +16,8 @@ use crate::model::{
 pub const NODE_AGENT_GRANT: &str = "node-agent";
 /// The grant of the Kubernetes metadata ClusterRole.
 pub const METADATA_GRANT: &str = "k8s-metadata";
+/// The grant of Prometheus's scrape discovery ClusterRole.
+pub const DISCOVERY_GRANT: &str = "prometheus-discovery";
 
 /// Whether the collectors may read Kubernetes metadata: the operator holds a
 /// ClusterRole to bind for it.
@@ -62,6 +64,13 @@ pub fn bindings(stack: &ValidatedStack, caps: &Capabilities) -> Vec<ClusterRoleB
             NODE_AGENT_GRANT,
             &roles.node_agent,
             vec![subject(Component::NodeAgent)],
+        ));
+    }
+    if stack.enabled(Component::Prometheus) && stack.spec.prometheus.discovery.annotations {
+        out.push(binding(
+            DISCOVERY_GRANT,
+            &roles.discovery,
+            vec![subject(Component::Prometheus)],
         ));
     }
     out

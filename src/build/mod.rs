@@ -25,6 +25,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 
 pub use crate::digest::{sha256_hex, sha256_short};
+pub use prometheus::discovery as prometheus_discovery;
 
 use crate::api::reason;
 use crate::model::{Capabilities, Component, ValidatedStack};
@@ -187,7 +188,11 @@ pub fn api_unavailable(
                     reason::NOT_GRANTED,
                     node_agent::not_granted(caps).into_iter().collect(),
                 ),
-                Component::Prometheus | Component::Tempo | Component::Loki | Component::Grafana => {
+                Component::Prometheus => (
+                    reason::NOT_GRANTED,
+                    prometheus::not_granted(stack, caps).into_iter().collect(),
+                ),
+                Component::Tempo | Component::Loki | Component::Grafana => {
                     (reason::API_UNAVAILABLE, Vec::new())
                 }
             };

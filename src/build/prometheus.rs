@@ -1,5 +1,8 @@
 //! Prometheus's children: ServiceAccount with a namespaced Role to discover the
-//! stack's pods, config, Service and StatefulSet with its data volume.
+//! stack's pods, config, Service and StatefulSet with its data volume; and how
+//! far its discovery of the cluster's annotated workloads reaches with what the
+//! install grants (the cluster-wide grant is a ClusterRoleBinding of
+//! `super::cluster`).
 
 use std::collections::BTreeMap;
 
@@ -22,7 +25,10 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         stack,
         C,
         "config",
-        BTreeMap::from([("prometheus.yml".into(), to_yaml(&prometheus::render(stack)))]),
+        BTreeMap::from([(
+            "prometheus.yml".into(),
+            to_yaml(&prometheus::render(stack, discovery(stack, caps).as_ref())),
+        )]),
     );
     let args = prometheus::args(stack);
     let hash = config_hash(&[&cm], &[]);
@@ -86,4 +92,51 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         stateful_sets: vec![sts],
         ..Resources::default()
     }
+}
+
+/// Where Prometheus discovers annotated workloads: with the chart's discovery
+/// ClusterRole bound, pods and Services in every namespace (or those listed);
+/// without it, through its own Role, pods in the stack's namespace only (if that
+/// is listed, or none are). `None`: no discovery.
+pub fn discovery(stack: &ValidatedStack, caps: &Capabilities) -> Option<prometheus::Discovery> {
+    let spec = &stack.spec.prometheus.discovery;
+    if !spec.annotations {
+        return None;
+    }
+    if caps.cluster_roles.is_some() {
+        return Some(prometheus::Discovery {
+            namespaces: spec.namespaces.clone(),
+            service_role: Some(if caps.endpoint_slices_v1 {
+                "endpointslice"
+            } else {
+                "endpoints"
+            }),
+        });
+    }
+    (spec.namespaces.is_empty() || spec.namespaces.contains(&stack.namespace)).then(|| {
+        prometheus::Discovery {
+            namespaces: vec![stack.namespace.clone()],
+            service_role: None,
+        }
+    })
+}
+
+/// What Prometheus's discovery leaves out because the install grants no
+/// cluster-wide reads, for its condition (reason `NotGranted`).
+pub(super) fn not_granted(stack: &ValidatedStack, caps: &Capabilities) -> Option<String> {
+    let spec = &stack.spec.prometheus.discovery;
+    (spec.annotations && caps.cluster_roles.is_none()).then(|| {
+        let others: Vec<&str> = spec
+            .namespaces
+            .iter()
+            .filter(|n| **n != stack.namespace)
+            .map(String::as_str)
+            .collect();
+        let mut m = "annotated workloads are discovered only among the pods of the stack's own namespace (no Services".to_string();
+        if !others.is_empty() {
+            m.push_str(&format!(", not in {}", others.join(", ")));
+        }
+        m.push_str("): the operator was installed without cluster-wide collection, so it has no ClusterRole to bind for Prometheus");
+        m
+    })
 }

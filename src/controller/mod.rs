@@ -451,6 +451,7 @@ async fn discover(client: &Client) -> Capabilities {
         server_minor: minor,
         autoscaling_v2: serves("autoscaling", "v2").await,
         policy_v1: serves("policy", "v1").await,
+        endpoint_slices_v1: serves("discovery.k8s.io", "v1").await,
         cluster_roles: None,
     }
 }

@@ -16,15 +16,20 @@ pub struct ClusterRoles {
     pub node_agent: String,
     /// Kubernetes metadata for the collectors: pods and namespaces.
     pub metadata: String,
+    /// Prometheus's scrape discovery in every namespace: pods, Services,
+    /// Endpoints and EndpointSlices.
+    pub discovery: String,
 }
 
 impl ClusterRoles {
-    /// The roles the chart names `<prefix>-node-agent` and `<prefix>-k8s-metadata`
-    /// (the prefix is the release's full name, `sextant` by default).
+    /// The roles the chart names `<prefix>-node-agent`, `<prefix>-k8s-metadata`
+    /// and `<prefix>-prometheus-discovery` (the prefix is the release's full name,
+    /// `sextant` by default).
     pub fn with_prefix(prefix: &str) -> Self {
         Self {
             node_agent: format!("{prefix}-node-agent"),
             metadata: format!("{prefix}-k8s-metadata"),
+            discovery: format!("{prefix}-prometheus-discovery"),
         }
     }
 }
@@ -41,6 +46,9 @@ pub struct Capabilities {
     pub autoscaling_v2: bool,
     /// `policy/v1` (PodDisruptionBudget) is served.
     pub policy_v1: bool,
+    /// `discovery.k8s.io/v1` (EndpointSlice) is served: Prometheus 3.5 discovers
+    /// Service endpoints through it, else through core/v1 Endpoints.
+    pub endpoint_slices_v1: bool,
     /// The ClusterRoles the operator may bind; `None` when it was installed
     /// without cluster-wide collection.
     pub cluster_roles: Option<ClusterRoles>,
@@ -64,13 +72,15 @@ impl Capabilities {
         }
     }
 
-    /// What a Kubernetes 1.`minor` API server serves: `policy/v1` since 1.21 and
-    /// `autoscaling/v2` since 1.23 (both GA in those releases).
+    /// What a Kubernetes 1.`minor` API server serves: `policy/v1` and
+    /// `discovery.k8s.io/v1` since 1.21 and `autoscaling/v2` since 1.23 (all GA
+    /// in those releases).
     pub fn for_minor(minor: u32) -> Self {
         Self {
             server_minor: minor,
             autoscaling_v2: minor >= 23,
             policy_v1: minor >= 21,
+            endpoint_slices_v1: minor >= 21,
             cluster_roles: Some(ClusterRoles::with_prefix(DEFAULT_CLUSTER_ROLE_PREFIX)),
         }
     }
@@ -94,6 +104,7 @@ impl Capabilities {
         match api_version {
             "autoscaling/v2" => self.autoscaling_v2,
             "policy/v1" => self.policy_v1,
+            "discovery.k8s.io/v1" => self.endpoint_slices_v1,
             _ => true,
         }
     }

@@ -58,17 +58,31 @@ struct Exemplars {
     max_exemplars: u64,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Debug, Clone, PartialEq, Default)]
 struct ScrapeConfig {
     job_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     metrics_path: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    limits: Option<Limits>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     static_configs: Vec<StaticConfig>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     kubernetes_sd_configs: Vec<KubernetesSd>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     relabel_configs: Vec<Relabel>,
+}
+
+/// Per-job scrape limits (Prometheus v3.5.3 config/config.go `ScrapeConfig`:
+/// `sample_limit`, `target_limit`, `label_limit`, `label_name_length_limit`,
+/// `label_value_length_limit`, each `uint`, 0 meaning none).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Limits {
+    sample_limit: u32,
+    target_limit: u32,
+    label_limit: u32,
+    label_name_length_limit: u32,
+    label_value_length_limit: u32,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -80,7 +94,10 @@ struct StaticConfig {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct KubernetesSd {
     role: String,
-    namespaces: Namespaces,
+    /// Unset: every namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespaces: Option<Namespaces>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     selectors: Vec<Selector>,
 }
 
@@ -95,7 +112,7 @@ struct Selector {
     label: String,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Debug, Clone, PartialEq, Default)]
 struct Relabel {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     source_labels: Vec<String>,
@@ -131,8 +148,26 @@ const PROMOTED_ATTRIBUTES: [&str; 14] = [
     "service.namespace",
 ];
 
-/// Renders `prometheus.yml`.
-pub fn render(stack: &ValidatedStack) -> Config {
+/// Where Prometheus discovers the cluster's annotated workloads, as far as the
+/// install lets it read (`crate::build::prometheus::discovery` decides).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovery {
+    /// The namespaces to look in; empty: every namespace.
+    pub namespaces: Vec<String>,
+    /// Service endpoints too, found by this `kubernetes_sd_configs` role
+    /// (`endpointslice`, or `endpoints` where `discovery.k8s.io/v1` is not
+    /// served); `None`: pods only.
+    pub service_role: Option<&'static str>,
+}
+
+/// The job of annotated pods.
+pub const PODS_JOB: &str = "kubernetes-pods";
+/// The job of annotated Services' endpoints.
+pub const SERVICES_JOB: &str = "kubernetes-services";
+
+/// Renders `prometheus.yml`; with `discovery`, also the jobs of the cluster's
+/// annotated pods and Services.
+pub fn render(stack: &ValidatedStack, discovery: Option<&Discovery>) -> Config {
     let interval = format_go_duration(stack.scrape_interval);
     let mut scrape_configs = vec![ScrapeConfig {
         job_name: "prometheus".into(),
@@ -141,14 +176,19 @@ pub fn render(stack: &ValidatedStack) -> Config {
             targets: vec![format!("localhost:{}", ports::PROMETHEUS)],
             labels: BTreeMap::from([("component".into(), "prometheus".into())]),
         }],
-        kubernetes_sd_configs: vec![],
-        relabel_configs: vec![],
+        ..ScrapeConfig::default()
     }];
     for component in Component::ALL {
         if let Some(port) = component.scrape_port()
             && stack.enabled(component)
         {
             scrape_configs.push(pod_job(stack, component, port));
+        }
+    }
+    if let Some(d) = discovery {
+        scrape_configs.push(annotated_pods(stack, d));
+        if let Some(role) = d.service_role {
+            scrape_configs.push(annotated_services(stack, d, role));
         }
     }
     Config {
@@ -188,13 +228,11 @@ fn pod_job(stack: &ValidatedStack, component: Component, port_name: &str) -> Scr
     };
     ScrapeConfig {
         job_name: component.name().into(),
-        metrics_path: None,
-        static_configs: vec![],
         kubernetes_sd_configs: vec![KubernetesSd {
             role: "pod".into(),
-            namespaces: Namespaces {
+            namespaces: Some(Namespaces {
                 names: vec![stack.namespace.clone()],
-            },
+            }),
             selectors: vec![Selector {
                 role: "pod".into(),
                 label: format!(
@@ -222,6 +260,162 @@ fn pod_job(stack: &ValidatedStack, component: Component, port_name: &str) -> Scr
                 action: "replace".into(),
             },
         ],
+        ..ScrapeConfig::default()
+    }
+}
+
+/// `replace` of one label into another.
+fn copy(source: &str, target: &str) -> Relabel {
+    Relabel {
+        source_labels: vec![source.into()],
+        target_label: Some(target.into()),
+        action: "replace".into(),
+        ..Relabel::default()
+    }
+}
+
+/// `replace` of the joined `sources` matching `regex` into `target`.
+fn rewrite(sources: &[&str], regex: &str, replacement: &str, target: &str) -> Relabel {
+    Relabel {
+        source_labels: sources.iter().map(|s| s.to_string()).collect(),
+        regex: Some(regex.into()),
+        target_label: Some(target.into()),
+        replacement: Some(replacement.into()),
+        action: "replace".into(),
+    }
+}
+
+fn keep_or_drop(action: &str, source: &str, regex: &str) -> Relabel {
+    Relabel {
+        source_labels: vec![source.into()],
+        regex: Some(regex.into()),
+        action: action.into(),
+        ..Relabel::default()
+    }
+}
+
+fn limits(stack: &ValidatedStack) -> Limits {
+    let l = &stack.spec.prometheus.discovery.limits;
+    Limits {
+        sample_limit: l.sample_limit,
+        target_limit: l.target_limit,
+        label_limit: l.label_limit,
+        label_name_length_limit: l.label_name_length_limit,
+        label_value_length_limit: l.label_value_length_limit,
+    }
+}
+
+fn sd(role: &str, d: &Discovery) -> KubernetesSd {
+    KubernetesSd {
+        role: role.into(),
+        namespaces: (!d.namespaces.is_empty()).then(|| Namespaces {
+            names: d.namespaces.clone(),
+        }),
+        selectors: vec![],
+    }
+}
+
+/// The annotation's meta label: Prometheus v3.5.3 discovery/kubernetes (pod.go,
+/// service.go) adds `__meta_kubernetes_<kind>_annotation_<name>` with the name
+/// through `strutil.SanitizeLabelName`, which turns `prometheus.io/scrape` into
+/// `prometheus_io_scrape`.
+fn annotation(kind: &str, name: &str) -> String {
+    format!("__meta_kubernetes_{kind}_annotation_prometheus_io_{name}")
+}
+
+/// Scheme and path from the annotations of `kind` (`pod` or `service`).
+fn scheme_and_path(kind: &str) -> [Relabel; 2] {
+    [
+        rewrite(
+            &[&annotation(kind, "scheme")],
+            "(https?)",
+            "$1",
+            "__scheme__",
+        ),
+        rewrite(
+            &[&annotation(kind, "path")],
+            "(.+)",
+            "$1",
+            "__metrics_path__",
+        ),
+    ]
+}
+
+/// The pods annotated `prometheus.io/scrape: "true"` (the convention of
+/// Prometheus's own documentation/examples/prometheus-kubernetes.yml and the
+/// community charts). The pod role makes one target per declared container port
+/// (and one, the bare pod IP, for a pod without ports); with
+/// `prometheus.io/port` the address becomes the pod IP and that port (IPv6 in
+/// brackets), and the identical targets collapse into one (scrape pools
+/// deduplicate targets by their labels). Pods that have finished or not started,
+/// and init containers, are left out.
+fn annotated_pods(stack: &ValidatedStack, d: &Discovery) -> ScrapeConfig {
+    let port = annotation("pod", "port");
+    let mut relabel = vec![
+        keep_or_drop("keep", &annotation("pod", "scrape"), "true"),
+        keep_or_drop(
+            "drop",
+            "__meta_kubernetes_pod_phase",
+            "Pending|Succeeded|Failed",
+        ),
+        keep_or_drop("drop", "__meta_kubernetes_pod_container_init", "true"),
+    ];
+    relabel.extend(scheme_and_path("pod"));
+    relabel.extend([
+        rewrite(
+            &["__meta_kubernetes_pod_ip", &port],
+            "([^:]+);([0-9]+)",
+            "$1:$2",
+            "__address__",
+        ),
+        rewrite(
+            &["__meta_kubernetes_pod_ip", &port],
+            "(.*:.*);([0-9]+)",
+            "[$1]:$2",
+            "__address__",
+        ),
+        copy("__meta_kubernetes_namespace", "namespace"),
+        copy("__meta_kubernetes_pod_name", "pod"),
+        copy("__meta_kubernetes_pod_node_name", "node"),
+    ]);
+    ScrapeConfig {
+        job_name: PODS_JOB.into(),
+        limits: Some(limits(stack)),
+        kubernetes_sd_configs: vec![sd("pod", d)],
+        relabel_configs: relabel,
+        ..ScrapeConfig::default()
+    }
+}
+
+/// The endpoints of Services annotated `prometheus.io/scrape: "true"`: one
+/// target per endpoint address and Service port; with `prometheus.io/port`, that
+/// port on every address (the address of both roles is `net.JoinHostPort`'s, so
+/// an IPv6 one is already in brackets).
+fn annotated_services(stack: &ValidatedStack, d: &Discovery, role: &str) -> ScrapeConfig {
+    let mut relabel = vec![keep_or_drop(
+        "keep",
+        &annotation("service", "scrape"),
+        "true",
+    )];
+    relabel.extend(scheme_and_path("service"));
+    relabel.extend([
+        rewrite(
+            &["__address__", &annotation("service", "port")],
+            "(.+?)(?::[0-9]+)?;([0-9]+)",
+            "$1:$2",
+            "__address__",
+        ),
+        copy("__meta_kubernetes_namespace", "namespace"),
+        copy("__meta_kubernetes_service_name", "service"),
+        copy("__meta_kubernetes_pod_name", "pod"),
+        copy("__meta_kubernetes_pod_node_name", "node"),
+    ]);
+    ScrapeConfig {
+        job_name: SERVICES_JOB.into(),
+        limits: Some(limits(stack)),
+        kubernetes_sd_configs: vec![sd(role, d)],
+        relabel_configs: relabel,
+        ..ScrapeConfig::default()
     }
 }
 

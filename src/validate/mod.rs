@@ -15,6 +15,7 @@
 //! `node_agent` (tolerations, priority class, intervals of the node agent),
 //! `syntax` (names and keys).
 
+mod discovery;
 mod grafana;
 mod node_agent;
 mod references;
@@ -142,6 +143,7 @@ pub fn validate(
     }
     v.schema_rules(spec);
     let kubelet_interval = v.node_agent(spec);
+    v.discovery(spec);
     let loki_streams = v.loki_streams(spec);
     let inline_dashboards = v.dashboards(spec);
     v.alerting(&spec.grafana.alerting, spec.grafana.smtp.as_ref());
