@@ -189,7 +189,11 @@ fn cases(max_replicas: usize) -> Vec<Case> {
                 loki_down.labels.clone().into_iter().collect(),
                 labels(&[("job", "tempo")]),
             ],
-            firing: vec![loki_down.clone(), collector_up(0, "1x60")],
+            firing: vec![
+                loki_down.clone(),
+                collector_up(0, "1x60"),
+                series("up", &[("job", "node-agent")], "1x60"),
+            ],
             healthy: vec![
                 Series {
                     values: "1x60".into(),
@@ -197,6 +201,7 @@ fn cases(max_replicas: usize) -> Vec<Case> {
                 },
                 series("up", &[("job", "tempo")], "1x60"),
                 collector_up(0, "1x60"),
+                series("up", &[("job", "node-agent")], "1x60"),
             ],
         },
         Case {
