@@ -141,19 +141,7 @@ impl Operator {
 
     /// GETs a path of the operator's HTTP endpoint and returns the body.
     pub async fn get(&self, path: &str) -> anyhow::Result<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.metrics_port)).await?;
-        let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
-        stream.write_all(request.as_bytes()).await?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await?;
-        let (head, body) = response
-            .split_once("\r\n\r\n")
-            .context("malformed HTTP response")?;
-        anyhow::ensure!(
-            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-            "{head}"
-        );
-        Ok(body.to_string())
+        http_get(self.metrics_port, path).await
     }
 
     /// The sum of a metric's samples whose line starts with `prefix`
@@ -235,7 +223,26 @@ impl Operator {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// GETs `path` from a local process listening on 127.0.0.1:`port` (HTTP/1.0, so
+/// the body is never chunked) and returns the body of a 200 response.
+pub async fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP response")?;
+    anyhow::ensure!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    Ok(body.to_string())
+}
+
+/// A free local TCP port.
+pub fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }

@@ -11,20 +11,21 @@
 //! it gives them, from `/api/v1/targets`.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::DeleteParams;
 use serde_json::{Value, json};
-use sextant_e2e::operator::Operator;
+use sextant_e2e::cluster::Source;
+use sextant_e2e::operator::{Operator, free_port, http_get};
 use sextant_e2e::stack::{self, sample, wait_ready};
 use sextant_e2e::{Cluster, TestNamespace, apply_yaml, install_crds};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// An active target: its scrape URL and labels.
+type Target = (String, BTreeMap<String, String>);
 
 /// The Prometheus process, killed on drop.
 struct Prometheus {
@@ -41,21 +42,10 @@ impl Drop for Prometheus {
 }
 
 impl Prometheus {
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).await?;
-        let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
-        stream.write_all(request.as_bytes()).await?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await?;
-        let (_, body) = response
-            .split_once("\r\n\r\n")
-            .ok_or_else(|| anyhow::anyhow!("malformed response"))?;
-        Ok(serde_json::from_str(body)?)
-    }
-
     /// The active targets of `job`: (scrape URL, labels).
-    async fn targets(&self, job: &str) -> anyhow::Result<Vec<(String, BTreeMap<String, String>)>> {
-        let v = self.get("/api/v1/targets?state=active").await?;
+    async fn targets(&self, job: &str) -> anyhow::Result<Vec<Target>> {
+        let body = http_get(self.port, "/api/v1/targets?state=active").await?;
+        let v: Value = serde_json::from_str(&body)?;
         let mut out = Vec::new();
         for t in v["data"]["activeTargets"].as_array().into_iter().flatten() {
             if t["scrapePool"] != job {
@@ -77,6 +67,15 @@ impl Prometheus {
 
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `job` has active targets and returns them.
+    async fn wait_targets(&self, ns: &TestNamespace, job: &str, description: &str) -> Vec<Target> {
+        ns.wait_for(TIMEOUT, description, async || {
+            let t = self.targets(job).await.unwrap_or_default();
+            Ok((!t.is_empty()).then_some(t))
+        })
+        .await
     }
 }
 
@@ -107,11 +106,7 @@ fn discovery_jobs(prometheus_yml: &str, kubeconfig: &str) -> Value {
 fn start_prometheus(config: &Value, dir: &std::path::Path) -> Prometheus {
     let config_path = dir.join("prometheus.yml");
     std::fs::write(&config_path, serde_yaml_ng::to_string(config).unwrap()).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port().unwrap();
     let log = dir.join("prometheus.log");
     let file = std::fs::File::create(&log).unwrap();
     let child = Command::new("prometheus")
@@ -216,9 +211,13 @@ async fn prometheus_finds_annotated_pods_and_services_with_the_rendered_jobs() {
         ips.insert(name, pod.status.and_then(|s| s.pod_ip).unwrap_or_default());
     }
 
-    let kubeconfig = sextant_e2e::cluster::local_kubeconfig();
-    let kubeconfig = std::env::var("SEXTANT_E2E_KUBECONFIG")
-        .unwrap_or_else(|_| kubeconfig.display().to_string());
+    let Source::File(kubeconfig) = cluster.source() else {
+        panic!(
+            "Prometheus needs a kubeconfig file; this cluster came from {}",
+            cluster.source()
+        );
+    };
+    let kubeconfig = kubeconfig.display().to_string();
     let dir = tempfile::tempdir().unwrap();
     let prometheus = start_prometheus(&discovery_jobs(&rendered, &kubeconfig), dir.path());
 
@@ -226,14 +225,8 @@ async fn prometheus_finds_annotated_pods_and_services_with_the_rendered_jobs() {
     // annotated one), on the annotated scheme, port and path, with its namespace,
     // pod and node. The pod without annotations is not a target.
     let want_pod = format!("https://{}:9102/custom/metrics", ips["annotated"]);
-    let found = ns
-        .wait_for(TIMEOUT, "Prometheus finds the annotated pod", async || {
-            let t = prometheus
-                .targets("kubernetes-pods")
-                .await
-                .unwrap_or_default();
-            Ok((!t.is_empty()).then_some(t))
-        })
+    let found = prometheus
+        .wait_targets(&ns, "kubernetes-pods", "Prometheus finds the annotated pod")
         .await;
     assert_eq!(found.len(), 1, "{found:?}\n{}", prometheus.log_text());
     let (url, labels) = &found[0];
@@ -251,17 +244,11 @@ async fn prometheus_finds_annotated_pods_and_services_with_the_rendered_jobs() {
 
     // The annotated Service: its endpoint, on the annotated port.
     let want_service = format!("http://{}:9200/metrics", ips["backend"]);
-    let found = ns
-        .wait_for(
-            TIMEOUT,
+    let found = prometheus
+        .wait_targets(
+            &ns,
+            "kubernetes-services",
             "Prometheus finds the annotated Service",
-            async || {
-                let t = prometheus
-                    .targets("kubernetes-services")
-                    .await
-                    .unwrap_or_default();
-                Ok((!t.is_empty()).then_some(t))
-            },
         )
         .await;
     assert_eq!(found.len(), 1, "{found:?}\n{}", prometheus.log_text());
@@ -269,6 +256,10 @@ async fn prometheus_finds_annotated_pods_and_services_with_the_rendered_jobs() {
     assert_eq!(url, &want_service);
     assert_eq!(labels.get("service").map(String::as_str), Some("backend"));
     assert_eq!(labels.get("pod").map(String::as_str), Some("backend"));
+    assert_eq!(
+        labels.get("node").map(String::as_str),
+        Some("sextant-sim-node")
+    );
     assert_eq!(labels.get("namespace").map(String::as_str), Some(ns.name()));
 
     // A deleted pod leaves the targets (Prometheus watches, not only lists).

@@ -315,8 +315,9 @@ fn sd(role: &str, d: &Discovery) -> KubernetesSd {
     }
 }
 
-/// The annotation's meta label: Prometheus v3.5.3 discovery/kubernetes (pod.go,
-/// service.go) adds `__meta_kubernetes_<kind>_annotation_<name>` with the name
+/// The annotation's meta label: Prometheus v3.5.3
+/// discovery/kubernetes/pod.go `addObjectMetaLabels` (used for every role's
+/// objects) adds `__meta_kubernetes_<role>_annotation_<name>` with the name
 /// through `strutil.SanitizeLabelName`, which turns `prometheus.io/scrape` into
 /// `prometheus_io_scrape`.
 fn annotation(kind: &str, name: &str) -> String {
@@ -390,7 +391,10 @@ fn annotated_pods(stack: &ValidatedStack, d: &Discovery) -> ScrapeConfig {
 /// The endpoints of Services annotated `prometheus.io/scrape: "true"`: one
 /// target per endpoint address and Service port; with `prometheus.io/port`, that
 /// port on every address (the address of both roles is `net.JoinHostPort`'s, so
-/// an IPv6 one is already in brackets).
+/// an IPv6 one is already in brackets). Both roles add the Service's labels
+/// (`addServiceLabels`) and, for an endpoint backed by a pod, the pod's
+/// (`podLabels` of pod.go: name, node); Prometheus v3.5.3
+/// discovery/kubernetes/endpoints.go and endpointslice.go.
 fn annotated_services(stack: &ValidatedStack, d: &Discovery, role: &str) -> ScrapeConfig {
     let mut relabel = vec![keep_or_drop(
         "keep",
