@@ -84,6 +84,15 @@ def cluster_collection(docs, sa, release_ns):
           f"the operator binds exactly the three roles: {bind}")
     bound = {b["roleRef"]["name"] for b in by_kind(docs, "ClusterRoleBinding")}
     check(not (bound & set(agent + meta + disc)), "the chart binds the collection roles to nobody")
+    # The operator's own role reads the prometheus-operator monitors (list, watch
+    # only) and lists Namespaces for their namespace selector.
+    own = [d for n, d in crs.items() if d is not None and not n.endswith(
+        ("-node-agent", "-k8s-metadata", "-prometheus-discovery", "-cluster-bindings"))]
+    rules = [r for d in own for r in d["rules"]]
+    check({"apiGroups": ["monitoring.coreos.com"], "resources": ["servicemonitors", "podmonitors"],
+           "verbs": ["list", "watch"]} in rules, f"the operator reads the monitors: {rules}")
+    check(not [r for r in rules if "monitoring.coreos.com" in r["apiGroups"] and set(r["verbs"]) - {"list", "watch"}],
+          "the operator never writes monitors")
     for b in by_kind(docs, "ClusterRoleBinding"):
         check(b["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": release_ns}],
               f"{b['metadata']['name']} binds the chart's ServiceAccount")

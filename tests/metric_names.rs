@@ -280,6 +280,7 @@ fn catalogue_labels_and_names_follow_the_rendered_configs() {
         &stack,
         sextant::build::prometheus_discovery(&stack, &sextant::model::Capabilities::current())
             .as_ref(),
+        &[],
     )));
     let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     let mut jobs = BTreeSet::new();

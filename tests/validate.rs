@@ -621,6 +621,7 @@ mod dereferenced {
     fn missing_secrets_and_keys_are_named_by_field_once() {
         let refs = Dereferenced {
             dashboard_config_maps: Vec::new(),
+            monitors: None,
             secrets: Some(BTreeMap::from([
                 ("grafana-admin".to_string(), None),
                 ("slack".to_string(), secret("slack", &[("url", b"  ")])),
@@ -641,6 +642,7 @@ mod dereferenced {
     fn contact_point_values_are_kept_and_never_printed() {
         let refs = Dereferenced {
             dashboard_config_maps: Vec::new(),
+            monitors: None,
             secrets: Some(BTreeMap::from([
                 (
                     "grafana-admin".to_string(),
@@ -690,6 +692,7 @@ mod dereferenced {
                 config_map("a-hidden", Some(".hidden"), &[("x.json", good)]),
             ],
             secrets: None,
+            monitors: None,
         };
         let v = valid(&refs);
         let files: Vec<(&str, &str)> = v

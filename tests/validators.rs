@@ -29,6 +29,7 @@ fn promtool_accepts_prometheus_config() {
                     &sextant::model::Capabilities::current(),
                 )
                 .as_ref(),
+                &[],
             )),
         )
         .unwrap();
@@ -58,6 +59,171 @@ fn promtool_accepts_alert_rules() {
         let (ok, out) = common::run(&promtool, &["check", "rules", path.to_str().unwrap()]);
         assert!(ok, "{name}: promtool check rules failed:\n{out}");
         assert!(out.contains("SUCCESS"), "{name}: {out}");
+    }
+}
+
+/// Jobs translated from a ServiceMonitor and a PodMonitor using every field
+/// `sextant::render::monitors` translates (each relabel action among them), with
+/// their credential and TLS files written where the jobs name them: `promtool
+/// check config` without `--syntax-only` also checks that those files exist.
+#[test]
+fn promtool_accepts_translated_monitors() {
+    use sextant::render::monitors::{self, Monitor, MonitorKind};
+    use std::collections::BTreeMap;
+
+    let Some(promtool) = common::tool("promtool") else {
+        return;
+    };
+    let pem = |kind: &str| format!("-----BEGIN {kind}-----\nMIIB\n-----END {kind}-----\n");
+    let service_monitor = Monitor {
+        kind: MonitorKind::ServiceMonitor,
+        namespace: "team-a".into(),
+        name: "api".into(),
+        spec: serde_json::json!({
+            "jobLabel": "app.kubernetes.io/name",
+            "targetLabels": ["team"],
+            "podTargetLabels": ["app.kubernetes.io/version"],
+            "selector": {
+                "matchLabels": {"app.kubernetes.io/name": "api"},
+                "matchExpressions": [
+                    {"key": "tier", "operator": "NotIn", "values": ["dev"]},
+                    {"key": "canary", "operator": "Exists"}
+                ]
+            },
+            "namespaceSelector": {"matchNames": ["team-a", "team-b"]},
+            "sampleLimit": 1000,
+            "endpoints": [
+                {
+                    "port": "https-metrics",
+                    "interval": "30s",
+                    "scrapeTimeout": "20s",
+                    "path": "/metrics",
+                    "scheme": "https",
+                    "params": {"format": ["prometheus"]},
+                    "honorLabels": true,
+                    "honorTimestamps": false,
+                    "trackTimestampsStaleness": true,
+                    "followRedirects": false,
+                    "enableHttp2": false,
+                    "proxyUrl": "http://proxy.team-a:3128",
+                    "tlsConfig": {
+                        "ca": {"configMap": {"name": "api-ca", "key": "ca.crt"}},
+                        "cert": {"secret": {"name": "api-client", "key": "tls.crt"}},
+                        "keySecret": {"name": "api-client", "key": "tls.key"},
+                        "serverName": "api.team-a.svc",
+                        "insecureSkipVerify": false
+                    },
+                    "authorization": {"type": "Bearer", "credentials": {"name": "api-token", "key": "token"}},
+                    "relabelings": [
+                        {"sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node_name"},
+                        {"sourceLabels": ["__address__"], "targetLabel": "__tmp_hash", "modulus": 4, "action": "HashMod"},
+                        {"sourceLabels": ["__tmp_hash"], "regex": "0", "action": "Keep"},
+                        {"regex": "__meta_kubernetes_service_label_(.+)", "replacement": "svc_$1", "action": "LabelMap"},
+                        {"sourceLabels": ["namespace"], "targetLabel": "ns_upper", "action": "Uppercase"}
+                    ],
+                    "metricRelabelings": [
+                        {"sourceLabels": ["__name__"], "regex": "go_.*", "action": "Drop"},
+                        {"regex": "svc_.*", "action": "LabelDrop"},
+                        {"sourceLabels": ["pod"], "targetLabel": "instance_pod", "action": "KeepEqual"},
+                        {"sourceLabels": ["pod"], "targetLabel": "instance_pod", "action": "DropEqual"},
+                        {"sourceLabels": ["job"], "targetLabel": "job_lower", "action": "Lowercase"},
+                        {"regex": "__name__|job|instance|namespace|pod", "action": "LabelKeep"}
+                    ]
+                },
+                {"targetPort": "web", "bearerTokenSecret": {"name": "api-token", "key": "token"}}
+            ]
+        }),
+    };
+    let pod_monitor = Monitor {
+        kind: MonitorKind::PodMonitor,
+        namespace: "team-a".into(),
+        name: "workers".into(),
+        spec: serde_json::json!({
+            "selector": {"matchLabels": {"app": "worker"}},
+            "namespaceSelector": {"any": true},
+            "podMetricsEndpoints": [
+                {"portNumber": 8080, "filterRunning": false, "basicAuth": {
+                    "username": {"name": "scrape", "key": "user"},
+                    "password": {"name": "scrape", "key": "password"}
+                }},
+                {"port": "metrics", "interval": "1m"}
+            ]
+        }),
+    };
+    let monitors = [service_monitor, pod_monitor];
+    let data = |pairs: &[(&str, String)]| {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
+        )
+    };
+    let referenced: monitors::Referenced = BTreeMap::from([
+        (
+            (true, "team-a".into(), "api-ca".into()),
+            data(&[("ca.crt", pem("CERTIFICATE"))]),
+        ),
+        (
+            (false, "team-a".into(), "api-client".into()),
+            data(&[
+                ("tls.crt", pem("CERTIFICATE")),
+                ("tls.key", pem("PRIVATE KEY")),
+            ]),
+        ),
+        (
+            (false, "team-a".into(), "api-token".into()),
+            data(&[("token", "t0ken".into())]),
+        ),
+        (
+            (false, "team-a".into(), "scrape".into()),
+            data(&[("user", "prom".into()), ("password", "pw".into())]),
+        ),
+    ]);
+    assert_eq!(
+        monitors::references(&monitors),
+        referenced.keys().cloned().collect()
+    );
+
+    for (name, stack) in common::samples() {
+        let valid = validate(&stack, &Dereferenced::offline()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let files_dir = dir.path().join("monitor-files");
+        let translation = monitors::translate(
+            &monitors,
+            &referenced,
+            &monitors::Options {
+                service_role: "endpointslice",
+                files_dir: files_dir.to_str().unwrap(),
+                limits: prometheus::limits(&valid),
+                scrape_interval: valid.scrape_interval,
+            },
+        );
+        assert_eq!(translation.untranslatable, Vec::<String>::new(), "{name}");
+        assert_eq!(translation.jobs.len(), 4, "{name}");
+        std::fs::create_dir(&files_dir).unwrap();
+        for (file, content) in &translation.files {
+            std::fs::write(files_dir.join(file), content).unwrap();
+        }
+        let config = to_yaml(&prometheus::render(
+            &valid,
+            sextant::build::prometheus_discovery(&valid, &Capabilities::current()).as_ref(),
+            &translation.jobs,
+        ));
+        assert!(
+            config.contains("job_name: podMonitor/team-a/workers/1"),
+            "{name}"
+        );
+        let path = dir.path().join("prometheus.yml");
+        std::fs::write(&path, &config).unwrap();
+        let (ok, out) = common::run(&promtool, &["check", "config", path.to_str().unwrap()]);
+        assert!(ok, "{name}: promtool check config failed:\n{out}\n{config}");
+        assert!(out.contains("SUCCESS"), "{name}: {out}");
+
+        // The check reads the files: without them it fails.
+        std::fs::remove_dir_all(&files_dir).unwrap();
+        let (ok, _) = common::run(&promtool, &["check", "config", path.to_str().unwrap()]);
+        assert!(!ok, "{name}: promtool did not miss the credentials file");
     }
 }
 

@@ -72,6 +72,17 @@ pub async fn install_crds(client: &Client) -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
+/// Installs the stand-ins of prometheus-operator's ServiceMonitor and PodMonitor
+/// CRDs (`e2e/testdata/monitoring-crds.yaml`) and waits until they are served.
+/// An operator reads them only if they were served when it started.
+pub async fn install_monitoring_crds(client: &Client) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for crd in read_crds(&repo_root().join("e2e").join("testdata"))? {
+        names.push(install_crd(client, crd).await?);
+    }
+    Ok(names)
+}
+
 /// Creates or replaces one CRD, then waits until it is Established and served.
 pub async fn install_crd(
     client: &Client,

@@ -19,7 +19,7 @@ pub mod wait;
 pub mod yaml;
 
 pub use cluster::{Cluster, repo_root};
-pub use crd::install_crds;
+pub use crd::{install_crds, install_monitoring_crds};
 pub use namespace::TestNamespace;
 pub use wait::wait_for;
 pub use yaml::{api_status, apply_yaml, parse_documents};

@@ -9,18 +9,27 @@
 //! rendered. No target answers a scrape (nothing listens on the simulated pod
 //! IPs): what is checked is which targets Prometheus finds and what URL and labels
 //! it gives them, from `/api/v1/targets`.
+//!
+//! The same for a prometheus-operator ServiceMonitor in another namespace: its
+//! translated job appears in the config within one reconcile, Prometheus runs
+//! it with the credential file the operator copied, a monitor it cannot
+//! translate is named in the MonitorsTranslated condition, and a deleted one's
+//! job goes.
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use kube::api::DeleteParams;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
+use kube::Api;
+use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
 use serde_json::{Value, json};
 use sextant_e2e::cluster::Source;
 use sextant_e2e::operator::{Operator, free_port, http_get};
 use sextant_e2e::stack::{self, sample, wait_ready};
-use sextant_e2e::{Cluster, TestNamespace, apply_yaml, install_crds};
+use sextant_e2e::{Cluster, TestNamespace, apply_yaml, install_crds, install_monitoring_crds};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -81,12 +90,31 @@ impl Prometheus {
 
 /// The rendered discovery jobs, each with `kubeconfig_file` added.
 fn discovery_jobs(prometheus_yml: &str, kubeconfig: &str) -> Value {
+    let config = jobs_with_kubeconfig(prometheus_yml, kubeconfig, |name| {
+        name == "kubernetes-pods" || name == "kubernetes-services"
+    });
+    let jobs = config["scrape_configs"].as_array().unwrap();
+    assert_eq!(
+        jobs.len(),
+        2,
+        "both discovery jobs are rendered: {prometheus_yml}"
+    );
+    config
+}
+
+/// The rendered jobs whose name `wanted` picks, each with `kubeconfig_file`
+/// added to its `kubernetes_sd_configs`, under the rendered `global`.
+fn jobs_with_kubeconfig(
+    prometheus_yml: &str,
+    kubeconfig: &str,
+    wanted: impl Fn(&str) -> bool,
+) -> Value {
     let config: Value = serde_yaml_ng::from_str(prometheus_yml).unwrap();
     let jobs: Vec<Value> = config["scrape_configs"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|j| j["job_name"] == "kubernetes-pods" || j["job_name"] == "kubernetes-services")
+        .filter(|j| wanted(j["job_name"].as_str().unwrap_or_default()))
         .cloned()
         .map(|mut j| {
             for sd in j["kubernetes_sd_configs"].as_array_mut().unwrap() {
@@ -95,11 +123,6 @@ fn discovery_jobs(prometheus_yml: &str, kubeconfig: &str) -> Value {
             j
         })
         .collect();
-    assert_eq!(
-        jobs.len(),
-        2,
-        "both discovery jobs are rendered: {prometheus_yml}"
-    );
     json!({"global": config["global"], "scrape_configs": jobs})
 }
 
@@ -274,5 +297,275 @@ async fn prometheus_finds_annotated_pods_and_services_with_the_rendered_jobs() {
 
     drop(prometheus);
     drop(op);
+    ns.cleanup().await.unwrap();
+}
+
+/// How long a monitor change may take to reach the rendered config: one
+/// watch-triggered reconcile (debounced 1 s), well under the operator's
+/// requeue of a Ready stack (300 s) and its progress retry (at least 24 s).
+const ONE_RECONCILE: Duration = Duration::from_secs(20);
+
+const MONITORED: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: backend
+  labels: {app: backend}
+spec:
+  containers:
+    - name: app
+      image: example.invalid/app
+      ports: [{name: http, containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: backend
+  labels: {app: backend}
+spec:
+  selector: {app: backend}
+  ports: [{name: web, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: backend-token
+stringData:
+  token: s3cret-token
+---
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: backend
+  labels: {release: e2e}
+spec:
+  selector:
+    matchLabels: {app: backend}
+    matchExpressions: [{key: app, operator: Exists}]
+  endpoints:
+    - port: web
+      path: /stats
+      interval: 15s
+      bearerTokenSecret: {name: backend-token, key: token}
+      relabelings:
+        - targetLabel: team
+          replacement: payments
+---
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: unselected
+  labels: {release: other}
+spec:
+  selector:
+    matchLabels: {app: backend}
+  endpoints: [{port: web}]
+"#;
+
+const UNTRANSLATABLE: &str = r#"
+apiVersion: monitoring.coreos.com/v1
+kind: PodMonitor
+metadata:
+  name: oauth
+  labels: {release: e2e}
+spec:
+  selector:
+    matchLabels: {app: backend}
+  podMetricsEndpoints:
+    - port: http
+      oauth2:
+        clientId: {secret: {name: backend-token, key: token}}
+        clientSecret: {name: backend-token, key: token}
+        tokenUrl: https://issuer.example/token
+"#;
+
+#[tokio::test]
+async fn service_monitors_of_other_namespaces_become_jobs_that_prometheus_runs() {
+    let cluster = Cluster::connect().await;
+    install_crds(cluster.client()).await.unwrap();
+    install_monitoring_crds(cluster.client()).await.unwrap();
+    cluster.require_ready_node().await;
+    let ns = TestNamespace::create(&cluster, "monitors").await.unwrap();
+    let apps = TestNamespace::create(&cluster, "monitored").await.unwrap();
+    // The stack selects the monitors of namespaces labelled for this test only.
+    let label = "sextant-e2e/monitored-by";
+    Api::<Namespace>::all(cluster.client().clone())
+        .patch(
+            apps.name(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {label: ns.name()}}})),
+        )
+        .await
+        .unwrap();
+    // Started after the CRDs are served: the operator finds them at start.
+    let op = Operator::start(&cluster, ns.name(), &[]).await.unwrap();
+
+    let mut minimal = sample("minimal.yaml", ns.name()).unwrap();
+    minimal.data["spec"]["prometheus"] = json!({
+        "discovery": {"annotations": false},
+        "monitorSelector": {"matchLabels": {"release": "e2e"}},
+        "monitorNamespaceSelector": {"matchLabels": {label: ns.name()}},
+    });
+    stack::create(&ns, &minimal).await.unwrap();
+    let ready = wait_ready(&ns, "minimal").await;
+    let (status, reason, message) = stack::condition(&ready, "MonitorsTranslated").unwrap();
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "Translated"));
+    assert!(message.starts_with("0 ServiceMonitors"), "{message}");
+
+    apply_yaml(cluster.client(), apps.name(), MONITORED)
+        .await
+        .unwrap();
+    let job = format!("serviceMonitor/{}/backend/0", apps.name());
+    let configs = ns.api::<ConfigMap>();
+    let rendered = |cm: ConfigMap| cm.data.unwrap_or_default()["prometheus.yml"].clone();
+    let prometheus_yml = ns
+        .wait_for(
+            ONE_RECONCILE,
+            "the ServiceMonitor's job is in the rendered config",
+            async || {
+                let text = rendered(configs.get("minimal-prometheus-config").await?);
+                Ok(text.contains(&job).then_some(text))
+            },
+        )
+        .await;
+    assert!(
+        !prometheus_yml.contains("/unselected/"),
+        "a monitor outside the selector is no job:\n{prometheus_yml}"
+    );
+    // The token is copied into the stack's Secret, which Prometheus mounts.
+    let files = ns
+        .api::<Secret>()
+        .get("minimal-prometheus-monitor-files")
+        .await
+        .unwrap()
+        .data
+        .unwrap_or_default();
+    let token_files: Vec<&String> = files
+        .iter()
+        .filter(|(_, v)| v.0 == b"s3cret-token")
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(token_files.len(), 1, "{:?}", files.keys());
+    let sts = ns
+        .api::<StatefulSet>()
+        .get("minimal-prometheus")
+        .await
+        .unwrap();
+    let pod = sts.spec.unwrap().template.spec.unwrap();
+    assert!(
+        pod.volumes.iter().flatten().any(|v| v
+            .secret
+            .as_ref()
+            .and_then(|s| s.secret_name.as_deref())
+            == Some("minimal-prometheus-monitor-files")),
+        "Prometheus mounts the monitors' files"
+    );
+
+    // The real Prometheus on the translated job: the Service's endpoint, with
+    // prometheus-operator's target labels and the monitor's relabelling. The
+    // file paths are the rendered ones, moved into a temporary directory that
+    // holds the rendered Secret's files.
+    let pod_ip = apps
+        .wait_condition(
+            &apps.api::<Pod>(),
+            "backend",
+            TIMEOUT,
+            "pod backend has an IP",
+            |p| p.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_some(),
+        )
+        .await
+        .status
+        .and_then(|s| s.pod_ip)
+        .unwrap_or_default();
+    let Source::File(kubeconfig) = cluster.source() else {
+        panic!(
+            "Prometheus needs a kubeconfig file; this cluster came from {}",
+            cluster.source()
+        );
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let files_dir = dir.path().join("monitor-files");
+    std::fs::create_dir(&files_dir).unwrap();
+    for (key, value) in &files {
+        std::fs::write(files_dir.join(key), &value.0).unwrap();
+    }
+    let moved = prometheus_yml.replace(
+        "/etc/prometheus-monitor-files",
+        &files_dir.display().to_string(),
+    );
+    let config = jobs_with_kubeconfig(&moved, &kubeconfig.display().to_string(), |name| {
+        name == job
+    });
+    let prometheus = start_prometheus(&config, dir.path());
+    let found = prometheus
+        .wait_targets(&ns, &job, "Prometheus finds the ServiceMonitor's endpoint")
+        .await;
+    assert_eq!(found.len(), 1, "{found:?}\n{}", prometheus.log_text());
+    let (url, labels) = &found[0];
+    assert_eq!(url, &format!("http://{pod_ip}:8080/stats"));
+    for (name, value) in [
+        ("namespace", apps.name()),
+        ("service", "backend"),
+        ("pod", "backend"),
+        ("endpoint", "web"),
+        ("job", "backend"),
+        ("team", "payments"),
+    ] {
+        assert_eq!(
+            labels.get(name).map(String::as_str),
+            Some(value),
+            "label {name}: {labels:?}"
+        );
+    }
+    drop(prometheus);
+
+    // A monitor that cannot be translated is named in the condition, and the
+    // translated one stays.
+    apply_yaml(cluster.client(), apps.name(), UNTRANSLATABLE)
+        .await
+        .unwrap();
+    let stacks = stack::stacks(&ns);
+    let message = ns
+        .wait_for(ONE_RECONCILE, "the PodMonitor is reported", async || {
+            let s = stacks.get("minimal").await?;
+            Ok(stack::condition(&s, "MonitorsTranslated")
+                .filter(|(status, reason, _)| status == "False" && reason == "Untranslatable")
+                .map(|(_, _, message)| message))
+        })
+        .await;
+    assert!(
+        message.contains(&format!("PodMonitor {}/oauth", apps.name()))
+            && message.contains("oauth2"),
+        "{message}"
+    );
+    assert!(message.contains("1 ServiceMonitors"), "{message}");
+    let text = rendered(configs.get("minimal-prometheus-config").await.unwrap());
+    assert!(text.contains(&job), "{text}");
+    assert!(!text.contains("podMonitor/"), "{text}");
+
+    // Deleted, its job leaves the config within one reconcile.
+    Api::<DynamicObject>::namespaced_with(
+        cluster.client().clone(),
+        apps.name(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("monitoring.coreos.com", "v1", "ServiceMonitor"),
+            "servicemonitors",
+        ),
+    )
+    .delete("backend", &DeleteParams::default())
+    .await
+    .unwrap();
+    ns.wait_for(
+        ONE_RECONCILE,
+        "the deleted ServiceMonitor's job is gone",
+        async || {
+            let text = rendered(configs.get("minimal-prometheus-config").await?);
+            Ok((!text.contains(&job)).then_some(()))
+        },
+    )
+    .await;
+
+    drop(op);
+    apps.cleanup().await.unwrap();
     ns.cleanup().await.unwrap();
 }

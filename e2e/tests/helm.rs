@@ -25,7 +25,7 @@ use sextant_e2e::helm::Release;
 use sextant_e2e::objects::requested_storage;
 use sextant_e2e::operator::{Operator, kubectl};
 use sextant_e2e::stack::{self, merge_patch, sample, wait_ready};
-use sextant_e2e::{Cluster, TestNamespace, install_crds};
+use sextant_e2e::{Cluster, TestNamespace, install_crds, install_monitoring_crds};
 
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -142,10 +142,37 @@ impl Drop for KubectlOnDrop {
     }
 }
 
+/// A ServiceMonitor whose CA is in a ConfigMap (the operator reads it with a
+/// GET, granted by the chart for exactly this).
+const MONITOR_WITH_CA: &str = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: backend-ca
+data:
+  ca.crt: "-----BEGIN CERTIFICATE-----e2e"
+---
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: backend
+  labels: {release: helm-e2e}
+spec:
+  selector:
+    matchLabels: {app: backend}
+  endpoints:
+    - port: https
+      scheme: https
+      tlsConfig:
+        ca: {configMap: {name: backend-ca, key: ca.crt}}
+"#;
+
 #[tokio::test]
 async fn chart_rbac_suffices_and_every_grant_is_used() {
     let cluster = Cluster::connect().await;
     install_crds(cluster.client()).await.unwrap();
+    // Served before the operator starts, so that it watches them.
+    install_monitoring_crds(cluster.client()).await.unwrap();
     cluster.require_ready_node().await;
     let ns = TestNamespace::create(&cluster, "helm-rbac").await.unwrap();
     let (release, op, _args) = install_and_run(
@@ -234,7 +261,13 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     refs.metadata.name = Some("refs".into());
     refs.data["spec"] = json!({
         "storage": {"deletionPolicy": "Delete", "storageClassName": class},
-        "prometheus": {"storage": {"size": "1Gi"}},
+        "prometheus": {
+            "storage": {"size": "1Gi"},
+            // Monitors of every namespace: the Namespace list, the monitor
+            // lists, and the ConfigMap a monitor's TLS settings name.
+            "monitorSelector": {"matchLabels": {"release": "helm-e2e"}},
+            "monitorNamespaceSelector": {},
+        },
         "grafana": {
             "adminCredentials": {"secretName": "admin-creds"},
             "alerting": {"contactPoints": [
@@ -242,12 +275,26 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
             ]},
         },
     });
+    ns.apply_yaml(MONITOR_WITH_CA).await.unwrap();
     stack::create(&ns, &refs).await.unwrap();
     wait_ready(&ns, "refs").await;
     ns.api::<Secret>()
         .get("refs-grafana-alerting")
         .await
         .unwrap();
+    let files = ns
+        .api::<Secret>()
+        .get("refs-prometheus-monitor-files")
+        .await
+        .unwrap();
+    assert!(
+        files
+            .data
+            .unwrap_or_default()
+            .values()
+            .any(|v| v.0 == b"-----BEGIN CERTIFICATE-----e2e"),
+        "the monitor's CA is copied from its ConfigMap"
+    );
 
     //    b. Volume growth: Prometheus's claim binds to the volume made for it above
     //       (bound by hand where no PV binder runs), then asks for more: the operator

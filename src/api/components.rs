@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -211,6 +212,20 @@ pub struct PrometheusSpec {
     #[serde(default)]
     pub discovery: ScrapeDiscoverySpec,
 
+    /// Which prometheus-operator `ServiceMonitor` and `PodMonitor` objects
+    /// (monitoring.coreos.com/v1, where those CRDs are installed) become scrape
+    /// jobs, by their labels. Unset: none are read; `{}`: every one in the
+    /// namespaces of `monitorNamespaceSelector`. Objects sextant cannot
+    /// translate are listed in the `MonitorsTranslated` condition
+    /// (docs/scrape-discovery.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor_selector: Option<LabelSelector>,
+
+    /// The namespaces, by their labels, whose monitors `monitorSelector`
+    /// selects. Unset: the stack's own namespace only; `{}`: every namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor_namespace_selector: Option<LabelSelector>,
+
     /// CPU and memory. Unset: requests 250m/512Mi, limits 2/2Gi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
@@ -226,6 +241,8 @@ impl Default for PrometheusSpec {
             storage: default_prometheus_volume(),
             scrape_interval: default_scrape_interval(),
             discovery: ScrapeDiscoverySpec::default(),
+            monitor_selector: None,
+            monitor_namespace_selector: None,
             resources: None,
         }
     }

@@ -112,6 +112,9 @@ pub mod condition {
     pub const LOKI_READY: &str = "LokiReady";
     /// The Grafana Deployment is available.
     pub const GRAFANA_READY: &str = "GrafanaReady";
+    /// Every prometheus-operator monitor the stack selects became scrape jobs
+    /// (False lists those that could not be translated). Not part of Ready.
+    pub const MONITORS_TRANSLATED: &str = "MonitorsTranslated";
 }
 
 /// Condition reasons.
@@ -142,4 +145,10 @@ pub mod reason {
     /// namespaced install of the chart): the component does not run, or runs
     /// without what that role would allow.
     pub const NOT_GRANTED: &str = "NotGranted";
+    /// MonitorsTranslated=True: `prometheus.monitorSelector` is unset.
+    pub const NOT_SELECTED: &str = "NotSelected";
+    /// MonitorsTranslated=True: every selected monitor became scrape jobs.
+    pub const TRANSLATED: &str = "Translated";
+    /// MonitorsTranslated=False: some selected monitors could not be translated.
+    pub const UNTRANSLATABLE: &str = "Untranslatable";
 }

@@ -25,7 +25,9 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 
 pub use crate::digest::{sha256_hex, sha256_short};
+pub use prometheus::Monitors;
 pub use prometheus::discovery as prometheus_discovery;
+pub use prometheus::monitors as prometheus_monitors;
 
 use crate::api::reason;
 use crate::model::{Capabilities, Component, ValidatedStack};

@@ -10,7 +10,7 @@ use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
     StatefulSetUpdateStrategy,
 };
-use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec, PodTemplateSpec, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::Resources;
@@ -33,6 +33,8 @@ pub struct StatefulWorkload {
     pub automount_token: bool,
     /// How long the pod may take to stop after SIGTERM before it is killed.
     pub termination_grace_seconds: i64,
+    /// Volumes besides `config`, `tmp` and `data` (mounted by `container`).
+    pub extra_volumes: Vec<Volume>,
 }
 
 /// The stop time of Prometheus and Loki: enough to flush their heads and WALs.
@@ -82,10 +84,12 @@ pub fn stateful_set(
                     automount_service_account_token: Some(w.automount_token),
                     security_context: Some(pod_security(w.component.uid())),
                     containers: vec![container],
-                    volumes: Some(vec![
-                        config_volume("config", &w.config_map),
-                        empty_dir("tmp"),
-                    ]),
+                    volumes: Some(
+                        [config_volume("config", &w.config_map), empty_dir("tmp")]
+                            .into_iter()
+                            .chain(w.extra_volumes)
+                            .collect(),
+                    ),
                     termination_grace_period_seconds: Some(w.termination_grace_seconds),
                     ..PodSpec::default()
                 }),
@@ -154,6 +158,7 @@ pub fn single_binary(stack: &ValidatedStack, caps: &Capabilities, b: SingleBinar
             config_hash: hash,
             termination_grace_seconds: b.termination_grace_seconds,
             automount_token: false,
+            extra_volumes: Vec::new(),
         },
     );
     Resources {

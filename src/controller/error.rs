@@ -113,8 +113,19 @@ impl Error {
     /// reach here (they are a status, not an error).
     pub fn retry_class(&self) -> RetryClass {
         match self {
-            Error::Api { source, .. } => match source {
+            Error::Api { source, verb, .. } => match source {
                 kube::Error::Api(status) if matches!(status.code, 409 | 429) => RetryClass::Busy,
+                // The finalizers' JSON patch tests the list it was computed from
+                // (`super::finalizer`); the API server answers a failed test with
+                // 422. That is a stale cache, not a bad request: after an API
+                // server restart the watch may not have delivered the stack's own
+                // finalizer yet. Seen in the fault e2e test, where the Persistent
+                // backoff (up to 15 min) left the stack un-reconciled.
+                kube::Error::Api(status)
+                    if status.code == 422 && *verb == Verb::PatchFinalizers =>
+                {
+                    RetryClass::Busy
+                }
                 kube::Error::Api(status) if status.code >= 500 => RetryClass::Busy,
                 // Any other answer of the API server (403, 404, 422...) will come
                 // again until the spec, the RBAC or the cluster changes.
@@ -255,6 +266,13 @@ mod tests {
         assert_eq!(api_error(403).retry_class(), RetryClass::Persistent);
         assert_eq!(api_error(404).retry_class(), RetryClass::Persistent);
         assert_eq!(api_error(422).retry_class(), RetryClass::Persistent);
+        let stale_finalizers = Error::Api {
+            verb: Verb::PatchFinalizers,
+            kind: "ObservabilityStack",
+            name: "s".into(),
+            source: status(422),
+        };
+        assert_eq!(stale_finalizers.retry_class(), RetryClass::Busy);
         assert_eq!(Error::NoNamespace.retry_class(), RetryClass::Persistent);
         // What a refused connection looks like: "ServiceError: client error (Connect)".
         let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");

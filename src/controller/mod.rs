@@ -28,7 +28,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::core::PartialObjectMeta;
+use kube::core::{DynamicObject, PartialObjectMeta};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -38,6 +38,7 @@ use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use crate::api::ObservabilityStack;
+use crate::render::monitors::MonitorKind;
 use crate::telemetry::{Health, LogFormat, Metrics};
 use context::{Capabilities, Context};
 
@@ -327,6 +328,31 @@ async fn controller(
                 .collect::<Vec<_>>()
         },
     );
+    // prometheus-operator monitors, watched exactly when reconcile reads them
+    // (cluster-wide collection granted, `references::read_monitors`), also with
+    // `--namespace`: a stack may select monitors of other namespaces. Any change of
+    // one, including a relabel that deselects it, is a reason to reconcile every
+    // stack that could select it.
+    if ctx.capabilities.cluster_roles.is_some() {
+        for kind in references::served_monitor_kinds(&ctx.capabilities) {
+            let resource = references::monitor_resource(kind);
+            let stacks = c.store();
+            c = c.watches_with(
+                Api::<DynamicObject>::all_with(client.clone(), &resource),
+                resource,
+                watcher::Config::default().page_size(200),
+                move |monitor| {
+                    let ns = monitor.namespace();
+                    stacks
+                        .state()
+                        .into_iter()
+                        .filter(|s| references::may_select_monitor(s, ns.as_deref()))
+                        .map(|s| ObjectRef::from(&*s))
+                        .collect::<Vec<_>>()
+                },
+            );
+        }
+    }
     if ctx.capabilities.autoscaling_v2 {
         c = c.owns(
             scoped::<HorizontalPodAutoscaler>(client, namespace),
@@ -447,11 +473,23 @@ async fn discover(client: &Client) -> Capabilities {
             }
         }
     };
+    let monitors: Vec<String> =
+        match kube::discovery::group(client, references::MONITORING_GROUP).await {
+            Ok(g) => g
+                .versioned_resources(references::MONITORING_VERSION)
+                .into_iter()
+                .map(|(r, _)| r.plural)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+    let served = |kind: MonitorKind| monitors.iter().any(|p| p == kind.plural());
     Capabilities {
         server_minor: minor,
         autoscaling_v2: serves("autoscaling", "v2").await,
         policy_v1: serves("policy", "v1").await,
         endpoint_slices_v1: serves("discovery.k8s.io", "v1").await,
+        service_monitors: served(MonitorKind::ServiceMonitor),
+        pod_monitors: served(MonitorKind::PodMonitor),
         cluster_roles: None,
     }
 }

@@ -81,11 +81,16 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
     let ready = status::is_ready(&new);
     if status::write(&ctx, &stack, &previous, new, &key).await? {
         events::outcome(&ctx, &stack, &obs.reconciled).await;
+        let untranslatable = match &obs.monitors {
+            Some(crate::build::Monitors::Translated(t)) => t.untranslatable.as_slice(),
+            _ => &[],
+        };
         let problems: Vec<&String> = valid
             .skipped_dashboards
             .iter()
             .chain(&obs.missing_secrets)
             .chain(&applied.blocked)
+            .chain(untranslatable)
             .collect();
         events::problems(&ctx, &stack, &problems).await;
     }

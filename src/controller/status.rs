@@ -21,8 +21,9 @@ use crate::api::{
     ComponentStatus, ComponentsStatus, Endpoints, FIELD_MANAGER, ObservabilityStack,
     ObservabilityStackStatus, condition, reason,
 };
-use crate::build::api_unavailable;
+use crate::build::{Monitors, api_unavailable};
 use crate::model::{Component, ValidatedStack, Workload, child_name, ports};
+use crate::render::monitors::MonitorKind;
 
 /// What the API server says about one component's workload.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -117,6 +118,9 @@ pub struct Observation {
     pub reconciled: Outcome,
     /// Referenced Secrets that do not exist: Grafana cannot start without them.
     pub missing_secrets: Vec<String>,
+    /// What became of the selected prometheus-operator monitors (`None`: nothing
+    /// was built).
+    pub monitors: Option<Monitors>,
 }
 
 impl Observation {
@@ -129,6 +133,7 @@ impl Observation {
             api_unavailable: Vec::new(),
             reconciled,
             missing_secrets: Vec::new(),
+            monitors: None,
         }
     }
 }
@@ -170,6 +175,64 @@ pub fn observe(
             dashboards_skipped: Vec::new(),
         },
         missing_secrets: Vec::new(),
+        monitors: Some(crate::build::prometheus_monitors(stack, &ctx.capabilities)),
+    }
+}
+
+/// How many untranslatable monitors a condition message names.
+const MAX_LISTED_MONITORS: usize = 20;
+
+/// The MonitorsTranslated condition's status, reason and message.
+fn monitors_condition(monitors: &Monitors) -> (bool, &'static str, String) {
+    match monitors {
+        Monitors::NotSelected => (
+            true,
+            reason::NOT_SELECTED,
+            "spec.prometheus.monitorSelector is unset (or Prometheus is disabled): no ServiceMonitor or PodMonitor is read".into(),
+        ),
+        Monitors::NotServed => (
+            true,
+            reason::API_UNAVAILABLE,
+            "the API server serves no monitoring.coreos.com/v1 ServiceMonitors or PodMonitors (prometheus-operator's CRDs; installed after the operator started, they are read once it restarts)".into(),
+        ),
+        Monitors::NotGranted => (
+            false,
+            reason::NOT_GRANTED,
+            "spec.prometheus.monitorSelector is set, but the operator was installed without cluster-wide collection (clusterCollection.enabled), so Prometheus could not discover the monitors' targets: none are read".into(),
+        ),
+        Monitors::NotRead => (true, reason::NOT_SELECTED, "no cluster was read".into()),
+        Monitors::Translated(t) => {
+            let count = |k| t.translated.get(&k).copied().unwrap_or(0);
+            let done = format!(
+                "{} ServiceMonitors and {} PodMonitors translated into {} scrape jobs",
+                count(MonitorKind::ServiceMonitor),
+                count(MonitorKind::PodMonitor),
+                t.jobs.len()
+            );
+            if t.untranslatable.is_empty() {
+                return (true, reason::TRANSLATED, done);
+            }
+            let mut listed: Vec<&str> = t
+                .untranslatable
+                .iter()
+                .take(MAX_LISTED_MONITORS)
+                .map(String::as_str)
+                .collect();
+            let more = t.untranslatable.len().saturating_sub(MAX_LISTED_MONITORS);
+            let more = format!("and {more} more (see the Warning events)");
+            if t.untranslatable.len() > MAX_LISTED_MONITORS {
+                listed.push(&more);
+            }
+            (
+                false,
+                reason::UNTRANSLATABLE,
+                format!(
+                    "{} not translated, so not scraped: {}; {done}",
+                    t.untranslatable.len(),
+                    listed.join("; ")
+                ),
+            )
+        }
     }
 }
 
@@ -328,6 +391,17 @@ pub fn compute(
                 Component::Grafana => components.grafana = Some(status),
             }
         }
+    }
+    if let Some(m) = &obs.monitors {
+        let (status, why, message) = monitors_condition(m);
+        conditions.push(new_condition(
+            condition::MONITORS_TRANSLATED,
+            status,
+            why,
+            message,
+            g,
+            &now,
+        ));
     }
     let all_ready = not_ready.is_empty() && ok;
     let ready_message = if all_ready {
@@ -509,6 +583,7 @@ mod tests {
                 dashboards_skipped: vec![],
             },
             missing_secrets: vec![],
+            monitors: None,
         };
         let first = compute(
             Some(&stack),
@@ -579,6 +654,7 @@ mod tests {
                     dashboards_skipped: vec![],
                 },
                 missing_secrets: vec![],
+                monitors: None,
             };
             compute(
                 Some(&stack),

@@ -4,6 +4,10 @@
 //! older server does not know are left out of the objects. The operator finds these
 //! by discovery at start; `sextant render --kube-version` states them.
 //!
+//! Whether prometheus-operator's ServiceMonitor and PodMonitor CRDs are installed
+//! is found the same way, once at start (installing them later takes an operator
+//! restart; `sextant render` assumes they are not).
+//!
 //! Also what the operator was granted: the ClusterRoles it may bind for the
 //! components that read the cluster (the node agent, the collector's Kubernetes
 //! metadata). Without them (a namespaced install) those parts are not built.
@@ -49,6 +53,11 @@ pub struct Capabilities {
     /// `discovery.k8s.io/v1` (EndpointSlice) is served: Prometheus 3.5 discovers
     /// Service endpoints through it, else through core/v1 Endpoints.
     pub endpoint_slices_v1: bool,
+    /// prometheus-operator's `servicemonitors` (monitoring.coreos.com/v1) are
+    /// served: Prometheus's job list may include the ones a stack selects.
+    pub service_monitors: bool,
+    /// prometheus-operator's `podmonitors` (monitoring.coreos.com/v1) are served.
+    pub pod_monitors: bool,
     /// The ClusterRoles the operator may bind; `None` when it was installed
     /// without cluster-wide collection.
     pub cluster_roles: Option<ClusterRoles>,
@@ -81,6 +90,8 @@ impl Capabilities {
             autoscaling_v2: minor >= 23,
             policy_v1: minor >= 21,
             endpoint_slices_v1: minor >= 21,
+            service_monitors: false,
+            pod_monitors: false,
             cluster_roles: Some(ClusterRoles::with_prefix(DEFAULT_CLUSTER_ROLE_PREFIX)),
         }
     }

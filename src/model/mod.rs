@@ -6,11 +6,13 @@
 mod capabilities;
 mod component;
 pub mod images;
+pub mod monitors;
 pub mod names;
 mod stack;
 
 pub use capabilities::{Capabilities, ClusterRoles, DEFAULT_CLUSTER_ROLE_PREFIX};
 pub use component::{Component, CpuMemory, Workload};
+pub use monitors::MonitorsRead;
 pub use names::{
     APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, FOLDER, FOLDER_ANNOTATION,
     STACK_NAMESPACE_LABEL, child_name, cluster_binding_name, cluster_child_labels, labels, ports,

@@ -119,6 +119,9 @@ pub struct ValidatedStack {
     /// One line per referenced Secret or key that is missing or unusable, naming
     /// the field that references it (never a value), for Grafana's condition.
     pub missing_secrets: Vec<String>,
+    /// The prometheus-operator monitors the stack selects, as the controller read
+    /// them (`None`: none read); `crate::build::prometheus::monitors` translates them.
+    pub monitors: Option<crate::model::MonitorsRead>,
 }
 
 impl ValidatedStack {

@@ -9,6 +9,7 @@
 pub mod grafana;
 pub mod k8s_metadata;
 pub mod loki;
+pub mod monitors;
 pub mod node_agent;
 pub mod otelcol;
 pub mod prometheus;

@@ -58,31 +58,100 @@ struct Exemplars {
     max_exemplars: u64,
 }
 
+/// One `scrape_configs` entry (Prometheus v3.5.3 config/config.go `ScrapeConfig`,
+/// with the HTTP client fields it inlines from prometheus/common v0.65.0
+/// config/http_config.go `HTTPClientConfig`). Every field but `job_name` is left
+/// out when unset, so Prometheus's defaults apply.
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
-struct ScrapeConfig {
-    job_name: String,
+pub struct ScrapeConfig {
+    pub(crate) job_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    metrics_path: Option<String>,
+    pub(crate) honor_labels: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) honor_timestamps: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) track_timestamps_staleness: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) scrape_interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) scrape_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) metrics_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) scheme: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) params: BTreeMap<String, Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) follow_redirects: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) enable_http2: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) proxy_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tls_config: Option<TlsConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) authorization: Option<Authorization>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) basic_auth: Option<BasicAuth>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    limits: Option<Limits>,
+    pub(crate) limits: Option<Limits>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     static_configs: Vec<StaticConfig>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    kubernetes_sd_configs: Vec<KubernetesSd>,
+    pub(crate) kubernetes_sd_configs: Vec<KubernetesSd>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    relabel_configs: Vec<Relabel>,
+    pub(crate) relabel_configs: Vec<Relabel>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) metric_relabel_configs: Vec<Relabel>,
+}
+
+/// `tls_config` with every value read from a file (prometheus/common v0.65.0
+/// config/http_config.go `TLSConfig`).
+#[derive(Serialize, Debug, Clone, PartialEq, Default)]
+pub(crate) struct TlsConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) ca_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cert_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) key_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) server_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) insecure_skip_verify: Option<bool>,
+}
+
+/// `authorization` (prometheus/common v0.65.0 `Authorization`): the header's
+/// type and the file holding its credentials.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct Authorization {
+    #[serde(rename = "type")]
+    pub(crate) type_: String,
+    pub(crate) credentials_file: String,
+}
+
+/// `basic_auth` (prometheus/common v0.65.0 `BasicAuth`) from files.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct BasicAuth {
+    pub(crate) username_file: String,
+    pub(crate) password_file: String,
 }
 
 /// Per-job scrape limits (Prometheus v3.5.3 config/config.go `ScrapeConfig`:
 /// `sample_limit`, `target_limit`, `label_limit`, `label_name_length_limit`,
 /// `label_value_length_limit`, each `uint`, 0 meaning none).
-#[derive(Serialize, Debug, Clone, PartialEq)]
-struct Limits {
-    sample_limit: u32,
-    target_limit: u32,
-    label_limit: u32,
-    label_name_length_limit: u32,
-    label_value_length_limit: u32,
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// `sample_limit`.
+    pub sample_limit: u32,
+    /// `target_limit`.
+    pub target_limit: u32,
+    /// `label_limit`.
+    pub label_limit: u32,
+    /// `label_name_length_limit`.
+    pub label_name_length_limit: u32,
+    /// `label_value_length_limit`.
+    pub label_value_length_limit: u32,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -92,37 +161,42 @@ struct StaticConfig {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-struct KubernetesSd {
-    role: String,
+pub(crate) struct KubernetesSd {
+    pub(crate) role: String,
     /// Unset: every namespace.
     #[serde(skip_serializing_if = "Option::is_none")]
-    namespaces: Option<Namespaces>,
+    pub(crate) namespaces: Option<Namespaces>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    selectors: Vec<Selector>,
+    pub(crate) selectors: Vec<Selector>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-struct Namespaces {
-    names: Vec<String>,
+pub(crate) struct Namespaces {
+    pub(crate) names: Vec<String>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-struct Selector {
-    role: String,
-    label: String,
+pub(crate) struct Selector {
+    pub(crate) role: String,
+    pub(crate) label: String,
 }
 
+/// A `relabel_config` (Prometheus v3.5.3 model/relabel/relabel.go `Config`).
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
-struct Relabel {
+pub(crate) struct Relabel {
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    source_labels: Vec<String>,
+    pub(crate) source_labels: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    regex: Option<String>,
+    pub(crate) separator: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    target_label: Option<String>,
+    pub(crate) regex: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    replacement: Option<String>,
-    action: String,
+    pub(crate) modulus: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) target_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) replacement: Option<String>,
+    pub(crate) action: String,
 }
 
 /// OTLP resource attributes promoted to labels on every series Prometheus receives
@@ -166,8 +240,13 @@ pub const PODS_JOB: &str = "kubernetes-pods";
 pub const SERVICES_JOB: &str = "kubernetes-services";
 
 /// Renders `prometheus.yml`; with `discovery`, also the jobs of the cluster's
-/// annotated pods and Services.
-pub fn render(stack: &ValidatedStack, discovery: Option<&Discovery>) -> Config {
+/// annotated pods and Services; then the jobs translated from the monitors the
+/// stack selects (`crate::render::monitors`).
+pub fn render(
+    stack: &ValidatedStack,
+    discovery: Option<&Discovery>,
+    monitor_jobs: &[ScrapeConfig],
+) -> Config {
     let interval = format_go_duration(stack.scrape_interval);
     let mut scrape_configs = vec![ScrapeConfig {
         job_name: "prometheus".into(),
@@ -191,6 +270,7 @@ pub fn render(stack: &ValidatedStack, discovery: Option<&Discovery>) -> Config {
             scrape_configs.push(annotated_services(stack, d, role));
         }
     }
+    scrape_configs.extend_from_slice(monitor_jobs);
     Config {
         global: Global {
             scrape_interval: interval.clone(),
@@ -225,6 +305,7 @@ fn pod_job(stack: &ValidatedStack, component: Component, port_name: &str) -> Scr
         target_label: Some(target.into()),
         replacement: None,
         action: "replace".into(),
+        ..Relabel::default()
     };
     ScrapeConfig {
         job_name: component.name().into(),
@@ -249,6 +330,7 @@ fn pod_job(stack: &ValidatedStack, component: Component, port_name: &str) -> Scr
                 target_label: None,
                 replacement: None,
                 action: "keep".into(),
+                ..Relabel::default()
             },
             relabel("__meta_kubernetes_namespace", "namespace"),
             relabel("__meta_kubernetes_pod_name", "pod"),
@@ -258,6 +340,7 @@ fn pod_job(stack: &ValidatedStack, component: Component, port_name: &str) -> Scr
                 target_label: Some("component".into()),
                 replacement: Some(component.name().into()),
                 action: "replace".into(),
+                ..Relabel::default()
             },
         ],
         ..ScrapeConfig::default()
@@ -282,6 +365,7 @@ fn rewrite(sources: &[&str], regex: &str, replacement: &str, target: &str) -> Re
         target_label: Some(target.into()),
         replacement: Some(replacement.into()),
         action: "replace".into(),
+        ..Relabel::default()
     }
 }
 
@@ -294,7 +378,9 @@ fn keep_or_drop(action: &str, source: &str, regex: &str) -> Relabel {
     }
 }
 
-fn limits(stack: &ValidatedStack) -> Limits {
+/// The stack's scrape limits (`prometheus.discovery.limits`), of every job it
+/// discovers and the most any monitor may set.
+pub fn limits(stack: &ValidatedStack) -> Limits {
     let l = &stack.spec.prometheus.discovery.limits;
     Limits {
         sample_limit: l.sample_limit,

@@ -33,7 +33,8 @@ use kube::{Resource, ResourceExt};
 use crate::api::{MAX_STACK_NAME_LEN, ObservabilityStack};
 use crate::model::{Component, ValidatedStack};
 
-pub use references::{Dereferenced, dashboard_selector, referenced_secret_names};
+pub use discovery::monitor_selectors;
+pub use references::{Dereferenced, MonitorsRead, dashboard_selector, referenced_secret_names};
 pub use storage::check_stream_selector;
 pub use syntax::{is_dns_label, is_dns_subdomain};
 
@@ -188,6 +189,7 @@ pub fn validate(
         skipped_dashboards,
         contact_point_secrets,
         missing_secrets,
+        monitors: refs.monitors.clone(),
     })
 }
 

@@ -21,6 +21,7 @@ use super::Validator;
 use super::syntax::is_dns_subdomain;
 use crate::api::ObservabilityStackSpec;
 use crate::limits;
+pub use crate::model::MonitorsRead;
 use crate::model::{DashboardFile, FOLDER, FOLDER_ANNOTATION, SecretValues};
 
 /// What the spec references, as read from the cluster.
@@ -32,6 +33,10 @@ pub struct Dereferenced {
     /// exist). `None` as a whole when no cluster was read (`sextant render`):
     /// then nothing is reported missing and contact points get placeholders.
     pub secrets: Option<BTreeMap<String, Option<Secret>>>,
+    /// The prometheus-operator monitors `prometheus.monitorSelector` selects, and
+    /// what they reference; `None` when none were read (no selector, the CRDs not
+    /// served, no cluster-wide collection, or no cluster at all).
+    pub monitors: Option<MonitorsRead>,
 }
 
 impl Dereferenced {
@@ -61,6 +66,7 @@ impl fmt::Debug for Dereferenced {
                         .collect::<Vec<_>>()
                 }),
             )
+            .field("monitors", &self.monitors)
             .finish()
     }
 }
