@@ -46,6 +46,9 @@ pub enum Program {
     Grafana,
     /// Application metrics arriving over OTLP, translated by Prometheus.
     OtlpApplication,
+    /// The kubelet's summary API as the node agent's `kubeletstats` receiver
+    /// reports it, over OTLP through the stack's collector.
+    Kubelet,
 }
 
 impl Program {
@@ -58,7 +61,7 @@ impl Program {
             Self::Tempo => Some("tempo"),
             Self::Loki => Some("loki"),
             Self::Grafana => Some("grafana"),
-            Self::OtlpApplication => None,
+            Self::OtlpApplication | Self::Kubelet => None,
         }
     }
 }
@@ -217,6 +220,7 @@ const TEMPO_DSKIT: &str =
 const LOKI_PUSH: &str =
     "grafana/loki pkg/loghttp/push/push.go @ v3.7.6 (nearest readable tag to 3.7.8)";
 const LOKI_DSKIT: &str = "grafana/loki vendor/github.com/grafana/dskit/server/metrics.go @ v3.7.6 (nearest readable tag to 3.7.8)";
+const KUBELETSTATS: &str = "open-telemetry/opentelemetry-collector-contrib receiver/kubeletstatsreceiver/metadata.yaml and internal/kubelet/resource.go (stored copies 52a2d83a and 355081bf, not verified at v0.159.0; names as Prometheus v3.5.3 translates them)";
 const GENAI: &str = "open-telemetry/semantic-conventions docs/gen-ai/gen-ai-metrics.md (names as Prometheus v3.5.3 translates them)";
 
 const RECEIVER: &[&str] = &["receiver", "transport"];
@@ -282,7 +286,7 @@ const fn family(
 }
 
 use Kind::{Counter, Gauge, Histogram};
-use Program::{Grafana, Loki, OtlpApplication, Prometheus, Tempo};
+use Program::{Grafana, Kubelet, Loki, OtlpApplication, Prometheus, Tempo};
 
 /// The catalogue.
 #[rustfmt::skip]
@@ -367,6 +371,11 @@ pub static FAMILIES: &[Family] = &[
     // --- Grafana (stored versions of grafana/grafana; not verified at v12.4.12) ---
     family(Grafana, "grafana_alerting_alerts", Gauge, &["state"], Via::PodScrape, "grafana/grafana pkg/services/ngalert/metrics/ngalert.go (not verified at v12.4.12)"),
     family(Grafana, "grafana_alerting_rule_evaluation_failures_total", Counter, &["org"], Via::PodScrape, "grafana/grafana pkg/services/ngalert/metrics/scheduler.go (not verified at v12.4.12)"),
+    // --- The kubelet's stats from the node agent (`volume` metric group), over
+    // OTLP: resource attributes `k8s.namespace.name`, `k8s.pod.name`,
+    // `k8s.volume.name` (promoted), unit `By`. ---
+    family(Kubelet, "k8s_volume_available_bytes", Gauge, &[], Via::Otlp, KUBELETSTATS),
+    family(Kubelet, "k8s_volume_capacity_bytes", Gauge, &[], Via::Otlp, KUBELETSTATS),
     // --- Application metrics over OTLP ---
     family(OtlpApplication, "gen_ai_client_token_usage", Histogram, GENAI_LABELS, Via::Otlp, GENAI),
     family(OtlpApplication, "gen_ai_client_operation_duration_seconds", Histogram, GENAI_DURATION_LABELS, Via::Otlp, GENAI),

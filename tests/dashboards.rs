@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use sextant::api::BuiltinDashboard;
 use sextant::builtin::RUNBOOK_BASE;
 use sextant::builtin::rules::{builtin_group, builtin_rule_names};
+use sextant::model::Capabilities;
 use sextant::render::grafana::datasources;
 use sextant::validate::check_stream_selector;
 
@@ -834,7 +835,7 @@ fn runbook_problems(name: &str) -> Vec<String> {
 #[test]
 fn every_builtin_rule_has_a_runbook_matching_its_url() {
     let names = builtin_rule_names();
-    let group = builtin_group(&full_stack()).expect("built-in rules");
+    let group = builtin_group(&full_stack(), &Capabilities::current()).expect("built-in rules");
     let in_group: Vec<&str> = group.rules.iter().map(|r| r.alert.as_str()).collect();
     assert_eq!(in_group, names, "the full stack provisions every rule");
     for rule in &group.rules {

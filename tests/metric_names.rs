@@ -32,6 +32,7 @@ use common::queries::{
 use serde_json::Value;
 use sextant::builtin::rules::{builtin_group, builtin_rule_names};
 use sextant::catalogue::{self, OTLP_LABELS, POD_SCRAPE_LABELS, Program, SELF_SCRAPE_LABELS};
+use sextant::model::Capabilities;
 use sextant::render::{otelcol, prometheus, tempo, to_yaml};
 
 /// The series Grafana's Tempo datasource queries for the service map, its filter
@@ -61,7 +62,10 @@ fn checked() -> Vec<Checked> {
             report,
         })
     };
-    for rule in builtin_group(&full_stack()).expect("built-in rules").rules {
+    for rule in builtin_group(&full_stack(), &Capabilities::current())
+        .expect("built-in rules")
+        .rules
+    {
         push(
             format!("rule {}", rule.alert),
             rule.expr.clone(),
@@ -171,7 +175,8 @@ fn every_shipped_query_names_series_a_pinned_program_produces() {
     }
 }
 
-/// The programs the shipped queries read from: all five, and OTLP applications.
+/// The programs the shipped queries read from: all five, OTLP applications and
+/// the kubelet's stats from the node agent.
 #[test]
 fn shipped_queries_cover_every_pinned_program() {
     let selected: BTreeSet<String> = checked()
@@ -183,7 +188,7 @@ fn shipped_queries_cover_every_pinned_program() {
         .filter_map(|s| catalogue::family_of(s))
         .map(|f| f.program)
         .collect();
-    assert_eq!(programs.len(), 6, "{programs:?}");
+    assert_eq!(programs.len(), 7, "{programs:?}");
 }
 
 fn problems_of(r: Report) -> String {

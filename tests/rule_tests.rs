@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 use sextant::api::AlertRule;
 use sextant::builtin::rules::{all_groups, builtin_group, builtin_rule_names};
 use sextant::catalogue;
+use sextant::model::Capabilities;
 use sextant::render::{prometheus::RuleFile, to_yaml};
 
 /// One input series.
@@ -130,6 +131,28 @@ fn cases(max_replicas: usize) -> Vec<Case> {
             series("otelcol_exporter_queue_size", &l, size),
             series("otelcol_exporter_queue_capacity", &l, "5000x60"),
         ]
+    };
+    // One pod volume as the node agent's kubeletstats reports it, 100 bytes big.
+    let volume = |available: &str| {
+        let l = [
+            ("k8s_namespace_name", "team-a"),
+            ("k8s_pod_name", "db-0"),
+            ("k8s_volume_name", "data"),
+        ];
+        vec![
+            series("k8s_volume_available_bytes", &l, available),
+            series("k8s_volume_capacity_bytes", &l, "100x60"),
+        ]
+    };
+    // A target of the annotation discovery: the scrape labels but `component`.
+    let discovered = |values: &str| {
+        let mut s = series(
+            "up",
+            &[("job", "kubernetes-pods"), ("pod", "api-7d9f-x2")],
+            values,
+        );
+        s.labels.remove("component");
+        s
     };
     vec![
         Case {
@@ -245,6 +268,24 @@ fn cases(max_replicas: usize) -> Vec<Case> {
             ],
         },
         Case {
+            rule: "KubernetesVolumeNearlyFull",
+            firing: volume("5x60"),
+            alerts: vec![labels(&[
+                ("k8s_namespace_name", "team-a"),
+                ("k8s_pod_name", "db-0"),
+                ("k8s_volume_name", "data"),
+            ])],
+            healthy: volume("50x60"),
+        },
+        Case {
+            rule: "ScrapeTargetDown",
+            // A discovered target (no `component`) does not answer; a stack
+            // component that does not answer is StackComponentDown's, not this.
+            firing: vec![discovered("0x60"), loki_down.clone()],
+            alerts: vec![discovered("0x60").labels.into_iter().collect()],
+            healthy: vec![discovered("1x60"), loki_down.clone()],
+        },
+        Case {
             rule: "CollectorAtMaxReplicas",
             firing: (0..max_replicas).map(|i| collector_up(i, "1x60")).collect(),
             alerts: vec![vec![]],
@@ -308,7 +349,7 @@ fn test_groups(rule: &AlertRule, case: &Case) -> Vec<Value> {
 /// The rendered rule file of the full stack, annotations removed.
 fn rule_file_without_annotations() -> String {
     let file = RuleFile {
-        groups: all_groups(&full_stack()),
+        groups: all_groups(&full_stack(), &Capabilities::current()),
     };
     let mut v: Value = serde_yaml_ng::from_str(&to_yaml(&file)).unwrap();
     for group in v["groups"].as_array_mut().unwrap() {
@@ -340,7 +381,9 @@ fn promtool_test(promtool: &std::path::Path, groups: Vec<Value>) -> (bool, Strin
 #[test]
 fn every_builtin_rule_has_cases_on_catalogue_series() {
     let stack = full_stack();
-    let rules = builtin_group(&stack).expect("built-in rules").rules;
+    let rules = builtin_group(&stack, &Capabilities::current())
+        .expect("built-in rules")
+        .rules;
     let names: Vec<&str> = rules.iter().map(|r| r.alert.as_str()).collect();
     assert_eq!(names, builtin_rule_names(), "the full stack has every rule");
     let max = stack.spec.collector.autoscaling.max_replicas as usize;
@@ -391,7 +434,9 @@ fn promtool_runs_every_builtin_rule_on_catalogue_series() {
         return;
     };
     let stack = full_stack();
-    let rules = builtin_group(&stack).expect("built-in rules").rules;
+    let rules = builtin_group(&stack, &Capabilities::current())
+        .expect("built-in rules")
+        .rules;
     let cases = cases(stack.spec.collector.autoscaling.max_replicas as usize);
     let mut groups = Vec::new();
     for rule in &rules {
@@ -422,4 +467,45 @@ fn promtool_runs_every_builtin_rule_on_catalogue_series() {
         "CollectorRefusingData fired on names without _total:\n{out}"
     );
     assert!(out.contains("CollectorRefusingData fires"), "{out}");
+}
+
+/// The rules follow what runs, not the spec alone: an install without
+/// cluster-wide collection runs no node agent, so `StackComponentDown` does not
+/// wait for its pods and `KubernetesVolumeNearlyFull` (its data) is left out; a
+/// stack that discovers nothing gets no `ScrapeTargetDown`.
+#[test]
+fn rules_follow_what_the_stack_runs_and_discovers() {
+    let expr = |stack: &sextant::model::ValidatedStack, caps: &Capabilities, name: &str| {
+        builtin_group(stack, caps)
+            .expect("built-in rules")
+            .rules
+            .into_iter()
+            .find(|r| r.alert == name)
+            .map(|r| r.expr)
+    };
+    let full = full_stack();
+    let cluster = Capabilities::current();
+    let namespaced = Capabilities::current().with_cluster_roles(None);
+    let down = expr(&full, &cluster, "StackComponentDown").unwrap();
+    assert!(down.contains(r#"up{job="node-agent"}"#), "{down}");
+    let down = expr(&full, &namespaced, "StackComponentDown").unwrap();
+    assert!(!down.contains("node-agent"), "{down}");
+    assert!(expr(&full, &cluster, "KubernetesVolumeNearlyFull").is_some());
+    assert!(expr(&full, &namespaced, "KubernetesVolumeNearlyFull").is_none());
+
+    assert!(expr(&full, &cluster, "ScrapeTargetDown").is_some());
+    let quiet = sextant::validate::validate(
+        &common::with_spec("prometheus: {discovery: {annotations: false}}"),
+        &sextant::validate::Dereferenced::offline(),
+    )
+    .unwrap();
+    assert!(expr(&quiet, &cluster, "ScrapeTargetDown").is_none());
+    let monitors = sextant::validate::validate(
+        &common::with_spec(
+            "prometheus: {discovery: {annotations: false}, monitorSelector: {matchLabels: {team: a}}}",
+        ),
+        &sextant::validate::Dereferenced::offline(),
+    )
+    .unwrap();
+    assert!(expr(&monitors, &cluster, "ScrapeTargetDown").is_some());
 }

@@ -50,7 +50,7 @@ fn promtool_accepts_alert_rules() {
     for (name, stack) in common::samples() {
         let valid = validate(&stack, &Dereferenced::offline()).unwrap();
         let file = prometheus::RuleFile {
-            groups: rules::all_groups(&valid),
+            groups: rules::all_groups(&valid, &Capabilities::current()),
         };
         assert!(!file.groups.is_empty(), "{name}: no rules to check");
         let dir = tempfile::tempdir().unwrap();

@@ -18,7 +18,7 @@ use super::common::*;
 use crate::api::{default_password_key, default_user_key};
 use crate::builtin::dashboards;
 use crate::digest::sha256_hex;
-use crate::model::{DashboardFile, FOLDER, ports};
+use crate::model::{Capabilities, DashboardFile, FOLDER, ports};
 use crate::render::{grafana, to_yaml};
 
 const C: Component = Component::Grafana;
@@ -104,7 +104,7 @@ pub fn dashboard_config_maps(
         .collect()
 }
 
-pub(super) fn build(stack: &ValidatedStack) -> Resources {
+pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     let spec = &stack.spec.grafana;
     let name = child_name(&stack.name, C, None);
 
@@ -118,7 +118,7 @@ pub(super) fn build(stack: &ValidatedStack) -> Resources {
             to_yaml(&grafana::dashboard_providers()),
         ),
     ]);
-    if let Some(rules) = grafana::alert_rules(stack) {
+    if let Some(rules) = grafana::alert_rules(stack, caps) {
         // JSON, which Grafana's alerting file provisioning reads as well as YAML: the
         // largest config of a stack, and emitting it as YAML took half of build().
         files.insert(

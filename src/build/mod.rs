@@ -165,7 +165,7 @@ pub fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
             Component::Prometheus => prometheus::build(stack, caps),
             Component::Tempo => tempo::build(stack, caps),
             Component::Loki => loki::build(stack, caps),
-            Component::Grafana => grafana::build(stack),
+            Component::Grafana => grafana::build(stack, caps),
         });
     }
     out.cluster_role_bindings = cluster::bindings(stack, caps);

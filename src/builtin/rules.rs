@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use super::runbook_url;
 use crate::api::{AlertRule, RuleGroup};
-use crate::model::{Component, ValidatedStack};
+use crate::model::{Capabilities, Component, ValidatedStack};
 
 /// Name of the built-in rule group; users may not take it.
 pub const BUILTIN_GROUP: &str = "sextant-builtin";
@@ -95,13 +95,41 @@ const BUILTIN: &[Builtin] = &[
         summary: "The collector has run at its maximum replicas for 15 minutes",
         description: "The collector autoscaler cannot add replicas: raise spec.collector.autoscaling.maxReplicas or the collector's resources.",
     },
+    Builtin {
+        name: "KubernetesVolumeNearlyFull",
+        needs: &[Component::NodeAgent],
+        expr: Expr::Fixed(VOLUME_NEARLY_FULL),
+        for_: "10m",
+        severity: "warning",
+        summary: "A pod's volume is over 90% full",
+        description: "Volume {{ $labels.k8s_volume_name }} of pod {{ $labels.k8s_namespace_name }}/{{ $labels.k8s_pod_name }} is {{ $value | humanizePercentage }} full: writes fail once it is full.",
+    },
+    Builtin {
+        name: "ScrapeTargetDown",
+        needs: &[],
+        expr: Expr::For(scrape_target_down_expr),
+        for_: "10m",
+        severity: "warning",
+        summary: "A discovered scrape target does not answer",
+        description: "Prometheus has failed to scrape {{ $labels.job }} target {{ $labels.instance }} (namespace {{ $labels.namespace }}) for 10 minutes: its metrics are missing.",
+    },
 ];
+
+/// The used fraction of each pod volume the node agent's kubeletstats receiver
+/// reports (`volume` metric group: `k8s.volume.available` and
+/// `k8s.volume.capacity`, unit `By`, resource attributes `k8s.namespace.name`,
+/// `k8s.pod.name`, `k8s.volume.name`; receiver/kubeletstatsreceiver/metadata.yaml
+/// and internal/kubelet/resource.go of opentelemetry-collector-contrib, stored
+/// copies read for docs/research/node-agent.md, not at v0.159.0), as Prometheus
+/// stores them over OTLP. Both series of a volume come from one resource, so they
+/// match label for label; a capacity of 0 gives no sample above the threshold.
+const VOLUME_NEARLY_FULL: &str = "max by (k8s_namespace_name, k8s_pod_name, k8s_volume_name) (1 - k8s_volume_available_bytes / k8s_volume_capacity_bytes) > 0.9";
 
 /// A rule's expression: fixed, or made for the stack (`None`: the rule has
 /// nothing to watch in this stack).
 enum Expr {
     Fixed(&'static str),
-    For(fn(&ValidatedStack) -> Option<String>),
+    For(fn(&ValidatedStack, &Capabilities) -> Option<String>),
 }
 
 /// Names of every built-in rule, for `alerting.builtinRules.disabled`.
@@ -118,10 +146,10 @@ pub fn builtin_rule_names() -> Vec<&'static str> {
 /// them: a Prometheus that is down records no `up` (the rule's query then fails,
 /// and Grafana raises its `DatasourceError` alert instead), and a Grafana that is
 /// down evaluates no rule. `None` when none of the four runs.
-fn component_down_expr(stack: &ValidatedStack) -> Option<String> {
+fn component_down_expr(stack: &ValidatedStack, caps: &Capabilities) -> Option<String> {
     let watched: Vec<&str> = Component::ALL
         .into_iter()
-        .filter(|c| watched_for_down(*c) && stack.enabled(*c) && stack.min_pods(*c) > 0)
+        .filter(|c| watched_for_down(*c) && caps.runs(stack, *c) && stack.min_pods(*c) > 0)
         .map(Component::name)
         .collect();
     if watched.is_empty() {
@@ -145,16 +173,28 @@ fn watched_for_down(c: Component) -> bool {
     }
 }
 
+/// The expression of `ScrapeTargetDown`: a target of the annotation discovery
+/// or of a translated monitor that does not answer. Every job of the stack's own
+/// pods and Prometheus's own target carry `component` (`crate::render::prometheus`),
+/// and no discovered job sets it, unless a monitor's relabelings write it; those
+/// are `StackComponentDown`'s. `None` when the stack discovers nothing.
+fn scrape_target_down_expr(stack: &ValidatedStack, _: &Capabilities) -> Option<String> {
+    let p = &stack.spec.prometheus;
+    (p.discovery.annotations || p.monitor_selector.is_some())
+        .then(|| r#"up{component=""} == 0"#.to_string())
+}
+
 /// The expression of `CollectorAtMaxReplicas`: only under autoscaling.
-fn at_max_replicas_expr(stack: &ValidatedStack) -> Option<String> {
+fn at_max_replicas_expr(stack: &ValidatedStack, _: &Capabilities) -> Option<String> {
     let a = &stack.spec.collector.autoscaling;
     a.enabled
         .then(|| format!(r#"count(up{{job="collector"}} == 1) >= {}"#, a.max_replicas))
 }
 
 /// The built-in rule group for a stack, leaving out disabled rules and rules about
-/// components the stack does not run. `None` when there is nothing to alert on.
-pub fn builtin_group(stack: &ValidatedStack) -> Option<RuleGroup> {
+/// components that do not run (`Capabilities::runs`: a node agent the operator may
+/// not run is not alerted on). `None` when there is nothing to alert on.
+pub fn builtin_group(stack: &ValidatedStack, caps: &Capabilities) -> Option<RuleGroup> {
     let alerting = &stack.spec.grafana.alerting.builtin_rules;
     if !alerting.enabled || !stack.enabled(Component::Prometheus) {
         return None;
@@ -162,11 +202,11 @@ pub fn builtin_group(stack: &ValidatedStack) -> Option<RuleGroup> {
     let rules: Vec<AlertRule> = BUILTIN
         .iter()
         .filter(|b| !alerting.disabled.iter().any(|d| d == b.name))
-        .filter(|b| b.needs.iter().all(|c| stack.enabled(*c)))
+        .filter(|b| b.needs.iter().all(|c| caps.runs(stack, *c)))
         .filter_map(|b| {
             let expr = match b.expr {
                 Expr::Fixed(e) => e.to_string(),
-                Expr::For(make) => make(stack)?,
+                Expr::For(make) => make(stack, caps)?,
             };
             Some(AlertRule {
                 alert: b.name.into(),
@@ -189,8 +229,8 @@ pub fn builtin_group(stack: &ValidatedStack) -> Option<RuleGroup> {
 }
 
 /// Every rule group of the stack: the built-in one (if any) then the user's.
-pub fn all_groups(stack: &ValidatedStack) -> Vec<RuleGroup> {
-    builtin_group(stack)
+pub fn all_groups(stack: &ValidatedStack, caps: &Capabilities) -> Vec<RuleGroup> {
+    builtin_group(stack, caps)
         .into_iter()
         .chain(stack.spec.grafana.alerting.rule_groups.iter().cloned())
         .collect()

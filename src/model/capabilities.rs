@@ -12,6 +12,8 @@
 //! components that read the cluster (the node agent, the collector's Kubernetes
 //! metadata). Without them (a namespaced install) those parts are not built.
 
+use super::{Component, ValidatedStack};
+
 /// The ClusterRoles the Helm chart ships for the components that read the whole
 /// cluster, and that the operator may bind (`bind` on exactly these names).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +96,14 @@ impl Capabilities {
             pod_monitors: false,
             cluster_roles: Some(ClusterRoles::with_prefix(DEFAULT_CLUSTER_ROLE_PREFIX)),
         }
+    }
+
+    /// Whether a component the stack enables really runs here: the node agent
+    /// needs cluster-wide collection (a ClusterRole to bind, `build::node_agent`);
+    /// every other enabled component runs on any supported server. What is
+    /// watched for being down, or alerted on, follows this, not the spec alone.
+    pub fn runs(&self, stack: &ValidatedStack, c: Component) -> bool {
+        stack.enabled(c) && (c != Component::NodeAgent || self.cluster_roles.is_some())
     }
 
     /// Parses `1.20` (or `v1.20`, or `1.20.2`) into what that server serves.

@@ -26,9 +26,9 @@ use serde_json::{Value, json};
 
 use crate::api::{ContactPoint, ContactPointType, RuleGroup};
 use crate::builtin::rules::all_groups;
-use crate::model::Component;
 use crate::model::ValidatedStack;
 use crate::model::ports;
+use crate::model::{Capabilities, Component};
 use crate::units::{format_go_duration, parse_duration};
 
 pub use crate::model::{FOLDER, uid};
@@ -264,11 +264,11 @@ pub const CONTACT_POINTS_FILE: &str = "contact-points.yaml";
 pub const ALERTING_DIR: &str = "/etc/grafana/provisioning/alerting";
 
 /// `alerting/alert-rules.json`: every rule group converted for Grafana.
-pub fn alert_rules(stack: &ValidatedStack) -> Option<Value> {
+pub fn alert_rules(stack: &ValidatedStack, caps: &Capabilities) -> Option<Value> {
     if !stack.enabled(Component::Prometheus) {
         return None;
     }
-    let groups: Vec<Value> = all_groups(stack)
+    let groups: Vec<Value> = all_groups(stack, caps)
         .iter()
         .map(|g| {
             let interval = parse_duration(&g.interval)
