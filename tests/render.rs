@@ -734,3 +734,38 @@ fn the_condition_names_only_what_an_old_server_took_away() {
         vec![]
     );
 }
+
+/// Loki indexes `k8s.node.name` on top of its defaults (no `ignore_defaults`),
+/// and both collectors put that attribute on every record, so pod logs can be
+/// selected by node (`{k8s_node_name="..."}`).
+#[test]
+fn loki_indexes_the_node_both_collectors_attach() {
+    let objects = rendered("minimal");
+    let loki: Value = serde_yaml_ng::from_str(
+        find(&objects, "ConfigMap", "minimal-loki-config")["data"]["loki.yaml"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let resource = &loki["limits_config"]["otlp_config"]["resource_attributes"];
+    assert!(resource.get("ignore_defaults").is_none(), "{resource}");
+    assert_eq!(
+        resource["attributes_config"],
+        serde_json::json!([{"action": "index_label", "attributes": ["k8s.node.name"]}])
+    );
+    for config in ["minimal-collector-config", "minimal-node-agent-config"] {
+        let c: Value = serde_yaml_ng::from_str(
+            find(&objects, "ConfigMap", config)["data"]["config.yaml"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let metadata = &c["processors"]["k8s_attributes"]["extract"]["metadata"];
+        for a in sextant::render::loki::EXTRA_INDEX_LABELS {
+            assert!(
+                metadata.as_array().unwrap().contains(&(*a).into()),
+                "{config}: {a} not extracted: {metadata}"
+            );
+        }
+    }
+}

@@ -8,7 +8,14 @@
 //! metadata allowed). Source read at grafana/loki v3.7.6 (the nearest readable tag):
 //! the default OTLP index labels (`pkg/loghttp/push/otlp_config.go`, which the
 //! dashboards' `service_name` and `k8s_namespace_name` selectors rely on) and the
-//! discard reasons (`pkg/validation/validate.go`).
+//! discard reasons (`pkg/validation/validate.go`). `limits_config.otlp_config`
+//! adds `k8s.node.name` to the resource attributes kept as index labels: with
+//! `ignore_defaults` unset, Loki puts its default list first
+//! (`ApplyGlobalOTLPConfig` in `pkg/loghttp/push/otlp_config.go`, called through
+//! `Limits.SetGlobalOTLPConfig` from `cmd/loki/main.go`), so the defaults stay,
+//! and the label is named by otlptranslator's `LabelNamer` (`attributeToLabels`
+//! in `pkg/loghttp/push/otlp.go`): `k8s_node_name`. A pod runs on one node, so
+//! the extra label adds no streams beyond the pod label's.
 
 use serde::Serialize;
 
@@ -97,7 +104,28 @@ struct Limits {
     retention_stream: Vec<StreamRetention>,
     allow_structured_metadata: bool,
     volume_enabled: bool,
+    otlp_config: OtlpConfig,
 }
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct OtlpConfig {
+    resource_attributes: ResourceAttributes,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct ResourceAttributes {
+    attributes_config: Vec<AttributesConfig>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct AttributesConfig {
+    action: &'static str,
+    attributes: Vec<&'static str>,
+}
+
+/// Resource attributes Loki indexes besides its defaults (the `k8s.*` names of
+/// the pod, namespace and container are among them).
+pub const EXTRA_INDEX_LABELS: &[&str] = &["k8s.node.name"];
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct StreamRetention {
@@ -169,6 +197,14 @@ pub fn render(stack: &ValidatedStack) -> Config {
                 .collect(),
             allow_structured_metadata: true,
             volume_enabled: true,
+            otlp_config: OtlpConfig {
+                resource_attributes: ResourceAttributes {
+                    attributes_config: vec![AttributesConfig {
+                        action: "index_label",
+                        attributes: EXTRA_INDEX_LABELS.to_vec(),
+                    }],
+                },
+            },
         },
         analytics: Analytics {
             reporting_enabled: false,
