@@ -376,6 +376,13 @@ pub static FAMILIES: &[Family] = &[
     // `k8s.volume.name` (promoted), unit `By`. ---
     family(Kubelet, "k8s_volume_available_bytes", Gauge, &[], Via::Otlp, KUBELETSTATS),
     family(Kubelet, "k8s_volume_capacity_bytes", Gauge, &[], Via::Otlp, KUBELETSTATS),
+    // `k8s.pod.*` and `container.*` of the `pod` and `container` groups: CPU in
+    // cores (`{cpu}`, no suffix), memory in `By`, network a cumulative `By` sum.
+    family(Kubelet, "k8s_pod_cpu_usage", Gauge, &[], Via::Otlp, KUBELETSTATS),
+    family(Kubelet, "k8s_pod_memory_working_set_bytes", Gauge, &[], Via::Otlp, KUBELETSTATS),
+    family(Kubelet, "k8s_pod_network_io_bytes_total", Counter, &["interface", "direction"], Via::Otlp, KUBELETSTATS),
+    family(Kubelet, "container_cpu_usage", Gauge, &[], Via::Otlp, KUBELETSTATS),
+    family(Kubelet, "container_memory_working_set_bytes", Gauge, &[], Via::Otlp, KUBELETSTATS),
     // --- Application metrics over OTLP ---
     family(OtlpApplication, "gen_ai_client_token_usage", Histogram, GENAI_LABELS, Via::Otlp, GENAI),
     family(OtlpApplication, "gen_ai_client_operation_duration_seconds", Histogram, GENAI_DURATION_LABELS, Via::Otlp, GENAI),

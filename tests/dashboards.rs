@@ -143,7 +143,17 @@ fn structure_problems(dash: &Value) -> Vec<String> {
             p.push(format!("variable {name:?} missing a name or not unique"));
         }
     }
-    for required in ["namespace", "service"] {
+    // The Kubernetes dashboards read the kubelet's stats, which carry no OTLP
+    // `service.name`: they filter by pod instead.
+    let kubernetes = dash["tags"]
+        .as_array()
+        .is_some_and(|t| t.contains(&json!("kubernetes")));
+    let wanted = if kubernetes {
+        ["namespace", "pod"]
+    } else {
+        ["namespace", "service"]
+    };
+    for required in wanted {
         if !names.contains(required) {
             p.push(format!("no {required} variable"));
         }
@@ -709,6 +719,15 @@ fn required(name: &str) -> &'static [&'static str] {
             "invoke_agent",
             "execute_tool",
             "* 3600",
+        ],
+        "kubernetes-namespace" => &[
+            "k8s_pod_cpu_usage",
+            "k8s_pod_memory_working_set_bytes",
+            "container_cpu_usage",
+            "container_memory_working_set_bytes",
+            "k8s_pod_network_io_bytes_total",
+            "k8s_volume_available_bytes",
+            "k8s_volume_capacity_bytes",
         ],
         "logs-overview" => &[
             "count_over_time",

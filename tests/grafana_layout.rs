@@ -230,14 +230,15 @@ fn grafana_pod(stack: &ValidatedStack) -> (PodSpec, BTreeMap<String, ConfigMap>)
 
 /// What the stack means Grafana to load: every dashboard in its folder.
 fn wanted(stack: &ValidatedStack) -> Vec<Loaded> {
-    let mut out: Vec<Loaded> = sextant::build::grafana::dashboard_files(stack)
-        .into_iter()
-        .map(|f| Loaded {
-            folder: f.folder,
-            file: f.key,
-            json: f.json,
-        })
-        .collect();
+    let mut out: Vec<Loaded> =
+        sextant::build::grafana::dashboard_files(stack, &sextant::model::Capabilities::current())
+            .into_iter()
+            .map(|f| Loaded {
+                folder: f.folder,
+                file: f.key,
+                json: f.json,
+            })
+            .collect();
     out.sort();
     out
 }
@@ -370,7 +371,8 @@ fn provisioning_files_are_regular_files_where_grafana_reads_them() {
 fn one_volume_with_folder_paths_loads_no_dashboard() {
     let stack = validate(&common::with_spec("{}"), &Dereferenced::offline()).unwrap();
     let (mut pod, maps) = grafana_pod(&stack);
-    let files = sextant::build::grafana::dashboard_files(&stack);
+    let files =
+        sextant::build::grafana::dashboard_files(&stack, &sextant::model::Capabilities::current());
     let sources = maps
         .values()
         .filter(|cm| {

@@ -389,7 +389,7 @@ fn large_dashboard_sets_split_across_config_maps() {
     }
     assert_eq!(
         keys,
-        10 + 4,
+        10 + sextant::api::BuiltinDashboard::ALL.len(),
         "every inline and built-in dashboard is provisioned once"
     );
 }

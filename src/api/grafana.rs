@@ -122,15 +122,19 @@ pub enum BuiltinDashboard {
     AgentFleet,
     /// Log volume and error lines by service and level.
     LogsOverview,
+    /// CPU, memory, network and volumes of a namespace's pods and containers,
+    /// from the node agent's kubelet stats.
+    KubernetesNamespace,
 }
 
 impl BuiltinDashboard {
     /// Every built-in dashboard, in a stable order.
-    pub const ALL: [BuiltinDashboard; 4] = [
+    pub const ALL: [BuiltinDashboard; 5] = [
         Self::StackHealth,
         Self::ServiceOverview,
         Self::AgentFleet,
         Self::LogsOverview,
+        Self::KubernetesNamespace,
     ];
 
     /// The name used in the spec and as the file name.
@@ -140,6 +144,7 @@ impl BuiltinDashboard {
             Self::ServiceOverview => "service-overview",
             Self::AgentFleet => "agent-fleet",
             Self::LogsOverview => "logs-overview",
+            Self::KubernetesNamespace => "kubernetes-namespace",
         }
     }
 }

@@ -32,12 +32,13 @@ const ALERTING_VOLUME: &str = "alerting";
 const DASHBOARD_CONFIGMAP_BYTES: usize = 900 * 1024;
 
 /// Every dashboard of the stack: built-in, then inline, then from ConfigMaps.
-pub fn dashboard_files(stack: &ValidatedStack) -> Vec<DashboardFile> {
+pub fn dashboard_files(stack: &ValidatedStack, caps: &Capabilities) -> Vec<DashboardFile> {
     let available = dashboards::Available {
         prometheus: stack.enabled(Component::Prometheus),
         tempo: stack.enabled(Component::Tempo),
         loki: stack.enabled(Component::Loki),
         span_metrics: crate::render::tempo::generator_enabled(stack),
+        kubelet: caps.runs(stack, Component::NodeAgent),
     };
     // A built-in dashboard without the data of its panels is left out, or shipped
     // without those panels (crate::builtin::dashboards).
@@ -128,7 +129,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     }
     let config = config_map(stack, C, "config", files);
     let alerting = alerting_secret(stack);
-    let dashboard_files = dashboard_files(stack);
+    let dashboard_files = dashboard_files(stack, caps);
     let dashboard_maps = dashboard_config_maps(stack, &dashboard_files);
     // Dashboards are re-read by Grafana's file provider: they do not roll the pod.
     // The contact points do (a subPath file never updates): a rotated Secret value

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde_json::Value;
 
 use crate::api::BuiltinDashboard;
+use crate::catalogue::{self, Program};
 use crate::model::uid;
 
 /// The JSON model of a built-in dashboard, whole.
@@ -18,6 +19,9 @@ pub fn builtin_json(d: BuiltinDashboard) -> &'static str {
         BuiltinDashboard::ServiceOverview => include_str!("../../dashboards/service-overview.json"),
         BuiltinDashboard::AgentFleet => include_str!("../../dashboards/agent-fleet.json"),
         BuiltinDashboard::LogsOverview => include_str!("../../dashboards/logs-overview.json"),
+        BuiltinDashboard::KubernetesNamespace => {
+            include_str!("../../dashboards/kubernetes-namespace.json")
+        }
     }
 }
 
@@ -32,6 +36,8 @@ pub struct Available {
     pub loki: bool,
     /// Span metrics and service graphs in Prometheus (Tempo's metrics-generator).
     pub span_metrics: bool,
+    /// The kubelet's stats in Prometheus (the node agent runs).
+    pub kubelet: bool,
 }
 
 impl Available {
@@ -41,6 +47,7 @@ impl Available {
         tempo: true,
         loki: true,
         span_metrics: true,
+        kubelet: true,
     };
 
     fn datasource(self, uid_: &str) -> bool {
@@ -103,8 +110,15 @@ fn panel_works(panel: &Value, available: Available, missing_vars: &[String]) -> 
     let span_metrics = text.contains("traces_spanmetrics")
         || text.contains("traces_service_graph")
         || text.contains("\"serviceMap\"");
+    // Any series of the node agent's kubeletstats receiver (the catalogue's
+    // `Kubelet` families; label names such as `k8s_pod_name` are not series).
+    let kubelet = catalogue::FAMILIES
+        .iter()
+        .filter(|f| f.program == Program::Kubelet)
+        .any(|f| text.contains(f.name));
     uids.iter().all(|u| available.datasource(u))
         && (available.span_metrics || !span_metrics)
+        && (available.kubelet || !kubelet)
         && !missing_vars
             .iter()
             .any(|v| text.contains(&format!("${v}")) || text.contains(&format!("${{{v}")))
@@ -178,6 +192,23 @@ mod tests {
         assert!(builtin_for(BuiltinDashboard::LogsOverview, no_loki).is_none());
         let text = builtin_for(BuiltinDashboard::StackHealth, no_loki).unwrap();
         assert!(!text.contains(uid::LOKI));
+    }
+
+    #[test]
+    fn kubelet_panels_need_the_node_agent() {
+        let no_agent = Available {
+            kubelet: false,
+            ..Available::ALL
+        };
+        assert!(builtin_for(BuiltinDashboard::KubernetesNamespace, no_agent).is_none());
+        let fitted = panel_titles(&builtin_for(BuiltinDashboard::StackHealth, no_agent).unwrap());
+        assert!(
+            !fitted.iter().any(|t| t.contains("pod volumes")),
+            "{fitted:?}"
+        );
+        assert!(fitted.iter().any(|t| t == "Samples appended"), "{fitted:?}");
+        let all = panel_titles(builtin_json(BuiltinDashboard::StackHealth));
+        assert!(all.iter().any(|t| t.contains("pod volumes")), "{all:?}");
     }
 
     #[test]
