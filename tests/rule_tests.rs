@@ -471,7 +471,8 @@ fn promtool_runs_every_builtin_rule_on_catalogue_series() {
 
 /// The rules follow what runs, not the spec alone: an install without
 /// cluster-wide collection runs no node agent, so `StackComponentDown` does not
-/// wait for its pods and `KubernetesVolumeNearlyFull` (its data) is left out; a
+/// wait for its pods and `KubernetesVolumeNearlyFull` (its data) is left out, as
+/// it is when the agent collects no kubelet stats; a
 /// stack that discovers nothing gets no `ScrapeTargetDown`.
 #[test]
 fn rules_follow_what_the_stack_runs_and_discovers() {
@@ -492,6 +493,13 @@ fn rules_follow_what_the_stack_runs_and_discovers() {
     assert!(!down.contains("node-agent"), "{down}");
     assert!(expr(&full, &cluster, "KubernetesVolumeNearlyFull").is_some());
     assert!(expr(&full, &namespaced, "KubernetesVolumeNearlyFull").is_none());
+
+    let no_stats = sextant::validate::validate(
+        &common::with_spec("nodeAgent: {kubeletMetrics: {enabled: false}}"),
+        &sextant::validate::Dereferenced::offline(),
+    )
+    .unwrap();
+    assert!(expr(&no_stats, &cluster, "KubernetesVolumeNearlyFull").is_none());
 
     assert!(expr(&full, &cluster, "ScrapeTargetDown").is_some());
     let quiet = sextant::validate::validate(

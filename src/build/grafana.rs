@@ -38,7 +38,7 @@ pub fn dashboard_files(stack: &ValidatedStack, caps: &Capabilities) -> Vec<Dashb
         tempo: stack.enabled(Component::Tempo),
         loki: stack.enabled(Component::Loki),
         span_metrics: crate::render::tempo::generator_enabled(stack),
-        kubelet: caps.runs(stack, Component::NodeAgent),
+        kubelet: caps.kubelet_stats(stack),
     };
     // A built-in dashboard without the data of its panels is left out, or shipped
     // without those panels (crate::builtin::dashboards).

@@ -36,7 +36,7 @@ pub struct Available {
     pub loki: bool,
     /// Span metrics and service graphs in Prometheus (Tempo's metrics-generator).
     pub span_metrics: bool,
-    /// The kubelet's stats in Prometheus (the node agent runs).
+    /// The kubelet's stats in Prometheus (`Capabilities::kubelet_stats`).
     pub kubelet: bool,
 }
 

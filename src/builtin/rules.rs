@@ -97,8 +97,8 @@ const BUILTIN: &[Builtin] = &[
     },
     Builtin {
         name: "KubernetesVolumeNearlyFull",
-        needs: &[Component::NodeAgent],
-        expr: Expr::Fixed(VOLUME_NEARLY_FULL),
+        needs: &[],
+        expr: Expr::For(volume_nearly_full_expr),
         for_: "10m",
         severity: "warning",
         summary: "A pod's volume is over 90% full",
@@ -171,6 +171,13 @@ fn watched_for_down(c: Component) -> bool {
         Component::Collector | Component::NodeAgent | Component::Tempo | Component::Loki => true,
         Component::Prometheus | Component::Grafana => false,
     }
+}
+
+/// The expression of `KubernetesVolumeNearlyFull`, where the kubelet's stats
+/// reach Prometheus (`Capabilities::kubelet_stats`).
+fn volume_nearly_full_expr(stack: &ValidatedStack, caps: &Capabilities) -> Option<String> {
+    caps.kubelet_stats(stack)
+        .then(|| VOLUME_NEARLY_FULL.to_string())
 }
 
 /// The expression of `ScrapeTargetDown`: a target of the annotation discovery

@@ -106,6 +106,15 @@ impl Capabilities {
         stack.enabled(c) && (c != Component::NodeAgent || self.cluster_roles.is_some())
     }
 
+    /// Whether the kubelet's stats reach Prometheus: the node agent runs, with
+    /// `kubeletMetrics` on, and Prometheus runs to keep them (as
+    /// `render::node_agent::sends_metrics` decides for the agent's pipeline).
+    pub fn kubelet_stats(&self, stack: &ValidatedStack) -> bool {
+        self.runs(stack, Component::NodeAgent)
+            && stack.spec.node_agent.kubelet_metrics.enabled
+            && stack.enabled(Component::Prometheus)
+    }
+
     /// Parses `1.20` (or `v1.20`, or `1.20.2`) into what that server serves.
     pub fn for_kube_version(version: &str) -> Result<Self, String> {
         let v = version.trim().trim_start_matches('v');
