@@ -729,6 +729,13 @@ fn required(name: &str) -> &'static [&'static str] {
             "k8s_volume_available_bytes",
             "k8s_volume_capacity_bytes",
         ],
+        "kubernetes-pod-logs" => &[
+            "count_over_time",
+            "by (k8s_namespace_name, k8s_pod_name)",
+            "by (k8s_node_name)",
+            "k8s_container_name=~\"$container\"",
+            "detected_level=~\"error",
+        ],
         "logs-overview" => &[
             "count_over_time",
             "by (service_name)",
@@ -774,10 +781,11 @@ fn dashboards_show_their_signals() {
     assert!(panel_on(service, "nodeGraph", "tempo"));
     assert!(panel_on(service, "logs", "loki"));
     assert!(panel_on(&all["logs-overview"], "logs", "loki"));
+    assert!(panel_on(&all["kubernetes-pod-logs"], "logs", "loki"));
     for (name, dash) in &all {
         let text = dash["panels"].to_string();
         assert!(
-            text.contains("$__rate_interval") || *name == "logs-overview",
+            text.contains("$__rate_interval") || !text.contains("sextant-prometheus"),
             "{name}: no $__rate_interval"
         );
     }

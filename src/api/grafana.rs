@@ -125,16 +125,19 @@ pub enum BuiltinDashboard {
     /// CPU, memory, network and volumes of a namespace's pods and containers,
     /// from the node agent's kubelet stats.
     KubernetesNamespace,
+    /// Every pod's stdout and stderr by namespace, pod, container and node.
+    KubernetesPodLogs,
 }
 
 impl BuiltinDashboard {
     /// Every built-in dashboard, in a stable order.
-    pub const ALL: [BuiltinDashboard; 5] = [
+    pub const ALL: [BuiltinDashboard; 6] = [
         Self::StackHealth,
         Self::ServiceOverview,
         Self::AgentFleet,
         Self::LogsOverview,
         Self::KubernetesNamespace,
+        Self::KubernetesPodLogs,
     ];
 
     /// The name used in the spec and as the file name.
@@ -145,6 +148,7 @@ impl BuiltinDashboard {
             Self::AgentFleet => "agent-fleet",
             Self::LogsOverview => "logs-overview",
             Self::KubernetesNamespace => "kubernetes-namespace",
+            Self::KubernetesPodLogs => "kubernetes-pod-logs",
         }
     }
 }

@@ -22,6 +22,9 @@ pub fn builtin_json(d: BuiltinDashboard) -> &'static str {
         BuiltinDashboard::KubernetesNamespace => {
             include_str!("../../dashboards/kubernetes-namespace.json")
         }
+        BuiltinDashboard::KubernetesPodLogs => {
+            include_str!("../../dashboards/kubernetes-pod-logs.json")
+        }
     }
 }
 
