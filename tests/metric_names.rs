@@ -283,6 +283,7 @@ fn catalogue_labels_and_names_follow_the_rendered_configs() {
     let yaml = |s: String| -> Value { serde_yaml_ng::from_str(&s).unwrap() };
     let prom = yaml(to_yaml(&prometheus::render(
         &stack,
+        &sextant::model::Capabilities::current(),
         sextant::build::prometheus_discovery(&stack, &sextant::model::Capabilities::current())
             .as_ref(),
         &[],

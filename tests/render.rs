@@ -769,3 +769,40 @@ fn loki_indexes_the_node_both_collectors_attach() {
         }
     }
 }
+
+/// Where the operator may not run the node agent (no cluster-wide collection),
+/// Prometheus gets no job for it, and the alert rules wait for none of its pods.
+#[test]
+fn an_agent_that_is_not_run_is_not_scraped() {
+    let (_, stack) = common::samples()
+        .into_iter()
+        .find(|(n, _)| n == "minimal")
+        .unwrap();
+    let valid = validate(&stack, &Dereferenced::offline()).unwrap();
+    let jobs = |caps: &Capabilities| -> Vec<String> {
+        let objects = build(&valid, caps).to_values();
+        let prom: Value = serde_yaml_ng::from_str(
+            find(&objects, "ConfigMap", "minimal-prometheus-config")["data"]["prometheus.yml"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        prom["scrape_configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["job_name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let cluster = jobs(&Capabilities::current());
+    assert!(cluster.contains(&"node-agent".to_string()), "{cluster:?}");
+    let namespaced = jobs(&Capabilities::current().with_cluster_roles(None));
+    assert!(
+        !namespaced.contains(&"node-agent".to_string()),
+        "{namespaced:?}"
+    );
+    assert!(
+        namespaced.contains(&"collector".to_string()),
+        "{namespaced:?}"
+    );
+}

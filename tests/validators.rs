@@ -24,6 +24,7 @@ fn promtool_accepts_prometheus_config() {
             &path,
             to_yaml(&prometheus::render(
                 &valid,
+                &sextant::model::Capabilities::current(),
                 sextant::build::prometheus_discovery(
                     &valid,
                     &sextant::model::Capabilities::current(),
@@ -207,6 +208,7 @@ fn promtool_accepts_translated_monitors() {
         }
         let config = to_yaml(&prometheus::render(
             &valid,
+            &Capabilities::current(),
             sextant::build::prometheus_discovery(&valid, &Capabilities::current()).as_ref(),
             &translation.jobs,
         ));

@@ -719,7 +719,14 @@ async fn can(
 
 /// Grants the operator does not call in this test, each with the reason it is granted.
 async fn allowed(cluster: &Cluster) -> Vec<Allowed> {
-    let mut out = Vec::new();
+    let mut out = vec![Allowed {
+        group: "observability.sextant.dev",
+        resource: "observabilitystacks",
+        verb: "get",
+        reason: "called only when a finalizer patch finds the cached stack out of date \
+                 (HTTP 422, controller/finalizer.rs), which a healthy run does not meet"
+            .into(),
+    }];
     for verb in ["get", "list", "watch"] {
         out.push(Allowed {
             group: "",

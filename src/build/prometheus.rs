@@ -100,6 +100,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
             "prometheus.yml".into(),
             to_yaml(&prometheus::render(
                 stack,
+                caps,
                 discovery(stack, caps).as_ref(),
                 &jobs,
             )),

@@ -72,15 +72,28 @@ async fn add(
     stack: &ObservabilityStack,
     finalizer: &str,
 ) -> Result<ObservabilityStack, Error> {
-    let patch = if stack.finalizers().is_empty() {
+    if let Some(patched) = json_patch_stack(ctx, stack, add_patch(stack, finalizer)).await? {
+        return Ok(patched);
+    }
+    // The stack as cached is older than the server's: decide again on a fresh read.
+    let current = read_stack(ctx, stack).await?;
+    if has(&current, finalizer) {
+        return Ok(current);
+    }
+    json_patch_stack(ctx, &current, add_patch(&current, finalizer))
+        .await?
+        .ok_or_else(|| stale(&current))
+}
+
+fn add_patch(stack: &ObservabilityStack, finalizer: &str) -> serde_json::Value {
+    if stack.finalizers().is_empty() {
         json!([
             {"op": "test", "path": "/metadata/finalizers", "value": null},
             {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]},
         ])
     } else {
         json!([{"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}])
-    };
-    json_patch_stack(ctx, stack, patch).await
+    }
 }
 
 async fn remove(
@@ -88,45 +101,91 @@ async fn remove(
     stack: &ObservabilityStack,
     finalizer: &str,
 ) -> Result<ObservabilityStack, Error> {
+    if let Some(patched) = json_patch_stack(ctx, stack, remove_patch(stack, finalizer)).await? {
+        return Ok(patched);
+    }
+    let current = read_stack(ctx, stack).await?;
+    if !has(&current, finalizer) {
+        return Ok(current);
+    }
+    json_patch_stack(ctx, &current, remove_patch(&current, finalizer))
+        .await?
+        .ok_or_else(|| stale(&current))
+}
+
+fn remove_patch(stack: &ObservabilityStack, finalizer: &str) -> serde_json::Value {
     let index = stack
         .finalizers()
         .iter()
         .position(|f| f == finalizer)
         .unwrap_or(0);
-    let patch = json!([
+    json!([
         {"op": "test", "path": format!("/metadata/finalizers/{index}"), "value": finalizer},
         {"op": "remove", "path": format!("/metadata/finalizers/{index}")},
-    ]);
-    json_patch_stack(ctx, stack, patch).await
+    ])
 }
 
-/// Sends a JSON patch (of the finalizers) to the stack; returns the patched stack.
+/// Reads the stack from the API server, past the controller's cache.
+async fn read_stack(
+    ctx: &Context,
+    stack: &ObservabilityStack,
+) -> Result<ObservabilityStack, Error> {
+    api(ctx, stack).get(&stack.name_any()).await.api(
+        Verb::Get,
+        "ObservabilityStack",
+        stack.name_any(),
+    )
+}
+
+/// The error of a finalizer patch whose `test` failed even on a fresh read (the
+/// stack changed in between): retried as `Busy` (`error::retry_class`).
+fn stale(stack: &ObservabilityStack) -> Error {
+    let status = kube::core::Status::failure(
+        "the finalizers changed while they were being patched",
+        "Invalid",
+    )
+    .with_code(422);
+    Error::Api {
+        verb: Verb::PatchFinalizers,
+        kind: "ObservabilityStack",
+        name: stack.name_any(),
+        source: kube::Error::Api(status.boxed()),
+    }
+}
+
+/// Sends a JSON patch (of the finalizers) to the stack; returns the patched
+/// stack, or `None` when a `test` of the patch failed (HTTP 422): the stack as
+/// cached is older than the server's, e.g. while a watch has not caught up
+/// after an API server restart (seen in e2e `faults.rs`).
 async fn json_patch_stack(
     ctx: &Context,
     stack: &ObservabilityStack,
     patch: serde_json::Value,
-) -> Result<ObservabilityStack, Error> {
+) -> Result<Option<ObservabilityStack>, Error> {
     let patch: json_patch::Patch =
         serde_json::from_value(patch).map_err(|source| Error::Serialize {
             kind: "ObservabilityStack",
             name: stack.name_any(),
             source,
         })?;
-    let patched = api(ctx, stack)
+    let patched = match api(ctx, stack)
         .patch(
             &stack.name_any(),
             &PatchParams::default(),
             &Patch::Json::<()>(patch),
         )
         .await
-        .api(
+    {
+        Err(kube::Error::Api(status)) if status.code == 422 => return Ok(None),
+        other => other.api(
             Verb::PatchFinalizers,
             "ObservabilityStack",
             stack.name_any(),
-        )?;
+        )?,
+    };
     ctx.metrics
         .write("ObservabilityStack", Verb::Patch.as_str());
-    Ok(patched)
+    Ok(Some(patched))
 }
 
 /// On deletion: deletes the stack's cluster-scoped children (while it holds the

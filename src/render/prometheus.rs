@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::api::RuleGroup;
+use crate::model::Capabilities;
 use crate::model::Component;
 use crate::model::ValidatedStack;
 use crate::model::ports;
@@ -239,11 +240,14 @@ pub const PODS_JOB: &str = "kubernetes-pods";
 /// The job of annotated Services' endpoints.
 pub const SERVICES_JOB: &str = "kubernetes-services";
 
-/// Renders `prometheus.yml`; with `discovery`, also the jobs of the cluster's
-/// annotated pods and Services; then the jobs translated from the monitors the
-/// stack selects (`crate::render::monitors`).
+/// Renders `prometheus.yml`: a job per component that runs here
+/// (`Capabilities::runs`: no node-agent job where the agent is not run); with
+/// `discovery`, also the jobs of the cluster's annotated pods and Services; then
+/// the jobs translated from the monitors the stack selects
+/// (`crate::render::monitors`).
 pub fn render(
     stack: &ValidatedStack,
+    caps: &Capabilities,
     discovery: Option<&Discovery>,
     monitor_jobs: &[ScrapeConfig],
 ) -> Config {
@@ -259,7 +263,7 @@ pub fn render(
     }];
     for component in Component::ALL {
         if let Some(port) = component.scrape_port()
-            && stack.enabled(component)
+            && caps.runs(stack, component)
         {
             scrape_configs.push(pod_job(stack, component, port));
         }

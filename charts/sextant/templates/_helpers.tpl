@@ -75,11 +75,12 @@ the calls that need it (src/controller/); e2e/tests/helm.rs checks the list agai
 the API server's audit log of the operator's ServiceAccount.
 */}}
 {{- define "sextant.rules" -}}
-# The stacks: the controller's list+watch; the finalizer of deletionPolicy Delete is
-# added and removed with a JSON patch (finalizer.rs).
+# The stacks: the controller's list+watch; the finalizers are added and removed
+# with a JSON patch, and a stack read afresh (get) when that patch finds the cached
+# stack out of date (finalizer.rs).
 - apiGroups: ["observability.sextant.dev"]
   resources: ["observabilitystacks"]
-  verbs: ["list", "watch", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
 # Status conditions, components and endpoints: server-side apply (reconcile.rs).
 - apiGroups: ["observability.sextant.dev"]
   resources: ["observabilitystacks/status"]
