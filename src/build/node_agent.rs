@@ -49,7 +49,7 @@ pub fn state_host_dir(stack: &ValidatedStack) -> String {
 }
 
 pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
-    if caps.cluster_roles.is_none() {
+    if !caps.runs(stack, C) {
         return Resources::default();
     }
     let resolved = stack.component(C);

@@ -31,6 +31,7 @@ use serde_json::{Map, Value};
 pub use crate::model::monitors::{Monitor, MonitorKind, Referenced};
 use crate::render::prometheus::{
     Authorization, BasicAuth, KubernetesSd, Limits, Namespaces, Relabel, ScrapeConfig, TlsConfig,
+    copy, keep_or_drop, set,
 };
 
 /// A Secret or ConfigMap key a monitor references.
@@ -1297,33 +1298,8 @@ fn params(p: &Obj) -> Result<BTreeMap<String, Vec<String>>, Problem> {
     Ok(out)
 }
 
-/// `replace` of one label into another.
-fn copy(source: &str, target: &str) -> Relabel {
-    Relabel {
-        source_labels: vec![source.into()],
-        target_label: Some(target.into()),
-        action: "replace".into(),
-        ..Relabel::default()
-    }
-}
-
-/// `replace` setting a label to a fixed value.
-fn set(target: &str, value: &str) -> Relabel {
-    Relabel {
-        target_label: Some(target.into()),
-        replacement: Some(value.into()),
-        action: "replace".into(),
-        ..Relabel::default()
-    }
-}
-
 fn keep(source: &str, regex: &str) -> Relabel {
-    Relabel {
-        source_labels: vec![source.into()],
-        regex: Some(regex.into()),
-        action: "keep".into(),
-        ..Relabel::default()
-    }
+    keep_or_drop("keep", source, regex)
 }
 
 /// promcfg.go `generateRunningFilter`.

@@ -303,14 +303,6 @@ pub fn render(
 /// A job scraping the pods of one component on its named port, found through the
 /// Kubernetes API in the stack's namespace only.
 fn pod_job(stack: &ValidatedStack, component: Component, port_name: &str) -> ScrapeConfig {
-    let relabel = |source: &str, target: &str| Relabel {
-        source_labels: vec![source.into()],
-        regex: None,
-        target_label: Some(target.into()),
-        replacement: None,
-        action: "replace".into(),
-        ..Relabel::default()
-    };
     ScrapeConfig {
         job_name: component.name().into(),
         kubernetes_sd_configs: vec![KubernetesSd {
@@ -328,31 +320,21 @@ fn pod_job(stack: &ValidatedStack, component: Component, port_name: &str) -> Scr
             }],
         }],
         relabel_configs: vec![
-            Relabel {
-                source_labels: vec!["__meta_kubernetes_pod_container_port_name".into()],
-                regex: Some(port_name.into()),
-                target_label: None,
-                replacement: None,
-                action: "keep".into(),
-                ..Relabel::default()
-            },
-            relabel("__meta_kubernetes_namespace", "namespace"),
-            relabel("__meta_kubernetes_pod_name", "pod"),
-            Relabel {
-                source_labels: vec![],
-                regex: None,
-                target_label: Some("component".into()),
-                replacement: Some(component.name().into()),
-                action: "replace".into(),
-                ..Relabel::default()
-            },
+            keep_or_drop(
+                "keep",
+                "__meta_kubernetes_pod_container_port_name",
+                port_name,
+            ),
+            copy("__meta_kubernetes_namespace", "namespace"),
+            copy("__meta_kubernetes_pod_name", "pod"),
+            set("component", component.name()),
         ],
         ..ScrapeConfig::default()
     }
 }
 
 /// `replace` of one label into another.
-fn copy(source: &str, target: &str) -> Relabel {
+pub(crate) fn copy(source: &str, target: &str) -> Relabel {
     Relabel {
         source_labels: vec![source.into()],
         target_label: Some(target.into()),
@@ -373,11 +355,21 @@ fn rewrite(sources: &[&str], regex: &str, replacement: &str, target: &str) -> Re
     }
 }
 
-fn keep_or_drop(action: &str, source: &str, regex: &str) -> Relabel {
+pub(crate) fn keep_or_drop(action: &str, source: &str, regex: &str) -> Relabel {
     Relabel {
         source_labels: vec![source.into()],
         regex: Some(regex.into()),
         action: action.into(),
+        ..Relabel::default()
+    }
+}
+
+/// `replace` setting a label to a fixed value.
+pub(crate) fn set(target: &str, value: &str) -> Relabel {
+    Relabel {
+        target_label: Some(target.into()),
+        replacement: Some(value.into()),
+        action: "replace".into(),
         ..Relabel::default()
     }
 }
