@@ -54,23 +54,39 @@ def rbac(docs):
                     r["verbs"] == ["bind"]
                     and r["resources"] == ["clusterroles"]
                     and r.get("resourceNames")
-                    and all(n.endswith(("-node-agent", "-k8s-metadata", "-prometheus-discovery")) for n in r["resourceNames"]),
+                    and all(n.endswith(COLLECTION_ROLES) for n in r["resourceNames"]),
                     f"{name} rule {i} grants bind beyond the cluster-collection roles: {r}",
                 )
 
 
+# The suffixes of the roles the operator binds per stack (docs/node-agent.md,
+# docs/scrape-discovery.md, docs/cluster-collector.md).
+COLLECTION_ROLES = ("-node-agent", "-k8s-metadata", "-prometheus-discovery", "-cluster-collector",
+                    "-cluster-collector-lease")
+
+
 def cluster_collection(docs, sa, release_ns):
-    """The cluster-collection roles: the agent's, the metadata and the discovery
-    role are bound to nobody by the chart; the operator's binding role binds
-    exactly those three."""
+    """The cluster-collection roles: the agent's, the metadata, the discovery,
+    the cluster collector's and its Lease role are bound to nobody by the chart;
+    the operator's binding role binds exactly those five."""
     crs = {d["metadata"]["name"]: d for d in by_kind(docs, "ClusterRole")}
     agent = [n for n in crs if n.endswith("-node-agent")]
     meta = [n for n in crs if n.endswith("-k8s-metadata")]
     disc = [n for n in crs if n.endswith("-prometheus-discovery")]
+    cluster = [n for n in crs if n.endswith("-cluster-collector")]
+    lease = [n for n in crs if n.endswith("-cluster-collector-lease")]
     binder = [n for n in crs if n.endswith("-cluster-bindings")]
-    check(len(agent) == len(meta) == len(disc) == len(binder) == 1, f"cluster-collection ClusterRoles: {sorted(crs)}")
-    if not (agent and meta and disc and binder):
+    check(len(agent) == len(meta) == len(disc) == len(cluster) == len(lease) == len(binder) == 1,
+          f"cluster-collection ClusterRoles: {sorted(crs)}")
+    if not (agent and meta and disc and cluster and lease and binder):
         return
+    # The cluster collector reads, never writes, and its Lease role is about
+    # leases only (bound per namespace by the operator).
+    check(all(set(r["verbs"]) <= {"get", "list", "watch"} for r in crs[cluster[0]]["rules"]),
+          f"the cluster collector's role only reads: {crs[cluster[0]]['rules']}")
+    check(crs[lease[0]]["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                                      "verbs": ["get", "create", "update"]}],
+          f"the Lease role: {crs[lease[0]]['rules']}")
     check(crs[agent[0]]["rules"] == [{"apiGroups": [""], "resources": ["nodes/stats"], "verbs": ["get"]}],
           f"the node agent's role: {crs[agent[0]]['rules']}")
     check(crs[meta[0]]["rules"] == [{"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list", "watch"]}],
@@ -80,14 +96,14 @@ def cluster_collection(docs, sa, release_ns):
         {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
     ], f"the discovery role: {crs[disc[0]]['rules']}")
     bind = [r for r in crs[binder[0]]["rules"] if "bind" in r["verbs"]]
-    check(len(bind) == 1 and sorted(bind[0]["resourceNames"]) == sorted(agent + meta + disc),
-          f"the operator binds exactly the three roles: {bind}")
-    bound = {b["roleRef"]["name"] for b in by_kind(docs, "ClusterRoleBinding")}
-    check(not (bound & set(agent + meta + disc)), "the chart binds the collection roles to nobody")
+    collection = agent + meta + disc + cluster + lease
+    check(len(bind) == 1 and sorted(bind[0]["resourceNames"]) == sorted(collection),
+          f"the operator binds exactly the five roles: {bind}")
+    bound = {b["roleRef"]["name"] for b in by_kind(docs, "ClusterRoleBinding") + by_kind(docs, "RoleBinding")}
+    check(not (bound & set(collection)), "the chart binds the collection roles to nobody")
     # The operator's own role reads the prometheus-operator monitors (list, watch
     # only) and lists Namespaces for their namespace selector.
-    own = [d for n, d in crs.items() if d is not None and not n.endswith(
-        ("-node-agent", "-k8s-metadata", "-prometheus-discovery", "-cluster-bindings"))]
+    own = [d for n, d in crs.items() if d is not None and not n.endswith(COLLECTION_ROLES + ("-cluster-bindings",))]
     rules = [r for d in own for r in d["rules"]]
     check({"apiGroups": ["monitoring.coreos.com"], "resources": ["servicemonitors", "podmonitors"],
            "verbs": ["list", "watch"]} in rules, f"the operator reads the monitors: {rules}")
@@ -153,8 +169,9 @@ def main():
     sa = one(docs, "ServiceAccount")
     service = one(docs, "Service")
     if mode in ("default", "servicemonitor"):
-        # The operator's own role, plus the three of cluster-wide collection.
-        check(len(by_kind(docs, "ClusterRole")) == 5, "default mode renders five ClusterRoles")
+        # The operator's own role, the five of cluster-wide collection and the
+        # role that binds them.
+        check(len(by_kind(docs, "ClusterRole")) == 7, "default mode renders seven ClusterRoles")
         check(len(by_kind(docs, "ClusterRoleBinding")) == 2, "default mode renders two ClusterRoleBindings")
         cluster_collection(docs, sa, release_ns)
         check([a for a in args if a.startswith("--cluster-role-prefix=")], "the operator is told the roles' prefix")

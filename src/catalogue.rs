@@ -49,19 +49,40 @@ pub enum Program {
     /// The kubelet's summary API as the node agent's `kubeletstats` receiver
     /// reports it, over OTLP through the stack's collector.
     Kubelet,
+    /// The same collector image as the cluster collector: its own telemetry,
+    /// scraped as its own job.
+    ClusterCollector,
+    /// The API server's objects as the cluster collector's `k8s_cluster`
+    /// receiver reports them, over OTLP through the stack's collector.
+    KubernetesState,
 }
 
 impl Program {
+    /// Every program.
+    pub const ALL: [Program; 10] = [
+        Self::Collector,
+        Self::NodeAgent,
+        Self::ClusterCollector,
+        Self::Prometheus,
+        Self::Tempo,
+        Self::Loki,
+        Self::Grafana,
+        Self::OtlpApplication,
+        Self::Kubelet,
+        Self::KubernetesState,
+    ];
+
     /// The scrape job of the program's own metrics (`job_name` in `prometheus.yml`).
     pub fn job(self) -> Option<&'static str> {
         match self {
             Self::Collector => Some("collector"),
             Self::NodeAgent => Some("node-agent"),
+            Self::ClusterCollector => Some("cluster-collector"),
             Self::Prometheus => Some("prometheus"),
             Self::Tempo => Some("tempo"),
             Self::Loki => Some("loki"),
             Self::Grafana => Some("grafana"),
-            Self::OtlpApplication | Self::Kubelet => None,
+            Self::OtlpApplication | Self::Kubelet | Self::KubernetesState => None,
         }
     }
 }
@@ -120,6 +141,7 @@ pub const OTLP_LABELS: &[&str] = &[
     "k8s_daemonset_name",
     "k8s_job_name",
     "k8s_volume_name",
+    "k8s_container_status_last_terminated_reason",
     "service_instance_id",
     "service_name",
     "service_namespace",
@@ -220,6 +242,7 @@ const TEMPO_DSKIT: &str =
 const LOKI_PUSH: &str =
     "grafana/loki pkg/loghttp/push/push.go @ v3.7.6 (nearest readable tag to 3.7.8)";
 const LOKI_DSKIT: &str = "grafana/loki vendor/github.com/grafana/dskit/server/metrics.go @ v3.7.6 (nearest readable tag to 3.7.8)";
+const K8SCLUSTER: &str = "open-telemetry/opentelemetry-collector-contrib receiver/k8sclusterreceiver/metadata.yaml, README.md and internal/metadata/generated_config.go (stored copies 7f80b7b6, 0f73d30f and 6f45bc00, not verified at v0.159.0; names as Prometheus v3.5.3 translates them)";
 const KUBELETSTATS: &str = "open-telemetry/opentelemetry-collector-contrib receiver/kubeletstatsreceiver/metadata.yaml and internal/kubelet/resource.go (stored copies 52a2d83a and 355081bf, not verified at v0.159.0; names as Prometheus v3.5.3 translates them)";
 const GENAI: &str = "open-telemetry/semantic-conventions docs/gen-ai/gen-ai-metrics.md (names as Prometheus v3.5.3 translates them)";
 
@@ -286,7 +309,7 @@ const fn family(
 }
 
 use Kind::{Counter, Gauge, Histogram};
-use Program::{Grafana, Kubelet, Loki, OtlpApplication, Prometheus, Tempo};
+use Program::{Grafana, Kubelet, KubernetesState, Loki, OtlpApplication, Prometheus, Tempo};
 
 /// The catalogue.
 #[rustfmt::skip]
@@ -383,6 +406,28 @@ pub static FAMILIES: &[Family] = &[
     family(Kubelet, "k8s_pod_network_io_bytes_total", Counter, &["interface", "direction"], Via::Otlp, KUBELETSTATS),
     family(Kubelet, "container_cpu_usage", Gauge, &[], Via::Otlp, KUBELETSTATS),
     family(Kubelet, "container_memory_working_set_bytes", Gauge, &[], Via::Otlp, KUBELETSTATS),
+    // --- The cluster's state from the cluster collector's `k8s_cluster`
+    // receiver, over OTLP: container series carry the resource attributes
+    // `k8s.namespace.name`, `k8s.pod.name`, `k8s.node.name`, `k8s.container.name`
+    // and (turned on by `crate::render::cluster_collector`)
+    // `k8s.container.status.last_terminated_reason`, all promoted. Gauges;
+    // `k8s.container.restarts` (unit `{restart}`) too, so no `_total`. ---
+    family(KubernetesState, "k8s_container_restarts", Gauge, &[], Via::Otlp, K8SCLUSTER),
+    family(KubernetesState, "k8s_container_ready", Gauge, &[], Via::Otlp, K8SCLUSTER),
+    family(KubernetesState, "k8s_container_cpu_request", Gauge, &[], Via::Otlp, K8SCLUSTER),
+    family(KubernetesState, "k8s_container_cpu_limit", Gauge, &[], Via::Otlp, K8SCLUSTER),
+    family(KubernetesState, "k8s_container_memory_request_bytes", Gauge, &[], Via::Otlp, K8SCLUSTER),
+    family(KubernetesState, "k8s_container_memory_limit_bytes", Gauge, &[], Via::Otlp, K8SCLUSTER),
+    // 1 Pending, 2 Running, 3 Succeeded, 4 Failed, 5 Unknown.
+    family(KubernetesState, "k8s_pod_phase", Gauge, &[], Via::Otlp, K8SCLUSTER),
+    // `node_conditions_to_report: [Ready, ...]`: 1 true, 0 false, -1 unknown.
+    family(KubernetesState, "k8s_node_condition_ready", Gauge, &[], Via::Otlp, K8SCLUSTER),
+    family(KubernetesState, "k8s_deployment_desired", Gauge, &[], Via::Otlp, K8SCLUSTER),
+    family(KubernetesState, "k8s_deployment_available", Gauge, &[], Via::Otlp, K8SCLUSTER),
+    family(KubernetesState, "k8s_statefulset_desired_pods", Gauge, &[], Via::Otlp, K8SCLUSTER),
+    family(KubernetesState, "k8s_statefulset_ready_pods", Gauge, &[], Via::Otlp, K8SCLUSTER),
+    family(KubernetesState, "k8s_daemonset_desired_scheduled_nodes", Gauge, &[], Via::Otlp, K8SCLUSTER),
+    family(KubernetesState, "k8s_daemonset_ready_nodes", Gauge, &[], Via::Otlp, K8SCLUSTER),
     // --- Application metrics over OTLP ---
     family(OtlpApplication, "gen_ai_client_token_usage", Histogram, GENAI_LABELS, Via::Otlp, GENAI),
     family(OtlpApplication, "gen_ai_client_operation_duration_seconds", Histogram, GENAI_DURATION_LABELS, Via::Otlp, GENAI),

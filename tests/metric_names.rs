@@ -175,8 +175,9 @@ fn every_shipped_query_names_series_a_pinned_program_produces() {
     }
 }
 
-/// The programs the shipped queries read from: all five, OTLP applications and
-/// the kubelet's stats from the node agent.
+/// The programs the shipped queries read from: all five, OTLP applications,
+/// the kubelet's stats from the node agent and the cluster's state from the
+/// cluster collector.
 #[test]
 fn shipped_queries_cover_every_pinned_program() {
     let selected: BTreeSet<String> = checked()
@@ -188,7 +189,7 @@ fn shipped_queries_cover_every_pinned_program() {
         .filter_map(|s| catalogue::family_of(s))
         .map(|f| f.program)
         .collect();
-    assert_eq!(programs.len(), 7, "{programs:?}");
+    assert_eq!(programs.len(), 8, "{programs:?}");
 }
 
 fn problems_of(r: Report) -> String {
@@ -328,15 +329,7 @@ fn catalogue_labels_and_names_follow_the_rendered_configs() {
         assert_eq!(labels, set(expected), "job {name}");
         jobs.insert(name);
     }
-    let programs = [
-        Program::Collector,
-        Program::NodeAgent,
-        Program::Prometheus,
-        Program::Tempo,
-        Program::Loki,
-        Program::Grafana,
-    ];
-    let catalogue_jobs: BTreeSet<String> = programs
+    let catalogue_jobs: BTreeSet<String> = Program::ALL
         .iter()
         .filter_map(|p| p.job())
         .map(String::from)

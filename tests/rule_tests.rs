@@ -144,6 +144,32 @@ fn cases(max_replicas: usize) -> Vec<Case> {
             series("k8s_volume_capacity_bytes", &l, "100x60"),
         ]
     };
+    // One container as the cluster collector's k8s_cluster receiver reports
+    // it, with the reason it last stopped.
+    let container = |reason: &str, restarts: &str| {
+        series(
+            "k8s_container_restarts",
+            &[
+                ("k8s_namespace_name", "team-a"),
+                ("k8s_pod_name", "api-7d9f-x2"),
+                ("k8s_container_name", "api"),
+                ("k8s_container_status_last_terminated_reason", reason),
+            ],
+            restarts,
+        )
+    };
+    let container_alert = labels(&[
+        ("k8s_namespace_name", "team-a"),
+        ("k8s_pod_name", "api-7d9f-x2"),
+        ("k8s_container_name", "api"),
+    ]);
+    let node = |ready: &str| {
+        vec![series(
+            "k8s_node_condition_ready",
+            &[("k8s_node_name", "node-2")],
+            ready,
+        )]
+    };
     // A target of the annotation discovery: the scrape labels but `component`.
     let discovered = |values: &str| {
         let mut s = series(
@@ -216,6 +242,7 @@ fn cases(max_replicas: usize) -> Vec<Case> {
                 loki_down.clone(),
                 collector_up(0, "1x60"),
                 series("up", &[("job", "node-agent")], "1x60"),
+                series("up", &[("job", "cluster-collector")], "1x60"),
             ],
             healthy: vec![
                 Series {
@@ -225,6 +252,7 @@ fn cases(max_replicas: usize) -> Vec<Case> {
                 series("up", &[("job", "tempo")], "1x60"),
                 collector_up(0, "1x60"),
                 series("up", &[("job", "node-agent")], "1x60"),
+                series("up", &[("job", "cluster-collector")], "1x60"),
             ],
         },
         Case {
@@ -278,6 +306,39 @@ fn cases(max_replicas: usize) -> Vec<Case> {
             healthy: volume("50x60"),
         },
         Case {
+            rule: "KubernetesPodCrashLooping",
+            // A restart a minute; a container that restarted 4 times long ago
+            // and runs since is not looping.
+            firing: vec![container("Error", "0+1x60")],
+            alerts: vec![container_alert.clone()],
+            healthy: vec![container("Error", "4x60")],
+        },
+        Case {
+            rule: "KubernetesContainerOomKilled",
+            firing: vec![container("OOMKilled", "0+1x60")],
+            alerts: vec![container_alert.clone()],
+            // Restarting, but not for memory; OOM-killed once, long ago.
+            healthy: vec![
+                container("Error", "0+1x60"),
+                series(
+                    "k8s_container_restarts",
+                    &[
+                        ("k8s_namespace_name", "team-a"),
+                        ("k8s_pod_name", "worker-0"),
+                        ("k8s_container_name", "worker"),
+                        ("k8s_container_status_last_terminated_reason", "OOMKilled"),
+                    ],
+                    "1x60",
+                ),
+            ],
+        },
+        Case {
+            rule: "KubernetesNodeNotReady",
+            firing: node("0x60"),
+            alerts: vec![labels(&[("k8s_node_name", "node-2")])],
+            healthy: node("1x60"),
+        },
+        Case {
             rule: "ScrapeTargetDown",
             // A discovered target (no `component`) does not answer; a stack
             // component that does not answer is StackComponentDown's, not this.
@@ -320,9 +381,20 @@ fn alert(rule: &AlertRule, labels: &[(String, String)]) -> Value {
     json!({ "exp_labels": l })
 }
 
+/// Minutes before a rule's expression can be true at all: the window of the
+/// rules that compare a value with the same series `offset` that long ago.
+fn warmup(rule: &str) -> u64 {
+    match rule {
+        "KubernetesPodCrashLooping" => 15,
+        "KubernetesContainerOomKilled" => 10,
+        _ => 0,
+    }
+}
+
 /// The promtool test groups of one case.
 fn test_groups(rule: &AlertRule, case: &Case) -> Vec<Value> {
     let hold = minutes(rule.for_.as_deref().expect("built-in rules have a for"));
+    let hold = hold + warmup(&rule.alert);
     let fire_at = format!("{}m", hold + 5);
     let expected: Vec<Value> = case.alerts.iter().map(|l| alert(rule, l)).collect();
     vec![
@@ -500,6 +572,27 @@ fn rules_follow_what_the_stack_runs_and_discovers() {
     )
     .unwrap();
     assert!(expr(&no_stats, &cluster, "KubernetesVolumeNearlyFull").is_none());
+
+    // The cluster's state: only where the cluster collector runs and reports it.
+    let state_rules = [
+        "KubernetesPodCrashLooping",
+        "KubernetesContainerOomKilled",
+        "KubernetesNodeNotReady",
+    ];
+    let no_state = sextant::validate::validate(
+        &common::with_spec("clusterCollector: {state: {enabled: false}}"),
+        &sextant::validate::Dereferenced::offline(),
+    )
+    .unwrap();
+    for rule in state_rules {
+        assert!(expr(&full, &cluster, rule).is_some(), "{rule}");
+        assert!(expr(&full, &namespaced, rule).is_none(), "{rule}");
+        assert!(expr(&no_state, &cluster, rule).is_none(), "{rule}");
+    }
+    let down = expr(&full, &cluster, "StackComponentDown").unwrap();
+    assert!(down.contains(r#"up{job="cluster-collector"}"#), "{down}");
+    let down = expr(&full, &namespaced, "StackComponentDown").unwrap();
+    assert!(!down.contains("cluster-collector"), "{down}");
 
     assert!(expr(&full, &cluster, "ScrapeTargetDown").is_some());
     let quiet = sextant::validate::validate(

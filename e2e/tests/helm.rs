@@ -336,10 +336,11 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     )
     .await;
 
-    //    c. Pruning: without Prometheus, Grafana and the node agent, their
-    //       StatefulSet, Deployments, DaemonSet, Role, RoleBinding, generated admin
-    //       Secret and the agent's and Prometheus's ClusterRoleBindings are
-    //       deleted; the metadata binding is kept for the collector alone.
+    //    c. Pruning: without Prometheus, Grafana, the node agent and the cluster
+    //       collector, their StatefulSet, Deployments, DaemonSet, Role,
+    //       RoleBindings, generated admin Secret and the agent's, the cluster
+    //       collector's and Prometheus's ClusterRoleBindings are deleted; the
+    //       metadata binding is kept for the collector alone.
     merge_patch(
         &ns,
         "minimal",
@@ -347,6 +348,7 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
             "prometheus": {"enabled": false},
             "grafana": {"enabled": false},
             "nodeAgent": {"enabled": false},
+            "clusterCollector": {"enabled": false},
         }}),
     )
     .await
@@ -364,6 +366,27 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
         &format!("sextant:{}:minimal:node-agent", ns.name()),
         CHANGE_TIMEOUT,
         "the node agent's ClusterRoleBinding pruned",
+    )
+    .await;
+    ns.wait_deleted(
+        &cluster_bindings,
+        &format!("sextant:{}:minimal:cluster-collector", ns.name()),
+        CHANGE_TIMEOUT,
+        "the cluster collector's ClusterRoleBinding pruned",
+    )
+    .await;
+    ns.wait_deleted(
+        &ns.api::<Deployment>(),
+        "minimal-cluster-collector",
+        CHANGE_TIMEOUT,
+        "the cluster collector pruned",
+    )
+    .await;
+    ns.wait_deleted(
+        &ns.api::<RoleBinding>(),
+        "minimal-cluster-collector-lease",
+        CHANGE_TIMEOUT,
+        "the cluster collector's Lease RoleBinding pruned",
     )
     .await;
     ns.wait_deleted(
@@ -436,7 +459,12 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
         Ok(left.is_empty().then_some(()))
     })
     .await;
-    for grant in ["node-agent", "k8s-metadata", "prometheus-discovery"] {
+    for grant in [
+        "node-agent",
+        "k8s-metadata",
+        "prometheus-discovery",
+        "cluster-collector",
+    ] {
         let name = format!("sextant:{}:refs:{grant}", ns.name());
         assert!(
             cluster_bindings.get_opt(&name).await.unwrap().is_none(),
@@ -579,6 +607,11 @@ async fn stack_cluster_roles(cluster: &Cluster, release: &Release, ns: &str, sta
             "prometheus-discovery",
             vec!["prometheus"],
         ),
+        (
+            "cluster-collector",
+            "cluster-collector",
+            vec!["cluster-collector"],
+        ),
     ] {
         let name = format!("sextant:{ns}:{stack}:{grant}");
         let b = bindings.get(&name).await.unwrap();
@@ -596,6 +629,58 @@ async fn stack_cluster_roles(cluster: &Cluster, release: &Release, ns: &str, sta
             .collect();
         assert_eq!(got, want, "{name}");
     }
+
+    // The Lease role, bound in the stack's namespace only.
+    let lease = Api::<RoleBinding>::namespaced(cluster.client().clone(), ns)
+        .get(&format!("{stack}-cluster-collector-lease"))
+        .await
+        .unwrap();
+    assert_eq!(lease.role_ref.kind, "ClusterRole");
+    assert_eq!(
+        lease.role_ref.name,
+        format!("{fullname}-cluster-collector-lease")
+    );
+    let cluster_collector = format!("system:serviceaccount:{ns}:{stack}-cluster-collector");
+    for verb in ["get", "create", "update"] {
+        assert!(
+            can_in(
+                cluster,
+                &cluster_collector,
+                verb,
+                "coordination.k8s.io/leases",
+                Some(ns)
+            )
+            .await,
+            "{verb} leases"
+        );
+        assert!(
+            !can_in(
+                cluster,
+                &cluster_collector,
+                verb,
+                "coordination.k8s.io/leases",
+                Some("default")
+            )
+            .await,
+            "{verb} leases outside the stack's namespace"
+        );
+    }
+    for resource in [
+        "nodes",
+        "pods",
+        "namespaces",
+        "apps/deployments",
+        "apps/replicasets",
+        "batch/jobs",
+        "events.k8s.io/events",
+    ] {
+        assert!(
+            can(cluster, &cluster_collector, "watch", resource, None, None).await,
+            "{resource}"
+        );
+    }
+    assert!(!can(cluster, &cluster_collector, "list", "secrets", None, None).await);
+    assert!(!can(cluster, &cluster_collector, "patch", "pods", None, None).await);
 
     let agent = format!("system:serviceaccount:{ns}:{stack}-node-agent");
     let collector = format!("system:serviceaccount:{ns}:{stack}-collector");
@@ -616,7 +701,13 @@ async fn stack_cluster_roles(cluster: &Cluster, release: &Release, ns: &str, sta
     // The operator may bind these two ClusterRoles and no other, nor escalate.
     let operator = release.service_account_user();
     let rbac = "rbac.authorization.k8s.io/clusterroles";
-    for role in ["node-agent", "k8s-metadata", "prometheus-discovery"] {
+    for role in [
+        "node-agent",
+        "k8s-metadata",
+        "prometheus-discovery",
+        "cluster-collector",
+        "cluster-collector-lease",
+    ] {
         let name = format!("{fullname}-{role}");
         assert!(
             can(cluster, &operator, "bind", rbac, None, Some(&name)).await,
@@ -695,6 +786,29 @@ async fn can(
     subresource: Option<&str>,
     name: Option<&str>,
 ) -> bool {
+    review(cluster, user, verb, resource, subresource, name, None).await
+}
+
+/// Whether the authorizer allows `user` the `verb` on `resource` in `namespace`.
+async fn can_in(
+    cluster: &Cluster,
+    user: &str,
+    verb: &str,
+    resource: &str,
+    namespace: Option<&str>,
+) -> bool {
+    review(cluster, user, verb, resource, None, None, namespace).await
+}
+
+async fn review(
+    cluster: &Cluster,
+    user: &str,
+    verb: &str,
+    resource: &str,
+    subresource: Option<&str>,
+    name: Option<&str>,
+    namespace: Option<&str>,
+) -> bool {
     let (group, resource) = resource.split_once('/').unwrap_or(("", resource));
     let review: SubjectAccessReview = serde_json::from_value(json!({
         "spec": {
@@ -706,6 +820,7 @@ async fn can(
                 "resource": resource,
                 "subresource": subresource,
                 "name": name,
+                "namespace": namespace,
             },
         },
     }))
@@ -838,7 +953,8 @@ async fn namespaced_mode_grants_only_roles_and_brings_a_stack_to_ready() {
         .unwrap();
     let ready = wait_ready(&watched, "minimal").await;
 
-    // No node agent and no binding: the stack says so, and is whole without them.
+    // No node agent, no cluster collector and no binding: the stack says so,
+    // and is whole without them.
     let (status, reason, message) = stack::condition(&ready, "NodeAgentReady").unwrap();
     assert_eq!(
         (status.as_str(), reason.as_str()),
@@ -847,6 +963,21 @@ async fn namespaced_mode_grants_only_roles_and_brings_a_stack_to_ready() {
     );
     let (_, reason, message) = stack::condition(&ready, "CollectorReady").unwrap();
     assert_eq!(reason, "NotGranted", "{message}");
+    let (status, reason, message) = stack::condition(&ready, "ClusterCollectorReady").unwrap();
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "NotGranted"),
+        "{message}"
+    );
+    assert!(
+        watched
+            .api::<Deployment>()
+            .get_opt("minimal-cluster-collector")
+            .await
+            .unwrap()
+            .is_none(),
+        "no cluster collector in namespaced mode"
+    );
     assert!(
         watched
             .api::<DaemonSet>()

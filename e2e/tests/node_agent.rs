@@ -164,6 +164,7 @@ async fn the_agent_runs_on_every_node_and_its_bindings_live_as_long_as_it_does()
 
     //    Its bindings, to the ClusterRoles the operator was told to bind.
     let all = [
+        binding_name(&ns, "cluster-collector"),
         binding_name(&ns, "k8s-metadata"),
         binding_name(&ns, "node-agent"),
         binding_name(&ns, "prometheus-discovery"),
@@ -171,7 +172,7 @@ async fn the_agent_runs_on_every_node_and_its_bindings_live_as_long_as_it_does()
     wait_bindings(
         &ns,
         &all,
-        "the agent's, the metadata and the discovery binding",
+        "the agent's, the metadata, the discovery and the cluster collector's binding",
     )
     .await;
     let bindings = Api::<ClusterRoleBinding>::all(cluster.client().clone());
@@ -221,10 +222,11 @@ async fn the_agent_runs_on_every_node_and_its_bindings_live_as_long_as_it_does()
     wait_bindings(
         &ns,
         &[
+            binding_name(&ns, "cluster-collector"),
             binding_name(&ns, "k8s-metadata"),
             binding_name(&ns, "prometheus-discovery"),
         ],
-        "the metadata and the discovery binding",
+        "the metadata, the discovery and the cluster collector's binding",
     )
     .await;
     let disabled = wait_ready(&ns, "minimal").await;

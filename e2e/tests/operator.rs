@@ -117,6 +117,7 @@ async fn sample_reaches_ready_and_describe_shows_conditions_and_events() {
         "LokiReady",
         "GrafanaReady",
         "NodeAgentReady",
+        "ClusterCollectorReady",
     ] {
         assert_eq!(
             condition(&stack, c).map(|c| c.0).as_deref(),

@@ -5,12 +5,14 @@
 //! `kubectl explain`. This module holds data only: checks beyond the OpenAPI
 //! schema live in `crate::validate`, never here.
 
+mod cluster_collector;
 mod components;
 mod grafana;
 mod node_agent;
 mod spec;
 mod status;
 
+pub use cluster_collector::*;
 pub use components::*;
 pub use grafana::*;
 pub use node_agent::*;

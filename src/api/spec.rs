@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CollectorSpec, DURATION_PATTERN, GrafanaSpec, LokiSpec, NodeAgentSpec,
+    ClusterCollectorSpec, CollectorSpec, DURATION_PATTERN, GrafanaSpec, LokiSpec, NodeAgentSpec,
     ObservabilityStackStatus, PrometheusSpec, TempoSpec,
 };
 
@@ -72,6 +72,11 @@ pub struct ObservabilityStackSpec {
     /// the collector.
     #[serde(default)]
     pub node_agent: NodeAgentSpec,
+
+    /// The cluster collector: node, workload and pod state and the Kubernetes
+    /// events of the whole cluster, sent through the collector.
+    #[serde(default)]
+    pub cluster_collector: ClusterCollectorSpec,
 
     /// Prometheus: metrics storage, OTLP and remote-write receiver, self-monitoring.
     #[serde(default)]

@@ -44,6 +44,9 @@ pub struct ComponentsStatus {
     /// on, `readyReplicas` those where it is ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_agent: Option<ComponentStatus>,
+    /// The cluster collector Deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_collector: Option<ComponentStatus>,
     /// The Prometheus StatefulSet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prometheus: Option<ComponentStatus>,
@@ -104,6 +107,8 @@ pub mod condition {
     pub const COLLECTOR_READY: &str = "CollectorReady";
     /// The node agent DaemonSet runs and is ready on every node it should run on.
     pub const NODE_AGENT_READY: &str = "NodeAgentReady";
+    /// The cluster collector Deployment is available.
+    pub const CLUSTER_COLLECTOR_READY: &str = "ClusterCollectorReady";
     /// The Prometheus StatefulSet is available.
     pub const PROMETHEUS_READY: &str = "PrometheusReady";
     /// The Tempo StatefulSet is available.

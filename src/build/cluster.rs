@@ -18,11 +18,26 @@ pub const NODE_AGENT_GRANT: &str = "node-agent";
 pub const METADATA_GRANT: &str = "k8s-metadata";
 /// The grant of Prometheus's scrape discovery ClusterRole.
 pub const DISCOVERY_GRANT: &str = "prometheus-discovery";
+/// The grant of the cluster collector's ClusterRole.
+pub const CLUSTER_COLLECTOR_GRANT: &str = "cluster-collector";
 
 /// Whether the collectors may read Kubernetes metadata: the operator holds a
 /// ClusterRole to bind for it.
 pub fn metadata_granted(caps: &Capabilities) -> bool {
     caps.cluster_roles.is_some()
+}
+
+/// Why a component that reads the whole cluster (the node agent, the cluster
+/// collector) does not run: the operator has no ClusterRole to bind for it.
+/// The message of its condition; `None` when it may run.
+pub fn not_granted(caps: &Capabilities, c: Component) -> Option<String> {
+    caps.cluster_roles.is_none().then(|| {
+        format!(
+            "not run: the operator was installed without cluster-wide collection (a namespaced install, or the chart's clusterCollection.enabled=false), so it has no ClusterRole to bind for the {}; set spec.{}.enabled: false, or install the chart with clusterCollection.enabled=true",
+            c.name().replace('-', " "),
+            c.field()
+        )
+    })
 }
 
 /// The ClusterRoleBindings of the enabled components that need them; none
@@ -64,6 +79,13 @@ pub fn bindings(stack: &ValidatedStack, caps: &Capabilities) -> Vec<ClusterRoleB
             NODE_AGENT_GRANT,
             &roles.node_agent,
             vec![subject(Component::NodeAgent)],
+        ));
+    }
+    if stack.enabled(Component::ClusterCollector) {
+        out.push(binding(
+            CLUSTER_COLLECTOR_GRANT,
+            &roles.cluster_collector,
+            vec![subject(Component::ClusterCollector)],
         ));
     }
     if stack.enabled(Component::Prometheus) && stack.spec.prometheus.discovery.annotations {

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::{
     SeccompProfile, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
     VolumeMount, VolumeResourceRequirements,
 };
+use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -91,6 +92,31 @@ pub fn service_account(
         metadata: meta(stack, component, child_name(&stack.name, component, None)),
         automount_service_account_token: Some(automount),
         ..ServiceAccount::default()
+    }
+}
+
+/// A RoleBinding named `name` in the stack's namespace that gives the
+/// component's ServiceAccount the `kind` (`Role` or `ClusterRole`) `role`.
+pub fn role_binding(
+    stack: &ValidatedStack,
+    component: Component,
+    name: String,
+    kind: &str,
+    role: &str,
+) -> RoleBinding {
+    RoleBinding {
+        metadata: meta(stack, component, name),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: kind.into(),
+            name: role.into(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: child_name(&stack.name, component, None),
+            namespace: Some(stack.namespace.clone()),
+            ..Subject::default()
+        }]),
     }
 }
 

@@ -39,6 +39,8 @@ pub fn dashboard_files(stack: &ValidatedStack, caps: &Capabilities) -> Vec<Dashb
         loki: stack.enabled(Component::Loki),
         span_metrics: crate::render::tempo::generator_enabled(stack),
         kubelet: caps.kubelet_stats(stack),
+        cluster_state: caps.cluster_state(stack),
+        cluster_events: caps.cluster_events(stack),
     };
     // A built-in dashboard without the data of its panels is left out, or shipped
     // without those panels (crate::builtin::dashboards).

@@ -9,6 +9,7 @@
 //! owns the bundle and the dispatch over `Component::ALL`.
 
 pub mod cluster;
+mod cluster_collector;
 mod collector;
 mod common;
 pub mod grafana;
@@ -42,7 +43,8 @@ pub struct Resources {
     pub service_accounts: Vec<ServiceAccount>,
     /// Roles (Prometheus's pod discovery in the stack's namespace).
     pub roles: Vec<Role>,
-    /// RoleBindings of those Roles.
+    /// RoleBindings of those Roles, and of the chart's Lease ClusterRole for the
+    /// cluster collector in the stack's namespace.
     pub role_bindings: Vec<RoleBinding>,
     /// ClusterRoleBindings of the chart's ClusterRoles (cluster-scoped, no owner).
     pub cluster_role_bindings: Vec<ClusterRoleBinding>,
@@ -55,7 +57,7 @@ pub struct Resources {
     pub rendered_secrets: Vec<Secret>,
     /// Services in front of every workload.
     pub services: Vec<Service>,
-    /// The collector and Grafana.
+    /// The collector, the cluster collector and Grafana.
     pub deployments: Vec<Deployment>,
     /// Prometheus, Tempo and Loki.
     pub stateful_sets: Vec<StatefulSet>,
@@ -162,6 +164,7 @@ pub fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         out.extend(match c {
             Component::Collector => collector::build(stack, caps),
             Component::NodeAgent => node_agent::build(stack, caps),
+            Component::ClusterCollector => cluster_collector::build(stack, caps),
             Component::Prometheus => prometheus::build(stack, caps),
             Component::Tempo => tempo::build(stack, caps),
             Component::Loki => loki::build(stack, caps),
@@ -186,9 +189,9 @@ pub fn api_unavailable(
         .filter_map(|c| {
             let (why, missing) = match c {
                 Component::Collector => collector::api_unavailable(stack, caps),
-                Component::NodeAgent => (
+                Component::NodeAgent | Component::ClusterCollector => (
                     reason::NOT_GRANTED,
-                    node_agent::not_granted(caps).into_iter().collect(),
+                    cluster::not_granted(caps, c).into_iter().collect(),
                 ),
                 Component::Prometheus => (
                     reason::NOT_GRANTED,

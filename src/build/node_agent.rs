@@ -183,14 +183,6 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     }
 }
 
-/// Whether the agent cannot run because the operator has no ClusterRole to bind
-/// for it; the message for its condition.
-pub(super) fn not_granted(caps: &Capabilities) -> Option<String> {
-    caps.cluster_roles.is_none().then(|| {
-        "not run: the operator was installed without cluster-wide collection (a namespaced install, or the chart's clusterCollection.enabled=false), so it has no ClusterRole to bind for the agent; set spec.nodeAgent.enabled: false, or install the chart with clusterCollection.enabled=true".to_string()
-    })
-}
-
 fn host_path(name: &str, path: &str, type_: &str) -> Volume {
     Volume {
         name: name.into(),

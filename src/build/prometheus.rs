@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Container, Secret, SecretVolumeSource, Volume};
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role};
 
 use super::Resources;
 use super::common::*;
@@ -182,20 +182,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
             ..PolicyRule::default()
         }]),
     };
-    let binding = RoleBinding {
-        metadata: meta(stack, C, name.clone()),
-        role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".into(),
-            kind: "Role".into(),
-            name: name.clone(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".into(),
-            name: name.clone(),
-            namespace: Some(stack.namespace.clone()),
-            ..Subject::default()
-        }]),
-    };
+    let binding = role_binding(stack, C, name.clone(), "Role", &name);
 
     Resources {
         service_accounts: vec![service_account(stack, C, true)],

@@ -41,6 +41,10 @@ pub struct Available {
     pub span_metrics: bool,
     /// The kubelet's stats in Prometheus (`Capabilities::kubelet_stats`).
     pub kubelet: bool,
+    /// The cluster's state in Prometheus (`Capabilities::cluster_state`).
+    pub cluster_state: bool,
+    /// The Kubernetes events in Loki (`Capabilities::cluster_events`).
+    pub cluster_events: bool,
 }
 
 impl Available {
@@ -51,6 +55,8 @@ impl Available {
         loki: true,
         span_metrics: true,
         kubelet: true,
+        cluster_state: true,
+        cluster_events: true,
     };
 
     fn datasource(self, uid_: &str) -> bool {
@@ -115,13 +121,22 @@ fn panel_works(panel: &Value, available: Available, missing_vars: &[String]) -> 
         || text.contains("\"serviceMap\"");
     // Any series of the node agent's kubeletstats receiver (the catalogue's
     // `Kubelet` families; label names such as `k8s_pod_name` are not series).
-    let kubelet = catalogue::FAMILIES
-        .iter()
-        .filter(|f| f.program == Program::Kubelet)
-        .any(|f| text.contains(f.name));
+    let reads = |program: Program| {
+        catalogue::FAMILIES
+            .iter()
+            .filter(|f| f.program == program)
+            .any(|f| text.contains(f.name))
+    };
+    // The event stream's selector (`crate::render::cluster_collector` sets it).
+    let events = text.contains(&format!(
+        "service_name=\\\"{}\\\"",
+        crate::model::EVENTS_SERVICE
+    ));
     uids.iter().all(|u| available.datasource(u))
         && (available.span_metrics || !span_metrics)
-        && (available.kubelet || !kubelet)
+        && (available.kubelet || !reads(Program::Kubelet))
+        && (available.cluster_state || !reads(Program::KubernetesState))
+        && (available.cluster_events || !events)
         && !missing_vars
             .iter()
             .any(|v| text.contains(&format!("${v}")) || text.contains(&format!("${{{v}")))
@@ -212,6 +227,23 @@ mod tests {
         assert!(fitted.iter().any(|t| t == "Samples appended"), "{fitted:?}");
         let all = panel_titles(builtin_json(BuiltinDashboard::StackHealth));
         assert!(all.iter().any(|t| t.contains("pod volumes")), "{all:?}");
+    }
+
+    #[test]
+    fn cluster_state_panels_need_the_cluster_collector() {
+        let no_state = Available {
+            cluster_state: false,
+            ..Available::ALL
+        };
+        let all = panel_titles(builtin_json(BuiltinDashboard::StackHealth));
+        let fitted = panel_titles(&builtin_for(BuiltinDashboard::StackHealth, no_state).unwrap());
+        for title in ["Containers crash-looping", "Nodes not ready"] {
+            assert!(all.iter().any(|t| t == title), "{all:?}");
+            assert!(!fitted.iter().any(|t| t == title), "{fitted:?}");
+        }
+        // Its row goes with its panels.
+        assert!(!fitted.iter().any(|t| t == "Cluster"), "{fitted:?}");
+        assert!(fitted.iter().any(|t| t == "Samples appended"), "{fitted:?}");
     }
 
     #[test]

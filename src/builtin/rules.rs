@@ -113,7 +113,49 @@ const BUILTIN: &[Builtin] = &[
         summary: "A discovered scrape target does not answer",
         description: "Prometheus has failed to scrape {{ $labels.job }} target {{ $labels.instance }} (namespace {{ $labels.namespace }}) for 10 minutes: its metrics are missing.",
     },
+    Builtin {
+        name: "KubernetesPodCrashLooping",
+        needs: &[],
+        expr: Expr::For(crash_looping_expr),
+        for_: "15m",
+        severity: "warning",
+        summary: "A container keeps restarting",
+        description: "Container {{ $labels.k8s_container_name }} of pod {{ $labels.k8s_namespace_name }}/{{ $labels.k8s_pod_name }} restarted {{ $value }} times in the last 15 minutes.",
+    },
+    Builtin {
+        name: "KubernetesContainerOomKilled",
+        needs: &[],
+        expr: Expr::For(oom_killed_expr),
+        for_: "1m",
+        severity: "warning",
+        summary: "A container was killed for running out of memory",
+        description: "Container {{ $labels.k8s_container_name }} of pod {{ $labels.k8s_namespace_name }}/{{ $labels.k8s_pod_name }} restarted in the last 10 minutes after it was OOM-killed: it needs a higher memory limit, or it leaks.",
+    },
+    Builtin {
+        name: "KubernetesNodeNotReady",
+        needs: &[],
+        expr: Expr::For(node_not_ready_expr),
+        for_: "5m",
+        severity: "critical",
+        summary: "A node is not ready",
+        description: "Node {{ $labels.k8s_node_name }} has reported Ready false or unknown for 5 minutes: its pods are not served and are evicted after the taint timeout.",
+    },
 ];
+
+/// The labels of one container in the cluster collector's `k8s_cluster` series.
+const CONTAINER: &str = "k8s_namespace_name, k8s_pod_name, k8s_container_name";
+
+/// How many times each container restarted in the last `window`, from the
+/// `k8s_cluster` receiver's `k8s.container.restarts` gauge (the kubelet's
+/// `restartCount`). `max by` the container: the series of one container
+/// changes its labels when the reason it last stopped changes (a promoted
+/// resource attribute), and for a few minutes the old series is still read
+/// next to the new one.
+fn restarts_in(window: &str) -> String {
+    format!(
+        "max by ({CONTAINER}) (k8s_container_restarts) - max by ({CONTAINER}) (k8s_container_restarts offset {window})"
+    )
+}
 
 /// The used fraction of each pod volume the node agent's kubeletstats receiver
 /// reports (`volume` metric group: `k8s.volume.available` and
@@ -168,7 +210,11 @@ fn component_down_expr(stack: &ValidatedStack, caps: &Capabilities) -> Option<St
 /// for why Prometheus and Grafana are not).
 fn watched_for_down(c: Component) -> bool {
     match c {
-        Component::Collector | Component::NodeAgent | Component::Tempo | Component::Loki => true,
+        Component::Collector
+        | Component::NodeAgent
+        | Component::ClusterCollector
+        | Component::Tempo
+        | Component::Loki => true,
         Component::Prometheus | Component::Grafana => false,
     }
 }
@@ -178,6 +224,37 @@ fn watched_for_down(c: Component) -> bool {
 fn volume_nearly_full_expr(stack: &ValidatedStack, caps: &Capabilities) -> Option<String> {
     caps.kubelet_stats(stack)
         .then(|| VOLUME_NEARLY_FULL.to_string())
+}
+
+/// `KubernetesPodCrashLooping`: at least 2 restarts in every 15-minute window
+/// for 15 minutes. The kubelet's restart back-off doubles from 10s up to 5
+/// minutes, so a container that crashes on start soon restarts about every 5
+/// minutes; one restart in a while is not a loop. Where the cluster's state
+/// reaches Prometheus (`Capabilities::cluster_state`).
+fn crash_looping_expr(stack: &ValidatedStack, caps: &Capabilities) -> Option<String> {
+    caps.cluster_state(stack)
+        .then(|| format!("{} >= 2", restarts_in("15m")))
+}
+
+/// `KubernetesContainerOomKilled`: a container restarted in the last 10
+/// minutes, and the reason it last stopped is `OOMKilled` (the resource
+/// attribute `k8s.container.status.last_terminated_reason`, which
+/// `crate::render::cluster_collector` turns on and `crate::render::prometheus`
+/// promotes).
+fn oom_killed_expr(stack: &ValidatedStack, caps: &Capabilities) -> Option<String> {
+    caps.cluster_state(stack).then(|| {
+        format!(
+            r#"({} >= 1) and on ({CONTAINER}) max by ({CONTAINER}) (k8s_container_restarts{{k8s_container_status_last_terminated_reason="OOMKilled"}})"#,
+            restarts_in("10m")
+        )
+    })
+}
+
+/// `KubernetesNodeNotReady`: the node's Ready condition is false (0) or unknown
+/// (-1), `k8s.node.condition_ready` of the `k8s_cluster` receiver.
+fn node_not_ready_expr(stack: &ValidatedStack, caps: &Capabilities) -> Option<String> {
+    caps.cluster_state(stack)
+        .then(|| "max by (k8s_node_name) (k8s_node_condition_ready) < 1".to_string())
 }
 
 /// The expression of `ScrapeTargetDown`: a target of the annotation discovery

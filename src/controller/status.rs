@@ -25,6 +25,20 @@ use crate::build::{Monitors, api_unavailable};
 use crate::model::{Component, ValidatedStack, Workload, child_name, ports};
 use crate::render::monitors::MonitorKind;
 
+/// Whether a component that reads the whole cluster runs by default, its
+/// `enabled` unset.
+fn left_to_default(spec: &crate::api::ObservabilityStackSpec, c: Component) -> bool {
+    match c {
+        Component::NodeAgent => spec.node_agent.enabled.is_none(),
+        Component::ClusterCollector => spec.cluster_collector.enabled.is_none(),
+        Component::Collector
+        | Component::Prometheus
+        | Component::Tempo
+        | Component::Loki
+        | Component::Grafana => false,
+    }
+}
+
 /// What the API server says about one component's workload.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WorkloadState {
@@ -336,13 +350,12 @@ pub fn compute(
                 g,
                 &now,
             ),
-            // The agent left to its default (`spec.nodeAgent.enabled` unset) where
-            // the install grants no cluster-wide collection: it does not run, the
-            // reason says so, and the stack is whole without it. Asked for
-            // explicitly, it is a component that cannot run (the arm below).
-            (None, Some((why, api)))
-                if c == Component::NodeAgent && stack.spec.node_agent.enabled.is_none() =>
-            {
+            // The agent or the cluster collector left to its default
+            // (`spec.<field>.enabled` unset) where the install grants no
+            // cluster-wide collection: it does not run, the reason says so, and
+            // the stack is whole without it. Asked for explicitly, it is a
+            // component that cannot run (the arm below).
+            (None, Some((why, api))) if left_to_default(&stack.spec, c) => {
                 new_condition(type_, true, why, api, g, &now)
             }
             // Nothing was built for it: it cannot run here.
@@ -385,6 +398,7 @@ pub fn compute(
             match c {
                 Component::Collector => components.collector = Some(status),
                 Component::NodeAgent => components.node_agent = Some(status),
+                Component::ClusterCollector => components.cluster_collector = Some(status),
                 Component::Prometheus => components.prometheus = Some(status),
                 Component::Tempo => components.tempo = Some(status),
                 Component::Loki => components.loki = Some(status),

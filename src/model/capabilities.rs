@@ -25,17 +25,26 @@ pub struct ClusterRoles {
     /// Prometheus's scrape discovery in every namespace: pods, Services,
     /// Endpoints and EndpointSlices.
     pub discovery: String,
+    /// The cluster collector's: read access to nodes, namespaces, workloads,
+    /// pods and events in every namespace.
+    pub cluster_collector: String,
+    /// Leases, bound by a RoleBinding in the stack's namespace only: the cluster
+    /// collector's leader election.
+    pub lease: String,
 }
 
 impl ClusterRoles {
-    /// The roles the chart names `<prefix>-node-agent`, `<prefix>-k8s-metadata`
-    /// and `<prefix>-prometheus-discovery` (the prefix is the release's full name,
+    /// The roles the chart names `<prefix>-node-agent`, `<prefix>-k8s-metadata`,
+    /// `<prefix>-prometheus-discovery`, `<prefix>-cluster-collector` and
+    /// `<prefix>-cluster-collector-lease` (the prefix is the release's full name,
     /// `sextant` by default).
     pub fn with_prefix(prefix: &str) -> Self {
         Self {
             node_agent: format!("{prefix}-node-agent"),
             metadata: format!("{prefix}-k8s-metadata"),
             discovery: format!("{prefix}-prometheus-discovery"),
+            cluster_collector: format!("{prefix}-cluster-collector"),
+            lease: format!("{prefix}-cluster-collector-lease"),
         }
     }
 }
@@ -99,11 +108,27 @@ impl Capabilities {
     }
 
     /// Whether a component the stack enables really runs here: the node agent
-    /// needs cluster-wide collection (a ClusterRole to bind, `build::node_agent`);
-    /// every other enabled component runs on any supported server. What is
-    /// watched for being down, or alerted on, follows this, not the spec alone.
+    /// and the cluster collector need cluster-wide collection (a ClusterRole to
+    /// bind, `build::node_agent`, `build::cluster_collector`); every other
+    /// enabled component runs on any supported server. What is watched for being
+    /// down, or alerted on, follows this, not the spec alone.
     pub fn runs(&self, stack: &ValidatedStack, c: Component) -> bool {
-        stack.enabled(c) && (c != Component::NodeAgent || self.cluster_roles.is_some())
+        stack.enabled(c) && (!c.reads_the_cluster() || self.cluster_roles.is_some())
+    }
+
+    /// Whether the cluster's state (`k8s_cluster` receiver) reaches Prometheus:
+    /// the cluster collector runs with `state` on, and Prometheus runs.
+    pub fn cluster_state(&self, stack: &ValidatedStack) -> bool {
+        self.runs(stack, Component::ClusterCollector)
+            && stack.spec.cluster_collector.state.enabled
+            && stack.enabled(Component::Prometheus)
+    }
+
+    /// Whether Kubernetes events (`k8sobjects` receiver) reach Loki.
+    pub fn cluster_events(&self, stack: &ValidatedStack) -> bool {
+        self.runs(stack, Component::ClusterCollector)
+            && stack.spec.cluster_collector.events.enabled
+            && stack.enabled(Component::Loki)
     }
 
     /// Whether the kubelet's stats reach Prometheus: the node agent runs, with

@@ -17,6 +17,9 @@ pub enum Component {
     Collector,
     /// OpenTelemetry Collector on every node: pod logs and kubelet metrics.
     NodeAgent,
+    /// OpenTelemetry Collector for the whole cluster: node, workload and pod
+    /// state, and the Kubernetes events.
+    ClusterCollector,
     /// Prometheus.
     Prometheus,
     /// Tempo.
@@ -44,13 +47,14 @@ pub type CpuMemory = (&'static str, &'static str);
 
 impl Component {
     /// How many components there are: the length of every per-component array.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 7;
 
     /// Every component, in a stable order (the order of conditions, scrape jobs
     /// and status entries).
     pub const ALL: [Component; Self::COUNT] = [
         Self::Collector,
         Self::NodeAgent,
+        Self::ClusterCollector,
         Self::Prometheus,
         Self::Tempo,
         Self::Loki,
@@ -62,10 +66,11 @@ impl Component {
         match self {
             Self::Collector => 0,
             Self::NodeAgent => 1,
-            Self::Prometheus => 2,
-            Self::Tempo => 3,
-            Self::Loki => 4,
-            Self::Grafana => 5,
+            Self::ClusterCollector => 2,
+            Self::Prometheus => 3,
+            Self::Tempo => 4,
+            Self::Loki => 5,
+            Self::Grafana => 6,
         }
     }
 
@@ -74,6 +79,7 @@ impl Component {
         match self {
             Self::Collector => "collector",
             Self::NodeAgent => "nodeAgent",
+            Self::ClusterCollector => "clusterCollector",
             Self::Prometheus => "prometheus",
             Self::Tempo => "tempo",
             Self::Loki => "loki",
@@ -87,6 +93,7 @@ impl Component {
         match self {
             Self::Collector => "collector",
             Self::NodeAgent => "node-agent",
+            Self::ClusterCollector => "cluster-collector",
             Self::Prometheus => "prometheus",
             Self::Tempo => "tempo",
             Self::Loki => "loki",
@@ -99,6 +106,7 @@ impl Component {
         match self {
             Self::Collector => "telemetry-gateway",
             Self::NodeAgent => "node-collector",
+            Self::ClusterCollector => "cluster-state-collector",
             Self::Prometheus => "metrics-store",
             Self::Tempo => "trace-store",
             Self::Loki => "log-store",
@@ -109,7 +117,7 @@ impl Component {
     /// The workload kind that runs the component.
     pub fn workload(self) -> Workload {
         match self {
-            Self::Collector | Self::Grafana => Workload::Deployment,
+            Self::Collector | Self::ClusterCollector | Self::Grafana => Workload::Deployment,
             Self::Prometheus | Self::Tempo | Self::Loki => Workload::StatefulSet,
             Self::NodeAgent => Workload::DaemonSet,
         }
@@ -120,6 +128,7 @@ impl Component {
         match self {
             Self::Collector => condition::COLLECTOR_READY,
             Self::NodeAgent => condition::NODE_AGENT_READY,
+            Self::ClusterCollector => condition::CLUSTER_COLLECTOR_READY,
             Self::Prometheus => condition::PROMETHEUS_READY,
             Self::Tempo => condition::TEMPO_READY,
             Self::Loki => condition::LOKI_READY,
@@ -131,7 +140,7 @@ impl Component {
     /// by pod discovery. `None` for Prometheus itself, which scrapes `localhost`.
     pub fn scrape_port(self) -> Option<&'static str> {
         match self {
-            Self::Collector | Self::NodeAgent => Some("metrics"),
+            Self::Collector | Self::NodeAgent | Self::ClusterCollector => Some("metrics"),
             Self::Tempo | Self::Loki | Self::Grafana => Some("http"),
             Self::Prometheus => None,
         }
@@ -146,8 +155,9 @@ impl Component {
                 ("otlp-node", ports::OTLP_NODE),
                 ("metrics", ports::COLLECTOR_METRICS),
             ],
-            // Nothing connects to the agent: it has no Service.
-            Self::NodeAgent => &[],
+            // Nothing connects to the agent or the cluster collector: they have
+            // no Service (Prometheus finds their pods).
+            Self::NodeAgent | Self::ClusterCollector => &[],
             Self::Prometheus => &[("http", ports::PROMETHEUS)],
             Self::Tempo => &[
                 ("http", ports::TEMPO_HTTP),
@@ -159,19 +169,28 @@ impl Component {
         }
     }
 
+    /// Whether the component reads the whole cluster, and so runs only where the
+    /// operator may bind the chart's ClusterRoles for it.
+    pub fn reads_the_cluster(self) -> bool {
+        match self {
+            Self::NodeAgent | Self::ClusterCollector => true,
+            Self::Collector | Self::Prometheus | Self::Tempo | Self::Loki | Self::Grafana => false,
+        }
+    }
+
     /// Whether the component keeps its data on a PersistentVolumeClaim (the
     /// StatefulSet's `data` template, sized by `spec.<name>.storage.size`).
     pub fn has_data_volume(self) -> bool {
         match self {
             Self::Prometheus | Self::Tempo | Self::Loki => true,
-            Self::Collector | Self::NodeAgent | Self::Grafana => false,
+            Self::Collector | Self::NodeAgent | Self::ClusterCollector | Self::Grafana => false,
         }
     }
 
     /// The image this sextant release pins.
     pub fn default_image(self) -> &'static str {
         match self {
-            Self::Collector | Self::NodeAgent => images::COLLECTOR,
+            Self::Collector | Self::NodeAgent | Self::ClusterCollector => images::COLLECTOR,
             Self::Prometheus => images::PROMETHEUS,
             Self::Tempo => images::TEMPO,
             Self::Loki => images::LOKI,
@@ -182,7 +201,7 @@ impl Component {
     /// The UID (and GID, and volume fsGroup) the pinned image runs as.
     pub fn uid(self) -> i64 {
         match self {
-            Self::Collector => images::COLLECTOR_UID,
+            Self::Collector | Self::ClusterCollector => images::COLLECTOR_UID,
             Self::NodeAgent => images::NODE_AGENT_UID,
             Self::Prometheus => images::PROMETHEUS_UID,
             Self::Tempo => images::TEMPO_UID,
@@ -196,6 +215,7 @@ impl Component {
         match self {
             Self::Collector => (("200m", "256Mi"), ("1", "512Mi")),
             Self::NodeAgent => (("100m", "128Mi"), ("500m", "512Mi")),
+            Self::ClusterCollector => (("100m", "256Mi"), ("500m", "512Mi")),
             Self::Prometheus => (("250m", "512Mi"), ("2", "2Gi")),
             Self::Tempo | Self::Loki => (("200m", "512Mi"), ("2", "2Gi")),
             Self::Grafana => (("100m", "256Mi"), ("1", "512Mi")),
@@ -215,10 +235,10 @@ mod tests {
     }
 
     #[test]
-    fn only_the_daemon_set_has_no_service() {
+    fn only_the_collectors_that_receive_nothing_have_no_service() {
         for c in Component::ALL {
             assert_eq!(
-                c.workload() == Workload::DaemonSet,
+                matches!(c, Component::NodeAgent | Component::ClusterCollector),
                 c.service_ports().is_empty(),
                 "{c:?}"
             );
@@ -242,7 +262,7 @@ mod tests {
         // node agent has no Service; Prometheus finds its pods' port by name.
         for c in Component::ALL {
             if let Some(port) = c.scrape_port()
-                && c.workload() != Workload::DaemonSet
+                && !c.service_ports().is_empty()
             {
                 assert!(
                     c.service_ports().iter().any(|(name, _)| *name == port),

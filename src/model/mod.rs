@@ -14,7 +14,7 @@ pub use capabilities::{Capabilities, ClusterRoles, DEFAULT_CLUSTER_ROLE_PREFIX};
 pub use component::{Component, CpuMemory, Workload};
 pub use monitors::MonitorsRead;
 pub use names::{
-    APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, FOLDER, FOLDER_ANNOTATION,
+    APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, EVENTS_SERVICE, FOLDER, FOLDER_ANNOTATION,
     STACK_NAMESPACE_LABEL, child_name, cluster_binding_name, cluster_child_labels, labels, ports,
     selector_labels, stack_labels, uid,
 };

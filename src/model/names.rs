@@ -9,6 +9,10 @@ use super::component::Component;
 /// Pod-template annotation holding the hash of the configuration a pod runs with;
 /// a change rolls the pods.
 pub const CONFIG_HASH_ANNOTATION: &str = "observability.sextant.dev/config-hash";
+/// The `service.name` the cluster collector gives the Kubernetes events' log
+/// records: Loki's `service_name` label of the event stream (without it Loki
+/// files them under `unknown_service`).
+pub const EVENTS_SERVICE: &str = "kubernetes-events";
 /// Annotation holding the hash of what sextant last applied to a child.
 pub const APPLIED_HASH_ANNOTATION: &str = "observability.sextant.dev/applied-hash";
 /// ConfigMap annotation naming the Grafana folder of the dashboards it holds.
@@ -36,7 +40,7 @@ pub mod ports {
     pub const OTLP_GRPC: i32 = 4317;
     /// OTLP over HTTP (collector in).
     pub const OTLP_HTTP: i32 = 4318;
-    /// OTLP over gRPC from the node agents (collector in).
+    /// OTLP over gRPC from the node agents and the cluster collector (collector in).
     pub const OTLP_NODE: i32 = 4319;
     /// The collector's health_check extension.
     pub const COLLECTOR_HEALTH: i32 = 13133;

@@ -92,6 +92,8 @@ pub struct ValidatedStack {
     pub collector_memory_limit: u128,
     /// The node agent container's memory limit in bytes.
     pub node_agent_memory_limit: u128,
+    /// The cluster collector container's memory limit in bytes.
+    pub cluster_collector_memory_limit: u128,
     /// Effective metrics retention.
     pub metrics_retention: Duration,
     /// Effective log retention.
@@ -104,6 +106,8 @@ pub struct ValidatedStack {
     pub scrape_interval: Duration,
     /// How often the node agent reads the kubelet's (and the host's) statistics.
     pub kubelet_interval: Duration,
+    /// How often the cluster collector reports the cluster's state.
+    pub cluster_state_interval: Duration,
     /// Loki per-stream retention.
     pub loki_streams: Vec<StreamRule>,
     /// Inline dashboards.
@@ -143,6 +147,7 @@ impl ValidatedStack {
             Component::Collector if autoscaling.enabled => autoscaling.min_replicas,
             Component::Collector
             | Component::NodeAgent
+            | Component::ClusterCollector
             | Component::Prometheus
             | Component::Tempo
             | Component::Loki

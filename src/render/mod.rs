@@ -6,6 +6,7 @@
 //! declaration order and maps are `BTreeMap`s, so the same stack always renders
 //! the same bytes. Nothing here talks to a cluster.
 
+pub mod cluster_collector;
 pub mod grafana;
 pub mod k8s_metadata;
 pub mod loki;

@@ -92,15 +92,15 @@ pub(super) struct Batch {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-struct ResourceProcessor {
-    attributes: Vec<AttributeAction>,
+pub(super) struct ResourceProcessor {
+    pub(super) attributes: Vec<AttributeAction>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-struct AttributeAction {
-    key: String,
-    value: String,
-    action: String,
+pub(super) struct AttributeAction {
+    pub(super) key: String,
+    pub(super) value: String,
+    pub(super) action: String,
 }
 
 /// Trace sampling by TraceID. Mode `proportional` (contrib
@@ -325,7 +325,11 @@ pub fn memory_limit_mib(container_limit_bytes: u128) -> u32 {
 /// it adds Kubernetes metadata to what applications push.
 pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) -> Config {
     let spec = &stack.spec;
-    let node_agent = stack.enabled(Component::NodeAgent);
+    // What the node agent and the cluster collector send already carries its
+    // Kubernetes metadata: it comes in on a port of its own (`otlp/node`),
+    // through pipelines without `k8s_attributes`.
+    let node_agent =
+        stack.enabled(Component::NodeAgent) || stack.enabled(Component::ClusterCollector);
     let resource = (!spec.collector.resource_attributes.is_empty()).then(|| ResourceProcessor {
         attributes: spec
             .collector

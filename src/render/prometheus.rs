@@ -205,8 +205,10 @@ pub(crate) struct Relabel {
 /// makes the rest only `target_info` labels, and none at all for a resource without
 /// `service.name` or `service.instance.id`, such as the node agent's kubelet
 /// metrics). The Kubernetes ones are those the collectors' `k8s_attributes` and
-/// the kubelet receiver set (`crate::render::k8s_metadata`, `crate::render::node_agent`).
-const PROMOTED_ATTRIBUTES: [&str; 14] = [
+/// the kubelet receiver set (`crate::render::k8s_metadata`, `crate::render::node_agent`),
+/// and the reason a container last stopped, which the cluster collector's
+/// `k8s_cluster` receiver sets (`crate::render::cluster_collector`).
+const PROMOTED_ATTRIBUTES: [&str; 15] = [
     "deployment.environment",
     "deployment.environment.name",
     "k8s.namespace.name",
@@ -218,6 +220,7 @@ const PROMOTED_ATTRIBUTES: [&str; 14] = [
     "k8s.daemonset.name",
     "k8s.job.name",
     "k8s.volume.name",
+    "k8s.container.status.last_terminated_reason",
     "service.instance.id",
     "service.name",
     "service.namespace",

@@ -13,8 +13,10 @@
 //! sizes), `grafana` (dashboards, alerting, SMTP), `resolve` (per-component
 //! image, replicas, resources, volume), `references` (what the controller read),
 //! `node_agent` (tolerations, priority class, intervals of the node agent),
+//! `cluster_collector` (what the cluster collector sends, its interval),
 //! `syntax` (names and keys).
 
+mod cluster_collector;
 mod discovery;
 mod grafana;
 mod node_agent;
@@ -144,6 +146,7 @@ pub fn validate(
     }
     v.schema_rules(spec);
     let kubelet_interval = v.node_agent(spec);
+    let cluster_state_interval = v.cluster_collector(spec);
     v.discovery(spec);
     let loki_streams = v.loki_streams(spec);
     let inline_dashboards = v.dashboards(spec);
@@ -169,6 +172,8 @@ pub fn validate(
     let collector_memory_limit = resolve::collector_memory_limit(&components, Component::Collector);
     let node_agent_memory_limit =
         resolve::collector_memory_limit(&components, Component::NodeAgent);
+    let cluster_collector_memory_limit =
+        resolve::collector_memory_limit(&components, Component::ClusterCollector);
     Ok(ValidatedStack {
         owner: stack.controller_owner_ref(&()),
         name,
@@ -177,12 +182,14 @@ pub fn validate(
         components,
         collector_memory_limit,
         node_agent_memory_limit,
+        cluster_collector_memory_limit,
         metrics_retention,
         logs_retention,
         traces_retention,
         prometheus_retention_bytes,
         scrape_interval,
         kubelet_interval,
+        cluster_state_interval,
         loki_streams,
         inline_dashboards,
         config_map_dashboards,

@@ -38,6 +38,14 @@ fn written(spec: &ObservabilityStackSpec, c: Component) -> Written<'_> {
             resources: spec.node_agent.resources.as_ref(),
             storage_size: None,
         },
+        Component::ClusterCollector => Written {
+            enabled: super::cluster_collector::enabled(spec),
+            image: spec.cluster_collector.image.as_ref(),
+            // One pod, holding the Lease: a second could only wait for it.
+            replicas: 1,
+            resources: spec.cluster_collector.resources.as_ref(),
+            storage_size: None,
+        },
         Component::Prometheus => Written {
             enabled: spec.prometheus.enabled,
             image: spec.prometheus.image.as_ref(),
@@ -87,8 +95,10 @@ impl Validator {
         });
         let path = format!("spec.{}.resources", c.field());
         self.resources(&path, w.resources);
-        if matches!(c, Component::Collector | Component::NodeAgent)
-            && let Some(limit) = memory_limit(w.resources)
+        if matches!(
+            c,
+            Component::Collector | Component::NodeAgent | Component::ClusterCollector
+        ) && let Some(limit) = memory_limit(w.resources)
             && limit < COLLECTOR_MIN_MEMORY
         {
             self.err(

@@ -23,6 +23,7 @@ impl Validator {
         let images = [
             ("spec.collector.image", &spec.collector.image),
             ("spec.nodeAgent.image", &spec.node_agent.image),
+            ("spec.clusterCollector.image", &spec.cluster_collector.image),
             ("spec.prometheus.image", &spec.prometheus.image),
             ("spec.tempo.image", &spec.tempo.image),
             ("spec.loki.image", &spec.loki.image),

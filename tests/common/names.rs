@@ -90,19 +90,7 @@ fn catalogue_labels(series: &str) -> BTreeSet<String> {
 fn jobs_of(series: &str) -> Option<BTreeSet<&'static str>> {
     let f = catalogue::family_of(series)?;
     match (f.name, f.via) {
-        ("up", _) => Some(
-            [
-                Program::Collector,
-                Program::NodeAgent,
-                Program::Prometheus,
-                Program::Tempo,
-                Program::Loki,
-                Program::Grafana,
-            ]
-            .iter()
-            .filter_map(|p| p.job())
-            .collect(),
-        ),
+        ("up", _) => Some(Program::ALL.iter().filter_map(|p| p.job()).collect()),
         (_, Via::PodScrape | Via::SelfScrape) => Some(f.program.job().into_iter().collect()),
         _ => None,
     }
