@@ -720,8 +720,25 @@ fn required(name: &str) -> &'static [&'static str] {
             "execute_tool",
             "* 3600",
         ],
+        "kubernetes-cluster" => &[
+            "k8s_node_condition_ready",
+            "k8s_pod_phase",
+            "k8s_deployment_available",
+            "k8s_statefulset_ready_pods",
+            "k8s_daemonset_ready_nodes",
+            "k8s_container_restarts",
+            "OOMKilled",
+            "k8s_container_cpu_request",
+            "k8s_container_memory_limit_bytes",
+            "service_name=\"kubernetes-events\"",
+            "object_type=\"Warning\"",
+        ],
         "kubernetes-namespace" => &[
             "k8s_pod_cpu_usage",
+            "k8s_container_cpu_limit",
+            "k8s_container_memory_request_bytes",
+            "k8s_container_restarts",
+            "OOMKilled",
             "k8s_pod_memory_working_set_bytes",
             "container_cpu_usage",
             "container_memory_working_set_bytes",
@@ -782,17 +799,50 @@ fn dashboards_show_their_signals() {
     assert!(panel_on(service, "logs", "loki"));
     assert!(panel_on(&all["logs-overview"], "logs", "loki"));
     assert!(panel_on(&all["kubernetes-pod-logs"], "logs", "loki"));
+    assert!(panel_on(&all["kubernetes-cluster"], "logs", "loki"));
+    // Every rate over Prometheus series takes Grafana's window: `$__rate_interval`
+    // (at least four scrapes), or `$__range` for the totals of a panel "in range".
     for (name, dash) in &all {
-        let text = dash["panels"].to_string();
-        assert!(
-            text.contains("$__rate_interval") || !text.contains("sextant-prometheus"),
-            "{name}: no $__rate_interval"
-        );
+        for q in queries(dash) {
+            if q.lang == Lang::PromQL {
+                let bad = fixed_rate_windows(&q.text);
+                assert!(bad.is_empty(), "{name} {}: rate over {bad:?}", q.place);
+            }
+        }
     }
+    assert_eq!(
+        fixed_rate_windows(
+            "sum(rate(a[5m])) / sum(irate(b[$__rate_interval])) + increase(c[$__range])"
+        ),
+        ["5m"]
+    );
 
     let lacking = missing(&all["logs-overview"], required("stack-health"));
     assert!(lacking.contains(&"tempo_discarded_spans_total".to_string()));
     assert!(!panel_on(&all["logs-overview"], "nodeGraph", "tempo"));
+}
+
+/// The windows of `rate`, `irate` and `increase` in a query that are not
+/// Grafana's `$__rate_interval` or `$__range`.
+fn fixed_rate_windows(query: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in ["rate(", "increase("] {
+        for (at, _) in query.match_indices(f) {
+            let rest = &query[at..];
+            let window = rest.find('[').and_then(|open| {
+                rest[open + 1..]
+                    .find(']')
+                    .map(|close| &rest[open + 1..open + 1 + close])
+            });
+            if let Some(w) = window
+                && w != "$__rate_interval"
+                && w != "$__range"
+            {
+                out.push(w.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Names of built-in rules that no stack-health panel description mentions.

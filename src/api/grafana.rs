@@ -122,8 +122,11 @@ pub enum BuiltinDashboard {
     AgentFleet,
     /// Log volume and error lines by service and level.
     LogsOverview,
+    /// Nodes, pods, workloads, containers and events of the whole cluster, from
+    /// the cluster collector.
+    KubernetesCluster,
     /// CPU, memory, network and volumes of a namespace's pods and containers,
-    /// from the node agent's kubelet stats.
+    /// from the node agent's kubelet stats, against requests and limits.
     KubernetesNamespace,
     /// Every pod's stdout and stderr by namespace, pod, container and node.
     KubernetesPodLogs,
@@ -131,11 +134,12 @@ pub enum BuiltinDashboard {
 
 impl BuiltinDashboard {
     /// Every built-in dashboard, in a stable order.
-    pub const ALL: [BuiltinDashboard; 6] = [
+    pub const ALL: [BuiltinDashboard; 7] = [
         Self::StackHealth,
         Self::ServiceOverview,
         Self::AgentFleet,
         Self::LogsOverview,
+        Self::KubernetesCluster,
         Self::KubernetesNamespace,
         Self::KubernetesPodLogs,
     ];
@@ -147,6 +151,7 @@ impl BuiltinDashboard {
             Self::ServiceOverview => "service-overview",
             Self::AgentFleet => "agent-fleet",
             Self::LogsOverview => "logs-overview",
+            Self::KubernetesCluster => "kubernetes-cluster",
             Self::KubernetesNamespace => "kubernetes-namespace",
             Self::KubernetesPodLogs => "kubernetes-pod-logs",
         }

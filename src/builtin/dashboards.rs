@@ -19,6 +19,9 @@ pub fn builtin_json(d: BuiltinDashboard) -> &'static str {
         BuiltinDashboard::ServiceOverview => include_str!("../../dashboards/service-overview.json"),
         BuiltinDashboard::AgentFleet => include_str!("../../dashboards/agent-fleet.json"),
         BuiltinDashboard::LogsOverview => include_str!("../../dashboards/logs-overview.json"),
+        BuiltinDashboard::KubernetesCluster => {
+            include_str!("../../dashboards/kubernetes-cluster.json")
+        }
         BuiltinDashboard::KubernetesNamespace => {
             include_str!("../../dashboards/kubernetes-namespace.json")
         }
@@ -218,6 +221,7 @@ mod tests {
             kubelet: false,
             ..Available::ALL
         };
+        // The namespace variable comes from the kubelet's stats.
         assert!(builtin_for(BuiltinDashboard::KubernetesNamespace, no_agent).is_none());
         let fitted = panel_titles(&builtin_for(BuiltinDashboard::StackHealth, no_agent).unwrap());
         assert!(
@@ -244,6 +248,27 @@ mod tests {
         // Its row goes with its panels.
         assert!(!fitted.iter().any(|t| t == "Cluster"), "{fitted:?}");
         assert!(fitted.iter().any(|t| t == "Samples appended"), "{fitted:?}");
+        assert!(builtin_for(BuiltinDashboard::KubernetesCluster, no_state).is_none());
+        // Requests, limits and restarts leave the namespace dashboard; the
+        // kubelet's panels stay.
+        let fitted =
+            panel_titles(&builtin_for(BuiltinDashboard::KubernetesNamespace, no_state).unwrap());
+        assert!(fitted.iter().any(|t| t == "CPU by pod"), "{fitted:?}");
+        assert!(
+            !fitted
+                .iter()
+                .any(|t| t.contains("against limit") || t.contains("Restarts")),
+            "{fitted:?}"
+        );
+        // Without the events in Loki the cluster dashboard loses its events.
+        let no_events = Available {
+            cluster_events: false,
+            ..Available::ALL
+        };
+        let fitted =
+            panel_titles(&builtin_for(BuiltinDashboard::KubernetesCluster, no_events).unwrap());
+        assert!(!fitted.iter().any(|t| t.contains("vents")), "{fitted:?}");
+        assert!(fitted.iter().any(|t| t == "Nodes not ready"), "{fitted:?}");
     }
 
     #[test]
