@@ -45,7 +45,8 @@ enum Command {
         #[arg(long = "cluster-role-prefix", conflicts_with = "namespaced")]
         cluster_role_prefix: Option<String>,
         /// Render as a namespaced install does: no ClusterRole to bind, so no
-        /// node agent and no Kubernetes metadata in the collector.
+        /// node agent, no cluster collector and no Kubernetes metadata in the
+        /// collector.
         #[arg(long = "namespaced")]
         namespaced: bool,
     },
