@@ -258,6 +258,79 @@ async fn deleted_child_is_recreated_and_hand_edit_reverted() {
 }
 
 #[tokio::test]
+async fn paused_stack_keeps_a_hand_edit_until_unpaused() {
+    let (ns, op) = setup_minimal("paused").await;
+    merge_patch(&ns, "minimal", json!({"spec": {"paused": true}}))
+        .await
+        .unwrap();
+    let paused = stack::wait_condition(
+        &ns,
+        "minimal",
+        "Reconciled",
+        CHANGE_TIMEOUT,
+        "Reconciled=False Paused",
+        |(st, r, _)| st == "False" && r == "Paused",
+    )
+    .await;
+    let (ready, reason, _) = condition(&paused, "Ready").unwrap();
+    assert_eq!((ready.as_str(), reason.as_str()), ("Unknown", "Paused"));
+
+    // A hand edit and a spec change: neither is acted on while paused (the
+    // ConfigMap's watch event reaches the operator, which leaves it).
+    let cms = ns.api::<ConfigMap>();
+    cms.patch(
+        "minimal-tempo-config",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"tempo.yaml": "edited: by hand\n"}})),
+    )
+    .await
+    .unwrap();
+    let before = fingerprint(&ns).await;
+    merge_patch(
+        &ns,
+        "minimal",
+        json!({"spec": {"grafana": {"enabled": false}}}),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        fingerprint(&ns).await,
+        before,
+        "a paused stack's child changed"
+    );
+    let cm = cms.get("minimal-tempo-config").await.unwrap();
+    assert_eq!(cm.data.unwrap()["tempo.yaml"], "edited: by hand\n");
+
+    // Unpaused: the edit is reverted and the spec change applied.
+    merge_patch(&ns, "minimal", json!({"spec": {"paused": false}}))
+        .await
+        .unwrap();
+    ns.wait_condition(
+        &cms,
+        "minimal-tempo-config",
+        CHANGE_TIMEOUT,
+        "hand edit reverted after unpausing",
+        |c| {
+            c.data
+                .as_ref()
+                .is_some_and(|d| d["tempo.yaml"].contains("block_retention"))
+        },
+    )
+    .await;
+    ns.wait_deleted(
+        &ns.api::<Deployment>(),
+        "minimal-grafana",
+        CHANGE_TIMEOUT,
+        "Grafana pruned after unpausing",
+    )
+    .await;
+    wait_ready(&ns, "minimal").await;
+    drop(op);
+    ns.cleanup().await.unwrap();
+}
+
+#[tokio::test]
 async fn invalid_spec_is_reported_and_changes_no_child() {
     let (ns, op) = setup_minimal("invalid").await;
     let before = fingerprint(&ns).await;

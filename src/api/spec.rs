@@ -93,6 +93,14 @@ pub struct ObservabilityStackSpec {
     /// Grafana with provisioned datasources, dashboards and alert rules.
     #[serde(default)]
     pub grafana: GrafanaSpec,
+
+    /// Stop changing the stack's children: while true the operator applies,
+    /// prunes and reverts nothing (hand edits stay, for debugging an incident),
+    /// and `Reconciled` is False with reason `Paused`. Deleting a paused stack
+    /// still cleans up what it owns. Set back to false (or remove) to resume:
+    /// the next reconcile applies the spec again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
 }
 
 /// Default retention for each signal, as Prometheus-style durations (`15d`, `168h`, `1w`).

@@ -132,6 +132,8 @@ pub mod reason {
     pub const APPLIED: &str = "Applied";
     /// Reconciled=False: the spec failed validation; nothing was changed.
     pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// Reconciled=False: `spec.paused` is true; nothing was changed.
+    pub const PAUSED: &str = "Paused";
     /// Reconciled=False: the API server refused or failed a write.
     pub const APPLY_FAILED: &str = "ApplyFailed";
     /// A component's workload is available.

@@ -21,6 +21,8 @@ pub enum Outcome {
     InvalidSpec(String),
     /// The apply step failed (the error's message).
     ApplyFailed(String),
+    /// `spec.paused` is true: nothing was read, validated or applied.
+    Paused,
     /// Everything else was applied, but a volume size change could not be made
     /// (one line per volume).
     VolumeResizeBlocked(Vec<String>),
@@ -51,6 +53,7 @@ impl Outcome {
             Outcome::Applied { .. } => reason::APPLIED,
             Outcome::InvalidSpec(_) => reason::INVALID_SPEC,
             Outcome::ApplyFailed(_) => reason::APPLY_FAILED,
+            Outcome::Paused => reason::PAUSED,
             Outcome::VolumeResizeBlocked(_) => reason::VOLUME_RESIZE_BLOCKED,
         }
     }
@@ -66,18 +69,21 @@ impl Outcome {
                 dashboards_skipped.join("; ")
             ),
             Outcome::InvalidSpec(message) | Outcome::ApplyFailed(message) => message.clone(),
+            Outcome::Paused => "spec.paused is true: the operator changes none of this stack's children (hand edits stay) until it is false".into(),
             Outcome::VolumeResizeBlocked(blocked) => blocked.join("; "),
         }
     }
 
     /// The event this outcome publishes when the status it sets is new: its type
-    /// and reason (the note is [`Outcome::message`]). Only an invalid spec has one:
+    /// and reason (the note is [`Outcome::message`]). An invalid spec has a
+    /// Warning, a pause a Normal event; nothing else has one:
     /// a failed apply is reported by the error policy's Warning (named after the
     /// error), and blocked volumes and skipped dashboards are each a
     /// `ReferenceProblem` event; children applied or pruned are events of their own.
     pub fn event(&self) -> Option<(EventType, &'static str)> {
         match self {
             Outcome::InvalidSpec(_) => Some((EventType::Warning, reason::INVALID_SPEC)),
+            Outcome::Paused => Some((EventType::Normal, reason::PAUSED)),
             Outcome::Applied { .. } | Outcome::ApplyFailed(_) | Outcome::VolumeResizeBlocked(_) => {
                 None
             }
@@ -148,5 +154,9 @@ mod tests {
         assert_eq!(Outcome::after_apply(&[], &[]).event(), None);
         assert_eq!(Outcome::ApplyFailed("x".into()).event(), None);
         assert_eq!(Outcome::VolumeResizeBlocked(vec!["x".into()]).event(), None);
+        assert_eq!(Outcome::Paused.event(), Some((EventType::Normal, "Paused")));
+        let (ok, reason, message) = condition(&Outcome::Paused);
+        assert_eq!((ok, reason), (false, "Paused"));
+        assert!(message.starts_with("spec.paused is true"), "{message}");
     }
 }

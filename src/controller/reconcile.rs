@@ -1,6 +1,7 @@
 //! One reconcile of one stack, and the error policy. This file only drives the
 //! steps, each of which lives in its own module: references (dereference) ->
 //! validate -> build -> finalizers -> apply -> finalizers -> observe -> status -> events -> when to look again.
+//! A paused stack (`spec.paused`) stops before the first step.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +42,18 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
     }
     let previous = stack.status.clone().unwrap_or_default();
     let generation = stack.meta().generation;
+
+    if stack.spec.paused {
+        // Nothing is read, applied, pruned or reverted: every child stays as it
+        // is, hand edits included, and the rest of the status still holds.
+        let obs = Observation::unapplied(generation, Outcome::Paused);
+        let new = status::compute(None, &previous, &obs, now());
+        if status::write(&ctx, &stack, &previous, new, &key).await? {
+            events::outcome(&ctx, &stack, &obs.reconciled).await;
+        }
+        ctx.succeeded(&stack);
+        return Ok(Action::await_change());
+    }
 
     let refs = references::dereference(&ctx, &stack).await?;
     let valid = match validate(&stack, &refs) {

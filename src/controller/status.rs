@@ -292,10 +292,28 @@ pub fn compute(
 
     let Some(stack) = stack else {
         // Invalid spec: nothing was applied, so the rest of the status still holds.
+        // Paused: nothing is observed either, so whether the stack is Ready is
+        // not known (the components' conditions are what was last seen).
+        let paused = obs.reconciled == Outcome::Paused;
+        if paused {
+            conditions.push(Condition {
+                status: "Unknown".into(),
+                ..new_condition(
+                    condition::READY,
+                    false,
+                    reason::PAUSED,
+                    "not observed while spec.paused is true; the component conditions are as last seen".into(),
+                    g,
+                    &now,
+                )
+            });
+        }
         let kept = previous
             .conditions
             .iter()
-            .filter(|c| c.type_ != condition::RECONCILED)
+            .filter(|c| {
+                c.type_ != condition::RECONCILED && !(paused && c.type_ == condition::READY)
+            })
             .cloned();
         conditions.extend(kept);
         return ObservabilityStackStatus {
@@ -760,5 +778,23 @@ mod tests {
         assert_eq!(find(&status, "Ready"), find(&good, "Ready"));
         assert_eq!(find(&status, "LokiReady"), find(&good, "LokiReady"));
         assert_eq!(status.observed_generation, Some(3));
+
+        // Paused: nothing applied and nothing observed: Reconciled False, Ready
+        // Unknown, the components as last seen.
+        let paused = Observation::unapplied(Some(4), Outcome::Paused);
+        let status = compute(None, &good, &paused, t(400));
+        assert_eq!(find(&status, "Reconciled").1, "Paused");
+        let (ready, reason, _) = find(&status, "Ready");
+        assert_eq!((ready, reason), ("Unknown", "Paused"));
+        assert_eq!(find(&status, "LokiReady"), find(&good, "LokiReady"));
+        assert_eq!(
+            status
+                .conditions
+                .iter()
+                .filter(|c| c.type_ == "Ready")
+                .count(),
+            1
+        );
+        assert!(!is_ready(&status));
     }
 }
