@@ -340,6 +340,16 @@ fn stacks() -> Vec<(String, sextant::api::ObservabilityStack)> {
              \x20     - {name: mail, type: email, addresses: [a@example.com]}\n",
         ),
         (
+            "pod-overrides",
+            "imageRegistry: registry.example.com/mirror\n\
+             pod:\n  nodeSelector: {pool: observability}\n  tolerations: [{key: dedicated, operator: Equal, value: obs, effect: NoSchedule}]\n\
+             \x20 priorityClassName: high\n  annotations: {team: sre}\n  labels: {cost-center: c1}\n\
+             \x20 imagePullSecrets: [{name: mirror-pull}]\n  env: [{name: HTTPS_PROXY, value: 'http://proxy:3128'}]\n\
+             \x20 topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway}]\n\
+             \x20 affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/arch, operator: In, values: [amd64]}]}]}}}\n\
+             grafana: {pod: {nodeSelector: {pool: ui}, env: [{name: TZ, value: UTC}]}}\n",
+        ),
+        (
             "stopped",
             "collector: {autoscaling: {enabled: false}, replicas: 0}\nprometheus: {replicas: 0}\ntempo: {replicas: 0}\nloki: {replicas: 0}\ngrafana: {replicas: 0}",
         ),

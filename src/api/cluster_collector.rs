@@ -41,6 +41,10 @@ pub struct ClusterCollectorSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
 
+    /// Scheduling and metadata of the pods; replaces `spec.pod` field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<super::PodOverrides>,
+
     /// Node, workload, pod and container state, as metrics.
     #[serde(default)]
     pub state: ClusterStateSpec,

@@ -54,6 +54,10 @@ pub struct CollectorSpec {
     /// Unset: requests 200m/256Mi, limits 1/512Mi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+
+    /// Scheduling and metadata of the pods; replaces `spec.pod` field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<super::PodOverrides>,
 }
 
 impl Default for CollectorSpec {
@@ -66,6 +70,7 @@ impl Default for CollectorSpec {
             sampling: SamplingSpec::default(),
             resource_attributes: BTreeMap::new(),
             resources: None,
+            pod: None,
         }
     }
 }
@@ -229,6 +234,10 @@ pub struct PrometheusSpec {
     /// CPU and memory. Unset: requests 250m/512Mi, limits 2/2Gi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+
+    /// Scheduling and metadata of the pods; replaces `spec.pod` field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<super::PodOverrides>,
 }
 
 impl Default for PrometheusSpec {
@@ -244,6 +253,7 @@ impl Default for PrometheusSpec {
             monitor_selector: None,
             monitor_namespace_selector: None,
             resources: None,
+            pod: None,
         }
     }
 }
@@ -407,6 +417,10 @@ pub struct TempoSpec {
     /// CPU and memory. Unset: requests 200m/512Mi, limits 2/2Gi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+
+    /// Scheduling and metadata of the pods; replaces `spec.pod` field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<super::PodOverrides>,
 }
 
 impl Default for TempoSpec {
@@ -419,6 +433,7 @@ impl Default for TempoSpec {
             storage: default_small_volume(),
             metrics_generator: MetricsGeneratorSpec::default(),
             resources: None,
+            pod: None,
         }
     }
 }
@@ -486,6 +501,10 @@ pub struct LokiSpec {
     /// CPU and memory. Unset: requests 200m/512Mi, limits 2/2Gi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+
+    /// Scheduling and metadata of the pods; replaces `spec.pod` field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<super::PodOverrides>,
 }
 
 impl Default for LokiSpec {
@@ -497,6 +516,7 @@ impl Default for LokiSpec {
             retention: LokiRetention::default(),
             storage: default_small_volume(),
             resources: None,
+            pod: None,
         }
     }
 }

@@ -53,6 +53,10 @@ pub struct GrafanaSpec {
     /// CPU and memory. Unset: requests 100m/256Mi, limits 1/512Mi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+
+    /// Scheduling and metadata of the pods; replaces `spec.pod` field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<super::PodOverrides>,
 }
 
 impl Default for GrafanaSpec {
@@ -66,6 +70,7 @@ impl Default for GrafanaSpec {
             alerting: AlertingSpec::default(),
             smtp: None,
             resources: None,
+            pod: None,
         }
     }
 }

@@ -9,6 +9,7 @@ mod cluster_collector;
 mod components;
 mod grafana;
 mod node_agent;
+mod pod;
 mod spec;
 mod status;
 
@@ -16,6 +17,7 @@ pub use cluster_collector::*;
 pub use components::*;
 pub use grafana::*;
 pub use node_agent::*;
+pub use pod::*;
 pub use spec::*;
 pub use status::*;
 

@@ -38,6 +38,10 @@ pub struct NodeAgentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
 
+    /// Scheduling and metadata of the pods; replaces `spec.pod` field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<super::PodOverrides>,
+
     /// The taints the agent tolerates. Unset: every taint (`operator: Exists`),
     /// so it also runs on tainted nodes such as GPU nodes; `[]`: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -56,6 +56,21 @@ pub const MAX_STACK_NAME_LEN: usize = 40;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ObservabilityStackSpec {
+    /// Scheduling and metadata of every component's pods: node selector,
+    /// tolerations, affinity, spread, priority class, annotations, labels, image
+    /// pull Secrets, extra environment. A component's own `pod` replaces it
+    /// field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<super::PodOverrides>,
+
+    /// A registry that mirrors the pinned images, such as
+    /// `registry.example.com/mirror`: every image sextant pins is pulled from
+    /// there under the same path (`<registry>/otel/opentelemetry-collector-contrib:0.159.0`).
+    /// An image set in a component's `image` is used as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub image_registry: Option<String>,
+
     /// Default retention per signal. A component's own `retention` overrides it.
     #[serde(default)]
     pub retention: RetentionDefaults,

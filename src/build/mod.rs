@@ -15,6 +15,7 @@ mod common;
 pub mod grafana;
 mod loki;
 pub mod node_agent;
+mod pod;
 mod prometheus;
 mod stateful;
 mod tempo;
@@ -161,7 +162,7 @@ pub fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         if !stack.enabled(c) {
             continue;
         }
-        out.extend(match c {
+        let mut built = match c {
             Component::Collector => collector::build(stack, caps),
             Component::NodeAgent => node_agent::build(stack, caps),
             Component::ClusterCollector => cluster_collector::build(stack, caps),
@@ -169,7 +170,9 @@ pub fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
             Component::Tempo => tempo::build(stack, caps),
             Component::Loki => loki::build(stack, caps),
             Component::Grafana => grafana::build(stack, caps),
-        });
+        };
+        pod::apply(stack, c, &mut built);
+        out.extend(built);
     }
     out.cluster_role_bindings = cluster::bindings(stack, caps);
     out

@@ -169,6 +169,37 @@ impl Component {
         }
     }
 
+    /// The environment variables sextant sets in the component's containers,
+    /// which `pod.env` may not set (a test builds every component and checks
+    /// the list is whole).
+    pub fn owned_env(self) -> &'static [&'static str] {
+        match self {
+            Self::Collector | Self::ClusterCollector => &["GOMEMLIMIT"],
+            Self::NodeAgent => &["GOMEMLIMIT", "K8S_NODE_NAME", "K8S_NODE_IP"],
+            Self::Prometheus | Self::Tempo | Self::Loki => &[],
+            Self::Grafana => &[
+                "GF_SECURITY_ADMIN_USER",
+                "GF_SECURITY_ADMIN_PASSWORD",
+                "GF_PATHS_DATA",
+                "GF_PATHS_PROVISIONING",
+                "GF_LOG_MODE",
+                "GF_ANALYTICS_REPORTING_ENABLED",
+                "GF_ANALYTICS_CHECK_FOR_UPDATES",
+                "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES",
+                "GF_USERS_ALLOW_SIGN_UP",
+                "GF_AUTH_ANONYMOUS_ENABLED",
+                "GF_SMTP_ENABLED",
+                "GF_SMTP_HOST",
+                "GF_SMTP_FROM_ADDRESS",
+                "GF_SMTP_FROM_NAME",
+                "GF_SMTP_STARTTLS_POLICY",
+                "GF_SMTP_SKIP_VERIFY",
+                "GF_SMTP_USER",
+                "GF_SMTP_PASSWORD",
+            ],
+        }
+    }
+
     /// Whether the component reads the whole cluster, and so runs only where the
     /// operator may bind the chart's ClusterRoles for it.
     pub fn reads_the_cluster(self) -> bool {

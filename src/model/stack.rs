@@ -28,6 +28,9 @@ pub struct Resolved {
     pub resources: ResourceRequirements,
     /// The data volume of a component that keeps one.
     pub volume: Option<VolumeSize>,
+    /// Scheduling and metadata of its pods: `spec.pod` with the component's own
+    /// `pod` over it (`crate::build` applies it to the pod template).
+    pub pod: crate::api::PodOverrides,
 }
 
 /// The size of a data volume.

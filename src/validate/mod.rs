@@ -14,12 +14,14 @@
 //! image, replicas, resources, volume), `references` (what the controller read),
 //! `node_agent` (tolerations, priority class, intervals of the node agent),
 //! `cluster_collector` (what the cluster collector sends, its interval),
+//! `pod` (pod overrides and the image registry),
 //! `syntax` (names and keys).
 
 mod cluster_collector;
 mod discovery;
 mod grafana;
 mod node_agent;
+mod pod;
 mod references;
 mod resolve;
 mod schema;
@@ -147,6 +149,7 @@ pub fn validate(
     v.schema_rules(spec);
     let kubelet_interval = v.node_agent(spec);
     let cluster_state_interval = v.cluster_collector(spec);
+    v.pods(spec);
     v.discovery(spec);
     let loki_streams = v.loki_streams(spec);
     let inline_dashboards = v.dashboards(spec);

@@ -96,7 +96,7 @@ impl Validator {
     /// `pkg/apis/core/validation` `ValidateTolerations`): a known operator and
     /// effect, no value with `Exists`, a key unless `Exists`, and
     /// `tolerationSeconds` only with `NoExecute`.
-    fn toleration(&mut self, path: &str, t: &Toleration) {
+    pub(super) fn toleration(&mut self, path: &str, t: &Toleration) {
         let key = t.key.as_deref().unwrap_or("");
         if !key.is_empty() && !is_label_key(key) {
             self.err(

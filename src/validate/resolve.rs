@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::{COLLECTOR_MIN_MEMORY, Validator};
-use crate::api::ObservabilityStackSpec;
+use crate::api::{ObservabilityStackSpec, PodOverrides};
 use crate::model::{Component, CpuMemory, Resolved, VolumeSize};
 use crate::units::parse_quantity_bytes;
 
@@ -19,6 +19,7 @@ struct Written<'a> {
     replicas: i32,
     resources: Option<&'a ResourceRequirements>,
     storage_size: Option<&'a str>,
+    pod: Option<&'a PodOverrides>,
 }
 
 fn written(spec: &ObservabilityStackSpec, c: Component) -> Written<'_> {
@@ -28,6 +29,7 @@ fn written(spec: &ObservabilityStackSpec, c: Component) -> Written<'_> {
             image: spec.collector.image.as_ref(),
             replicas: spec.collector.replicas,
             resources: spec.collector.resources.as_ref(),
+            pod: spec.collector.pod.as_ref(),
             storage_size: None,
         },
         Component::NodeAgent => Written {
@@ -36,6 +38,7 @@ fn written(spec: &ObservabilityStackSpec, c: Component) -> Written<'_> {
             // One pod per node: the DaemonSet controller decides how many.
             replicas: 1,
             resources: spec.node_agent.resources.as_ref(),
+            pod: spec.node_agent.pod.as_ref(),
             storage_size: None,
         },
         Component::ClusterCollector => Written {
@@ -44,6 +47,7 @@ fn written(spec: &ObservabilityStackSpec, c: Component) -> Written<'_> {
             // One pod, holding the Lease: a second could only wait for it.
             replicas: 1,
             resources: spec.cluster_collector.resources.as_ref(),
+            pod: spec.cluster_collector.pod.as_ref(),
             storage_size: None,
         },
         Component::Prometheus => Written {
@@ -51,6 +55,7 @@ fn written(spec: &ObservabilityStackSpec, c: Component) -> Written<'_> {
             image: spec.prometheus.image.as_ref(),
             replicas: spec.prometheus.replicas,
             resources: spec.prometheus.resources.as_ref(),
+            pod: spec.prometheus.pod.as_ref(),
             storage_size: Some(&spec.prometheus.storage.size),
         },
         Component::Tempo => Written {
@@ -58,6 +63,7 @@ fn written(spec: &ObservabilityStackSpec, c: Component) -> Written<'_> {
             image: spec.tempo.image.as_ref(),
             replicas: spec.tempo.replicas,
             resources: spec.tempo.resources.as_ref(),
+            pod: spec.tempo.pod.as_ref(),
             storage_size: Some(&spec.tempo.storage.size),
         },
         Component::Loki => Written {
@@ -65,6 +71,7 @@ fn written(spec: &ObservabilityStackSpec, c: Component) -> Written<'_> {
             image: spec.loki.image.as_ref(),
             replicas: spec.loki.replicas,
             resources: spec.loki.resources.as_ref(),
+            pod: spec.loki.pod.as_ref(),
             storage_size: Some(&spec.loki.storage.size),
         },
         Component::Grafana => Written {
@@ -72,6 +79,7 @@ fn written(spec: &ObservabilityStackSpec, c: Component) -> Written<'_> {
             image: spec.grafana.image.as_ref(),
             replicas: spec.grafana.replicas,
             resources: spec.grafana.resources.as_ref(),
+            pod: spec.grafana.pod.as_ref(),
             storage_size: None,
         },
     }
@@ -109,7 +117,11 @@ impl Validator {
         let (requests, limits) = c.default_resources();
         Resolved {
             enabled: w.enabled,
-            image: w.image.cloned().unwrap_or_else(|| c.default_image().into()),
+            image: w
+                .image
+                .cloned()
+                .unwrap_or_else(|| mirrored(spec.image_registry.as_deref(), c.default_image())),
+            pod: merged(spec.pod.as_ref(), w.pod),
             replicas: w.replicas,
             resources: w
                 .resources
@@ -150,6 +162,48 @@ pub(super) fn collector_memory_limit(
     c: Component,
 ) -> u128 {
     memory_limit(Some(&components[c.index()].resources)).unwrap_or(512 << 20)
+}
+
+/// A pinned image pulled from `registry` instead, under the same path.
+fn mirrored(registry: Option<&str>, image: &str) -> String {
+    match registry {
+        Some(r) => format!("{}/{image}", r.trim_end_matches('/')),
+        None => image.to_string(),
+    }
+}
+
+/// The stack-wide pod overrides with a component's over them: each field of the
+/// component's replaces the stack's, except the maps and `env`, which are
+/// merged (the component's entry wins on the same key or name).
+pub(super) fn merged(stack: Option<&PodOverrides>, own: Option<&PodOverrides>) -> PodOverrides {
+    let base = stack.cloned().unwrap_or_default();
+    let Some(own) = own else {
+        return base;
+    };
+    let mut annotations = base.annotations;
+    annotations.extend(own.annotations.clone());
+    let mut labels = base.labels;
+    labels.extend(own.labels.clone());
+    let mut env: Vec<_> = base
+        .env
+        .into_iter()
+        .filter(|e| !own.env.iter().any(|o| o.name == e.name))
+        .collect();
+    env.extend(own.env.iter().cloned());
+    PodOverrides {
+        node_selector: own.node_selector.clone().or(base.node_selector),
+        tolerations: own.tolerations.clone().or(base.tolerations),
+        affinity: own.affinity.clone().or(base.affinity),
+        topology_spread_constraints: own
+            .topology_spread_constraints
+            .clone()
+            .or(base.topology_spread_constraints),
+        priority_class_name: own.priority_class_name.clone().or(base.priority_class_name),
+        annotations,
+        labels,
+        image_pull_secrets: own.image_pull_secrets.clone().or(base.image_pull_secrets),
+        env,
+    }
 }
 
 #[cfg(test)]
