@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
@@ -253,6 +254,76 @@ async fn deleted_child_is_recreated_and_hand_edit_reverted() {
         )
         .await;
     assert!(!cm.data.unwrap()["tempo.yaml"].contains("edited"));
+    drop(op);
+    ns.cleanup().await.unwrap();
+}
+
+#[tokio::test]
+async fn network_policies_come_with_the_components_and_go_when_turned_off() {
+    let (ns, op) = setup_minimal("netpol").await;
+    let policies = ns.api::<NetworkPolicy>();
+    let names = async || -> Vec<String> {
+        let mut n: Vec<String> = policies
+            .list(&ListParams::default().labels("app.kubernetes.io/instance=minimal"))
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(ResourceExt::name_any)
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(
+        names().await,
+        [
+            "minimal-cluster-collector",
+            "minimal-collector",
+            "minimal-grafana",
+            "minimal-loki",
+            "minimal-node-agent",
+            "minimal-prometheus",
+            "minimal-tempo"
+        ]
+    );
+    let loki = policies.get("minimal-loki").await.unwrap();
+    let spec = loki.spec.unwrap();
+    assert_eq!(
+        spec.pod_selector.unwrap().match_labels.unwrap()["app.kubernetes.io/name"],
+        "loki"
+    );
+    assert_eq!(
+        spec.policy_types.as_deref(),
+        Some(&["Ingress".to_string()][..])
+    );
+
+    // A component disabled: its policy goes with it; all off: none is left.
+    merge_patch(
+        &ns,
+        "minimal",
+        json!({"spec": {"tempo": {"enabled": false}}}),
+    )
+    .await
+    .unwrap();
+    ns.wait_deleted(
+        &policies,
+        "minimal-tempo",
+        CHANGE_TIMEOUT,
+        "Tempo's NetworkPolicy pruned",
+    )
+    .await;
+    merge_patch(
+        &ns,
+        "minimal",
+        json!({"spec": {"networkPolicies": {"enabled": false}}}),
+    )
+    .await
+    .unwrap();
+    ns.wait_for(CHANGE_TIMEOUT, "every NetworkPolicy pruned", async || {
+        Ok(names().await.is_empty().then_some(()))
+    })
+    .await;
+    wait_ready(&ns, "minimal").await;
     drop(op);
     ns.cleanup().await.unwrap();
 }

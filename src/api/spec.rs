@@ -71,6 +71,11 @@ pub struct ObservabilityStackSpec {
     #[schemars(length(min = 1, max = 253))]
     pub image_registry: Option<String>,
 
+    /// A NetworkPolicy per component that admits only the traffic the stack
+    /// needs (docs/network-policies.md). On by default.
+    #[serde(default)]
+    pub network_policies: NetworkPoliciesSpec,
+
     /// Default retention per signal. A component's own `retention` overrides it.
     #[serde(default)]
     pub retention: RetentionDefaults,
@@ -116,6 +121,36 @@ pub struct ObservabilityStackSpec {
     /// the next reconcile applies the spec again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paused: bool,
+}
+
+/// The stack's NetworkPolicies (ingress only; egress stays open).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPoliciesSpec {
+    /// Render one NetworkPolicy per component. They take effect where the
+    /// cluster's network plugin enforces NetworkPolicies and change nothing
+    /// elsewhere.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+
+    /// The namespaces whose pods may send OTLP to the collector (ports 4317 and
+    /// 4318), by their labels. Unset: every namespace of the cluster (not
+    /// clients outside it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp_from: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+}
+
+impl Default for NetworkPoliciesSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            otlp_from: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Default retention for each signal, as Prometheus-style durations (`15d`, `168h`, `1w`).

@@ -14,6 +14,7 @@ mod collector;
 mod common;
 pub mod grafana;
 mod loki;
+mod network;
 pub mod node_agent;
 mod pod;
 mod prometheus;
@@ -23,6 +24,7 @@ mod tempo;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 
@@ -68,6 +70,8 @@ pub struct Resources {
     pub horizontal_pod_autoscalers: Vec<HorizontalPodAutoscaler>,
     /// The collector's disruption budget (policy/v1).
     pub pod_disruption_budgets: Vec<PodDisruptionBudget>,
+    /// One NetworkPolicy per component (`spec.networkPolicies`).
+    pub network_policies: Vec<NetworkPolicy>,
 }
 
 impl Resources {
@@ -86,6 +90,7 @@ impl Resources {
             daemon_sets,
             horizontal_pod_autoscalers,
             pod_disruption_budgets,
+            network_policies,
         } = other;
         self.service_accounts.extend(service_accounts);
         self.roles.extend(roles);
@@ -101,6 +106,7 @@ impl Resources {
         self.horizontal_pod_autoscalers
             .extend(horizontal_pod_autoscalers);
         self.pod_disruption_budgets.extend(pod_disruption_budgets);
+        self.network_policies.extend(network_policies);
     }
 
     /// Every object as JSON, in apply order: identity and config before workloads.
@@ -135,8 +141,10 @@ impl Resources {
             daemon_sets,
             horizontal_pod_autoscalers,
             pod_disruption_budgets,
+            network_policies,
         } = self;
         let mut out = Vec::new();
+        push(&mut out, network_policies);
         push(&mut out, service_accounts);
         push(&mut out, roles);
         push(&mut out, role_bindings);
@@ -175,6 +183,7 @@ pub fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         out.extend(built);
     }
     out.cluster_role_bindings = cluster::bindings(stack, caps);
+    out.network_policies = network::policies(stack, caps);
     out
 }
 

@@ -70,11 +70,14 @@ pub async fn apply(
         daemon_sets,
         horizontal_pod_autoscalers,
         pod_disruption_budgets,
+        network_policies,
     } = resources;
     let kinds = Kinds { ctx, stack };
     // A RoleBinding may only name a Role that exists when the operator is not
     // allowed to `bind` arbitrary roles (least privilege): Roles go first.
     let role = kinds.sync(roles).await?;
+    // The policies before the pods they admit traffic to.
+    let netpol = kinds.sync(network_policies).await?;
     let (sa, rb, crb, cm, secret) = tokio::try_join!(
         kinds.sync(service_accounts),
         kinds.sync(role_bindings),
@@ -100,6 +103,7 @@ pub async fn apply(
         ..Applied::default()
     };
     out.absorb(sa);
+    out.absorb(netpol);
     out.absorb(role);
     out.absorb(rb);
     out.changed.extend(crb.changed);

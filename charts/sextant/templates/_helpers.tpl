@@ -133,6 +133,10 @@ the API server's audit log of the operator's ServiceAccount.
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
   verbs: ["list", "watch", "create", "patch", "delete"]
+# The stack's NetworkPolicies, one per component (spec.networkPolicies).
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 # Prometheus's Role (pods get/list/watch) and its RoleBinding.
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]
