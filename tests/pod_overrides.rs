@@ -138,9 +138,10 @@ fn overrides_reach_every_pod_and_the_component_wins() {
 
 #[test]
 fn sextant_reserves_exactly_the_environment_it_sets() {
-    // Every optional feature that adds a variable: SMTP with a user and password.
+    // Every optional feature that adds a variable: SMTP with a user and
+    // password, an Ingress (root_url).
     let stack = valid(
-        "grafana:\n  smtp: {host: 'smtp.example.com:587', fromAddress: g@example.com, fromName: G, user: g, passwordSecretRef: {name: smtp, key: password}, skipVerify: true}",
+        "grafana:\n  ingress: {host: grafana.example.com}\n  smtp: {host: 'smtp.example.com:587', fromAddress: g@example.com, fromName: G, user: g, passwordSecretRef: {name: smtp, key: password}, skipVerify: true}",
     );
     let r = build(&stack, &Capabilities::current());
     for (name, t) in templates(&r) {

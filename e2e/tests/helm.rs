@@ -15,6 +15,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Secret};
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -336,6 +337,23 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     )
     .await;
 
+    //    b'. Grafana behind an Ingress: created with the stack's children.
+    merge_patch(
+        &ns,
+        "minimal",
+        json!({"spec": {"grafana": {"ingress": {"host": "grafana.example.com"}}}}),
+    )
+    .await
+    .unwrap();
+    ns.wait_for(CHANGE_TIMEOUT, "Grafana's Ingress created", async || {
+        Ok(ns
+            .api::<Ingress>()
+            .get_opt("minimal-grafana")
+            .await?
+            .map(|_| ()))
+    })
+    .await;
+
     //    c. Pruning: without Prometheus, Grafana, the node agent and the cluster
     //       collector, their StatefulSet, Deployments, DaemonSet, Role,
     //       RoleBindings, generated admin Secret and the agent's, the cluster
@@ -419,6 +437,13 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
         "minimal-grafana",
         CHANGE_TIMEOUT,
         "Grafana pruned",
+    )
+    .await;
+    ns.wait_deleted(
+        &ns.api::<Ingress>(),
+        "minimal-grafana",
+        CHANGE_TIMEOUT,
+        "Grafana's Ingress pruned",
     )
     .await;
     ns.wait_deleted(

@@ -57,6 +57,35 @@ pub struct GrafanaSpec {
     /// Scheduling and metadata of the pods; replaces `spec.pod` field by field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<super::PodOverrides>,
+
+    /// An Ingress in front of Grafana; Grafana's `root_url` is set from its host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<GrafanaIngress>,
+}
+
+/// An Ingress (networking.k8s.io/v1) for Grafana: every path of `host` to
+/// Grafana's Service.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GrafanaIngress {
+    /// The host name users open, such as `grafana.example.com`.
+    #[schemars(length(min = 1, max = 253))]
+    pub host: String,
+
+    /// The IngressClass. Unset: the cluster's default class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_name: Option<String>,
+
+    /// A Secret of type kubernetes.io/tls holding the host's certificate: the
+    /// Ingress terminates TLS and `root_url` is `https://<host>/`. Unset: plain
+    /// HTTP (`http://<host>/`), unless the annotations have a controller or
+    /// cert-manager provide the certificate (then set it to the Secret they fill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_secret_name: Option<String>,
+
+    /// Annotations of the Ingress, such as `cert-manager.io/cluster-issuer`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl Default for GrafanaSpec {
@@ -71,6 +100,7 @@ impl Default for GrafanaSpec {
             smtp: None,
             resources: None,
             pod: None,
+            ingress: None,
         }
     }
 }

@@ -13,8 +13,14 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
+};
+
 use super::Resources;
 use super::common::*;
+use crate::api::GrafanaIngress;
 use crate::api::{default_password_key, default_user_key};
 use crate::builtin::dashboards;
 use crate::digest::sha256_hex;
@@ -287,6 +293,11 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
             ]
             .into_iter()
             .chain(smtp_env(spec.smtp.as_ref()))
+            .chain(
+                spec.ingress
+                    .as_ref()
+                    .map(|i| plain_env("GF_SERVER_ROOT_URL", &root_url(i))),
+            )
             .collect(),
         ),
         ports: Some(vec![container_port("http", ports::GRAFANA)]),
@@ -334,7 +345,60 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         rendered_secrets: alerting.map(|(secret, _)| secret).into_iter().collect(),
         services: vec![service(stack, C)],
         deployments: vec![deployment],
+        ingresses: spec.ingress.iter().map(|i| ingress(stack, i)).collect(),
         ..Resources::default()
+    }
+}
+
+/// The address users open Grafana at, through its Ingress (Grafana's
+/// `[server] root_url`, which it uses for links, redirects and OAuth callbacks).
+fn root_url(i: &GrafanaIngress) -> String {
+    let scheme = if i.tls_secret_name.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{}/", i.host)
+}
+
+/// Every path of the host to Grafana's Service.
+fn ingress(stack: &ValidatedStack, i: &GrafanaIngress) -> Ingress {
+    let mut metadata = meta(stack, C, child_name(&stack.name, C, None));
+    if !i.annotations.is_empty() {
+        metadata.annotations = Some(i.annotations.clone());
+    }
+    Ingress {
+        metadata,
+        spec: Some(IngressSpec {
+            ingress_class_name: i.class_name.clone(),
+            rules: Some(vec![IngressRule {
+                host: Some(i.host.clone()),
+                http: Some(HTTPIngressRuleValue {
+                    paths: vec![HTTPIngressPath {
+                        path: Some("/".into()),
+                        path_type: "Prefix".into(),
+                        backend: IngressBackend {
+                            service: Some(IngressServiceBackend {
+                                name: child_name(&stack.name, C, None),
+                                port: Some(ServiceBackendPort {
+                                    name: Some("http".into()),
+                                    ..ServiceBackendPort::default()
+                                }),
+                            }),
+                            ..IngressBackend::default()
+                        },
+                    }],
+                }),
+            }]),
+            tls: i.tls_secret_name.as_ref().map(|secret| {
+                vec![IngressTLS {
+                    hosts: Some(vec![i.host.clone()]),
+                    secret_name: Some(secret.clone()),
+                }]
+            }),
+            ..IngressSpec::default()
+        }),
+        ..Ingress::default()
     }
 }
 

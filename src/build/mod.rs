@@ -24,7 +24,7 @@ mod tempo;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 
@@ -72,6 +72,8 @@ pub struct Resources {
     pub pod_disruption_budgets: Vec<PodDisruptionBudget>,
     /// One NetworkPolicy per component (`spec.networkPolicies`).
     pub network_policies: Vec<NetworkPolicy>,
+    /// Grafana's Ingress (`spec.grafana.ingress`).
+    pub ingresses: Vec<Ingress>,
 }
 
 impl Resources {
@@ -91,6 +93,7 @@ impl Resources {
             horizontal_pod_autoscalers,
             pod_disruption_budgets,
             network_policies,
+            ingresses,
         } = other;
         self.service_accounts.extend(service_accounts);
         self.roles.extend(roles);
@@ -107,6 +110,7 @@ impl Resources {
             .extend(horizontal_pod_autoscalers);
         self.pod_disruption_budgets.extend(pod_disruption_budgets);
         self.network_policies.extend(network_policies);
+        self.ingresses.extend(ingresses);
     }
 
     /// Every object as JSON, in apply order: identity and config before workloads.
@@ -142,6 +146,7 @@ impl Resources {
             horizontal_pod_autoscalers,
             pod_disruption_budgets,
             network_policies,
+            ingresses,
         } = self;
         let mut out = Vec::new();
         push(&mut out, network_policies);
@@ -158,6 +163,7 @@ impl Resources {
         push(&mut out, daemon_sets);
         push(&mut out, horizontal_pod_autoscalers);
         push(&mut out, pod_disruption_budgets);
+        push(&mut out, ingresses);
         out
     }
 }

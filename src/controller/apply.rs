@@ -71,6 +71,7 @@ pub async fn apply(
         horizontal_pod_autoscalers,
         pod_disruption_budgets,
         network_policies,
+        ingresses,
     } = resources;
     let kinds = Kinds { ctx, stack };
     // A RoleBinding may only name a Role that exists when the operator is not
@@ -98,6 +99,7 @@ pub async fn apply(
     )?;
     let hpa = kinds.sync(horizontal_pod_autoscalers).await?;
     let pdb = kinds.sync(pod_disruption_budgets).await?;
+    let ing = kinds.sync(ingresses).await?;
     let mut out = Applied {
         blocked,
         ..Applied::default()
@@ -113,6 +115,7 @@ pub async fn apply(
     out.absorb(svc);
     out.absorb(hpa);
     out.absorb(pdb);
+    out.absorb(ing);
     out.stateful_sets = out.absorb(sts);
     out.deployments = out.absorb(deploy);
     out.daemon_sets = out.absorb(ds);

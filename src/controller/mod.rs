@@ -26,7 +26,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::core::{DynamicObject, PartialObjectMeta};
@@ -294,7 +294,8 @@ async fn controller(
     .owns(scoped::<Deployment>(client, namespace), children.clone())
     .owns(scoped::<StatefulSet>(client, namespace), children.clone())
     .owns(scoped::<DaemonSet>(client, namespace), children.clone())
-    .owns(scoped::<NetworkPolicy>(client, namespace), children.clone());
+    .owns(scoped::<NetworkPolicy>(client, namespace), children.clone())
+    .owns(scoped::<Ingress>(client, namespace), children.clone());
     // Dashboards in ConfigMaps a stack selects: a change re-provisions Grafana.
     let stacks = c.store();
     c = c.watches(

@@ -196,6 +196,7 @@ impl Component {
                 "GF_SMTP_SKIP_VERIFY",
                 "GF_SMTP_USER",
                 "GF_SMTP_PASSWORD",
+                "GF_SERVER_ROOT_URL",
             ],
         }
     }

@@ -7,13 +7,53 @@ use std::collections::BTreeSet;
 use promql_parser::parser;
 
 use super::Validator;
-use super::syntax::{is_dns_label, is_dns_subdomain, is_label_name, one_line};
-use crate::api::{AlertingSpec, ContactPointType, ObservabilityStackSpec, SmtpSpec};
+use super::syntax::{is_dns_label, is_dns_subdomain, is_label_key, is_label_name, one_line};
+use crate::api::{
+    AlertingSpec, ContactPointType, GrafanaIngress, ObservabilityStackSpec, SmtpSpec,
+};
 use crate::builtin::rules::{BUILTIN_GROUP, builtin_rule_names};
 use crate::limits;
 use crate::model::{Dashboard, FOLDER};
 
 impl Validator {
+    /// Grafana's Ingress: a host the API server takes (a DNS subdomain, or a
+    /// wildcard `*.` and one), names of an IngressClass and a Secret, and
+    /// annotation keys.
+    pub(super) fn grafana_ingress(&mut self, i: &GrafanaIngress) {
+        let path = "spec.grafana.ingress";
+        let host = i.host.strip_prefix("*.").unwrap_or(&i.host);
+        if !is_dns_subdomain(host) || !host.contains('.') {
+            self.err(
+                format!("{path}.host"),
+                "must be a fully qualified host name such as grafana.example.com (lower case letters, digits, '-' and '.'; no scheme, port or path)",
+            );
+        }
+        if let Some(class) = &i.class_name
+            && !is_dns_subdomain(class)
+        {
+            self.err(
+                format!("{path}.className"),
+                "must be an IngressClass name (a DNS subdomain: lower case letters, digits, '-' and '.')",
+            );
+        }
+        if let Some(secret) = &i.tls_secret_name
+            && !is_dns_subdomain(secret)
+        {
+            self.err(
+                format!("{path}.tlsSecretName"),
+                "must be a Secret name (a DNS subdomain: lower case letters, digits, '-' and '.')",
+            );
+        }
+        for k in i.annotations.keys() {
+            if !is_label_key(k) {
+                self.err(
+                    format!("{path}.annotations[{k}]"),
+                    "must be an annotation key (an optional DNS subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.')",
+                );
+            }
+        }
+    }
+
     pub(super) fn dashboards(&mut self, spec: &ObservabilityStackSpec) -> Vec<Dashboard> {
         let d = &spec.grafana.dashboards;
         let mut seen_builtin = BTreeSet::new();

@@ -157,6 +157,9 @@ pub fn validate(
     if let Some(smtp) = &spec.grafana.smtp {
         v.smtp(smtp);
     }
+    if let Some(i) = &spec.grafana.ingress {
+        v.grafana_ingress(i);
+    }
     if let Some(creds) = &spec.grafana.admin_credentials
         && !is_dns_subdomain(&creds.secret_name)
     {

@@ -134,8 +134,9 @@ the API server's audit log of the operator's ServiceAccount.
   resources: ["poddisruptionbudgets"]
   verbs: ["list", "watch", "create", "patch", "delete"]
 # The stack's NetworkPolicies, one per component (spec.networkPolicies).
+# and Grafana's Ingress (spec.grafana.ingress).
 - apiGroups: ["networking.k8s.io"]
-  resources: ["networkpolicies"]
+  resources: ["networkpolicies", "ingresses"]
   verbs: ["list", "watch", "create", "patch", "delete"]
 # Prometheus's Role (pods get/list/watch) and its RoleBinding.
 - apiGroups: ["rbac.authorization.k8s.io"]
