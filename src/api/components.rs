@@ -58,6 +58,12 @@ pub struct CollectorSpec {
     /// Scheduling and metadata of the pods; replaces `spec.pod` field by field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<super::PodOverrides>,
+
+    /// TLS on the OTLP receivers (ports 4317 and 4318), and optionally client
+    /// certificates (mutual TLS). A renewed certificate is picked up without a
+    /// restart. The node agents' port (4319) stays plain, inside the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<OtlpTls>,
 }
 
 impl Default for CollectorSpec {
@@ -71,12 +77,28 @@ impl Default for CollectorSpec {
             resource_attributes: BTreeMap::new(),
             resources: None,
             pod: None,
+            tls: None,
         }
     }
 }
 
 fn default_collector_replicas() -> i32 {
     2
+}
+
+/// TLS for OTLP ingest, from Secrets in the stack's namespace.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OtlpTls {
+    /// A Secret of type kubernetes.io/tls (`tls.crt`, `tls.key`), such as the
+    /// one a cert-manager Certificate fills.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+
+    /// A Secret whose `ca.crt` holds the CAs that sign client certificates:
+    /// with it every OTLP client must present a certificate they signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ca_secret_name: Option<String>,
 }
 
 /// HorizontalPodAutoscaler settings (autoscaling/v2) for the collector.

@@ -12,7 +12,9 @@ use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
     MetricTarget, ResourceMetricSource,
 };
-use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec, VolumeMount};
+use k8s_openapi::api::core::v1::{
+    Container, EnvVar, PodSpec, PodTemplateSpec, SecretVolumeSource, Volume, VolumeMount,
+};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -39,6 +41,39 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     let name = child_name(&stack.name, C, None);
     let gomemlimit = format!("{}MiB", otelcol::memory_limit_mib(memory_limit));
 
+    // The serving certificate and the client CAs, as whole Secret volumes (not
+    // subPath): the kubelet writes a renewed Secret into them, and the
+    // receivers re-read the files (`crate::render::otelcol::server_tls`).
+    let mut mounts = vec![VolumeMount {
+        name: "config".into(),
+        mount_path: "/conf".into(),
+        read_only: Some(true),
+        ..VolumeMount::default()
+    }];
+    let mut volumes = vec![config_volume(
+        "config",
+        &child_name(&stack.name, C, Some("config")),
+    )];
+    if let Some(tls) = &stack.spec.collector.tls {
+        let secrets = [
+            Some(("tls", tls.secret_name.as_str(), otelcol::TLS_DIR)),
+            tls.client_ca_secret_name
+                .as_deref()
+                .map(|n| ("client-ca", n, otelcol::CLIENT_CA_DIR)),
+        ];
+        for (volume, secret, dir) in secrets.into_iter().flatten() {
+            volumes.push(Volume {
+                name: volume.into(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(secret.into()),
+                    ..SecretVolumeSource::default()
+                }),
+                ..Volume::default()
+            });
+            mounts.push(mount(volume, dir, true));
+        }
+    }
+
     let container = secured(Container {
         name: "collector".into(),
         image: Some(resolved.image.clone()),
@@ -58,12 +93,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         liveness_probe: Some(http_probe("/", "health", 10, 10)),
         readiness_probe: Some(http_probe("/", "health", 2, 5)),
         resources: Some(resolved.resources.clone()),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "config".into(),
-            mount_path: "/conf".into(),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        }]),
+        volume_mounts: Some(mounts),
         ..Container::default()
     });
 
@@ -93,10 +123,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
                     automount_service_account_token: Some(metadata),
                     security_context: Some(pod_security(C.uid())),
                     containers: vec![container],
-                    volumes: Some(vec![config_volume(
-                        "config",
-                        &child_name(&stack.name, C, Some("config")),
-                    )]),
+                    volumes: Some(volumes),
                     termination_grace_period_seconds: Some(30),
                     ..PodSpec::default()
                 }),

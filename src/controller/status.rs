@@ -476,8 +476,18 @@ fn endpoints(stack: &ValidatedStack) -> Endpoints {
     Endpoints {
         otlp_grpc: on(Component::Collector)
             .then(|| format!("{}:{}", host(Component::Collector), ports::OTLP_GRPC)),
-        otlp_http: on(Component::Collector)
-            .then(|| format!("http://{}:{}", host(Component::Collector), ports::OTLP_HTTP)),
+        otlp_http: on(Component::Collector).then(|| {
+            let scheme = if stack.spec.collector.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!(
+                "{scheme}://{}:{}",
+                host(Component::Collector),
+                ports::OTLP_HTTP
+            )
+        }),
         grafana: on(Component::Grafana)
             .then(|| format!("http://{}:{}", host(Component::Grafana), ports::GRAFANA)),
         prometheus: on(Component::Prometheus).then(|| {

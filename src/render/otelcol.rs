@@ -60,9 +60,53 @@ struct OtlpReceiver {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct OtlpProtocols {
-    grpc: Endpoint,
+    grpc: ServerEndpoint,
     #[serde(skip_serializing_if = "Option::is_none")]
-    http: Option<Endpoint>,
+    http: Option<ServerEndpoint>,
+}
+
+/// A receiver's listening address, with TLS where asked.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct ServerEndpoint {
+    endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<ServerTls>,
+}
+
+/// configtls `ServerConfig` (opentelemetry-collector v0.159.0
+/// `config/configtls/configtls.go` and `config.schema.yaml`): the certificate is
+/// re-read from its files once `reload_interval` has passed since the last read
+/// (`certReloader.GetCertificate`), so a renewed Secret, which the kubelet
+/// writes into the mounted volume, is served without a restart;
+/// `client_ca_file` requires and verifies client certificates, and
+/// `client_ca_file_reload` re-reads it when the file changes.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct ServerTls {
+    cert_file: String,
+    key_file: String,
+    reload_interval: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_ca_file: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    client_ca_file_reload: bool,
+}
+
+/// Where the collector's serving certificate Secret is mounted.
+pub const TLS_DIR: &str = "/etc/otelcol/tls";
+/// Where the Secret of client CAs is mounted.
+pub const CLIENT_CA_DIR: &str = "/etc/otelcol/client-ca";
+
+fn server_tls(stack: &ValidatedStack) -> Option<ServerTls> {
+    stack.spec.collector.tls.as_ref().map(|t| ServerTls {
+        cert_file: format!("{TLS_DIR}/tls.crt"),
+        key_file: format!("{TLS_DIR}/tls.key"),
+        reload_interval: "1m",
+        client_ca_file: t
+            .client_ca_secret_name
+            .as_ref()
+            .map(|_| format!("{CLIENT_CA_DIR}/ca.crt")),
+        client_ca_file_reload: t.client_ca_secret_name.is_some(),
+    })
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -431,18 +475,21 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
         receivers: Receivers {
             otlp: OtlpReceiver {
                 protocols: OtlpProtocols {
-                    grpc: Endpoint {
+                    grpc: ServerEndpoint {
                         endpoint: format!("0.0.0.0:{}", ports::OTLP_GRPC),
+                        tls: server_tls(stack),
                     },
-                    http: Some(Endpoint {
+                    http: Some(ServerEndpoint {
                         endpoint: format!("0.0.0.0:{}", ports::OTLP_HTTP),
+                        tls: server_tls(stack),
                     }),
                 },
             },
             node: node_agent.then(|| OtlpReceiver {
                 protocols: OtlpProtocols {
-                    grpc: Endpoint {
+                    grpc: ServerEndpoint {
                         endpoint: format!("0.0.0.0:{}", ports::OTLP_NODE),
+                        tls: None,
                     },
                     http: None,
                 },

@@ -150,6 +150,7 @@ pub fn validate(
     let kubelet_interval = v.node_agent(spec);
     let cluster_state_interval = v.cluster_collector(spec);
     v.pods(spec);
+    v.otlp_tls(spec);
     v.discovery(spec);
     let loki_streams = v.loki_streams(spec);
     let inline_dashboards = v.dashboards(spec);

@@ -1,4 +1,5 @@
-//! The pod overrides (`spec.pod`, `spec.<component>.pod`) and the image
+//! The pod overrides (`spec.pod`, `spec.<component>.pod`), the collector's
+//! TLS Secrets and the image
 //! registry: names the API server takes, and nothing that would change what
 //! sextant owns (its labels and annotations, the environment it sets) or the
 //! pods' security (the Pod Security annotations of AppArmor and seccomp).
@@ -25,6 +26,30 @@ const NODE_OPERATORS: [&str; 6] = ["In", "NotIn", "Exists", "DoesNotExist", "Gt"
 
 impl Validator {
     /// Checks `spec.pod`, each component's `pod` and `spec.imageRegistry`.
+    /// Checks `spec.collector.tls`: Secret names.
+    pub(super) fn otlp_tls(&mut self, spec: &ObservabilityStackSpec) {
+        let Some(t) = &spec.collector.tls else {
+            return;
+        };
+        let names = [
+            ("spec.collector.tls.secretName", Some(&t.secret_name)),
+            (
+                "spec.collector.tls.clientCaSecretName",
+                t.client_ca_secret_name.as_ref(),
+            ),
+        ];
+        for (path, name) in names {
+            if let Some(n) = name
+                && !is_dns_subdomain(n)
+            {
+                self.err(
+                    path,
+                    "must be a Secret name (a DNS subdomain: lower case letters, digits, '-' and '.')",
+                );
+            }
+        }
+    }
+
     pub(super) fn pods(&mut self, spec: &ObservabilityStackSpec) {
         if let Some(r) = &spec.image_registry
             && !is_registry(r)

@@ -1,0 +1,97 @@
+//! TLS on OTLP ingest as built: both OTLP receivers serve the mounted
+//! certificate and re-read it (a renewed Secret needs no restart), client CAs
+//! make them require client certificates, the node port stays plain, the
+//! Secrets are whole volumes (not subPath, which the kubelet never updates),
+//! and the status says `https`.
+
+mod common;
+
+use serde_yaml_ng::Value;
+use sextant::build::build;
+use sextant::model::Capabilities;
+use sextant::validate::{Dereferenced, validate};
+
+fn collector_config(spec: &str) -> (Value, k8s_openapi::api::core::v1::PodSpec) {
+    let stack = validate(&common::with_spec(spec), &Dereferenced::offline()).unwrap();
+    let r = build(&stack, &Capabilities::current());
+    let cm = r
+        .config_maps
+        .iter()
+        .find(|c| c.metadata.name.as_deref() == Some("s-collector-config"))
+        .unwrap();
+    let config = serde_yaml_ng::from_str(&cm.data.as_ref().unwrap()["config.yaml"]).unwrap();
+    let pod = r
+        .deployments
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some("s-collector"))
+        .unwrap()
+        .spec
+        .clone()
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    (config, pod)
+}
+
+#[test]
+fn both_otlp_receivers_serve_the_mounted_certificate() {
+    let (config, pod) = collector_config(
+        "collector:\n  tls: {secretName: otlp-tls, clientCaSecretName: otlp-clients}",
+    );
+    for protocol in ["grpc", "http"] {
+        let tls = &config["receivers"]["otlp"]["protocols"][protocol]["tls"];
+        assert_eq!(tls["cert_file"], "/etc/otelcol/tls/tls.crt", "{protocol}");
+        assert_eq!(tls["key_file"], "/etc/otelcol/tls/tls.key", "{protocol}");
+        assert_eq!(tls["reload_interval"], "1m", "{protocol}");
+        assert_eq!(tls["client_ca_file"], "/etc/otelcol/client-ca/ca.crt");
+        assert_eq!(tls["client_ca_file_reload"], true);
+    }
+    assert!(
+        config["receivers"]["otlp/node"]["protocols"]["grpc"]
+            .get("tls")
+            .is_none(),
+        "the node port stays plain"
+    );
+    let container = &pod.containers[0];
+    for (volume, secret, dir) in [
+        ("tls", "otlp-tls", "/etc/otelcol/tls"),
+        ("client-ca", "otlp-clients", "/etc/otelcol/client-ca"),
+    ] {
+        let v = pod
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == volume)
+            .unwrap();
+        assert_eq!(
+            v.secret.as_ref().unwrap().secret_name.as_deref(),
+            Some(secret)
+        );
+        let m = container
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| m.name == volume)
+            .unwrap();
+        assert_eq!(m.mount_path, dir);
+        assert_eq!(
+            m.sub_path, None,
+            "a subPath mount never sees a renewed Secret"
+        );
+        assert_eq!(m.read_only, Some(true));
+    }
+
+    // Without client CAs: TLS only, no client certificate asked.
+    let (config, _) = collector_config("collector:\n  tls: {secretName: otlp-tls}");
+    let tls = &config["receivers"]["otlp"]["protocols"]["grpc"]["tls"];
+    assert!(tls.get("client_ca_file").is_none());
+    // Without TLS: plain, and no Secret volume.
+    let (config, pod) = collector_config("{}");
+    assert!(
+        config["receivers"]["otlp"]["protocols"]["grpc"]
+            .get("tls")
+            .is_none()
+    );
+    assert!(!pod.volumes.iter().flatten().any(|v| v.secret.is_some()));
+}
