@@ -2,7 +2,8 @@
 //! certificate and re-read it (a renewed Secret needs no restart), client CAs
 //! make them require client certificates, the node port stays plain, the
 //! Secrets are whole volumes (not subPath, which the kubelet never updates),
-//! and the status says `https`.
+//! and the status says `https`. Bearer tokens from a Secret guard both OTLP
+//! receivers, not the node port.
 
 mod common;
 
@@ -94,4 +95,49 @@ fn both_otlp_receivers_serve_the_mounted_certificate() {
             .is_none()
     );
     assert!(!pod.volumes.iter().flatten().any(|v| v.secret.is_some()));
+}
+
+#[test]
+fn bearer_tokens_guard_both_otlp_receivers_and_not_the_node_port() {
+    let (config, pod) = collector_config(
+        "collector:\n  tls: {secretName: otlp-tls}\n  auth: {secretName: otlp-tokens}",
+    );
+    assert_eq!(
+        config["extensions"]["bearertokenauth/otlp"]["filename"],
+        "/etc/otelcol/auth/tokens"
+    );
+    let extensions = config["service"]["extensions"].as_sequence().unwrap();
+    assert!(
+        extensions.iter().any(|e| e == "bearertokenauth/otlp"),
+        "{extensions:?}"
+    );
+    for protocol in ["grpc", "http"] {
+        assert_eq!(
+            config["receivers"]["otlp"]["protocols"][protocol]["auth"]["authenticator"],
+            "bearertokenauth/otlp",
+            "{protocol}"
+        );
+    }
+    assert!(
+        config["receivers"]["otlp/node"]["protocols"]["grpc"]
+            .get("auth")
+            .is_none()
+    );
+    let v = pod
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "auth")
+        .unwrap();
+    assert_eq!(
+        v.secret.as_ref().unwrap().secret_name.as_deref(),
+        Some("otlp-tokens")
+    );
+    let (config, _) = collector_config("{}");
+    assert!(config["extensions"].get("bearertokenauth/otlp").is_none());
+    assert!(
+        config["receivers"]["otlp"]["protocols"]["grpc"]
+            .get("auth")
+            .is_none()
+    );
 }

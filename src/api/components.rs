@@ -64,6 +64,14 @@ pub struct CollectorSpec {
     /// restart. The node agents' port (4319) stays plain, inside the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<OtlpTls>,
+
+    /// Bearer-token authentication on the OTLP receivers (ports 4317 and 4318):
+    /// every request must carry `Authorization: Bearer <token>` with one of the
+    /// tokens of a Secret key, one per line. A changed Secret is picked up
+    /// without a restart, so tokens rotate by adding the new one, moving the
+    /// clients, then removing the old. Send tokens only over TLS (`tls`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<OtlpAuth>,
 }
 
 impl Default for CollectorSpec {
@@ -78,12 +86,30 @@ impl Default for CollectorSpec {
             resources: None,
             pod: None,
             tls: None,
+            auth: None,
         }
     }
 }
 
 fn default_collector_replicas() -> i32 {
     2
+}
+
+/// The Secret key of the tokens OTLP clients must present.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OtlpAuth {
+    /// The Secret, in the stack's namespace.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+
+    /// Its key holding the tokens, one per line. Default `tokens`.
+    #[serde(default = "default_tokens_key")]
+    pub key: String,
+}
+
+fn default_tokens_key() -> String {
+    "tokens".into()
 }
 
 /// TLS for OTLP ingest, from Secrets in the stack's namespace.

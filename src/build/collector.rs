@@ -41,9 +41,10 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     let name = child_name(&stack.name, C, None);
     let gomemlimit = format!("{}MiB", otelcol::memory_limit_mib(memory_limit));
 
-    // The serving certificate and the client CAs, as whole Secret volumes (not
-    // subPath): the kubelet writes a renewed Secret into them, and the
-    // receivers re-read the files (`crate::render::otelcol::server_tls`).
+    // The serving certificate, the client CAs and the OTLP tokens, as whole
+    // Secret volumes (not subPath): the kubelet writes a changed Secret into
+    // them, and the receivers and the token extension re-read the files
+    // (`crate::render::otelcol`).
     let mut mounts = vec![VolumeMount {
         name: "config".into(),
         mount_path: "/conf".into(),
@@ -54,24 +55,29 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         "config",
         &child_name(&stack.name, C, Some("config")),
     )];
-    if let Some(tls) = &stack.spec.collector.tls {
-        let secrets = [
-            Some(("tls", tls.secret_name.as_str(), otelcol::TLS_DIR)),
-            tls.client_ca_secret_name
-                .as_deref()
-                .map(|n| ("client-ca", n, otelcol::CLIENT_CA_DIR)),
-        ];
-        for (volume, secret, dir) in secrets.into_iter().flatten() {
-            volumes.push(Volume {
-                name: volume.into(),
-                secret: Some(SecretVolumeSource {
-                    secret_name: Some(secret.into()),
-                    ..SecretVolumeSource::default()
-                }),
-                ..Volume::default()
-            });
-            mounts.push(mount(volume, dir, true));
-        }
+    let spec = &stack.spec.collector;
+    let secrets = [
+        spec.tls
+            .as_ref()
+            .map(|t| ("tls", t.secret_name.as_str(), otelcol::TLS_DIR)),
+        spec.tls
+            .as_ref()
+            .and_then(|t| t.client_ca_secret_name.as_deref())
+            .map(|n| ("client-ca", n, otelcol::CLIENT_CA_DIR)),
+        spec.auth
+            .as_ref()
+            .map(|a| ("auth", a.secret_name.as_str(), otelcol::AUTH_DIR)),
+    ];
+    for (volume, secret, dir) in secrets.into_iter().flatten() {
+        volumes.push(Volume {
+            name: volume.into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.into()),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        mounts.push(mount(volume, dir, true));
     }
 
     let container = secured(Container {

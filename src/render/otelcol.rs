@@ -36,7 +36,35 @@ pub struct Config {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct Extensions {
     health_check: Endpoint,
+    #[serde(
+        rename = "bearertokenauth/otlp",
+        skip_serializing_if = "Option::is_none"
+    )]
+    bearer_token: Option<BearerTokenAuth>,
 }
+
+/// contrib's `bearertokenauth` extension (type name in its
+/// `internal/metadata/generated_status.go`; in the contrib manifest of
+/// opentelemetry-collector-releases v0.159.0), read in a stored copy of
+/// `bearertokenauth.go` (commit 012bf871), not at v0.159.0: with `filename` it
+/// reads one token per line, watches the file (a Secret volume's symlink swap
+/// included) and re-reads it, and `Authenticate` accepts a request whose
+/// `Authorization` header equals `Bearer <token>` for one of them.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct BearerTokenAuth {
+    filename: String,
+}
+
+/// configauth `Config` (opentelemetry-collector v0.159.0
+/// `config/configauth/generated_config.go`): the extension that authenticates
+/// a receiver's requests.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Auth {
+    authenticator: &'static str,
+}
+
+/// Where the Secret of OTLP tokens is mounted.
+pub const AUTH_DIR: &str = "/etc/otelcol/auth";
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub(super) struct Endpoint {
@@ -71,6 +99,8 @@ struct ServerEndpoint {
     endpoint: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     tls: Option<ServerTls>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<Auth>,
 }
 
 /// configtls `ServerConfig` (opentelemetry-collector v0.159.0
@@ -394,6 +424,9 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
         fail_closed: false,
     });
 
+    let auth = spec.collector.auth.as_ref().map(|_| Auth {
+        authenticator: "bearertokenauth/otlp",
+    });
     let mut pipelines = BTreeMap::new();
     // k8s_attributes first after the limiter: it reads the sender's address, which
     // the batch processor does not keep.
@@ -471,6 +504,9 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
     Config {
         extensions: Extensions {
             health_check: health_check(),
+            bearer_token: spec.collector.auth.as_ref().map(|a| BearerTokenAuth {
+                filename: format!("{AUTH_DIR}/{}", a.key),
+            }),
         },
         receivers: Receivers {
             otlp: OtlpReceiver {
@@ -478,10 +514,12 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
                     grpc: ServerEndpoint {
                         endpoint: format!("0.0.0.0:{}", ports::OTLP_GRPC),
                         tls: server_tls(stack),
+                        auth: auth.clone(),
                     },
                     http: Some(ServerEndpoint {
                         endpoint: format!("0.0.0.0:{}", ports::OTLP_HTTP),
                         tls: server_tls(stack),
+                        auth: auth.clone(),
                     }),
                 },
             },
@@ -490,6 +528,7 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
                     grpc: ServerEndpoint {
                         endpoint: format!("0.0.0.0:{}", ports::OTLP_NODE),
                         tls: None,
+                        auth: None,
                     },
                     http: None,
                 },
@@ -508,7 +547,10 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
             tempo,
         },
         service: Service {
-            extensions: vec!["health_check".into()],
+            extensions: std::iter::once("health_check")
+                .chain(auth.as_ref().map(|a| a.authenticator))
+                .map(String::from)
+                .collect(),
             telemetry: telemetry(),
             pipelines,
         },

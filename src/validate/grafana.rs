@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use promql_parser::parser;
 
 use super::Validator;
-use super::syntax::{is_dns_label, is_dns_subdomain, is_label_key, is_label_name, one_line};
+use super::syntax::{is_dns_label, is_dns_subdomain, is_label_name, one_line};
 use crate::api::{
     AlertingSpec, ContactPointType, GrafanaIngress, ObservabilityStackSpec, SmtpSpec,
 };
@@ -36,21 +36,11 @@ impl Validator {
                 "must be an IngressClass name (a DNS subdomain: lower case letters, digits, '-' and '.')",
             );
         }
-        if let Some(secret) = &i.tls_secret_name
-            && !is_dns_subdomain(secret)
-        {
-            self.err(
-                format!("{path}.tlsSecretName"),
-                "must be a Secret name (a DNS subdomain: lower case letters, digits, '-' and '.')",
-            );
+        if let Some(secret) = &i.tls_secret_name {
+            self.secret_name(format!("{path}.tlsSecretName"), secret);
         }
         for k in i.annotations.keys() {
-            if !is_label_key(k) {
-                self.err(
-                    format!("{path}.annotations[{k}]"),
-                    "must be an annotation key (an optional DNS subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.')",
-                );
-            }
+            self.annotation_key(format!("{path}.annotations[{k}]"), k);
         }
     }
 

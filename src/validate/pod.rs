@@ -26,8 +26,22 @@ const NODE_OPERATORS: [&str; 6] = ["In", "NotIn", "Exists", "DoesNotExist", "Gt"
 
 impl Validator {
     /// Checks `spec.pod`, each component's `pod` and `spec.imageRegistry`.
-    /// Checks `spec.collector.tls`: Secret names.
+    /// Checks `spec.collector.tls` and `spec.collector.auth`: Secret names and keys.
     pub(super) fn otlp_tls(&mut self, spec: &ObservabilityStackSpec) {
+        if let Some(a) = &spec.collector.auth {
+            self.secret_name("spec.collector.auth.secretName", &a.secret_name);
+            let key_ok = !a.key.is_empty()
+                && a.key.len() <= 253
+                && a.key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !key_ok {
+                self.err(
+                    "spec.collector.auth.key",
+                    "must be a Secret key (letters, digits, '-', '_' and '.')",
+                );
+            }
+        }
         let Some(t) = &spec.collector.tls else {
             return;
         };
@@ -39,13 +53,8 @@ impl Validator {
             ),
         ];
         for (path, name) in names {
-            if let Some(n) = name
-                && !is_dns_subdomain(n)
-            {
-                self.err(
-                    path,
-                    "must be a Secret name (a DNS subdomain: lower case letters, digits, '-' and '.')",
-                );
+            if let Some(n) = name {
+                self.secret_name(path, n);
             }
         }
     }
@@ -124,12 +133,10 @@ impl Validator {
             }
         }
         for k in p.annotations.keys() {
-            if !is_label_key(k) {
-                self.err(
-                    format!("{path}.annotations[{k}]"),
-                    "must be an annotation key (an optional DNS subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.')",
-                );
-            } else if OWNED_PREFIXES[1..].iter().any(|o| k.starts_with(o)) {
+            if !self.annotation_key(format!("{path}.annotations[{k}]"), k) {
+                continue;
+            }
+            if OWNED_PREFIXES[1..].iter().any(|o| k.starts_with(o)) {
                 self.err(
                     format!("{path}.annotations[{k}]"),
                     "must not be under observability.sextant.dev/: sextant sets those (the config hash)",
@@ -142,12 +149,7 @@ impl Validator {
             }
         }
         for (i, s) in p.image_pull_secrets.iter().flatten().enumerate() {
-            if !is_dns_subdomain(&s.name) {
-                self.err(
-                    format!("{path}.imagePullSecrets[{i}].name"),
-                    "must be a Secret name (a DNS subdomain: lower case letters, digits, '-' and '.')",
-                );
-            }
+            self.secret_name(format!("{path}.imagePullSecrets[{i}].name"), &s.name);
         }
         for (i, e) in p.env.iter().enumerate() {
             let at = format!("{path}.env[{i}]");

@@ -47,3 +47,29 @@ pub fn is_dns_label(s: &str) -> bool {
 pub fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_dns_label)
 }
+
+impl super::Validator {
+    /// An error at `path` unless `name` is a Secret name; whether it is.
+    pub(super) fn secret_name(&mut self, path: impl Into<String>, name: &str) -> bool {
+        let ok = is_dns_subdomain(name);
+        if !ok {
+            self.err(
+                path,
+                "must be a Secret name (a DNS subdomain: lower case letters, digits, '-' and '.')",
+            );
+        }
+        ok
+    }
+
+    /// An error at `path` unless `key` is an annotation key; whether it is.
+    pub(super) fn annotation_key(&mut self, path: impl Into<String>, key: &str) -> bool {
+        let ok = is_label_key(key);
+        if !ok {
+            self.err(
+                path,
+                "must be an annotation key (an optional DNS subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.')",
+            );
+        }
+        ok
+    }
+}
