@@ -381,20 +381,27 @@ fn alert(rule: &AlertRule, labels: &[(String, String)]) -> Value {
     json!({ "exp_labels": l })
 }
 
-/// Minutes before a rule's expression can be true at all: the window of the
-/// rules that compare a value with the same series `offset` that long ago.
-fn warmup(rule: &str) -> u64 {
-    match rule {
-        "KubernetesPodCrashLooping" => 15,
-        "KubernetesContainerOomKilled" => 10,
-        _ => 0,
-    }
+/// Minutes before a rule's expression can be true at all: the longest
+/// `offset` it compares a series with (no sample exists that far back at the
+/// start of the input series).
+fn warmup(expr: &str) -> u64 {
+    expr.split("offset ")
+        .skip(1)
+        .map(|rest| {
+            minutes(
+                rest.split(|c: char| !c.is_ascii_alphanumeric())
+                    .next()
+                    .unwrap(),
+            )
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// The promtool test groups of one case.
 fn test_groups(rule: &AlertRule, case: &Case) -> Vec<Value> {
     let hold = minutes(rule.for_.as_deref().expect("built-in rules have a for"));
-    let hold = hold + warmup(&rule.alert);
+    let hold = hold + warmup(&rule.expr);
     let fire_at = format!("{}m", hold + 5);
     let expected: Vec<Value> = case.alerts.iter().map(|l| alert(rule, l)).collect();
     vec![
@@ -519,6 +526,8 @@ fn promtool_runs_every_builtin_rule_on_catalogue_series() {
         groups.extend(test_groups(rule, case));
     }
     assert_eq!(groups.len(), 2 * builtin_rule_names().len());
+    assert_eq!(warmup("a - a offset 15m >= 2 and b offset 1h"), 60);
+    assert_eq!(warmup("up == 0"), 0);
     let (ok, out) = promtool_test(&promtool, groups);
     assert!(ok, "promtool test rules failed:\n{out}");
     assert!(out.contains("SUCCESS"), "{out}");

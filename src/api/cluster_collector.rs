@@ -15,9 +15,10 @@ fn yes() -> bool {
 /// The cluster collector: a single-replica OpenTelemetry Collector Deployment
 /// (contrib image) that sends the state of nodes, workloads, pods and containers
 /// (`k8s_cluster` receiver) to Prometheus and every Kubernetes event
-/// (`k8sobjects` receiver) to Loki, through the stack's collector. One pod at a
-/// time holds a Lease in the stack's namespace (`k8s_leader_elector`), so a
-/// second pod (a rollout, or a node that lost contact) never reports twice. It
+/// (`k8s_objects` receiver) to Loki, through the stack's collector. Its
+/// receivers run only while the pod holds a Lease in the stack's namespace
+/// (`k8s_leader_elector`), so a second pod (a rollout, or a node that lost
+/// contact) waits instead of reporting the same state and events again. It
 /// needs the cluster-wide read access of the Helm chart's
 /// `<release>-cluster-collector` ClusterRole (docs/cluster-collector.md).
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]

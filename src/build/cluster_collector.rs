@@ -12,13 +12,13 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
-use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::Resources;
 use super::common::*;
-use crate::model::{Capabilities, ports};
-use crate::render::{cluster_collector as render, otelcol, to_yaml};
+use crate::model::Capabilities;
+use crate::render::{cluster_collector as render, to_yaml};
 
 const C: Component = Component::ClusterCollector;
 
@@ -26,7 +26,6 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     let Some(roles) = caps.cluster_roles.as_ref().filter(|_| caps.runs(stack, C)) else {
         return Resources::default();
     };
-    let resolved = stack.component(C);
     let memory_limit = stack.cluster_collector_memory_limit;
     let cm = config_map(
         stack,
@@ -40,25 +39,15 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     let hash = config_hash(&[&cm], &[]);
     let name = child_name(&stack.name, C, None);
 
-    let container = secured(Container {
-        name: "collector".into(),
-        image: Some(resolved.image.clone()),
-        args: Some(vec!["--config=/conf/config.yaml".into()]),
-        env: Some(vec![EnvVar {
-            name: "GOMEMLIMIT".into(),
-            value: Some(format!("{}MiB", otelcol::memory_limit_mib(memory_limit))),
-            ..EnvVar::default()
-        }]),
-        ports: Some(vec![
-            container_port("metrics", ports::COLLECTOR_METRICS),
-            container_port("health", ports::COLLECTOR_HEALTH),
-        ]),
-        liveness_probe: Some(http_probe("/", "health", 10, 10)),
-        readiness_probe: Some(http_probe("/", "health", 2, 5)),
-        resources: Some(resolved.resources.clone()),
-        volume_mounts: Some(vec![mount("config", "/conf", true)]),
-        ..Container::default()
-    });
+    let container = collector_container(
+        stack,
+        C,
+        "collector",
+        memory_limit,
+        Vec::new(),
+        Vec::new(),
+        vec![mount("config", "/conf", true)],
+    );
 
     let deployment = Deployment {
         metadata: meta(stack, C, name.clone()),

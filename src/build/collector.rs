@@ -13,7 +13,7 @@ use k8s_openapi::api::autoscaling::v2::{
     MetricTarget, ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
-    Container, EnvVar, PodSpec, PodTemplateSpec, SecretVolumeSource, Volume, VolumeMount,
+    PodSpec, PodTemplateSpec, SecretVolumeSource, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -27,7 +27,6 @@ use crate::render::{otelcol, to_yaml};
 const C: Component = Component::Collector;
 
 pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
-    let resolved = stack.component(C);
     let memory_limit = stack.collector_memory_limit;
     let metadata = super::cluster::metadata_granted(caps);
     let config = to_yaml(&otelcol::render(stack, memory_limit, metadata));
@@ -39,7 +38,6 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     );
     let hash = config_hash(&[&cm], &[]);
     let name = child_name(&stack.name, C, None);
-    let gomemlimit = format!("{}MiB", otelcol::memory_limit_mib(memory_limit));
 
     // The serving certificate, the client CAs and the OTLP tokens, as whole
     // Secret volumes (not subPath): the kubelet writes a changed Secret into
@@ -80,28 +78,19 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         mounts.push(mount(volume, dir, true));
     }
 
-    let container = secured(Container {
-        name: "collector".into(),
-        image: Some(resolved.image.clone()),
-        args: Some(vec!["--config=/conf/config.yaml".into()]),
-        env: Some(vec![EnvVar {
-            name: "GOMEMLIMIT".into(),
-            value: Some(gomemlimit),
-            ..EnvVar::default()
-        }]),
-        ports: Some(vec![
+    let container = collector_container(
+        stack,
+        C,
+        "collector",
+        memory_limit,
+        Vec::new(),
+        vec![
             container_port("otlp-grpc", ports::OTLP_GRPC),
             container_port("otlp-http", ports::OTLP_HTTP),
             container_port("otlp-node", ports::OTLP_NODE),
-            container_port("metrics", ports::COLLECTOR_METRICS),
-            container_port("health", ports::COLLECTOR_HEALTH),
-        ]),
-        liveness_probe: Some(http_probe("/", "health", 10, 10)),
-        readiness_probe: Some(http_probe("/", "health", 2, 5)),
-        resources: Some(resolved.resources.clone()),
-        volume_mounts: Some(mounts),
-        ..Container::default()
-    });
+        ],
+        mounts,
+    );
 
     let autoscaled = wants_autoscaler(stack) && caps.autoscaling_v2;
     let deployment = Deployment {

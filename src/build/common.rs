@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, Probe,
-    SeccompProfile, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
-    VolumeMount, VolumeResourceRequirements,
+    EnvVar, HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext,
+    Probe, SeccompProfile, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec,
+    Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -93,6 +93,52 @@ pub fn service_account(
         automount_service_account_token: Some(automount),
         ..ServiceAccount::default()
     }
+}
+
+/// The container of a collector-image component (the gateway, the node agent,
+/// the cluster collector): its config from `/conf/config.yaml`, `GOMEMLIMIT`
+/// from its memory limit (`memory_limit`, bytes) followed by `env`, `ports`
+/// followed by `metrics` and `health`, probes on the health_check extension,
+/// and the restricted security context.
+pub fn collector_container(
+    stack: &ValidatedStack,
+    component: Component,
+    name: &str,
+    memory_limit: u128,
+    env: Vec<EnvVar>,
+    ports: Vec<ContainerPort>,
+    mounts: Vec<VolumeMount>,
+) -> Container {
+    let resolved = stack.component(component);
+    let gomemlimit = EnvVar {
+        name: "GOMEMLIMIT".into(),
+        value: Some(format!(
+            "{}MiB",
+            crate::render::otelcol::memory_limit_mib(memory_limit)
+        )),
+        ..EnvVar::default()
+    };
+    let mut all_ports = ports;
+    all_ports.push(container_port(
+        "metrics",
+        crate::model::ports::COLLECTOR_METRICS,
+    ));
+    all_ports.push(container_port(
+        "health",
+        crate::model::ports::COLLECTOR_HEALTH,
+    ));
+    secured(Container {
+        name: name.into(),
+        image: Some(resolved.image.clone()),
+        args: Some(vec!["--config=/conf/config.yaml".into()]),
+        env: Some(std::iter::once(gomemlimit).chain(env).collect()),
+        ports: Some(all_ports),
+        liveness_probe: Some(http_probe("/", "health", 10, 10)),
+        readiness_probe: Some(http_probe("/", "health", 2, 5)),
+        resources: Some(resolved.resources.clone()),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    })
 }
 
 /// A RoleBinding named `name` in the stack's namespace that gives the

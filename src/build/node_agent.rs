@@ -18,19 +18,19 @@ use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, RollingUpdateDaemonSet,
 };
 use k8s_openapi::api::core::v1::{
-    Container, EnvVar, EnvVarSource, HostPathVolumeSource, ObjectFieldSelector, PodSecurityContext,
-    PodSpec, PodTemplateSpec, SeccompProfile, Toleration, Volume, VolumeMount,
+    EnvVar, EnvVarSource, HostPathVolumeSource, ObjectFieldSelector, PodSecurityContext, PodSpec,
+    PodTemplateSpec, SeccompProfile, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Resources;
 use super::common::*;
-use crate::model::{Capabilities, ports};
+use crate::model::Capabilities;
 use crate::render::node_agent::{
     self as agent, CONTAINER, HOST_ROOT, POD_LOGS, STATE_DIR, env_fields,
 };
-use crate::render::{otelcol, to_yaml};
+use crate::render::to_yaml;
 
 const C: Component = Component::NodeAgent;
 
@@ -52,7 +52,6 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     if !caps.runs(stack, C) {
         return Resources::default();
     }
-    let resolved = stack.component(C);
     let spec = &stack.spec.node_agent;
     let memory_limit = stack.node_agent_memory_limit;
     let cm = config_map(
@@ -67,12 +66,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     let hash = config_hash(&[&cm], &[]);
     let name = child_name(&stack.name, C, None);
 
-    let mut env = vec![EnvVar {
-        name: "GOMEMLIMIT".into(),
-        value: Some(format!("{}MiB", otelcol::memory_limit_mib(memory_limit))),
-        ..EnvVar::default()
-    }];
-    env.extend(env_fields().map(|(var, field)| EnvVar {
+    let env = env_fields().map(|(var, field)| EnvVar {
         name: var.into(),
         value_from: Some(EnvVarSource {
             field_ref: Some(ObjectFieldSelector {
@@ -82,7 +76,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
             ..EnvVarSource::default()
         }),
         ..EnvVar::default()
-    }));
+    });
 
     let mut volumes = vec![
         config_volume("config", &child_name(&stack.name, C, Some("config"))),
@@ -108,21 +102,15 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         });
     }
 
-    let mut container = secured(Container {
-        name: CONTAINER.into(),
-        image: Some(resolved.image.clone()),
-        args: Some(vec!["--config=/conf/config.yaml".into()]),
-        env: Some(env),
-        ports: Some(vec![
-            container_port("metrics", ports::COLLECTOR_METRICS),
-            container_port("health", ports::COLLECTOR_HEALTH),
-        ]),
-        liveness_probe: Some(http_probe("/", "health", 10, 10)),
-        readiness_probe: Some(http_probe("/", "health", 2, 5)),
-        resources: Some(resolved.resources.clone()),
-        volume_mounts: Some(mounts),
-        ..Container::default()
-    });
+    let mut container = collector_container(
+        stack,
+        C,
+        CONTAINER,
+        memory_limit,
+        env.into(),
+        Vec::new(),
+        mounts,
+    );
     if let Some(security) = container.security_context.as_mut() {
         security.run_as_non_root = Some(false);
     }

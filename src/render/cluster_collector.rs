@@ -26,10 +26,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::otelcol::{
-    AttributeAction, Batch, Endpoint, MemoryLimiter, OtlpGrpcExporter, Pipeline, ResourceProcessor,
-    Telemetry, batch, health_check, memory_limiter, otlp_grpc, pipeline, telemetry,
+    AttributeAction, Batch, Endpoint, ForwarderService, MemoryLimiter, ResourceProcessor,
+    TO_GATEWAY, ToGateway, batch, health_check, memory_limiter, pipeline, telemetry, to_gateway,
 };
-use crate::model::{Capabilities, Component, EVENTS_SERVICE, ValidatedStack, child_name, ports};
+use crate::model::{Capabilities, Component, EVENTS_SERVICE, ValidatedStack, child_name};
 use crate::units::format_go_duration;
 
 /// The node conditions reported, each as `k8s.node.condition_<snake case>`.
@@ -41,8 +41,8 @@ pub struct Config {
     extensions: Extensions,
     receivers: Receivers,
     processors: Processors,
-    exporters: Exporters,
-    service: Service,
+    exporters: ToGateway,
+    service: ForwarderService,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -111,19 +111,6 @@ struct Processors {
     batch: Batch,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
-struct Exporters {
-    #[serde(rename = "otlp_grpc/collector")]
-    collector: OtlpGrpcExporter,
-}
-
-#[derive(Serialize, Debug, Clone, PartialEq)]
-struct Service {
-    extensions: Vec<&'static str>,
-    telemetry: Telemetry,
-    pipelines: BTreeMap<&'static str, Pipeline>,
-}
-
 /// The Lease's name: one per stack, in the stack's namespace.
 pub fn lease_name(stack: &ValidatedStack) -> String {
     child_name(&stack.name, Component::ClusterCollector, None)
@@ -169,7 +156,7 @@ pub fn render(stack: &ValidatedStack, caps: &Capabilities, memory_limit_bytes: u
         }],
     });
 
-    let exporter = ["otlp_grpc/collector"];
+    let exporter = [TO_GATEWAY];
     let mut pipelines = BTreeMap::new();
     if state {
         pipelines.insert(
@@ -215,17 +202,8 @@ pub fn render(stack: &ValidatedStack, caps: &Capabilities, memory_limit_bytes: u
             }),
             batch: batch(),
         },
-        exporters: Exporters {
-            collector: otlp_grpc(
-                format!(
-                    "{}:{}",
-                    stack.service_host(Component::Collector),
-                    ports::OTLP_NODE
-                ),
-                None,
-            ),
-        },
-        service: Service {
+        exporters: to_gateway(stack, None),
+        service: ForwarderService {
             extensions: vec!["health_check", elector],
             telemetry: telemetry(),
             pipelines,

@@ -26,10 +26,10 @@ use serde::Serialize;
 
 use super::k8s_metadata::{self, K8sAttributes, NODE_NAME_ENV};
 use super::otelcol::{
-    Batch, Endpoint, MemoryLimiter, OtlpGrpcExporter, Pipeline, Telemetry, batch, health_check,
-    memory_limiter, otlp_grpc, pipeline, telemetry,
+    Batch, Endpoint, ForwarderService, MemoryLimiter, TO_GATEWAY, ToGateway, batch, health_check,
+    memory_limiter, pipeline, telemetry, to_gateway,
 };
-use crate::model::{Component, ValidatedStack, child_name, ports};
+use crate::model::{Component, ValidatedStack, child_name};
 use crate::units::format_go_duration;
 
 /// Where the node's pod logs are, as the kubelet writes them:
@@ -53,8 +53,8 @@ pub struct Config {
     extensions: Extensions,
     receivers: Receivers,
     processors: Processors,
-    exporters: Exporters,
-    service: Service,
+    exporters: ToGateway,
+    service: ForwarderService,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -153,19 +153,6 @@ struct Processors {
     memory_limiter: MemoryLimiter,
     k8s_attributes: K8sAttributes,
     batch: Batch,
-}
-
-#[derive(Serialize, Debug, Clone, PartialEq)]
-struct Exporters {
-    #[serde(rename = "otlp_grpc/collector")]
-    collector: OtlpGrpcExporter,
-}
-
-#[derive(Serialize, Debug, Clone, PartialEq)]
-struct Service {
-    extensions: Vec<&'static str>,
-    telemetry: Telemetry,
-    pipelines: BTreeMap<&'static str, Pipeline>,
 }
 
 /// Mount points of the host that are not its disks: the kubelet's and the
@@ -297,7 +284,7 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
     });
 
     let processors = ["memory_limiter", "k8s_attributes", "batch"];
-    let exporter = ["otlp_grpc/collector"];
+    let exporter = [TO_GATEWAY];
     let mut pipelines = BTreeMap::new();
     if logs {
         pipelines.insert("logs", pipeline(&["file_log"], &processors, &exporter));
@@ -334,17 +321,8 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128) -> Config {
             k8s_attributes: k8s_metadata::node_agent(),
             batch: batch(),
         },
-        exporters: Exporters {
-            collector: otlp_grpc(
-                format!(
-                    "{}:{}",
-                    stack.service_host(Component::Collector),
-                    ports::OTLP_NODE
-                ),
-                Some("file_storage"),
-            ),
-        },
-        service: Service {
+        exporters: to_gateway(stack, Some("file_storage")),
+        service: ForwarderService {
             extensions: vec!["health_check", "file_storage"],
             telemetry: telemetry(),
             pipelines,

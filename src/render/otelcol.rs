@@ -334,6 +334,40 @@ fn queue() -> Queue {
     }
 }
 
+/// The one exporter of a collector that forwards to the stack's gateway (the
+/// node agent, the cluster collector): `otlp_grpc/collector`.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(super) struct ToGateway {
+    #[serde(rename = "otlp_grpc/collector")]
+    collector: OtlpGrpcExporter,
+}
+
+/// The name of that exporter in pipelines.
+pub(super) const TO_GATEWAY: &str = "otlp_grpc/collector";
+
+/// Forwarding to the gateway's node port (`ports::OTLP_NODE`, a receiver of its
+/// own without `k8s_attributes`), the queue kept by `storage` if given.
+pub(super) fn to_gateway(stack: &ValidatedStack, storage: Option<&str>) -> ToGateway {
+    ToGateway {
+        collector: otlp_grpc(
+            format!(
+                "{}:{}",
+                stack.service_host(Component::Collector),
+                ports::OTLP_NODE
+            ),
+            storage,
+        ),
+    }
+}
+
+/// The `service` section of a forwarding collector.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(super) struct ForwarderService {
+    pub(super) extensions: Vec<&'static str>,
+    pub(super) telemetry: Telemetry,
+    pub(super) pipelines: BTreeMap<&'static str, Pipeline>,
+}
+
 /// An OTLP/gRPC exporter to `endpoint` (plaintext inside the cluster), retrying
 /// for five minutes, its queue kept by the storage extension `storage` if given.
 pub(super) fn otlp_grpc(endpoint: String, storage: Option<&str>) -> OtlpGrpcExporter {
@@ -402,7 +436,7 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
     // What the node agent and the cluster collector send already carries its
     // Kubernetes metadata: it comes in on a port of its own (`otlp/node`),
     // through pipelines without `k8s_attributes`.
-    let node_agent =
+    let node_senders =
         stack.enabled(Component::NodeAgent) || stack.enabled(Component::ClusterCollector);
     let resource = (!spec.collector.resource_attributes.is_empty()).then(|| ResourceProcessor {
         attributes: spec
@@ -463,7 +497,7 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
         });
     if prometheus.is_some() {
         pipelines.insert("metrics".into(), app_pipeline(&[], "otlp_http/prometheus"));
-        if node_agent {
+        if node_senders {
             pipelines.insert("metrics/node".into(), node_pipeline("otlp_http/prometheus"));
         }
     }
@@ -478,7 +512,7 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
     });
     if loki.is_some() {
         pipelines.insert("logs".into(), app_pipeline(&[], "otlp_http/loki"));
-        if node_agent {
+        if node_senders {
             pipelines.insert("logs/node".into(), node_pipeline("otlp_http/loki"));
         }
     }
@@ -523,7 +557,7 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
                     }),
                 },
             },
-            node: node_agent.then(|| OtlpReceiver {
+            node: node_senders.then(|| OtlpReceiver {
                 protocols: OtlpProtocols {
                     grpc: ServerEndpoint {
                         endpoint: format!("0.0.0.0:{}", ports::OTLP_NODE),
