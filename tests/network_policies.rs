@@ -265,3 +265,45 @@ fn otlp_from_narrows_the_senders_and_disabled_renders_none() {
             .ends_with("-node-agent"))
     );
 }
+
+/// OTLP exposed outside the cluster comes from addresses no selector names:
+/// the collector admits its OTLP ports from every source then, and its node
+/// port still only from the node agents and the cluster collector.
+#[test]
+fn an_external_service_opens_the_otlp_ports_only() {
+    let stack = valid("collector: {externalService: {}}");
+    let r = build(&stack, &Capabilities::current());
+    let collector = policy_of(&r, Component::Collector);
+    let outsider = Source {
+        pod: BTreeMap::new(),
+        namespace: "anywhere".into(),
+        namespace_labels: BTreeMap::new(),
+    };
+    assert!(admits(collector, &outsider, 4317));
+    assert!(admits(collector, &outsider, 4318));
+    assert!(
+        !admits(collector, &outsider, 4319),
+        "the node port stays closed"
+    );
+    assert!(admits(
+        collector,
+        &component_pod(&stack, Component::NodeAgent),
+        4319
+    ));
+    // Without it, an outsider is admitted only as a pod of some namespace
+    // (an empty namespace selector), which an address outside is not.
+    let inside = build(&valid("{}"), &Capabilities::current());
+    let rule_peers: Vec<_> = policy_of(&inside, Component::Collector)
+        .spec
+        .as_ref()
+        .unwrap()
+        .ingress
+        .iter()
+        .flatten()
+        .map(|r| r.from.clone())
+        .collect();
+    assert!(
+        rule_peers.iter().all(Option::is_some),
+        "every rule names its peers: {rule_peers:?}"
+    );
+}

@@ -3,7 +3,8 @@
 //! make them require client certificates, the node port stays plain, the
 //! Secrets are whole volumes (not subPath, which the kubelet never updates),
 //! and the status says `https`. Bearer tokens from a Secret guard both OTLP
-//! receivers, not the node port.
+//! receivers, not the node port. An external Service exposes the OTLP ports
+//! alone.
 
 mod common;
 
@@ -139,5 +140,64 @@ fn bearer_tokens_guard_both_otlp_receivers_and_not_the_node_port() {
         config["receivers"]["otlp"]["protocols"]["grpc"]
             .get("auth")
             .is_none()
+    );
+}
+
+/// `externalService` adds `<stack>-collector-external` with the OTLP ports
+/// only, of the asked type and settings; the in-cluster Service is unchanged.
+#[test]
+fn the_external_service_exposes_only_the_otlp_ports() {
+    let stack = validate(
+        &common::with_spec(
+            "collector: {externalService: {annotations: {service.beta.kubernetes.io/aws-load-balancer-scheme: internal}, loadBalancerSourceRanges: [203.0.113.0/24], loadBalancerClass: example.com/lb, externalTrafficPolicy: Local}}",
+        ),
+        &Dereferenced::offline(),
+    )
+    .unwrap();
+    let r = build(&stack, &Capabilities::current());
+    let svc = |name: &str| {
+        r.services
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no Service {name}"))
+    };
+    let external = svc("s-collector-external");
+    let spec = external.spec.as_ref().unwrap();
+    let ports: Vec<(Option<&str>, i32)> = spec
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| (p.name.as_deref(), p.port))
+        .collect();
+    assert_eq!(
+        ports,
+        [(Some("otlp-grpc"), 4317), (Some("otlp-http"), 4318)]
+    );
+    assert_eq!(spec.type_.as_deref(), Some("LoadBalancer"));
+    assert_eq!(
+        spec.load_balancer_source_ranges.as_deref(),
+        Some(&["203.0.113.0/24".to_string()][..])
+    );
+    assert_eq!(spec.load_balancer_class.as_deref(), Some("example.com/lb"));
+    assert_eq!(spec.external_traffic_policy.as_deref(), Some("Local"));
+    assert_eq!(
+        external.metadata.annotations.as_ref().unwrap()["service.beta.kubernetes.io/aws-load-balancer-scheme"],
+        "internal"
+    );
+    assert_eq!(
+        spec.selector,
+        svc("s-collector").spec.as_ref().unwrap().selector,
+        "the same pods"
+    );
+    let internal = svc("s-collector").spec.as_ref().unwrap();
+    assert_eq!(internal.type_, None);
+    assert_eq!(internal.ports.as_ref().unwrap().len(), 4, "{internal:?}");
+
+    let none = validate(&common::with_spec("{}"), &Dereferenced::offline()).unwrap();
+    assert!(
+        !build(&none, &Capabilities::current())
+            .services
+            .iter()
+            .any(|s| s.metadata.name.as_deref() == Some("s-collector-external"))
     );
 }

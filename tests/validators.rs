@@ -250,7 +250,17 @@ fn kubernetes_validate_accepts_every_rendered_object() {
     let Some(kv) = common::tool("kubernetes-validate") else {
         return;
     };
-    for (name, stack) in common::samples() {
+    // The samples, and options no sample uses.
+    let extra = [(
+        "external-service",
+        "collector: {externalService: {annotations: {service.beta.kubernetes.io/aws-load-balancer-scheme: internal}, loadBalancerSourceRanges: [203.0.113.0/24, 2001:db8::/32], loadBalancerClass: example.com/lb, externalTrafficPolicy: Local}, tls: {secretName: otlp-tls}, auth: {secretName: otlp-tokens}}",
+    )];
+    let stacks = common::samples().into_iter().chain(
+        extra
+            .into_iter()
+            .map(|(name, spec)| (name.to_string(), common::with_spec(spec))),
+    );
+    for (name, stack) in stacks {
         let resources = build(
             &validate(&stack, &Dereferenced::offline()).unwrap(),
             &Capabilities::current(),

@@ -72,6 +72,85 @@ pub struct CollectorSpec {
     /// clients, then removing the old. Send tokens only over TLS (`tls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<OtlpAuth>,
+
+    /// A second Service, `<stack>-collector-external`, exposing the OTLP ports
+    /// (4317, 4318) outside the cluster through a load balancer or node ports.
+    /// The condition `IngestSecured` turns False while it is set without both
+    /// `tls` and `auth`; with NetworkPolicies on, the collector then admits
+    /// OTLP from every source, not only `spec.networkPolicies.otlpFrom`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_service: Option<ExternalService>,
+}
+
+/// How the collector's OTLP ports are exposed outside the cluster.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalService {
+    /// The Service type. Default `LoadBalancer`.
+    #[serde(default, rename = "type")]
+    pub type_: ExternalServiceType,
+
+    /// Annotations of the Service, such as a cloud's load-balancer settings
+    /// (`service.beta.kubernetes.io/aws-load-balancer-scheme: internal`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+
+    /// The client networks a load balancer admits, as CIDRs such as
+    /// `203.0.113.0/24`. Unset: every address. Honoured by the cloud's load
+    /// balancer, not by the cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub load_balancer_source_ranges: Vec<String>,
+
+    /// The load-balancer implementation (`loadBalancerClass`). Unset: the
+    /// cluster's default. Only with `type: LoadBalancer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer_class: Option<String>,
+
+    /// `Local` keeps the clients' source addresses and sends only to
+    /// collectors on the receiving node; `Cluster` (the default) spreads over
+    /// every collector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_traffic_policy: Option<TrafficPolicy>,
+}
+
+/// Kubernetes Service types that reach outside the cluster.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExternalServiceType {
+    /// A cloud or bare-metal load balancer in front of node ports.
+    #[default]
+    LoadBalancer,
+    /// A port on every node.
+    NodePort,
+}
+
+impl ExternalServiceType {
+    /// The value of `spec.type` of the Service.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoadBalancer => "LoadBalancer",
+            Self::NodePort => "NodePort",
+        }
+    }
+}
+
+/// A Service's `externalTrafficPolicy`.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrafficPolicy {
+    /// Spread over every endpoint; the source address is the node's.
+    Cluster,
+    /// Only endpoints on the receiving node; the source address is kept.
+    Local,
+}
+
+impl TrafficPolicy {
+    /// The value Kubernetes reads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cluster => "Cluster",
+            Self::Local => "Local",
+        }
+    }
 }
 
 impl Default for CollectorSpec {
@@ -87,6 +166,7 @@ impl Default for CollectorSpec {
             pod: None,
             tls: None,
             auth: None,
+            external_service: None,
         }
     }
 }

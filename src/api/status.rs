@@ -120,6 +120,10 @@ pub mod condition {
     /// Every prometheus-operator monitor the stack selects became scrape jobs
     /// (False lists those that could not be translated). Not part of Ready.
     pub const MONITORS_TRANSLATED: &str = "MonitorsTranslated";
+    /// OTLP ingest reachable from outside the cluster
+    /// (`spec.collector.externalService`) has both TLS and authentication
+    /// (False names what is missing). Not part of Ready.
+    pub const INGEST_SECURED: &str = "IngestSecured";
 }
 
 /// Condition reasons.
@@ -158,4 +162,11 @@ pub mod reason {
     pub const TRANSLATED: &str = "Translated";
     /// MonitorsTranslated=False: some selected monitors could not be translated.
     pub const UNTRANSLATABLE: &str = "Untranslatable";
+    /// IngestSecured=True: OTLP is served only inside the cluster.
+    pub const NOT_EXPOSED: &str = "NotExposed";
+    /// IngestSecured=True: exposed, with TLS and bearer tokens.
+    pub const TLS_AND_AUTH: &str = "TlsAndAuth";
+    /// IngestSecured=False: exposed without TLS, without authentication, or
+    /// without either.
+    pub const EXPOSED_INSECURELY: &str = "ExposedInsecurely";
 }

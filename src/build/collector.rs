@@ -1,4 +1,5 @@
-//! The collector's children: ServiceAccount, config, Service, Deployment, and
+//! The collector's children: ServiceAccount, config, Service (and, when asked,
+//! an external one for OTLP from outside the cluster), Deployment, and
 //! (with autoscaling, where autoscaling/v2 is served) its HorizontalPodAutoscaler,
 //! plus a PodDisruptionBudget (where policy/v1 is served) when it runs more than
 //! one replica.
@@ -13,7 +14,7 @@ use k8s_openapi::api::autoscaling::v2::{
     MetricTarget, ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
-    PodSpec, PodTemplateSpec, SecretVolumeSource, Volume, VolumeMount,
+    PodSpec, PodTemplateSpec, SecretVolumeSource, Service, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -131,7 +132,9 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     let mut out = Resources {
         service_accounts: vec![service_account(stack, C, metadata)],
         config_maps: vec![cm],
-        services: vec![service(stack, C)],
+        services: std::iter::once(service(stack, C))
+            .chain(external_service(stack))
+            .collect(),
         deployments: vec![deployment],
         ..Resources::default()
     };
@@ -153,6 +156,27 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         });
     }
     out
+}
+
+/// `<stack>-collector-external`: the OTLP ports only (not the node agents'
+/// port or the metrics), of the type and with the settings the spec asks.
+fn external_service(stack: &ValidatedStack) -> Option<Service> {
+    let e = stack.spec.collector.external_service.as_ref()?;
+    let mut svc = service(stack, C);
+    svc.metadata.name = Some(child_name(&stack.name, C, Some("external")));
+    if !e.annotations.is_empty() {
+        svc.metadata.annotations = Some(e.annotations.clone());
+    }
+    let spec = svc.spec.get_or_insert_with(ServiceSpec::default);
+    if let Some(ports) = &mut spec.ports {
+        ports.retain(|p| matches!(p.name.as_deref(), Some("otlp-grpc" | "otlp-http")));
+    }
+    spec.type_ = Some(e.type_.as_str().into());
+    spec.load_balancer_source_ranges =
+        (!e.load_balancer_source_ranges.is_empty()).then(|| e.load_balancer_source_ranges.clone());
+    spec.load_balancer_class = e.load_balancer_class.clone();
+    spec.external_traffic_policy = e.external_traffic_policy.map(|p| p.as_str().into());
+    Some(svc)
 }
 
 fn hpa(stack: &ValidatedStack, name: &str) -> HorizontalPodAutoscaler {

@@ -6,7 +6,8 @@
 //!   own address);
 //! - Prometheus to every scraped port (`Component::scrape_port`);
 //! - applications (the namespaces of `spec.networkPolicies.otlpFrom`, every
-//!   namespace by default) to the collector's OTLP ports, the node agents and
+//!   namespace by default; every source when `spec.collector.externalService`
+//!   exposes them) to the collector's OTLP ports, the node agents and
 //!   the cluster collector to its node port;
 //! - the collector to Prometheus (OTLP write), Tempo (OTLP) and Loki (OTLP);
 //!   Tempo's metrics-generator to Prometheus (remote write);
@@ -87,18 +88,25 @@ fn policy(stack: &ValidatedStack, caps: &Capabilities, c: Component) -> NetworkP
     };
     match c {
         Component::Collector => {
-            let apps = NetworkPolicyPeer {
-                namespace_selector: Some(
-                    stack
-                        .spec
-                        .network_policies
-                        .otlp_from
-                        .clone()
-                        .unwrap_or_default(),
-                ),
-                ..NetworkPolicyPeer::default()
+            // Exposed outside the cluster, clients come from addresses no
+            // selector names (through a load balancer, often as node addresses):
+            // every source.
+            let apps = if stack.spec.collector.external_service.is_some() {
+                vec![]
+            } else {
+                vec![NetworkPolicyPeer {
+                    namespace_selector: Some(
+                        stack
+                            .spec
+                            .network_policies
+                            .otlp_from
+                            .clone()
+                            .unwrap_or_default(),
+                    ),
+                    ..NetworkPolicyPeer::default()
+                }]
             };
-            rules.push((vec![apps], vec![ports::OTLP_GRPC, ports::OTLP_HTTP]));
+            rules.push((apps, vec![ports::OTLP_GRPC, ports::OTLP_HTTP]));
             let senders = from(&[Component::NodeAgent, Component::ClusterCollector]);
             if !senders.is_empty() {
                 rules.push((senders, vec![ports::OTLP_NODE]));

@@ -196,6 +196,44 @@ pub fn observe(
 /// How many untranslatable monitors a condition message names.
 const MAX_LISTED_MONITORS: usize = 20;
 
+/// The IngestSecured condition's status, reason and message: a warning while
+/// OTLP is reachable from outside the cluster in plain text or by anyone.
+fn ingest_condition(spec: &crate::api::CollectorSpec) -> (bool, &'static str, String) {
+    let Some(e) = &spec.external_service else {
+        return (
+            true,
+            reason::NOT_EXPOSED,
+            "OTLP is served only inside the cluster".into(),
+        );
+    };
+    let kind = e.type_.as_str();
+    let missing: Vec<&str> = [
+        spec.tls.is_none().then_some("TLS (spec.collector.tls)"),
+        spec.auth
+            .is_none()
+            .then_some("authentication (spec.collector.auth)"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if missing.is_empty() {
+        (
+            true,
+            reason::TLS_AND_AUTH,
+            format!("OTLP is exposed by a {kind} Service with TLS and bearer tokens"),
+        )
+    } else {
+        (
+            false,
+            reason::EXPOSED_INSECURELY,
+            format!(
+                "OTLP is exposed by a {kind} Service without {}: anyone who reaches it can send telemetry",
+                missing.join(" or ")
+            ),
+        )
+    }
+}
+
 /// The MonitorsTranslated condition's status, reason and message.
 fn monitors_condition(monitors: &Monitors) -> (bool, &'static str, String) {
     match monitors {
@@ -428,6 +466,17 @@ pub fn compute(
         let (status, why, message) = monitors_condition(m);
         conditions.push(new_condition(
             condition::MONITORS_TRANSLATED,
+            status,
+            why,
+            message,
+            g,
+            &now,
+        ));
+    }
+    if stack.enabled(Component::Collector) {
+        let (status, why, message) = ingest_condition(&stack.spec.collector);
+        conditions.push(new_condition(
+            condition::INGEST_SECURED,
             status,
             why,
             message,
@@ -721,6 +770,66 @@ mod tests {
         let (status, _, message) = find(&asked, "Ready");
         assert_eq!(status, "False");
         assert!(message.contains("node-agent"), "{message}");
+    }
+
+    /// OTLP exposed outside the cluster warns until both TLS and tokens are
+    /// set; Ready does not depend on it.
+    #[test]
+    fn exposed_ingest_warns_without_tls_and_auth() {
+        let status_for = |collector: &str| {
+            let yaml = format!(
+                "apiVersion: observability.sextant.dev/v1alpha1\nkind: ObservabilityStack\nmetadata: {{name: s, namespace: n}}\nspec: {{collector: {collector}}}"
+            );
+            let stack = crate::cli::check(&crate::cli::parse("t", &yaml).unwrap()).unwrap();
+            let mut obs = Observation::unapplied(Some(1), Outcome::after_apply(&[], &[]));
+            obs.workloads = Component::ALL
+                .iter()
+                .map(|c| {
+                    (
+                        *c,
+                        Some(WorkloadState {
+                            desired: 1,
+                            ready: 1,
+                            available: true,
+                            image: "i".into(),
+                        }),
+                    )
+                })
+                .collect();
+            compute(
+                Some(&stack),
+                &ObservabilityStackStatus::default(),
+                &obs,
+                t(100),
+            )
+        };
+        let inside = status_for("{}");
+        assert_eq!(find(&inside, "IngestSecured").1, "NotExposed");
+        let plain = status_for("{externalService: {}}");
+        let (status, reason, message) = find(&plain, "IngestSecured");
+        assert_eq!((status, reason), ("False", "ExposedInsecurely"));
+        assert!(
+            message.contains("LoadBalancer")
+                && message.contains("spec.collector.tls")
+                && message.contains("spec.collector.auth"),
+            "{message}"
+        );
+        assert_eq!(find(&plain, "Ready").0, "True", "a warning, not readiness");
+        let tls_only =
+            status_for("{externalService: {type: NodePort}, tls: {secretName: otlp-tls}}");
+        let (status, _, message) = find(&tls_only, "IngestSecured");
+        assert_eq!(status, "False");
+        assert!(
+            message.contains("NodePort")
+                && message.contains("spec.collector.auth")
+                && !message.contains("spec.collector.tls"),
+            "{message}"
+        );
+        let both = status_for(
+            "{externalService: {}, tls: {secretName: otlp-tls}, auth: {secretName: otlp-tokens}}",
+        );
+        assert_eq!(find(&both, "IngestSecured").0, "True");
+        assert_eq!(find(&both, "IngestSecured").1, "TlsAndAuth");
     }
 
     fn find<'a>(status: &'a ObservabilityStackStatus, type_: &str) -> (&'a str, &'a str, &'a str) {

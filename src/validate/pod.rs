@@ -6,7 +6,7 @@
 
 use super::Validator;
 use super::syntax::{is_dns_subdomain, is_label_key, is_label_value};
-use crate::api::{ObservabilityStackSpec, PodOverrides};
+use crate::api::{ExternalService, ExternalServiceType, ObservabilityStackSpec, PodOverrides};
 use crate::model::Component;
 
 /// Label and annotation prefixes sextant sets and selects on.
@@ -25,8 +25,8 @@ const UNSATISFIABLE: [&str; 2] = ["DoNotSchedule", "ScheduleAnyway"];
 const NODE_OPERATORS: [&str; 6] = ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"];
 
 impl Validator {
-    /// Checks `spec.pod`, each component's `pod` and `spec.imageRegistry`.
-    /// Checks `spec.collector.tls` and `spec.collector.auth`: Secret names and keys.
+    /// Checks `spec.collector.tls` and `spec.collector.auth`: Secret names and
+    /// keys; and `spec.collector.externalService`.
     pub(super) fn otlp_tls(&mut self, spec: &ObservabilityStackSpec) {
         if let Some(a) = &spec.collector.auth {
             self.secret_name("spec.collector.auth.secretName", &a.secret_name);
@@ -39,6 +39,15 @@ impl Validator {
                 self.err(
                     "spec.collector.auth.key",
                     "must be a Secret key (letters, digits, '-', '_' and '.')",
+                );
+            }
+        }
+        if let Some(e) = &spec.collector.external_service {
+            self.external_service(e);
+            if spec.network_policies.enabled && spec.network_policies.otlp_from.is_some() {
+                self.err(
+                    "spec.networkPolicies.otlpFrom",
+                    "cannot hold while spec.collector.externalService exposes OTLP outside the cluster: the collector's NetworkPolicy admits every source then; unset one of them",
                 );
             }
         }
@@ -59,6 +68,42 @@ impl Validator {
         }
     }
 
+    /// The API server's rules for a Service (k8s.io/kubernetes
+    /// pkg/apis/core/validation `ValidateService`): source ranges are CIDRs and,
+    /// like a load-balancer class, only for `type: LoadBalancer`.
+    fn external_service(&mut self, e: &ExternalService) {
+        const PATH: &str = "spec.collector.externalService";
+        for k in e.annotations.keys() {
+            self.annotation_key(format!("{PATH}.annotations"), k);
+        }
+        let lb = e.type_ == ExternalServiceType::LoadBalancer;
+        for (i, r) in e.load_balancer_source_ranges.iter().enumerate() {
+            let path = format!("{PATH}.loadBalancerSourceRanges[{i}]");
+            if !lb {
+                self.err(path, "only applies to type LoadBalancer");
+            } else if !is_cidr(r) {
+                self.err(
+                    path,
+                    "must be a CIDR such as 203.0.113.0/24 or 2001:db8::/32",
+                );
+            }
+        }
+        if let Some(c) = &e.load_balancer_class {
+            if !lb {
+                self.err(
+                    format!("{PATH}.loadBalancerClass"),
+                    "only applies to type LoadBalancer",
+                );
+            } else if !is_label_key(c) {
+                self.err(
+                    format!("{PATH}.loadBalancerClass"),
+                    "must be a qualified name such as example.com/internal-lb",
+                );
+            }
+        }
+    }
+
+    /// Checks `spec.pod`, each component's `pod` and `spec.imageRegistry`.
     pub(super) fn pods(&mut self, spec: &ObservabilityStackSpec) {
         if let Some(r) = &spec.image_registry
             && !is_registry(r)
@@ -256,6 +301,21 @@ fn is_registry(s: &str) -> bool {
     host_ok && port_ok && path_ok
 }
 
+/// An IPv4 or IPv6 network in CIDR notation, its prefix within the address.
+fn is_cidr(s: &str) -> bool {
+    let Some((addr, prefix)) = s.split_once('/') else {
+        return false;
+    };
+    let Ok(prefix) = prefix.parse::<u8>() else {
+        return false;
+    };
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => prefix <= 32,
+        Ok(std::net::IpAddr::V6(_)) => prefix <= 128,
+        Err(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +338,23 @@ mod tests {
             "r.example.com:x",
         ] {
             assert!(!is_registry(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cidrs() {
+        for ok in ["203.0.113.0/24", "0.0.0.0/0", "2001:db8::/32", "::/0"] {
+            assert!(is_cidr(ok), "{ok}");
+        }
+        for bad in [
+            "203.0.113.0",
+            "203.0.113.0/33",
+            "2001:db8::/129",
+            "a/8",
+            "10.0.0.0/x",
+            "",
+        ] {
+            assert!(!is_cidr(bad), "{bad}");
         }
     }
 }
