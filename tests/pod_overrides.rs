@@ -139,9 +139,9 @@ fn overrides_reach_every_pod_and_the_component_wins() {
 #[test]
 fn sextant_reserves_exactly_the_environment_it_sets() {
     // Every optional feature that adds a variable: SMTP with a user and
-    // password, an Ingress (root_url).
+    // password, an Ingress (root_url), OAuth with every optional field.
     let stack = valid(
-        "grafana:\n  ingress: {host: grafana.example.com}\n  smtp: {host: 'smtp.example.com:587', fromAddress: g@example.com, fromName: G, user: g, passwordSecretRef: {name: smtp, key: password}, skipVerify: true}",
+        "grafana:\n  ingress: {host: grafana.example.com}\n  smtp: {host: 'smtp.example.com:587', fromAddress: g@example.com, fromName: G, user: g, passwordSecretRef: {name: smtp, key: password}, skipVerify: true}\n  oauth: {secretName: oidc, authUrl: 'https://id.example.com/a', tokenUrl: 'https://id.example.com/t', apiUrl: 'https://id.example.com/u', roleAttributePath: \"'Viewer'\", groupsAttributePath: groups, allowedGroups: [g], allowedDomains: [example.com], emailAttributePath: email, loginAttributePath: login, nameAttributePath: name, signoutRedirectUrl: 'https://id.example.com/o'}",
     );
     let r = build(&stack, &Capabilities::current());
     for (name, t) in templates(&r) {

@@ -61,6 +61,160 @@ pub struct GrafanaSpec {
     /// An Ingress in front of Grafana; Grafana's `root_url` is set from its host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<GrafanaIngress>,
+
+    /// Single sign-on through an OAuth 2.0 / OpenID Connect provider (Grafana's
+    /// generic OAuth). The admin login stays as the break-glass way in;
+    /// anonymous access stays off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<GrafanaOAuth>,
+
+    /// `grafana.ini` settings sextant does not model, by section and key, such as
+    /// `{feature_toggles: {enable: "..."}, dashboards: {min_refresh_interval: 10s}}`.
+    /// Written to the `grafana.ini` Grafana reads; a change restarts Grafana.
+    /// Settings sextant sets itself (admin user, paths, SMTP, root URL, OAuth,
+    /// ...) are refused: set them through their fields.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Grafana's generic OAuth login (`[auth.generic_oauth]`). Grafana does not
+/// discover endpoints from an issuer: give the authorization, token and
+/// user-info URLs of the provider (from its `.well-known/openid-configuration`).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.roleAttributePath) || !has(self.groupRoles)").message("set roleAttributePath or groupRoles, not both").field_path(".groupRoles"),
+    validation = Rule::new("(!has(self.allowedGroups) && !has(self.groupRoles)) || has(self.groupsAttributePath)").message("allowedGroups and groupRoles need groupsAttributePath: Grafana reads the groups from it").field_path(".groupsAttributePath")
+)]
+pub struct GrafanaOAuth {
+    /// The text of the login button. Default `SSO`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub name: Option<String>,
+
+    /// A Secret in the stack's namespace with the client id and client secret
+    /// registered at the provider.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+
+    /// The key of the client id in the Secret. Default `client-id`.
+    #[serde(default = "default_client_id_key")]
+    pub client_id_key: String,
+
+    /// The key of the client secret in the Secret. Default `client-secret`.
+    #[serde(default = "default_client_secret_key")]
+    pub client_secret_key: String,
+
+    /// The provider's authorization endpoint (`authorization_endpoint`).
+    #[schemars(length(min = 1, max = 2048))]
+    pub auth_url: String,
+
+    /// The provider's token endpoint (`token_endpoint`).
+    #[schemars(length(min = 1, max = 2048))]
+    pub token_url: String,
+
+    /// The provider's user-info endpoint (`userinfo_endpoint`).
+    #[schemars(length(min = 1, max = 2048))]
+    pub api_url: String,
+
+    /// The scopes asked for. Default `openid`, `email`, `profile`.
+    #[serde(default = "default_scopes")]
+    #[schemars(length(min = 1, max = 32))]
+    pub scopes: Vec<String>,
+
+    /// A JMESPath expression over the ID token and user info giving the
+    /// Grafana role (`Viewer`, `Editor`, `Admin`, `GrafanaAdmin`), such as
+    /// `contains(roles[*], 'ops') && 'Admin' || 'Viewer'`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
+    pub role_attribute_path: Option<String>,
+
+    /// Roles by group, from which sextant writes the expression: members of
+    /// an `admin` group become Admins, of an `editor` group Editors; everyone
+    /// else gets Grafana's default role (Viewer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_roles: Option<GroupRoles>,
+
+    /// Refuse the login when no role results, instead of giving Viewer.
+    #[serde(default)]
+    pub role_attribute_strict: bool,
+
+    /// A JMESPath expression giving the user's groups, such as `groups`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
+    pub groups_attribute_path: Option<String>,
+
+    /// Only members of these groups may log in. Unset: every user the
+    /// provider authenticates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub allowed_groups: Vec<String>,
+
+    /// Only users of these e-mail domains may log in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub allowed_domains: Vec<String>,
+
+    /// A JMESPath expression giving the e-mail address, where it is not the
+    /// `email` claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub email_attribute_path: Option<String>,
+
+    /// A JMESPath expression giving the login name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub login_attribute_path: Option<String>,
+
+    /// A JMESPath expression giving the display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub name_attribute_path: Option<String>,
+
+    /// Create a Grafana user at a first login. Default true.
+    #[serde(default = "yes")]
+    pub allow_sign_up: bool,
+
+    /// Proof Key for Code Exchange (RFC 7636). Default true.
+    #[serde(default = "yes")]
+    pub use_pkce: bool,
+
+    /// Let `GrafanaAdmin` from `roleAttributePath` make a server admin.
+    #[serde(default)]
+    pub allow_assign_grafana_admin: bool,
+
+    /// Where Grafana sends the browser after logging out, such as the
+    /// provider's end-session endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub signout_redirect_url: Option<String>,
+}
+
+/// Groups whose members get a Grafana role above Viewer.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRoles {
+    /// Groups whose members are Admins of the organization.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub admin: Vec<String>,
+
+    /// Groups whose members are Editors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub editor: Vec<String>,
+}
+
+fn default_client_id_key() -> String {
+    "client-id".into()
+}
+
+fn default_client_secret_key() -> String {
+    "client-secret".into()
+}
+
+fn default_scopes() -> Vec<String> {
+    ["openid", "email", "profile"].map(String::from).to_vec()
 }
 
 /// An Ingress (networking.k8s.io/v1) for Grafana: every path of `host` to
@@ -101,6 +255,8 @@ impl Default for GrafanaSpec {
             resources: None,
             pod: None,
             ingress: None,
+            oauth: None,
+            settings: BTreeMap::new(),
         }
     }
 }

@@ -127,6 +127,9 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
             to_yaml(&grafana::dashboard_providers()),
         ),
     ]);
+    if let Some(ini) = grafana::ini(&spec.settings) {
+        files.insert(grafana::INI_FILE.into(), ini);
+    }
     if let Some(rules) = grafana::alert_rules(stack, caps) {
         // JSON, which Grafana's alerting file provisioning reads as well as YAML: the
         // largest config of a stack, and emitting it as YAML took half of build().
@@ -199,6 +202,21 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     if config.data.as_ref().is_some_and(|d| d.contains_key(rules)) {
         mounts.push(mount_item(rules, grafana::ALERTING_DIR));
     }
+    // grafana.ini over the image's own (a subPath file: a change rolls the pod
+    // through the config hash, and Grafana reads it only at start anyway).
+    if config
+        .data
+        .as_ref()
+        .is_some_and(|d| d.contains_key(grafana::INI_FILE))
+    {
+        mounts.push(VolumeMount {
+            name: "config".into(),
+            mount_path: grafana::INI_PATH.into(),
+            sub_path: Some(grafana::INI_FILE.into()),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+    }
     // The contact points hold secret values: from the Secret sextant renders.
     if let Some((secret, _)) = &alerting {
         let file = grafana::CONTACT_POINTS_FILE;
@@ -243,6 +261,12 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
             .entry(r.name.clone())
             .or_default()
             .push(r.key.clone());
+    }
+    if let Some(o) = &spec.oauth {
+        file_secrets
+            .entry(o.secret_name.clone())
+            .or_default()
+            .extend([o.client_id_key.clone(), o.client_secret_key.clone()]);
     }
     for (secret, mut keys) in file_secrets {
         keys.sort();
@@ -293,6 +317,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
             ]
             .into_iter()
             .chain(smtp_env(spec.smtp.as_ref()))
+            .chain(oauth_env(spec.oauth.as_ref()))
             .chain(
                 spec.ingress
                     .as_ref()
@@ -447,6 +472,75 @@ fn smtp_env(smtp: Option<&crate::api::SmtpSpec>) -> Vec<EnvVar> {
     if let Some(r) = &smtp.password_secret_ref {
         env.push(file_env("GF_SMTP_PASSWORD", &r.name, &r.key));
     }
+    env
+}
+
+/// Grafana's `[auth.generic_oauth]` settings, every one a key of Grafana's
+/// `conf/defaults.ini` (an environment override applies only to keys the ini
+/// files hold, grafana `pkg/setting/setting.go`). Lists go as JSON, which
+/// Grafana's `util.SplitString` reads whole (a group name may hold spaces);
+/// the client id and secret are read from the mounted Secret.
+fn oauth_env(oauth: Option<&crate::api::GrafanaOAuth>) -> Vec<EnvVar> {
+    let Some(o) = oauth else {
+        return Vec::new();
+    };
+    let plain = |name: &str, value: &str| EnvVar {
+        name: format!("GF_AUTH_GENERIC_OAUTH_{name}"),
+        value: Some(value.into()),
+        ..EnvVar::default()
+    };
+    let flag = |b: bool| if b { "true" } else { "false" };
+    let list = |l: &[String]| serde_json::to_string(l).unwrap_or_default();
+    let mut env = vec![
+        plain("ENABLED", "true"),
+        plain("NAME", o.name.as_deref().unwrap_or("SSO")),
+        file_env(
+            "GF_AUTH_GENERIC_OAUTH_CLIENT_ID",
+            &o.secret_name,
+            &o.client_id_key,
+        ),
+        file_env(
+            "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET",
+            &o.secret_name,
+            &o.client_secret_key,
+        ),
+        plain("SCOPES", &list(&o.scopes)),
+        plain("AUTH_URL", &o.auth_url),
+        plain("TOKEN_URL", &o.token_url),
+        plain("API_URL", &o.api_url),
+        plain("ALLOW_SIGN_UP", flag(o.allow_sign_up)),
+        plain("USE_PKCE", flag(o.use_pkce)),
+        plain("ROLE_ATTRIBUTE_STRICT", flag(o.role_attribute_strict)),
+        plain(
+            "ALLOW_ASSIGN_GRAFANA_ADMIN",
+            flag(o.allow_assign_grafana_admin),
+        ),
+    ];
+    let role_path = o
+        .role_attribute_path
+        .clone()
+        .or_else(|| crate::validate::group_role_path(o));
+    let optional = [
+        ("ROLE_ATTRIBUTE_PATH", role_path),
+        ("GROUPS_ATTRIBUTE_PATH", o.groups_attribute_path.clone()),
+        ("EMAIL_ATTRIBUTE_PATH", o.email_attribute_path.clone()),
+        ("LOGIN_ATTRIBUTE_PATH", o.login_attribute_path.clone()),
+        ("NAME_ATTRIBUTE_PATH", o.name_attribute_path.clone()),
+        ("SIGNOUT_REDIRECT_URL", o.signout_redirect_url.clone()),
+        (
+            "ALLOWED_GROUPS",
+            (!o.allowed_groups.is_empty()).then(|| list(&o.allowed_groups)),
+        ),
+        (
+            "ALLOWED_DOMAINS",
+            (!o.allowed_domains.is_empty()).then(|| list(&o.allowed_domains)),
+        ),
+    ];
+    env.extend(
+        optional
+            .into_iter()
+            .filter_map(|(name, value)| value.map(|v| plain(name, &v))),
+    );
     env
 }
 

@@ -39,6 +39,33 @@ pub const OTLP_EXEMPLAR_LABEL: &str = "trace_id";
 /// The exemplar label holding the trace id on what Tempo's metrics-generator writes.
 pub const TEMPO_EXEMPLAR_LABEL: &str = "traceID";
 
+/// The file `spec.grafana.settings` becomes, mounted over the image's
+/// `GF_PATHS_CONFIG` (`/etc/grafana/grafana.ini` in grafana/grafana's
+/// Dockerfile).
+pub const INI_FILE: &str = "grafana.ini";
+/// Where Grafana reads it.
+pub const INI_PATH: &str = "/etc/grafana/grafana.ini";
+
+/// `grafana.ini` from `spec.grafana.settings`, or none when there are none.
+/// Every value is written between `"""` quotes, which go-ini (`parser.go`
+/// `readValue`) takes as written up to the last `"""` of the line: no inline
+/// comment (`#`, `;`), quote stripping or line continuation applies.
+/// Validation keeps names to letters, digits, `_`, `.` and `-` and values to
+/// one line.
+pub fn ini(settings: &BTreeMap<String, BTreeMap<String, String>>) -> Option<String> {
+    if settings.is_empty() {
+        return None;
+    }
+    let mut out = String::from("; spec.grafana.settings, written by sextant\n");
+    for (section, keys) in settings {
+        out.push_str(&format!("\n[{section}]\n"));
+        for (key, value) in keys {
+            out.push_str(&format!("{key} = \"\"\"{value}\"\"\"\n"));
+        }
+    }
+    Some(out)
+}
+
 /// Where secret files are mounted in the Grafana pod: `<dir>/<secret>/<key>`.
 pub const SECRETS_DIR: &str = "/etc/grafana/secrets";
 /// Where dashboards are mounted: `<dir>/<folder>/<name>.json`.

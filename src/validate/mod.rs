@@ -14,12 +14,14 @@
 //! image, replicas, resources, volume), `references` (what the controller read),
 //! `node_agent` (tolerations, priority class, intervals of the node agent),
 //! `cluster_collector` (what the cluster collector sends, its interval),
-//! `pod` (pod overrides and the image registry),
+//! `pod` (pod overrides and the image registry), `grafana_access` (single
+//! sign-on and `grafana.ini` settings),
 //! `syntax` (names and keys).
 
 mod cluster_collector;
 mod discovery;
 mod grafana;
+mod grafana_access;
 mod node_agent;
 mod pod;
 mod references;
@@ -38,6 +40,7 @@ use crate::api::{MAX_STACK_NAME_LEN, ObservabilityStack};
 use crate::model::{Component, ValidatedStack};
 
 pub use discovery::monitor_selectors;
+pub use grafana_access::{env_name as grafana_env_name, group_role_path};
 pub use references::{Dereferenced, MonitorsRead, dashboard_selector, referenced_secret_names};
 pub use storage::check_stream_selector;
 pub use syntax::{is_dns_label, is_dns_subdomain};
@@ -161,6 +164,8 @@ pub fn validate(
     if let Some(i) = &spec.grafana.ingress {
         v.grafana_ingress(i);
     }
+    v.grafana_oauth(spec);
+    v.grafana_settings(spec);
     if let Some(creds) = &spec.grafana.admin_credentials
         && !is_dns_subdomain(&creds.secret_name)
     {

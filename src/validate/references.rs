@@ -112,6 +112,21 @@ fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
             value: false,
         });
     }
+    if let Some(o) = &g.oauth {
+        let field = "spec.grafana.oauth";
+        for (key, name) in [
+            (&o.client_id_key, "clientIdKey"),
+            (&o.client_secret_key, "clientSecretKey"),
+        ] {
+            out.push(Wanted {
+                secret: o.secret_name.clone(),
+                key: key.clone(),
+                secret_field: format!("{field}.secretName"),
+                key_field: format!("{field}.{name}"),
+                value: false,
+            });
+        }
+    }
     for (i, c) in g.alerting.contact_points.iter().enumerate() {
         if let Some(r) = &c.secret_ref {
             let field = format!("spec.grafana.alerting.contactPoints[{i}].secretRef");
@@ -128,7 +143,7 @@ fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
 }
 
 /// The names of the Secrets a stack with Grafana enabled references (admin
-/// credentials, SMTP password, contact points): what the controller reads, and
+/// credentials, SMTP password, OAuth client, contact points): what the controller reads, and
 /// what a Secret watch event is matched against. Names that are not DNS subdomains
 /// are left out: validation refuses them, and the API server could not hold them.
 pub fn referenced_secret_names(spec: &ObservabilityStackSpec) -> BTreeSet<String> {
