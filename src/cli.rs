@@ -9,7 +9,7 @@ use kube::CustomResourceExt;
 use kube::core::ObjectMeta;
 
 use crate::api::{GROUP, ObservabilityStack, VERSION};
-use crate::build::{Resources, build};
+use crate::build::Resources;
 use crate::model::{Capabilities, ValidatedStack};
 use crate::validate::{Dereferenced, ValidationErrors, validate};
 
@@ -153,9 +153,14 @@ impl DeserializeFrom for serde_json::Value {
 }
 
 /// Validates a stack offline: nothing it references is read, so dashboards in
-/// ConfigMaps and Secret values are not checked.
+/// ConfigMaps and Secret values are not checked. Its overrides are checked
+/// against what it builds for a current server.
 pub fn check(stack: &ObservabilityStack) -> Result<ValidatedStack, CliError> {
-    validate(stack, &Dereferenced::offline()).map_err(CliError::Invalid)
+    let valid = validate(stack, &Dereferenced::offline()).map_err(CliError::Invalid)?;
+    if crate::build::overrides::any(&valid) {
+        crate::build::checked(&valid, &Capabilities::current()).map_err(CliError::Invalid)?;
+    }
+    Ok(valid)
 }
 
 /// What `--kube-version` names, or a current server when it is not given, with
@@ -178,7 +183,8 @@ pub fn capabilities(
 
 /// Validates and builds a stack for a server with `caps`.
 pub fn render(stack: &ObservabilityStack, caps: &Capabilities) -> Result<Resources, CliError> {
-    Ok(build(&check(stack)?, caps))
+    let valid = validate(stack, &Dereferenced::offline()).map_err(CliError::Invalid)?;
+    crate::build::checked(&valid, caps).map_err(CliError::Invalid)
 }
 
 /// Formats rendered children for output.

@@ -92,6 +92,11 @@ fn overrides_reach_every_pod_and_the_component_wins() {
                 "{env:?}"
             );
             assert_eq!(image, "my.registry/grafana:12", "an image as written");
+        } else if name == "node-agent" {
+            // On every node: none of the stack-wide placement.
+            assert_eq!(pod.node_selector, None, "{name}");
+            assert_eq!(labels["cost-center"], "c1");
+            assert!(image.starts_with("registry.example.com/mirror/"), "{image}");
         } else {
             assert_eq!(pod.node_selector.as_ref().unwrap()["pool"], "observability");
             assert_eq!(labels["cost-center"], "c1");

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::authorization::v1::SubjectAccessReview;
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Secret};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -337,11 +337,21 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     )
     .await;
 
-    //    b'. Grafana behind an Ingress: created with the stack's children.
+    //    b'. Grafana behind an Ingress, OTLP on node ports and an extra
+    //        collector argument: created with the stack's children, and the
+    //        status warns of the plain, open OTLP and names the override (the
+    //        gate is one core v0.159.0 registers, confmap/internal/metadata/
+    //        generated_feature_gates.go).
     merge_patch(
         &ns,
         "minimal",
-        json!({"spec": {"grafana": {"ingress": {"host": "grafana.example.com"}}}}),
+        json!({"spec": {
+            "grafana": {"ingress": {"host": "grafana.example.com"}},
+            "collector": {
+                "externalService": {"type": "NodePort"},
+                "extraArgs": ["--feature-gates=confmap.enableMergeAppendOption"],
+            },
+        }}),
     )
     .await
     .unwrap();
@@ -352,6 +362,79 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
             .await?
             .map(|_| ()))
     })
+    .await;
+    let external = ns
+        .wait_for(
+            CHANGE_TIMEOUT,
+            "the external OTLP Service created",
+            async || {
+                Ok(ns
+                    .api::<Service>()
+                    .get_opt("minimal-collector-external")
+                    .await?)
+            },
+        )
+        .await;
+    let spec = external.spec.unwrap();
+    assert_eq!(spec.type_.as_deref(), Some("NodePort"));
+    let ports: Vec<(i32, bool)> = spec
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| (p.port, p.node_port.is_some()))
+        .collect();
+    assert_eq!(ports, [(4317, true), (4318, true)], "node ports allocated");
+    let warned = ns
+        .wait_for(CHANGE_TIMEOUT, "IngestSecured False", async || {
+            let s = stack::stacks(&ns).get("minimal").await?;
+            Ok(stack::condition(&s, "IngestSecured")
+                .filter(|(status, _, _)| status == "False")
+                .map(|c| (c, s)))
+        })
+        .await;
+    let ((_, reason, message), with_args) = warned;
+    assert_eq!(reason, "ExposedInsecurely", "{message}");
+    let (status, reason, message) = stack::condition(&with_args, "ConfigOverridden").unwrap();
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "OverridesInEffect"),
+        "{message}"
+    );
+    assert!(message.contains("collector (extraArgs)"), "{message}");
+    let args = ns
+        .api::<Deployment>()
+        .get("minimal-collector")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers[0]
+        .args
+        .clone()
+        .unwrap();
+    assert_eq!(
+        args,
+        [
+            "--config=/conf/config.yaml",
+            "--feature-gates=confmap.enableMergeAppendOption"
+        ]
+    );
+    merge_patch(
+        &ns,
+        "minimal",
+        json!({"spec": {"collector": {"externalService": null, "extraArgs": null}}}),
+    )
+    .await
+    .unwrap();
+    ns.wait_deleted(
+        &ns.api::<Service>(),
+        "minimal-collector-external",
+        CHANGE_TIMEOUT,
+        "the external OTLP Service pruned",
+    )
     .await;
 
     //    c. Pruning: without Prometheus, Grafana, the node agent and the cluster

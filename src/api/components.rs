@@ -59,6 +59,20 @@ pub struct CollectorSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<super::PodOverrides>,
 
+    /// Changes to the rendered config file, merged into it as a JSON merge
+    /// patch (RFC 7386): maps merge key by key, `null` deletes a key, any other
+    /// value (a list too) replaces what is there. For what sextant does not
+    /// model; the condition `ConfigOverridden` names every component with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::free_form_object")]
+    pub config_overrides: Option<serde_json::Value>,
+
+    /// Arguments appended to the container's command line, such as
+    /// `--log.level=debug`. A flag sextant sets itself is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub extra_args: Vec<String>,
+
     /// TLS on the OTLP receivers (ports 4317 and 4318), and optionally client
     /// certificates (mutual TLS). A renewed certificate is picked up without a
     /// restart. The node agents' port (4319) stays plain, inside the cluster.
@@ -164,6 +178,8 @@ impl Default for CollectorSpec {
             resource_attributes: BTreeMap::new(),
             resources: None,
             pod: None,
+            config_overrides: None,
+            extra_args: Vec::new(),
             tls: None,
             auth: None,
             external_service: None,
@@ -366,6 +382,20 @@ pub struct PrometheusSpec {
     /// Scheduling and metadata of the pods; replaces `spec.pod` field by field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<super::PodOverrides>,
+
+    /// Changes to the rendered config file, merged into it as a JSON merge
+    /// patch (RFC 7386): maps merge key by key, `null` deletes a key, any other
+    /// value (a list too) replaces what is there. For what sextant does not
+    /// model; the condition `ConfigOverridden` names every component with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::free_form_object")]
+    pub config_overrides: Option<serde_json::Value>,
+
+    /// Arguments appended to the container's command line, such as
+    /// `--log.level=debug`. A flag sextant sets itself is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub extra_args: Vec<String>,
 }
 
 impl Default for PrometheusSpec {
@@ -382,6 +412,8 @@ impl Default for PrometheusSpec {
             monitor_namespace_selector: None,
             resources: None,
             pod: None,
+            config_overrides: None,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -549,6 +581,20 @@ pub struct TempoSpec {
     /// Scheduling and metadata of the pods; replaces `spec.pod` field by field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<super::PodOverrides>,
+
+    /// Changes to the rendered config file, merged into it as a JSON merge
+    /// patch (RFC 7386): maps merge key by key, `null` deletes a key, any other
+    /// value (a list too) replaces what is there. For what sextant does not
+    /// model; the condition `ConfigOverridden` names every component with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::free_form_object")]
+    pub config_overrides: Option<serde_json::Value>,
+
+    /// Arguments appended to the container's command line, such as
+    /// `--log.level=debug`. A flag sextant sets itself is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub extra_args: Vec<String>,
 }
 
 impl Default for TempoSpec {
@@ -562,6 +608,8 @@ impl Default for TempoSpec {
             metrics_generator: MetricsGeneratorSpec::default(),
             resources: None,
             pod: None,
+            config_overrides: None,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -633,6 +681,20 @@ pub struct LokiSpec {
     /// Scheduling and metadata of the pods; replaces `spec.pod` field by field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<super::PodOverrides>,
+
+    /// Changes to the rendered config file, merged into it as a JSON merge
+    /// patch (RFC 7386): maps merge key by key, `null` deletes a key, any other
+    /// value (a list too) replaces what is there. For what sextant does not
+    /// model; the condition `ConfigOverridden` names every component with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::free_form_object")]
+    pub config_overrides: Option<serde_json::Value>,
+
+    /// Arguments appended to the container's command line, such as
+    /// `--log.level=debug`. A flag sextant sets itself is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub extra_args: Vec<String>,
 }
 
 impl Default for LokiSpec {
@@ -645,6 +707,8 @@ impl Default for LokiSpec {
             storage: default_small_volume(),
             resources: None,
             pod: None,
+            config_overrides: None,
+            extra_args: Vec::new(),
         }
     }
 }

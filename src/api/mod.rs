@@ -34,3 +34,12 @@ pub const DURATION_PATTERN: &str = "^([0-9]+(ms|s|m|h|d|w|y))+$";
 pub const QUANTITY_PATTERN: &str = "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$";
 /// Regex for a byte size as Prometheus's `--storage.tsdb.retention.size` takes it, such as `45GiB`.
 pub const BYTE_SIZE_PATTERN: &str = "^[0-9]+(B|KB|MB|GB|TB|PB|EB|KiB|MiB|GiB|TiB|PiB|EiB)$";
+
+/// The schema of a free-form object (`configOverrides`): any keys and values,
+/// kept by the API server as written.
+pub fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true
+    })
+}

@@ -42,6 +42,20 @@ pub struct NodeAgentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<super::PodOverrides>,
 
+    /// Changes to the rendered config file, merged into it as a JSON merge
+    /// patch (RFC 7386): maps merge key by key, `null` deletes a key, any other
+    /// value (a list too) replaces what is there. For what sextant does not
+    /// model; the condition `ConfigOverridden` names every component with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::free_form_object")]
+    pub config_overrides: Option<serde_json::Value>,
+
+    /// Arguments appended to the container's command line, such as
+    /// `--log.level=debug`. A flag sextant sets itself is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub extra_args: Vec<String>,
+
     /// The taints the agent tolerates. Unset: every taint (`operator: Exists`),
     /// so it also runs on tainted nodes such as GPU nodes; `[]`: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

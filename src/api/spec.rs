@@ -59,7 +59,9 @@ pub struct ObservabilityStackSpec {
     /// Scheduling and metadata of every component's pods: node selector,
     /// tolerations, affinity, spread, priority class, annotations, labels, image
     /// pull Secrets, extra environment. A component's own `pod` replaces it
-    /// field by field.
+    /// field by field. The node agent, which runs on every node, takes none of
+    /// its placement (node selector, affinity, spread) nor its tolerations and
+    /// priority class: set those in `spec.nodeAgent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<super::PodOverrides>,
 

@@ -124,6 +124,9 @@ pub mod condition {
     /// (`spec.collector.externalService`) has both TLS and authentication
     /// (False names what is missing). Not part of Ready.
     pub const INGEST_SECURED: &str = "IngestSecured";
+    /// A component's rendered config or arguments are changed by its
+    /// `configOverrides` or `extraArgs` (True names them). Not part of Ready.
+    pub const CONFIG_OVERRIDDEN: &str = "ConfigOverridden";
 }
 
 /// Condition reasons.
@@ -169,4 +172,8 @@ pub mod reason {
     /// IngestSecured=False: exposed without TLS, without authentication, or
     /// without either.
     pub const EXPOSED_INSECURELY: &str = "ExposedInsecurely";
+    /// ConfigOverridden=True: overrides are merged into what sextant renders.
+    pub const OVERRIDES_IN_EFFECT: &str = "OverridesInEffect";
+    /// ConfigOverridden=False: every config is as sextant renders it.
+    pub const NO_OVERRIDES: &str = "NoOverrides";
 }

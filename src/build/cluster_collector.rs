@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use super::Resources;
 use super::common::*;
 use crate::model::Capabilities;
-use crate::render::{cluster_collector as render, to_yaml};
+use crate::render::cluster_collector as render;
 
 const C: Component = Component::ClusterCollector;
 
@@ -33,7 +33,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         "config",
         BTreeMap::from([(
             "config.yaml".into(),
-            to_yaml(&render::render(stack, caps, memory_limit)),
+            super::overrides::config_text(stack, C, &render::render(stack, caps, memory_limit)),
         )]),
     );
     let hash = config_hash(&[&cm], &[]);

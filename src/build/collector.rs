@@ -23,14 +23,15 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::Resources;
 use super::common::*;
 use crate::model::{Capabilities, ports};
-use crate::render::{otelcol, to_yaml};
+use crate::render::otelcol;
 
 const C: Component = Component::Collector;
 
 pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     let memory_limit = stack.collector_memory_limit;
     let metadata = super::cluster::metadata_granted(caps);
-    let config = to_yaml(&otelcol::render(stack, memory_limit, metadata));
+    let config =
+        super::overrides::config_text(stack, C, &otelcol::render(stack, memory_limit, metadata));
     let cm = config_map(
         stack,
         C,

@@ -130,7 +130,11 @@ pub fn collector_container(
     secured(Container {
         name: name.into(),
         image: Some(resolved.image.clone()),
-        args: Some(vec!["--config=/conf/config.yaml".into()]),
+        args: Some(super::overrides::with_extra_args(
+            stack,
+            component,
+            vec!["--config=/conf/config.yaml".into()],
+        )),
         env: Some(std::iter::once(gomemlimit).chain(env).collect()),
         ports: Some(all_ports),
         liveness_probe: Some(http_probe("/", "health", 10, 10)),

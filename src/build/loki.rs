@@ -5,7 +5,7 @@ use super::Resources;
 use super::common::*;
 use super::stateful::{DEFAULT_TERMINATION_GRACE_SECONDS, SingleBinary, single_binary};
 use crate::model::{Capabilities, ports};
-use crate::render::{loki, to_yaml};
+use crate::render::loki;
 
 pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     single_binary(
@@ -14,7 +14,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         SingleBinary {
             component: Component::Loki,
             config_file: "loki.yaml",
-            config: to_yaml(&loki::render(stack)),
+            config: super::overrides::config_text(stack, Component::Loki, &loki::render(stack)),
             extra_args: &["-target=all"],
             ports: vec![
                 container_port("http", ports::LOKI_HTTP),

@@ -16,6 +16,7 @@ pub mod grafana;
 mod loki;
 mod network;
 pub mod node_agent;
+pub mod overrides;
 mod pod;
 mod prometheus;
 mod stateful;
@@ -165,6 +166,23 @@ impl Resources {
         push(&mut out, pod_disruption_budgets);
         push(&mut out, ingresses);
         out
+    }
+}
+
+/// Builds every child object, then refuses what the stack's `configOverrides`
+/// and `extraArgs` break in them (`overrides::check`): the one build step that
+/// can fail, and only for a stack with overrides. What the controller and the
+/// CLI apply or print.
+pub fn checked(
+    stack: &ValidatedStack,
+    caps: &Capabilities,
+) -> Result<Resources, crate::validate::ValidationErrors> {
+    let r = build(stack, caps);
+    let errors = overrides::check(stack, &r);
+    if errors.is_empty() {
+        Ok(r)
+    } else {
+        Err(crate::validate::ValidationErrors(errors))
     }
 }
 

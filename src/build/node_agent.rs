@@ -30,7 +30,6 @@ use crate::model::Capabilities;
 use crate::render::node_agent::{
     self as agent, CONTAINER, HOST_ROOT, POD_LOGS, STATE_DIR, env_fields,
 };
-use crate::render::to_yaml;
 
 const C: Component = Component::NodeAgent;
 
@@ -60,7 +59,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         "config",
         BTreeMap::from([(
             "config.yaml".into(),
-            to_yaml(&agent::render(stack, memory_limit)),
+            super::overrides::config_text(stack, C, &agent::render(stack, memory_limit)),
         )]),
     );
     let hash = config_hash(&[&cm], &[]);

@@ -18,7 +18,7 @@ use super::common::*;
 use super::stateful::{DEFAULT_TERMINATION_GRACE_SECONDS, StatefulWorkload, stateful_set};
 use crate::model::{Capabilities, ports};
 use crate::render::monitors::{self, Translation};
-use crate::render::{prometheus, to_yaml};
+use crate::render::prometheus;
 
 const C: Component = Component::Prometheus;
 
@@ -98,12 +98,11 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         "config",
         BTreeMap::from([(
             "prometheus.yml".into(),
-            to_yaml(&prometheus::render(
+            super::overrides::config_text(
                 stack,
-                caps,
-                discovery(stack, caps).as_ref(),
-                &jobs,
-            )),
+                C,
+                &prometheus::render(stack, caps, discovery(stack, caps).as_ref(), &jobs),
+            ),
         )]),
     );
     // Only monitors that reference a Secret or ConfigMap need the volume; its
@@ -124,7 +123,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         ),
         ..Secret::default()
     });
-    let args = prometheus::args(stack);
+    let args = super::overrides::with_extra_args(stack, C, prometheus::args(stack));
     let hash = config_hash(&[&cm], &[]);
     let container = secured(Container {
         name: "prometheus".into(),

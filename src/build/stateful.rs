@@ -134,6 +134,7 @@ pub fn single_binary(stack: &ValidatedStack, caps: &Capabilities, b: SingleBinar
     let hash = config_hash(&[&cm], &[]);
     let mut args = vec![format!("-config.file=/conf/{}", b.config_file)];
     args.extend(b.extra_args.iter().map(|a| a.to_string()));
+    let args = super::overrides::with_extra_args(stack, c, args);
     let container = secured(Container {
         name: c.name().into(),
         image: Some(resolved.image.clone()),

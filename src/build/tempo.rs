@@ -5,7 +5,7 @@ use super::Resources;
 use super::common::*;
 use super::stateful::{SingleBinary, single_binary};
 use crate::model::{Capabilities, ports};
-use crate::render::{tempo, to_yaml};
+use crate::render::tempo;
 
 pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     single_binary(
@@ -14,7 +14,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         SingleBinary {
             component: Component::Tempo,
             config_file: "tempo.yaml",
-            config: to_yaml(&tempo::render(stack)),
+            config: super::overrides::config_text(stack, Component::Tempo, &tempo::render(stack)),
             extra_args: &[],
             ports: vec![
                 container_port("http", ports::TEMPO_HTTP),

@@ -18,7 +18,7 @@ use super::outcome::Outcome;
 use super::status::{self, Observation};
 use super::{events, finalizer, references};
 use crate::api::ObservabilityStack;
-use crate::build::build;
+use crate::build::checked;
 use crate::validate::validate;
 
 /// How often a settled stack is checked again for drift nobody told us about.
@@ -56,10 +56,13 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
     }
 
     let refs = references::dereference(&ctx, &stack).await?;
-    let valid = match validate(&stack, &refs) {
+    // An invalid spec, or overrides that break what was built: nothing is
+    // applied, every child stays exactly as it is.
+    let built = validate(&stack, &refs)
+        .and_then(|valid| checked(&valid, &ctx.capabilities).map(|r| (valid, r)));
+    let (valid, resources) = match built {
         Ok(v) => v,
         Err(errors) => {
-            // Nothing is applied: every child stays exactly as it is.
             let obs = Observation::unapplied(generation, Outcome::InvalidSpec(errors.to_string()));
             let new = status::compute(None, &previous, &obs, now());
             if status::write(&ctx, &stack, &previous, new, &key).await? {
@@ -71,7 +74,6 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
         }
     };
 
-    let resources = build(&valid, &ctx.capabilities);
     let cluster_children = !resources.cluster_role_bindings.is_empty();
     let held = finalizer::ensure(&ctx, &stack, &valid, cluster_children).await?;
     let applied = match apply(&ctx, &valid, resources).await {

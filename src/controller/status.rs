@@ -196,6 +196,40 @@ pub fn observe(
 /// How many untranslatable monitors a condition message names.
 const MAX_LISTED_MONITORS: usize = 20;
 
+/// The ConfigOverridden condition's status, reason and message.
+fn overrides_condition(stack: &ValidatedStack) -> (bool, &'static str, String) {
+    let on = crate::build::overrides::in_effect(stack);
+    if on.is_empty() {
+        return (
+            false,
+            reason::NO_OVERRIDES,
+            "every config and command line is as sextant renders it".into(),
+        );
+    }
+    let parts: Vec<String> = on
+        .iter()
+        .map(|c| {
+            let (config, args) = c.overrides(&stack.spec);
+            let what: Vec<&str> = [
+                config.is_some().then_some("configOverrides"),
+                (!args.is_empty()).then_some("extraArgs"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            format!("{} ({})", c.field(), what.join(", "))
+        })
+        .collect();
+    (
+        true,
+        reason::OVERRIDES_IN_EFFECT,
+        format!(
+            "hand changes are merged into what sextant renders for {}",
+            parts.join(", ")
+        ),
+    )
+}
+
 /// The IngestSecured condition's status, reason and message: a warning while
 /// OTLP is reachable from outside the cluster in plain text or by anyone.
 fn ingest_condition(spec: &crate::api::CollectorSpec) -> (bool, &'static str, String) {
@@ -484,6 +518,15 @@ pub fn compute(
             &now,
         ));
     }
+    let (overridden, why, overrides) = overrides_condition(stack);
+    conditions.push(new_condition(
+        condition::CONFIG_OVERRIDDEN,
+        overridden,
+        why,
+        overrides,
+        g,
+        &now,
+    ));
     let all_ready = not_ready.is_empty() && ok;
     let ready_message = if all_ready {
         "every enabled component is available".to_string()
@@ -823,6 +866,17 @@ mod tests {
             message.contains("NodePort")
                 && message.contains("spec.collector.auth")
                 && !message.contains("spec.collector.tls"),
+            "{message}"
+        );
+        let (overridden, reason, _) = find(&plain, "ConfigOverridden");
+        assert_eq!((overridden, reason), ("False", "NoOverrides"));
+        let hand = status_for(
+            "{configOverrides: {processors: {batch: {timeout: 1s}}}, extraArgs: [--feature-gates=-x]}",
+        );
+        let (overridden, reason, message) = find(&hand, "ConfigOverridden");
+        assert_eq!((overridden, reason), ("True", "OverridesInEffect"));
+        assert!(
+            message.contains("collector (configOverrides, extraArgs)"),
             "{message}"
         );
         let both = status_for(

@@ -87,6 +87,36 @@ impl Component {
         }
     }
 
+    /// `spec.<field>.configOverrides` and `spec.<field>.extraArgs`. Grafana has
+    /// neither: its escape hatch is `spec.grafana.settings`.
+    pub fn overrides(
+        self,
+        spec: &crate::api::ObservabilityStackSpec,
+    ) -> (Option<&serde_json::Value>, &[String]) {
+        // The same two fields in each component's spec (not one flattened
+        // struct: `#[serde(flatten)]` would hide misspelt fields from the
+        // CLI's unknown-field check).
+        let (config, args) = match self {
+            Self::Collector => (&spec.collector.config_overrides, &spec.collector.extra_args),
+            Self::NodeAgent => (
+                &spec.node_agent.config_overrides,
+                &spec.node_agent.extra_args,
+            ),
+            Self::ClusterCollector => (
+                &spec.cluster_collector.config_overrides,
+                &spec.cluster_collector.extra_args,
+            ),
+            Self::Prometheus => (
+                &spec.prometheus.config_overrides,
+                &spec.prometheus.extra_args,
+            ),
+            Self::Tempo => (&spec.tempo.config_overrides, &spec.tempo.extra_args),
+            Self::Loki => (&spec.loki.config_overrides, &spec.loki.extra_args),
+            Self::Grafana => return (None, &[]),
+        };
+        (config.as_ref(), args)
+    }
+
     /// The name used in child names, the `app.kubernetes.io/name` label and the
     /// scrape job.
     pub fn name(self) -> &'static str {

@@ -121,7 +121,7 @@ impl Validator {
                 .image
                 .cloned()
                 .unwrap_or_else(|| mirrored(spec.image_registry.as_deref(), c.default_image())),
-            pod: merged(spec.pod.as_ref(), w.pod),
+            pod: merged(stack_pod(spec, c).as_ref(), w.pod),
             replicas: w.replicas,
             resources: w
                 .resources
@@ -170,6 +170,19 @@ fn mirrored(registry: Option<&str>, image: &str) -> String {
         Some(r) => format!("{}/{image}", r.trim_end_matches('/')),
         None => image.to_string(),
     }
+}
+
+/// The stack-wide pod overrides a component inherits: the node agent, which
+/// belongs on every node, takes none of their placement (node selector,
+/// affinity, spread); its own `spec.nodeAgent.pod` may narrow it.
+fn stack_pod(spec: &ObservabilityStackSpec, c: Component) -> Option<PodOverrides> {
+    let mut base = spec.pod.clone()?;
+    if c == Component::NodeAgent {
+        base.node_selector = None;
+        base.affinity = None;
+        base.topology_spread_constraints = None;
+    }
+    Some(base)
 }
 
 /// The stack-wide pod overrides with a component's over them: each field of the
