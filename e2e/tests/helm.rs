@@ -271,6 +271,7 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
         },
         "grafana": {
             "adminCredentials": {"secretName": "admin-creds"},
+            "storage": {"size": "1Gi"},
             "alerting": {"contactPoints": [
                 {"name": "chat", "type": "slack", "secretRef": {"name": "chat-hook", "key": "url"}},
             ]},
@@ -279,6 +280,35 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     ns.apply_yaml(MONITOR_WITH_CA).await.unwrap();
     stack::create(&ns, &refs).await.unwrap();
     wait_ready(&ns, "refs").await;
+    // Grafana's data claim: created by sextant (the chart's `create` on
+    // claims), owned by no one, mounted by Grafana's pod.
+    let grafana_claim = ns
+        .api::<PersistentVolumeClaim>()
+        .get("refs-grafana-data")
+        .await
+        .unwrap();
+    assert_eq!(grafana_claim.metadata.owner_references, None);
+    assert_eq!(requested_storage(&grafana_claim), Some("1Gi"));
+    let grafana_volumes = ns
+        .api::<Deployment>()
+        .get("refs-grafana")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .volumes
+        .unwrap();
+    assert!(
+        grafana_volumes.iter().any(|v| v.name == "data"
+            && v.persistent_volume_claim
+                .as_ref()
+                .map(|c| c.claim_name.as_str())
+                == Some("refs-grafana-data")),
+        "{grafana_volumes:?}"
+    );
     ns.api::<Secret>()
         .get("refs-grafana-alerting")
         .await
@@ -562,7 +592,7 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
             .items
             .iter()
             .map(ResourceExt::name_any)
-            .filter(|n| n.contains("-refs-"))
+            .filter(|n| n.contains("-refs-") || n.starts_with("refs-"))
             .collect();
         Ok(left.is_empty().then_some(()))
     })

@@ -58,6 +58,13 @@ pub struct GrafanaSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<super::PodOverrides>,
 
+    /// A PersistentVolumeClaim `<stack>-grafana-data` for Grafana's own
+    /// database (users, their dashboards, stars, preferences, API keys), which
+    /// otherwise starts empty at every restart. The claim follows
+    /// `spec.storage` (class, `deletionPolicy`); dropping this field keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<super::VolumeSpec>,
+
     /// An Ingress in front of Grafana; Grafana's `root_url` is set from its host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<GrafanaIngress>,
@@ -254,6 +261,7 @@ impl Default for GrafanaSpec {
             smtp: None,
             resources: None,
             pod: None,
+            storage: None,
             ingress: None,
             oauth: None,
             settings: BTreeMap::new(),

@@ -1,17 +1,19 @@
 //! Grafana's children: ServiceAccount, provisioning config, dashboards (split over
 //! as many ConfigMaps as their size needs), Service, Deployment, the spec of the
-//! generated admin Secret when the user names none, and the Secret holding the
-//! contact points (with the values of the Secrets they reference).
+//! generated admin Secret when the user names none, the Secret holding the
+//! contact points (with the values of the Secrets they reference), its Ingress,
+//! and the claim of its data directory when `storage` asks for one.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapProjection, Container, EnvVar, KeyToPath, PodSpec, PodTemplateSpec,
-    ProjectedVolumeSource, Secret, SecretVolumeSource, Volume, VolumeMount, VolumeProjection,
+    ConfigMap, ConfigMapProjection, Container, EnvVar, KeyToPath, PersistentVolumeClaim,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ProjectedVolumeSource, Secret,
+    SecretVolumeSource, Volume, VolumeMount, VolumeProjection,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
@@ -179,6 +181,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     };
 
     let config_name = child_name(&stack.name, C, Some("config"));
+    let claim = spec.storage.is_some().then(|| data_volume_claim(stack));
     let mut mounts = vec![
         mount_item("datasources.yaml", "/etc/grafana/provisioning/datasources"),
         mount_item("dashboards.yaml", "/etc/grafana/provisioning/dashboards"),
@@ -187,7 +190,17 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     ];
     let mut volumes = vec![
         config_volume("config", &config_name),
-        empty_dir("data"),
+        match &claim {
+            Some(c) => Volume {
+                name: "data".into(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: c.metadata.name.clone().unwrap_or_default(),
+                    read_only: None,
+                }),
+                ..Volume::default()
+            },
+            None => empty_dir("data"),
+        },
         empty_dir("tmp"),
     ];
     let (dashboard_volumes, dashboard_mounts) = dashboard_volumes(&dashboard_maps);
@@ -371,8 +384,24 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         services: vec![service(stack, C)],
         deployments: vec![deployment],
         ingresses: spec.ingress.iter().map(|i| ingress(stack, i)).collect(),
+        persistent_volume_claims: claim.into_iter().collect(),
         ..Resources::default()
     }
+}
+
+/// `<stack>-grafana-data`: Grafana's data directory (its SQLite database,
+/// `grafana.db`, under `paths.data`, grafana `pkg/services/sqlstore`). No
+/// owner reference: it outlives the stack unless `spec.storage.deletionPolicy`
+/// is `Delete` (the finalizer deletes the stack's labelled claims), and a
+/// stack that drops `spec.grafana.storage` keeps it. The pod writes it as
+/// Grafana's UID, group-owned through the pod's `fsGroup`.
+fn data_volume_claim(stack: &ValidatedStack) -> PersistentVolumeClaim {
+    let mut claim = data_claim(stack, C);
+    claim.metadata = ObjectMeta {
+        owner_references: None,
+        ..meta(stack, C, child_name(&stack.name, C, Some("data")))
+    };
+    claim
 }
 
 /// The address users open Grafana at, through its Ingress (Grafana's

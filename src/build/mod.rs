@@ -24,7 +24,9 @@ mod tempo;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
@@ -75,6 +77,11 @@ pub struct Resources {
     pub network_policies: Vec<NetworkPolicy>,
     /// Grafana's Ingress (`spec.grafana.ingress`).
     pub ingresses: Vec<Ingress>,
+    /// Claims sextant creates itself (Grafana's data, `spec.grafana.storage`):
+    /// created and grown, never pruned, owned by no one (the finalizer deletes
+    /// them under `deletionPolicy: Delete`). The backends' claims come from
+    /// their StatefulSets' templates instead.
+    pub persistent_volume_claims: Vec<PersistentVolumeClaim>,
 }
 
 impl Resources {
@@ -95,6 +102,7 @@ impl Resources {
             pod_disruption_budgets,
             network_policies,
             ingresses,
+            persistent_volume_claims,
         } = other;
         self.service_accounts.extend(service_accounts);
         self.roles.extend(roles);
@@ -112,6 +120,8 @@ impl Resources {
         self.pod_disruption_budgets.extend(pod_disruption_budgets);
         self.network_policies.extend(network_policies);
         self.ingresses.extend(ingresses);
+        self.persistent_volume_claims
+            .extend(persistent_volume_claims);
     }
 
     /// Every object as JSON, in apply order: identity and config before workloads.
@@ -148,9 +158,11 @@ impl Resources {
             pod_disruption_budgets,
             network_policies,
             ingresses,
+            persistent_volume_claims,
         } = self;
         let mut out = Vec::new();
         push(&mut out, network_policies);
+        push(&mut out, persistent_volume_claims);
         push(&mut out, service_accounts);
         push(&mut out, roles);
         push(&mut out, role_bindings);

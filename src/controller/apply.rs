@@ -13,7 +13,7 @@ use std::fmt::Debug;
 use futures::future::try_join_all;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::Selector;
 use kube::{Api, Resource, ResourceExt};
@@ -72,6 +72,7 @@ pub async fn apply(
         pod_disruption_budgets,
         network_policies,
         ingresses,
+        persistent_volume_claims,
     } = resources;
     let kinds = Kinds { ctx, stack };
     // A RoleBinding may only name a Role that exists when the operator is not
@@ -87,7 +88,10 @@ pub async fn apply(
         kinds.sync_secrets(generated_secrets, rendered_secrets),
     )?;
     let live_sets = kinds.list::<StatefulSet>().await?;
-    let blocked = super::volumes::prepare(ctx, stack, &live_sets, &mut stateful_sets).await?;
+    let mut blocked = super::volumes::prepare(ctx, stack, &live_sets, &mut stateful_sets).await?;
+    // Before the workload that mounts it.
+    let (pvc, claims_blocked) = kinds.sync_claims(persistent_volume_claims).await?;
+    blocked.extend(claims_blocked);
     // Services with the workloads, not before them: a workload does not need its
     // Service to exist, and kube-apiserver serializes ClusterIP allocation, so
     // under load Services applied first held every workload back.
@@ -116,6 +120,7 @@ pub async fn apply(
     out.absorb(hpa);
     out.absorb(pdb);
     out.absorb(ing);
+    out.absorb(pvc);
     out.stateful_sets = out.absorb(sts);
     out.deployments = out.absorb(deploy);
     out.daemon_sets = out.absorb(ds);
@@ -283,6 +288,26 @@ impl Kinds<'_> {
         K: Child,
     {
         delete_object(self.ctx, &self.api::<K>(), &obj.name_any()).await
+    }
+
+    /// The claims sextant creates itself: created, grown where they can grow
+    /// (`volumes::prepare_claims`), never pruned. No list while there are none.
+    async fn sync_claims(
+        &self,
+        mut desired: Vec<PersistentVolumeClaim>,
+    ) -> Result<(Synced<PersistentVolumeClaim>, Vec<String>), Error> {
+        if desired.is_empty() {
+            return Ok((Synced::default(), Vec::new()));
+        }
+        let live = self.list::<PersistentVolumeClaim>().await?;
+        let blocked = super::volumes::prepare_claims(
+            self.ctx,
+            &live,
+            &mut desired,
+            "spec.grafana.storage.size",
+        )
+        .await?;
+        Ok((self.apply_all(&desired, &live).await?, blocked))
     }
 
     /// Both kinds of Secret this stack owns, from one list: generated ones are

@@ -139,34 +139,9 @@ async fn expand_claims(
         .await
         .api(Verb::List, "PersistentVolumeClaim", selector.as_str())?
         .items;
-    let classes: Api<StorageClass> = Api::all(ctx.client.clone());
     for claim in &list {
-        let spec = claim.spec.clone().unwrap_or_default();
-        let phase = claim
-            .status
-            .as_ref()
-            .and_then(|s| s.phase.clone())
-            .unwrap_or_default();
-        if phase != "Bound" {
-            return Ok(Err(format!(
-                "claim {} is {phase}, not Bound",
-                claim.name_any()
-            )));
-        }
-        let Some(class) = spec.storage_class_name.filter(|c| !c.is_empty()) else {
-            return Ok(Err(format!(
-                "claim {} has no StorageClass",
-                claim.name_any()
-            )));
-        };
-        let sc = classes
-            .get_opt(&class)
-            .await
-            .api(Verb::Get, "StorageClass", class.as_str())?;
-        if !sc.and_then(|s| s.allow_volume_expansion).unwrap_or(false) {
-            return Ok(Err(format!(
-                "StorageClass {class} does not allow volume expansion"
-            )));
+        if let Err(why) = growable(ctx, claim).await? {
+            return Ok(Err(why));
         }
     }
     let mut grown = Vec::new();
@@ -182,6 +157,111 @@ async fn expand_claims(
         grown.push(name);
     }
     Ok(Ok(grown))
+}
+
+/// Whether a claim can grow in place: bound, of a StorageClass that allows
+/// volume expansion; or why not.
+async fn growable(
+    ctx: &Context,
+    claim: &PersistentVolumeClaim,
+) -> Result<Result<(), String>, Error> {
+    let spec = claim.spec.clone().unwrap_or_default();
+    let phase = claim
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.clone())
+        .unwrap_or_default();
+    if phase != "Bound" {
+        return Ok(Err(format!(
+            "claim {} is {phase}, not Bound",
+            claim.name_any()
+        )));
+    }
+    let Some(class) = spec.storage_class_name.filter(|c| !c.is_empty()) else {
+        return Ok(Err(format!(
+            "claim {} has no StorageClass",
+            claim.name_any()
+        )));
+    };
+    let classes: Api<StorageClass> = Api::all(ctx.client.clone());
+    let sc = classes
+        .get_opt(&class)
+        .await
+        .api(Verb::Get, "StorageClass", class.as_str())?;
+    if !sc.and_then(|s| s.allow_volume_expansion).unwrap_or(false) {
+        return Ok(Err(format!(
+            "StorageClass {class} does not allow volume expansion"
+        )));
+    }
+    Ok(Ok(()))
+}
+
+fn claim_size(claim: &PersistentVolumeClaim) -> Option<String> {
+    claim
+        .spec
+        .as_ref()?
+        .resources
+        .as_ref()?
+        .requests
+        .as_ref()?
+        .get("storage")
+        .map(|q| q.0.clone())
+}
+
+/// Prepares the claims sextant creates itself (Grafana's, `spec.grafana.storage`)
+/// against the live ones (`live`: the stack's claims as just listed): a new
+/// claim is created as desired; an existing one keeps the fields that cannot
+/// change (class, access modes) and grows where it can, else keeps its size
+/// and the reason is returned, as for the StatefulSets' claims.
+pub async fn prepare_claims(
+    ctx: &Context,
+    live: &[PersistentVolumeClaim],
+    desired: &mut [PersistentVolumeClaim],
+    field: &str,
+) -> Result<Vec<String>, Error> {
+    let mut blocked = Vec::new();
+    for claim in desired.iter_mut() {
+        let Some(current) = live.iter().find(|l| l.name_any() == claim.name_any()) else {
+            continue;
+        };
+        let (Some(spec), Some(live_spec)) = (claim.spec.as_mut(), current.spec.as_ref()) else {
+            continue;
+        };
+        spec.storage_class_name = live_spec.storage_class_name.clone();
+        spec.access_modes = live_spec.access_modes.clone();
+        let (Some(want), Some(have)) = (claim_size(claim), claim_size(current)) else {
+            continue;
+        };
+        let (Ok(want_b), Ok(have_b)) = (parse_quantity_bytes(&want), parse_quantity_bytes(&have))
+        else {
+            continue;
+        };
+        let keep = if want_b == have_b {
+            true
+        } else if want_b < have_b {
+            blocked.push(format!(
+                "{field}: volumes cannot shrink (live {have}, asked {want}); keeping {have}"
+            ));
+            true
+        } else if let Err(why) = growable(ctx, current).await? {
+            blocked.push(format!(
+                "{field}: cannot grow from {have} to {want}: {why}; keeping {have}"
+            ));
+            true
+        } else {
+            false
+        };
+        if keep
+            && let Some(r) = claim
+                .spec
+                .as_mut()
+                .and_then(|s| s.resources.as_mut())
+                .and_then(|r| r.requests.as_mut())
+        {
+            r.insert("storage".into(), Quantity(have));
+        }
+    }
+    Ok(blocked)
 }
 
 /// Deletes a StatefulSet but not its pods, and waits until it is gone.

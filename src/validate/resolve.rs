@@ -80,7 +80,7 @@ fn written(spec: &ObservabilityStackSpec, c: Component) -> Written<'_> {
             replicas: spec.grafana.replicas,
             resources: spec.grafana.resources.as_ref(),
             pod: spec.grafana.pod.as_ref(),
-            storage_size: None,
+            storage_size: spec.grafana.storage.as_ref().map(|s| s.size.as_str()),
         },
     }
 }

@@ -109,10 +109,11 @@ the API server's audit log of the operator's ServiceAccount.
   verbs: ["get", "list", "watch"]
 # Claims: listed and deleted with the stack under storage.deletionPolicy Delete
 # (finalizer.rs); listed and grown (merge patch of spec.resources) when a volume size
-# grows (volumes.rs).
+# grows (volumes.rs); Grafana's data claim (spec.grafana.storage) created and
+# grown by server-side apply (apply.rs).
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
-  verbs: ["list", "patch", "delete"]
+  verbs: ["list", "create", "patch", "delete"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["list", "watch", "create", "patch", "delete"]
