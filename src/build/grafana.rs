@@ -22,7 +22,10 @@ use k8s_openapi::api::networking::v1::{
 
 use super::Resources;
 use super::common::*;
-use crate::api::GrafanaIngress;
+use super::custom::{
+    HttpBackendRef, HttpPathMatch, HttpRoute, HttpRouteMatch, HttpRouteRule, HttpRouteSpec,
+    ParentReference,
+};
 use crate::api::{default_password_key, default_user_key};
 use crate::builtin::dashboards;
 use crate::digest::sha256_hex;
@@ -331,11 +334,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
             .into_iter()
             .chain(smtp_env(spec.smtp.as_ref()))
             .chain(oauth_env(spec.oauth.as_ref()))
-            .chain(
-                spec.ingress
-                    .as_ref()
-                    .map(|i| plain_env("GF_SERVER_ROOT_URL", &root_url(i))),
-            )
+            .chain(root_url(spec).map(|u| plain_env("GF_SERVER_ROOT_URL", &u)))
             .collect(),
         ),
         ports: Some(vec![container_port("http", ports::GRAFANA)]),
@@ -385,6 +384,12 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         deployments: vec![deployment],
         ingresses: spec.ingress.iter().map(|i| ingress(stack, i)).collect(),
         persistent_volume_claims: claim.into_iter().collect(),
+        http_routes: spec
+            .http_route
+            .iter()
+            .filter(|_| caps.http_routes)
+            .map(|r| http_route(stack, r))
+            .collect(),
         ..Resources::default()
     }
 }
@@ -404,19 +409,72 @@ fn data_volume_claim(stack: &ValidatedStack) -> PersistentVolumeClaim {
     claim
 }
 
-/// The address users open Grafana at, through its Ingress (Grafana's
-/// `[server] root_url`, which it uses for links, redirects and OAuth callbacks).
-fn root_url(i: &GrafanaIngress) -> String {
-    let scheme = if i.tls_secret_name.is_some() {
-        "https"
-    } else {
-        "http"
+/// The address users open Grafana at, through its Ingress or HTTPRoute
+/// (Grafana's `[server] root_url`, which it uses for links, redirects and
+/// OAuth callbacks).
+fn root_url(spec: &crate::api::GrafanaSpec) -> Option<String> {
+    let (https, host) = match (&spec.ingress, &spec.http_route) {
+        (Some(i), _) => (i.tls_secret_name.is_some(), &i.host),
+        (None, Some(r)) => (r.https, r.hostnames.first()?),
+        (None, None) => return None,
     };
-    format!("{scheme}://{}/", i.host)
+    let scheme = if https { "https" } else { "http" };
+    Some(format!("{scheme}://{host}/"))
+}
+
+/// Every path of the route's host names to Grafana's Service, on the
+/// Gateways it names.
+fn http_route(stack: &ValidatedStack, r: &crate::api::GrafanaHttpRoute) -> HttpRoute {
+    let mut metadata = meta(stack, C, child_name(&stack.name, C, None));
+    if !r.annotations.is_empty() {
+        metadata.annotations = Some(r.annotations.clone());
+    }
+    HttpRoute {
+        metadata,
+        spec: HttpRouteSpec {
+            parent_refs: r
+                .parent_refs
+                .iter()
+                .map(|p| ParentReference {
+                    group: "gateway.networking.k8s.io".into(),
+                    kind: "Gateway".into(),
+                    name: p.name.clone(),
+                    namespace: p.namespace.clone(),
+                    section_name: p.section_name.clone(),
+                })
+                .collect(),
+            hostnames: r.hostnames.clone(),
+            rules: vec![HttpRouteRule {
+                matches: vec![HttpRouteMatch {
+                    path: HttpPathMatch {
+                        type_: "PathPrefix".into(),
+                        value: "/".into(),
+                    },
+                }],
+                backend_refs: vec![HttpBackendRef {
+                    group: String::new(),
+                    kind: "Service".into(),
+                    name: child_name(&stack.name, C, None),
+                    port: ports::GRAFANA,
+                    weight: 1,
+                }],
+            }],
+        },
+    }
+}
+
+/// What Grafana cannot have here: its HTTPRoute without the Gateway API.
+pub(super) fn api_unavailable(stack: &ValidatedStack, caps: &Capabilities) -> Vec<String> {
+    match &stack.spec.grafana.http_route {
+        Some(_) if !caps.http_routes => vec![
+            "gateway.networking.k8s.io/v1 HTTPRoute is not served (the Gateway API CRDs are not installed, or were installed after the operator started): no route".into(),
+        ],
+        _ => Vec::new(),
+    }
 }
 
 /// Every path of the host to Grafana's Service.
-fn ingress(stack: &ValidatedStack, i: &GrafanaIngress) -> Ingress {
+fn ingress(stack: &ValidatedStack, i: &crate::api::GrafanaIngress) -> Ingress {
     let mut metadata = meta(stack, C, child_name(&stack.name, C, None));
     if !i.annotations.is_empty() {
         metadata.annotations = Some(i.annotations.clone());

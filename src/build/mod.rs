@@ -12,6 +12,7 @@ pub mod cluster;
 mod cluster_collector;
 mod collector;
 mod common;
+pub mod custom;
 pub mod grafana;
 mod loki;
 mod network;
@@ -82,6 +83,12 @@ pub struct Resources {
     /// them under `deletionPolicy: Delete`). The backends' claims come from
     /// their StatefulSets' templates instead.
     pub persistent_volume_claims: Vec<PersistentVolumeClaim>,
+    /// Grafana's HTTPRoute (`spec.grafana.httpRoute`), where the Gateway API
+    /// is served.
+    pub http_routes: Vec<custom::HttpRoute>,
+    /// The collector's Certificate (`spec.collector.tls.certificate`), where
+    /// cert-manager is installed.
+    pub certificates: Vec<custom::Certificate>,
 }
 
 impl Resources {
@@ -103,6 +110,8 @@ impl Resources {
             network_policies,
             ingresses,
             persistent_volume_claims,
+            http_routes,
+            certificates,
         } = other;
         self.service_accounts.extend(service_accounts);
         self.roles.extend(roles);
@@ -122,6 +131,8 @@ impl Resources {
         self.ingresses.extend(ingresses);
         self.persistent_volume_claims
             .extend(persistent_volume_claims);
+        self.http_routes.extend(http_routes);
+        self.certificates.extend(certificates);
     }
 
     /// Every object as JSON, in apply order: identity and config before workloads.
@@ -159,6 +170,8 @@ impl Resources {
             network_policies,
             ingresses,
             persistent_volume_claims,
+            http_routes,
+            certificates,
         } = self;
         let mut out = Vec::new();
         push(&mut out, network_policies);
@@ -177,6 +190,8 @@ impl Resources {
         push(&mut out, horizontal_pod_autoscalers);
         push(&mut out, pod_disruption_budgets);
         push(&mut out, ingresses);
+        push(&mut out, http_routes);
+        push(&mut out, certificates);
         out
     }
 }
@@ -245,9 +260,11 @@ pub fn api_unavailable(
                     reason::NOT_GRANTED,
                     prometheus::not_granted(stack, caps).into_iter().collect(),
                 ),
-                Component::Tempo | Component::Loki | Component::Grafana => {
-                    (reason::API_UNAVAILABLE, Vec::new())
-                }
+                Component::Grafana => (
+                    reason::API_UNAVAILABLE,
+                    grafana::api_unavailable(stack, caps),
+                ),
+                Component::Tempo | Component::Loki => (reason::API_UNAVAILABLE, Vec::new()),
             };
             (!missing.is_empty()).then(|| (c, why, missing.join("; ")))
         })

@@ -73,6 +73,8 @@ pub async fn apply(
         network_policies,
         ingresses,
         persistent_volume_claims,
+        http_routes,
+        certificates,
     } = resources;
     let kinds = Kinds { ctx, stack };
     // A RoleBinding may only name a Role that exists when the operator is not
@@ -95,6 +97,8 @@ pub async fn apply(
     // Services with the workloads, not before them: a workload does not need its
     // Service to exist, and kube-apiserver serializes ClusterIP allocation, so
     // under load Services applied first held every workload back.
+    // The certificate before the collector that mounts the Secret it fills.
+    let cert = kinds.sync(certificates).await?;
     let (svc, sts, deploy, ds) = tokio::try_join!(
         kinds.sync(services),
         kinds.sync_listed(stateful_sets, live_sets),
@@ -104,6 +108,7 @@ pub async fn apply(
     let hpa = kinds.sync(horizontal_pod_autoscalers).await?;
     let pdb = kinds.sync(pod_disruption_budgets).await?;
     let ing = kinds.sync(ingresses).await?;
+    let route = kinds.sync(http_routes).await?;
     let mut out = Applied {
         blocked,
         ..Applied::default()
@@ -121,6 +126,8 @@ pub async fn apply(
     out.absorb(pdb);
     out.absorb(ing);
     out.absorb(pvc);
+    out.absorb(cert);
+    out.absorb(route);
     out.stateful_sets = out.absorb(sts);
     out.deployments = out.absorb(deploy);
     out.daemon_sets = out.absorb(ds);

@@ -486,6 +486,18 @@ async fn discover(client: &Client) -> Capabilities {
             Err(_) => Vec::new(),
         };
     let served = |kind: MonitorKind| monitors.iter().any(|p| p == kind.plural());
+    let has_resource = |group: &'static str, version: &'static str, plural: &'static str| {
+        let client = client.clone();
+        async move {
+            match kube::discovery::group(&client, group).await {
+                Ok(g) => g
+                    .versioned_resources(version)
+                    .iter()
+                    .any(|(r, _)| r.plural == plural),
+                Err(_) => false,
+            }
+        }
+    };
     Capabilities {
         server_minor: minor,
         autoscaling_v2: serves("autoscaling", "v2").await,
@@ -493,6 +505,8 @@ async fn discover(client: &Client) -> Capabilities {
         endpoint_slices_v1: serves("discovery.k8s.io", "v1").await,
         service_monitors: served(MonitorKind::ServiceMonitor),
         pod_monitors: served(MonitorKind::PodMonitor),
+        http_routes: has_resource("gateway.networking.k8s.io", "v1", "httproutes").await,
+        certificates: has_resource("cert-manager.io", "v1", "certificates").await,
         cluster_roles: None,
     }
 }

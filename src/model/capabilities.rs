@@ -69,6 +69,10 @@ pub struct Capabilities {
     pub service_monitors: bool,
     /// prometheus-operator's `podmonitors` (monitoring.coreos.com/v1) are served.
     pub pod_monitors: bool,
+    /// The Gateway API's `httproutes` (gateway.networking.k8s.io/v1) are served.
+    pub http_routes: bool,
+    /// cert-manager's `certificates` (cert-manager.io/v1) are served.
+    pub certificates: bool,
     /// The ClusterRoles the operator may bind; `None` when it was installed
     /// without cluster-wide collection.
     pub cluster_roles: Option<ClusterRoles>,
@@ -103,6 +107,8 @@ impl Capabilities {
             endpoint_slices_v1: minor >= 21,
             service_monitors: false,
             pod_monitors: false,
+            http_routes: false,
+            certificates: false,
             cluster_roles: Some(ClusterRoles::with_prefix(DEFAULT_CLUSTER_ROLE_PREFIX)),
         }
     }
@@ -160,6 +166,8 @@ impl Capabilities {
             "autoscaling/v2" => self.autoscaling_v2,
             "policy/v1" => self.policy_v1,
             "discovery.k8s.io/v1" => self.endpoint_slices_v1,
+            "gateway.networking.k8s.io/v1" => self.http_routes,
+            "cert-manager.io/v1" => self.certificates,
             _ => true,
         }
     }

@@ -1,4 +1,5 @@
-//! How users reach Grafana beyond its Ingress: single sign-on
+//! How users reach Grafana beyond its Ingress: a Gateway API HTTPRoute
+//! (`spec.grafana.httpRoute`), single sign-on
 //! (`spec.grafana.oauth`, Grafana's generic OAuth) and the `grafana.ini`
 //! settings sextant does not model (`spec.grafana.settings`), each checked
 //! against what Grafana 12.4 does with it.
@@ -41,7 +42,10 @@ fn modelled_by(env: &str) -> &'static str {
     let fields = [
         ("GF_SECURITY_ADMIN_", "set spec.grafana.adminCredentials"),
         ("GF_SMTP_", "set spec.grafana.smtp"),
-        ("GF_SERVER_ROOT_URL", "it follows spec.grafana.ingress"),
+        (
+            "GF_SERVER_ROOT_URL",
+            "it follows spec.grafana.ingress or httpRoute",
+        ),
         ("GF_AUTH_GENERIC_OAUTH_", "set spec.grafana.oauth"),
     ];
     fields
@@ -217,6 +221,7 @@ impl Validator {
             );
         }
         let root_url = spec.grafana.ingress.is_some()
+            || spec.grafana.http_route.is_some()
             || spec
                 .grafana
                 .settings
@@ -225,8 +230,80 @@ impl Validator {
         if !root_url {
             self.err(
                 p,
-                "needs the address users open Grafana at, for the provider's redirect back: set spec.grafana.ingress or spec.grafana.settings.server.root_url",
+                "needs the address users open Grafana at, for the provider's redirect back: set spec.grafana.ingress, spec.grafana.httpRoute or spec.grafana.settings.server.root_url",
             );
+        }
+    }
+
+    /// `spec.grafana.httpRoute`: what the Gateway API's CRD schema takes
+    /// (host names, Gateway and listener names), and not with an Ingress.
+    pub(super) fn grafana_http_route(&mut self, spec: &ObservabilityStackSpec) {
+        let Some(r) = &spec.grafana.http_route else {
+            return;
+        };
+        let p = "spec.grafana.httpRoute";
+        if spec.grafana.ingress.is_some() {
+            self.err(
+                p,
+                "cannot be set with spec.grafana.ingress: Grafana has one root_url; choose one",
+            );
+        }
+        if r.parent_refs.is_empty() || r.parent_refs.len() > 32 {
+            self.err(
+                format!("{p}.parentRefs"),
+                "must name 1 to 32 Gateways: a route attached to none serves nothing",
+            );
+        }
+        if r.hostnames.is_empty() || r.hostnames.len() > 16 {
+            self.err(
+                format!("{p}.hostnames"),
+                "must hold 1 to 16 host names: the first is Grafana's root_url",
+            );
+        }
+        for (i, h) in r.hostnames.iter().enumerate() {
+            let bare = h.strip_prefix("*.").unwrap_or(h);
+            if !super::is_dns_subdomain(bare) {
+                self.err(
+                    format!("{p}.hostnames[{i}]"),
+                    "must be a host name such as grafana.example.com (lower case; no scheme, port or path)",
+                );
+            }
+        }
+        if r.hostnames.first().is_some_and(|h| h.starts_with("*.")) {
+            self.err(
+                format!("{p}.hostnames[0]"),
+                "must not be a wildcard: it is Grafana's root_url",
+            );
+        }
+        for (i, g) in r.parent_refs.iter().enumerate() {
+            let at = format!("{p}.parentRefs[{i}]");
+            if !super::is_dns_subdomain(&g.name) {
+                self.err(
+                    format!("{at}.name"),
+                    "must be a Gateway name (a DNS subdomain)",
+                );
+            }
+            if g.namespace
+                .as_deref()
+                .is_some_and(|n| !super::is_dns_label(n))
+            {
+                self.err(
+                    format!("{at}.namespace"),
+                    "must be a namespace name (a DNS label)",
+                );
+            }
+            if g.section_name
+                .as_deref()
+                .is_some_and(|n| !super::is_dns_subdomain(n))
+            {
+                self.err(
+                    format!("{at}.sectionName"),
+                    "must be a listener name (lower case letters, digits, '-' and '.')",
+                );
+            }
+        }
+        for k in r.annotations.keys() {
+            self.annotation_key(format!("{p}.annotations[{k}]"), k);
         }
     }
 

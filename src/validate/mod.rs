@@ -164,6 +164,7 @@ pub fn validate(
     if let Some(i) = &spec.grafana.ingress {
         v.grafana_ingress(i);
     }
+    v.grafana_http_route(spec);
     v.grafana_oauth(spec);
     v.grafana_settings(spec);
     if let Some(creds) = &spec.grafana.admin_credentials

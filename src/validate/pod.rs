@@ -6,7 +6,9 @@
 
 use super::Validator;
 use super::syntax::{is_dns_subdomain, is_label_key, is_label_value};
-use crate::api::{ExternalService, ExternalServiceType, ObservabilityStackSpec, PodOverrides};
+use crate::api::{
+    CertificateRequest, ExternalService, ExternalServiceType, ObservabilityStackSpec, PodOverrides,
+};
 use crate::model::Component;
 
 /// Label and annotation prefixes sextant sets and selects on.
@@ -54,6 +56,9 @@ impl Validator {
         let Some(t) = &spec.collector.tls else {
             return;
         };
+        if let Some(c) = &t.certificate {
+            self.certificate_request(c);
+        }
         let names = [
             ("spec.collector.tls.secretName", Some(&t.secret_name)),
             (
@@ -64,6 +69,75 @@ impl Validator {
         for (path, name) in names {
             if let Some(n) = name {
                 self.secret_name(path, n);
+            }
+        }
+    }
+
+    /// `spec.collector.tls.certificate`: what cert-manager's webhook refuses
+    /// (cert-manager `pkg/apis/certmanager/v1` `MinimumCertificateDuration`
+    /// 1h and `MinimumRenewBefore` 5m, in a stored copy; durations as Go's
+    /// `time.ParseDuration` reads them), and names the API server takes.
+    fn certificate_request(&mut self, c: &CertificateRequest) {
+        const PATH: &str = "spec.collector.tls.certificate";
+        if !is_dns_subdomain(&c.issuer_ref.name) {
+            self.err(
+                format!("{PATH}.issuerRef.name"),
+                "must be an issuer name (a DNS subdomain: lower case letters, digits, '-' and '.')",
+            );
+        }
+        if let Some(g) = &c.issuer_ref.group
+            && !(is_dns_subdomain(g) && g.contains('.'))
+        {
+            self.err(
+                format!("{PATH}.issuerRef.group"),
+                "must be an API group such as cert-manager.io",
+            );
+        }
+        for (i, d) in c.dns_names.iter().enumerate() {
+            if !is_dns_subdomain(d.strip_prefix("*.").unwrap_or(d)) {
+                self.err(
+                    format!("{PATH}.dnsNames[{i}]"),
+                    "must be a host name such as otlp.example.com, or a wildcard *.example.com",
+                );
+            }
+        }
+        let duration = |v: &mut Self, field: &str, value: Option<&String>| {
+            let value = value?;
+            let go = !value.contains(['d', 'w', 'y']);
+            match crate::units::parse_duration(value) {
+                Ok(d) if go => Some(d),
+                _ => {
+                    v.err(
+                        format!("{PATH}.{field}"),
+                        "must be a duration in h, m and s, such as 2160h (cert-manager reads Go durations: no d, w or y)",
+                    );
+                    None
+                }
+            }
+        };
+        let total = duration(self, "duration", c.duration.as_ref());
+        let renew = duration(self, "renewBefore", c.renew_before.as_ref());
+        if let Some(d) = total
+            && d < std::time::Duration::from_secs(3600)
+        {
+            self.err(
+                format!("{PATH}.duration"),
+                "must be at least 1h: cert-manager refuses shorter certificates",
+            );
+        }
+        if let Some(r) = renew {
+            if r < std::time::Duration::from_secs(300) {
+                self.err(
+                    format!("{PATH}.renewBefore"),
+                    "must be at least 5m: cert-manager refuses less",
+                );
+            } else if let Some(d) = total
+                && r >= d
+            {
+                self.err(
+                    format!("{PATH}.renewBefore"),
+                    "must be shorter than duration: the certificate would be renewed as soon as it is issued",
+                );
             }
         }
     }

@@ -139,6 +139,16 @@ the API server's audit log of the operator's ServiceAccount.
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies", "ingresses"]
   verbs: ["list", "watch", "create", "patch", "delete"]
+# Grafana's HTTPRoute (spec.grafana.httpRoute) and the collector's cert-manager
+# Certificate (spec.collector.tls.certificate), where their CRDs are installed:
+# applied and pruned like the other children, not watched (their CRDs may be
+# absent).
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes"]
+  verbs: ["list", "create", "patch", "delete"]
+- apiGroups: ["cert-manager.io"]
+  resources: ["certificates"]
+  verbs: ["list", "create", "patch", "delete"]
 # Prometheus's Role (pods get/list/watch) and its RoleBinding.
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]
