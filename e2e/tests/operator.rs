@@ -719,3 +719,67 @@ async fn deleted_stacks_leave_the_stack_metrics() {
     drop(op);
     ns.cleanup().await.unwrap();
 }
+
+/// A renewed OTLP certificate reaches the collector without a rollout: the
+/// Secret is mounted whole (the kubelet rewrites it in place) and the
+/// receivers re-read it (`reload_interval`, `crate::render::otelcol`), so
+/// sextant must not restart the collector for it. After the Secret changes, a
+/// reconcile (forced by a change to Loki) rolls Loki and leaves the
+/// collector's Deployment and config as they were. No collector runs here:
+/// that the collector re-reads the files is read in its source, not seen.
+#[tokio::test]
+async fn a_renewed_otlp_certificate_does_not_roll_the_collector() {
+    let (_cluster, ns, op) = setup("tls-rotation").await;
+    ns.create_secret("otlp-tls", &[("tls.crt", "cert-1"), ("tls.key", "key-1")])
+        .await
+        .unwrap();
+    let mut obs = sample("minimal.yaml", ns.name()).unwrap();
+    obs.data["spec"] = json!({"collector": {"tls": {"secretName": "otlp-tls"}}});
+    stack::create(&ns, &obs).await.unwrap();
+    wait_ready(&ns, "minimal").await;
+    let deployments = ns.api::<Deployment>();
+    let collector = deployments.get("minimal-collector").await.unwrap();
+    let volume = collector
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.volumes.as_ref())
+        .and_then(|v| v.iter().find(|v| v.name == "tls").cloned())
+        .unwrap();
+    assert_eq!(
+        volume.secret.and_then(|s| s.secret_name).as_deref(),
+        Some("otlp-tls")
+    );
+    let before = fingerprint(&ns).await;
+
+    ns.replace_secret("otlp-tls", &[("tls.crt", "cert-2"), ("tls.key", "key-2")])
+        .await
+        .unwrap();
+    let sts = ns.api::<StatefulSet>();
+    let loki_hash = pod_hash(&sts.get("minimal-loki").await.unwrap());
+    merge_patch(
+        &ns,
+        "minimal",
+        json!({"spec": {"loki": {"retention": {"period": "14d"}}}}),
+    )
+    .await
+    .unwrap();
+    ns.wait_for(CHANGE_TIMEOUT, "Loki's config hash changes", async || {
+        let h = pod_hash(&sts.get("minimal-loki").await?);
+        Ok((h != loki_hash).then_some(()))
+    })
+    .await;
+    wait_ready(&ns, "minimal").await;
+    let after = fingerprint(&ns).await;
+    let changed: Vec<&String> = before
+        .keys()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert_eq!(
+        changed,
+        ["ConfigMap/minimal-loki-config", "StatefulSet/minimal-loki"],
+        "the collector is left alone: {before:#?}\n{after:#?}"
+    );
+    drop(op);
+    ns.cleanup().await.unwrap();
+}
