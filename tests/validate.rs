@@ -549,7 +549,7 @@ mod dereferenced {
     use k8s_openapi::ByteString;
     use k8s_openapi::api::core::v1::{ConfigMap, Secret};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    use sextant::model::{FOLDER, FOLDER_ANNOTATION, ValidatedStack};
+    use sextant::model::{Component, FOLDER, FOLDER_ANNOTATION, ValidatedStack};
     use sextant::validate::{Dereferenced, dashboard_selector, referenced_secret_names, validate};
 
     use super::common::with_spec;
@@ -628,14 +628,83 @@ mod dereferenced {
             ])),
         };
         let v = valid(&refs);
+        let missing: Vec<(Component, &str)> = v
+            .missing_secrets
+            .iter()
+            .map(|(c, m)| (*c, m.as_str()))
+            .collect();
         assert_eq!(
-            v.missing_secrets,
+            missing,
             [
-                "Secret grafana-admin (spec.grafana.adminCredentials.secretName) does not exist",
-                "Secret slack key url is empty (spec.grafana.alerting.contactPoints[0].secretRef.key)",
+                (
+                    Component::Grafana,
+                    "Secret grafana-admin (spec.grafana.adminCredentials.secretName) does not exist"
+                ),
+                (
+                    Component::Grafana,
+                    "Secret slack key url is empty (spec.grafana.alerting.contactPoints[0].secretRef.key)"
+                ),
             ]
         );
         assert!(v.contact_point_secrets.is_empty());
+    }
+
+    /// The collector's pods mount its certificate, client CAs and tokens: a
+    /// missing one is the collector's to report (its pods cannot start), and
+    /// a certificate cert-manager is asked to issue is not missing yet.
+    #[test]
+    fn the_collectors_secrets_are_read_and_reported_as_its_own() {
+        let spec = "collector:\n  tls: {secretName: otlp-tls, clientCaSecretName: otlp-ca}\n  auth: {secretName: otlp-tokens}";
+        let names: Vec<String> = referenced_secret_names(&with_spec(spec).spec)
+            .into_iter()
+            .collect();
+        assert_eq!(names, ["otlp-ca", "otlp-tls", "otlp-tokens"]);
+        let refs = Dereferenced {
+            dashboard_config_maps: Vec::new(),
+            monitors: None,
+            secrets: Some(BTreeMap::from([
+                (
+                    "otlp-tls".to_string(),
+                    secret("otlp-tls", &[("tls.crt", b"PEM")]),
+                ),
+                (
+                    "otlp-ca".to_string(),
+                    secret("otlp-ca", &[("ca.crt", b"PEM")]),
+                ),
+                ("otlp-tokens".to_string(), None),
+            ])),
+        };
+        let v = validate(&with_spec(spec), &refs).unwrap();
+        let missing: Vec<(Component, &str)> = v
+            .missing_secrets
+            .iter()
+            .map(|(c, m)| (*c, m.as_str()))
+            .collect();
+        assert_eq!(
+            missing,
+            [
+                (
+                    Component::Collector,
+                    "Secret otlp-tls has no key tls.key (spec.collector.tls.secretName (tls.key))"
+                ),
+                (
+                    Component::Collector,
+                    "Secret otlp-tokens (spec.collector.auth.secretName) does not exist"
+                ),
+            ]
+        );
+        let issued =
+            "collector:\n  tls: {secretName: otlp-tls, certificate: {issuerRef: {name: ca}}}";
+        let v = validate(
+            &with_spec(issued),
+            &Dereferenced {
+                dashboard_config_maps: Vec::new(),
+                monitors: None,
+                secrets: Some(BTreeMap::new()),
+            },
+        )
+        .unwrap();
+        assert!(v.missing_secrets.is_empty(), "{:?}", v.missing_secrets);
     }
 
     #[test]

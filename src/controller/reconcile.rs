@@ -103,7 +103,7 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
         let problems: Vec<&String> = valid
             .skipped_dashboards
             .iter()
-            .chain(&obs.missing_secrets)
+            .chain(obs.missing_secrets.iter().map(|(_, m)| m))
             .chain(&applied.blocked)
             .chain(untranslatable)
             .collect();

@@ -130,8 +130,9 @@ pub struct Observation {
     pub api_unavailable: Vec<(Component, &'static str, String)>,
     /// What the reconcile came to: the Reconciled condition.
     pub reconciled: Outcome,
-    /// Referenced Secrets that do not exist: Grafana cannot start without them.
-    pub missing_secrets: Vec<String>,
+    /// Referenced Secrets or keys that do not exist, by the component that
+    /// cannot start without them (Grafana, the collector).
+    pub missing_secrets: Vec<(Component, String)>,
     /// What became of the selected prometheus-operator monitors (`None`: nothing
     /// was built).
     pub monitors: Option<Monitors>,
@@ -421,8 +422,13 @@ pub fn compute(
             .iter()
             .find(|(k, _, _)| *k == c)
             .map(|(_, why, m)| (*why, m.clone()));
-        let missing = (c == Component::Grafana && !obs.missing_secrets.is_empty())
-            .then(|| obs.missing_secrets.join("; "));
+        let missing: Vec<&str> = obs
+            .missing_secrets
+            .iter()
+            .filter(|(k, _)| *k == c)
+            .map(|(_, m)| m.as_str())
+            .collect();
+        let missing = (!missing.is_empty()).then(|| missing.join("; "));
         let cond = match (&state, unavailable_api) {
             _ if missing.is_some() => new_condition(
                 type_,
@@ -731,7 +737,10 @@ mod tests {
             "a later pass with nothing new must not change the status"
         );
         let missing = Observation {
-            missing_secrets: vec!["Secret slack (spec.grafana...) does not exist".into()],
+            missing_secrets: vec![(
+                Component::Grafana,
+                "Secret slack (spec.grafana...) does not exist".into(),
+            )],
             ..obs.clone()
         };
         let blocked = compute(Some(&stack), &first, &missing, t(600));

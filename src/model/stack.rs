@@ -124,8 +124,9 @@ pub struct ValidatedStack {
     /// `sextant render`, which then renders a placeholder in their place).
     pub contact_point_secrets: SecretValues,
     /// One line per referenced Secret or key that is missing or unusable, naming
-    /// the field that references it (never a value), for Grafana's condition.
-    pub missing_secrets: Vec<String>,
+    /// the field that references it (never a value), with the component whose
+    /// condition reports it (Grafana's or the collector's).
+    pub missing_secrets: Vec<(crate::model::Component, String)>,
     /// The prometheus-operator monitors the stack selects, as the controller read
     /// them (`None`: none read); `crate::build::prometheus::monitors` translates them.
     pub monitors: Option<crate::model::MonitorsRead>,

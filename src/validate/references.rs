@@ -22,7 +22,7 @@ use super::syntax::is_dns_subdomain;
 use crate::api::ObservabilityStackSpec;
 use crate::limits;
 pub use crate::model::MonitorsRead;
-use crate::model::{DashboardFile, FOLDER, FOLDER_ANNOTATION, SecretValues};
+use crate::model::{Component, DashboardFile, FOLDER, FOLDER_ANNOTATION, SecretValues};
 
 /// What the spec references, as read from the cluster.
 #[derive(Clone, Default)]
@@ -73,6 +73,8 @@ impl fmt::Debug for Dereferenced {
 
 /// One Secret key a stack references, and the field naming it.
 struct Wanted {
+    /// The component whose pod or config needs it.
+    component: Component,
     secret: String,
     key: String,
     /// The field naming the Secret.
@@ -85,8 +87,8 @@ struct Wanted {
 }
 
 fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
+    let mut out = collector_wanted(spec);
     let g = &spec.grafana;
-    let mut out = Vec::new();
     if !g.enabled {
         return out;
     }
@@ -94,6 +96,7 @@ fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
         let field = "spec.grafana.adminCredentials";
         for (key, name) in [(&c.user_key, "userKey"), (&c.password_key, "passwordKey")] {
             out.push(Wanted {
+                component: Component::Grafana,
                 secret: c.secret_name.clone(),
                 key: key.clone(),
                 secret_field: format!("{field}.secretName"),
@@ -105,6 +108,7 @@ fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
     if let Some(r) = g.smtp.as_ref().and_then(|s| s.password_secret_ref.as_ref()) {
         let field = "spec.grafana.smtp.passwordSecretRef";
         out.push(Wanted {
+            component: Component::Grafana,
             secret: r.name.clone(),
             key: r.key.clone(),
             secret_field: field.into(),
@@ -119,6 +123,7 @@ fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
             (&o.client_secret_key, "clientSecretKey"),
         ] {
             out.push(Wanted {
+                component: Component::Grafana,
                 secret: o.secret_name.clone(),
                 key: key.clone(),
                 secret_field: format!("{field}.secretName"),
@@ -131,6 +136,7 @@ fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
         if let Some(r) = &c.secret_ref {
             let field = format!("spec.grafana.alerting.contactPoints[{i}].secretRef");
             out.push(Wanted {
+                component: Component::Grafana,
                 secret: r.name.clone(),
                 key: r.key.clone(),
                 key_field: format!("{field}.key"),
@@ -142,8 +148,60 @@ fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
     out
 }
 
-/// The names of the Secrets a stack with Grafana enabled references (admin
-/// credentials, SMTP password, OAuth client, contact points): what the controller reads, and
+/// The Secret keys the collector's pods mount: its serving certificate (unless
+/// cert-manager is asked to issue it, which it does after the Certificate
+/// exists), the client CAs and the OTLP tokens. Without them its pods never
+/// start (the kubelet waits for the Secret volume).
+fn collector_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
+    let c = &spec.collector;
+    let mut out = Vec::new();
+    if !c.enabled {
+        return out;
+    }
+    let mut push = |secret: &str, key: &str, secret_field: &str, key_field: String| {
+        out.push(Wanted {
+            component: Component::Collector,
+            secret: secret.into(),
+            key: key.into(),
+            secret_field: secret_field.into(),
+            key_field,
+            value: false,
+        });
+    };
+    if let Some(t) = &c.tls {
+        if t.certificate.is_none() {
+            for key in ["tls.crt", "tls.key"] {
+                push(
+                    &t.secret_name,
+                    key,
+                    "spec.collector.tls.secretName",
+                    format!("spec.collector.tls.secretName ({key})"),
+                );
+            }
+        }
+        if let Some(ca) = &t.client_ca_secret_name {
+            push(
+                ca,
+                "ca.crt",
+                "spec.collector.tls.clientCaSecretName",
+                "spec.collector.tls.clientCaSecretName (ca.crt)".into(),
+            );
+        }
+    }
+    if let Some(a) = &c.auth {
+        push(
+            &a.secret_name,
+            &a.key,
+            "spec.collector.auth.secretName",
+            "spec.collector.auth.key".into(),
+        );
+    }
+    out
+}
+
+/// The names of the Secrets a stack references (Grafana's admin credentials,
+/// SMTP password, OAuth client and contact points; the collector's
+/// certificate, client CAs and tokens): what the controller reads, and
 /// what a Secret watch event is matched against. Names that are not DNS subdomains
 /// are left out: validation refuses them, and the API server could not hold them.
 pub fn referenced_secret_names(spec: &ObservabilityStackSpec) -> BTreeSet<String> {
@@ -216,7 +274,7 @@ pub(super) fn config_map_dashboards(
 pub(super) fn secrets(
     spec: &ObservabilityStackSpec,
     refs: &Dereferenced,
-) -> (SecretValues, Vec<String>) {
+) -> (SecretValues, Vec<(Component, String)>) {
     let mut values = SecretValues::default();
     let mut problems = Vec::new();
     let Some(read) = &refs.secrets else {
@@ -225,18 +283,19 @@ pub(super) fn secrets(
     let mut reported = BTreeSet::new();
     for w in wanted(spec) {
         let Some(secret) = read.get(&w.secret).and_then(Option::as_ref) else {
-            if reported.insert(w.secret.clone()) {
-                problems.push(format!(
-                    "Secret {} ({}) does not exist",
-                    w.secret, w.secret_field
+            if reported.insert((w.component, w.secret.clone())) {
+                problems.push((
+                    w.component,
+                    format!("Secret {} ({}) does not exist", w.secret, w.secret_field),
                 ));
             }
             continue;
         };
         match key_value(secret, &w.key) {
-            Err(problem) => {
-                problems.push(format!("Secret {} {problem} ({})", w.secret, w.key_field))
-            }
+            Err(problem) => problems.push((
+                w.component,
+                format!("Secret {} {problem} ({})", w.secret, w.key_field),
+            )),
             Ok(value) if w.value => values.insert(&w.secret, &w.key, value),
             Ok(_) => {}
         }
