@@ -442,6 +442,14 @@ pub struct PrometheusSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor_namespace_selector: Option<LabelSelector>,
 
+    /// Recording rules Prometheus evaluates (a rule file in its config), for
+    /// queries dashboards and alerts use often or over long ranges. Alerts stay
+    /// in `spec.grafana.alerting`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub recording_rule_groups: Vec<RecordingRuleGroup>,
+
     /// CPU and memory. Unset: requests 250m/512Mi, limits 2/2Gi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
@@ -477,12 +485,54 @@ impl Default for PrometheusSpec {
             discovery: ScrapeDiscoverySpec::default(),
             monitor_selector: None,
             monitor_namespace_selector: None,
+            recording_rule_groups: Vec::new(),
             resources: None,
             pod: None,
             config_overrides: None,
             extra_args: Vec::new(),
         }
     }
+}
+
+/// A group of recording rules, evaluated together in order, as in a Prometheus
+/// rule file (which this serializes to).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingRuleGroup {
+    /// Name of the group, unique in the stack.
+    #[schemars(length(min = 1, max = 190))]
+    pub name: String,
+
+    /// How often the group is evaluated, such as `1m`. Unset: the scrape
+    /// interval (Prometheus's `evaluation_interval`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub interval: Option<String>,
+
+    /// The rules, each writing one new series per result.
+    #[schemars(length(min = 1, max = 200))]
+    pub rules: Vec<RecordingRule>,
+}
+
+/// One recording rule: `expr` evaluated and stored as the metric `record`.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingRule {
+    /// The metric name written, by convention `level:metric:operations`, such
+    /// as `job:http_requests:rate5m`.
+    #[schemars(
+        regex(pattern = "^[a-zA-Z_:][a-zA-Z0-9_:]*$"),
+        length(min = 1, max = 190)
+    )]
+    pub record: String,
+
+    /// PromQL expression.
+    #[schemars(length(min = 1, max = 65536))]
+    pub expr: String,
+
+    /// Labels added to every series written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Which of the cluster's workloads Prometheus finds and scrapes, at the stack's

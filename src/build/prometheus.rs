@@ -18,7 +18,7 @@ use super::common::*;
 use super::stateful::{DEFAULT_TERMINATION_GRACE_SECONDS, StatefulWorkload, stateful_set};
 use crate::model::{Capabilities, ports};
 use crate::render::monitors::{self, Translation};
-use crate::render::prometheus;
+use crate::render::{prometheus, to_yaml};
 
 const C: Component = Component::Prometheus;
 
@@ -92,19 +92,20 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         Monitors::Translated(t) => (t.jobs, t.files),
         _ => Default::default(),
     };
-    let cm = config_map(
-        stack,
-        C,
-        "config",
-        BTreeMap::from([(
-            "prometheus.yml".into(),
-            super::overrides::config_text(
-                stack,
-                C,
-                &prometheus::render(stack, caps, discovery(stack, caps).as_ref(), &jobs),
-            ),
-        )]),
-    );
+    let mut config_files = BTreeMap::from([(
+        "prometheus.yml".into(),
+        super::overrides::config_text(
+            stack,
+            C,
+            &prometheus::render(stack, caps, discovery(stack, caps).as_ref(), &jobs),
+        ),
+    )]);
+    // In the config volume: a change rolls the pod with the config hash, and
+    // Prometheus loads the file at start (`rule_files` of prometheus.yml).
+    if let Some(rules) = prometheus::recording_rules(stack) {
+        config_files.insert(prometheus::RECORDING_RULES_FILE.into(), to_yaml(&rules));
+    }
+    let cm = config_map(stack, C, "config", config_files);
     // Only monitors that reference a Secret or ConfigMap need the volume; its
     // values are not in the config hash (the files are re-read, not restarted on).
     let monitor_files = (!files.is_empty()).then(|| Secret {

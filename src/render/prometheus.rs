@@ -25,9 +25,32 @@ use crate::units::{format_byte_size_mb, format_go_duration};
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Config {
     global: Global,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rule_files: Vec<String>,
     otlp: Otlp,
     storage: Storage,
     scrape_configs: Vec<ScrapeConfig>,
+}
+
+/// The recording rule file's name in Prometheus's ConfigMap, mounted with its
+/// config under `/etc/prometheus`.
+pub const RECORDING_RULES_FILE: &str = "recording-rules.yml";
+
+/// The rule file of `spec.prometheus.recordingRuleGroups` (Prometheus's rule
+/// file format: `groups` of `name`, `interval`, `rules` of `record`, `expr`,
+/// `labels`), or none.
+pub fn recording_rules(stack: &ValidatedStack) -> Option<RecordingRuleFile> {
+    let groups = &stack.spec.prometheus.recording_rule_groups;
+    (!groups.is_empty()).then(|| RecordingRuleFile {
+        groups: groups.clone(),
+    })
+}
+
+/// A Prometheus rule file of recording rules.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct RecordingRuleFile {
+    /// The groups.
+    pub groups: Vec<crate::api::RecordingRuleGroup>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -284,6 +307,10 @@ pub fn render(
             evaluation_interval: interval,
             external_labels: BTreeMap::from([("sextant_stack".into(), stack.name.clone())]),
         },
+        rule_files: recording_rules(stack)
+            .map(|_| format!("/etc/prometheus/{RECORDING_RULES_FILE}"))
+            .into_iter()
+            .collect(),
         otlp: Otlp {
             promote_resource_attributes: PROMOTED_ATTRIBUTES
                 .iter()

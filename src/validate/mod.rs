@@ -14,6 +14,7 @@
 //! image, replicas, resources, volume), `references` (what the controller read),
 //! `node_agent` (tolerations, priority class, intervals of the node agent),
 //! `cluster_collector` (what the cluster collector sends, its interval),
+//! `recording` (Prometheus's recording rules),
 //! `pod` (pod overrides and the image registry), `grafana_access` (single
 //! sign-on and `grafana.ini` settings),
 //! `syntax` (names and keys).
@@ -24,6 +25,7 @@ mod grafana;
 mod grafana_access;
 mod node_agent;
 mod pod;
+mod recording;
 mod references;
 mod resolve;
 mod schema;
@@ -164,6 +166,7 @@ pub fn validate(
     if let Some(i) = &spec.grafana.ingress {
         v.grafana_ingress(i);
     }
+    v.recording_rules(spec);
     v.grafana_http_route(spec);
     v.grafana_oauth(spec);
     v.grafana_settings(spec);
