@@ -127,18 +127,7 @@ fn what_is_built_is_what_the_spec_asks() {
             .flatten()
             .any(|p| p.port == 3000)
     );
-    let env = r
-        .deployments
-        .iter()
-        .find(|d| d.metadata.name.as_deref() == Some("s-grafana"))
-        .unwrap()
-        .spec
-        .clone()
-        .unwrap()
-        .template
-        .spec
-        .unwrap()
-        .containers[0]
+    let env = common::pod_of(&r, "s-grafana").containers[0]
         .env
         .clone()
         .unwrap();
@@ -158,17 +147,7 @@ fn what_is_built_is_what_the_spec_asks() {
         })
     );
     // The collector mounts the Secret the Certificate fills.
-    let pod = r
-        .deployments
-        .iter()
-        .find(|d| d.metadata.name.as_deref() == Some("s-collector"))
-        .unwrap()
-        .spec
-        .clone()
-        .unwrap()
-        .template
-        .spec
-        .unwrap();
+    let pod = common::pod_of(&r, "s-collector");
     assert!(
         pod.volumes.iter().flatten().any(|v| v
             .secret

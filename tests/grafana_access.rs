@@ -87,16 +87,7 @@ fn built(spec: &str) -> Resources {
 }
 
 fn grafana_pod(r: &Resources) -> PodSpec {
-    r.deployments
-        .iter()
-        .find(|d| d.metadata.name.as_deref() == Some("s-grafana"))
-        .unwrap()
-        .spec
-        .clone()
-        .unwrap()
-        .template
-        .spec
-        .unwrap()
+    common::pod_of(r, "s-grafana")
 }
 
 fn env(pod: &PodSpec) -> BTreeMap<String, String> {

@@ -40,17 +40,7 @@ fn storage_gives_grafana_a_claim_of_its_own() {
         "5Gi"
     );
 
-    let pod = r
-        .deployments
-        .iter()
-        .find(|d| d.metadata.name.as_deref() == Some("s-grafana"))
-        .unwrap()
-        .spec
-        .clone()
-        .unwrap()
-        .template
-        .spec
-        .unwrap();
+    let pod = common::pod_of(&r, "s-grafana");
     let data = pod
         .volumes
         .iter()

@@ -22,17 +22,7 @@ fn collector_config(spec: &str) -> (Value, k8s_openapi::api::core::v1::PodSpec) 
         .find(|c| c.metadata.name.as_deref() == Some("s-collector-config"))
         .unwrap();
     let config = serde_yaml_ng::from_str(&cm.data.as_ref().unwrap()["config.yaml"]).unwrap();
-    let pod = r
-        .deployments
-        .iter()
-        .find(|d| d.metadata.name.as_deref() == Some("s-collector"))
-        .unwrap()
-        .spec
-        .clone()
-        .unwrap()
-        .template
-        .spec
-        .unwrap();
+    let pod = common::pod_of(&r, "s-collector");
     (config, pod)
 }
 

@@ -34,17 +34,7 @@ fn files() -> (String, String, k8s_openapi::api::core::v1::PodSpec) {
         .find(|c| c.metadata.name.as_deref() == Some("s-prometheus-config"))
         .unwrap();
     let data = cm.data.as_ref().unwrap();
-    let pod = r
-        .stateful_sets
-        .iter()
-        .find(|s| s.metadata.name.as_deref() == Some("s-prometheus"))
-        .unwrap()
-        .spec
-        .clone()
-        .unwrap()
-        .template
-        .spec
-        .unwrap();
+    let pod = common::pod_of(&r, "s-prometheus");
     (
         data["prometheus.yml"].clone(),
         data["recording-rules.yml"].clone(),

@@ -172,14 +172,13 @@ async fn sample_reaches_ready_and_describe_shows_conditions_and_events() {
     ns.cleanup().await.unwrap();
 }
 
-#[tokio::test]
-async fn retention_change_rolls_only_loki_and_writes_nothing_else() {
-    let (ns, op) = setup_minimal("retention").await;
-    let before = fingerprint(&ns).await;
+/// Changes Loki's retention and waits for its pods' config hash to follow:
+/// a reconcile that must change Loki, and only Loki.
+async fn change_loki_retention(ns: &TestNamespace) {
     let sts = ns.api::<StatefulSet>();
     let loki_hash = pod_hash(&sts.get("minimal-loki").await.unwrap());
     merge_patch(
-        &ns,
+        ns,
         "minimal",
         json!({"spec": {"loki": {"retention": {"period": "14d"}}}}),
     )
@@ -190,7 +189,14 @@ async fn retention_change_rolls_only_loki_and_writes_nothing_else() {
         Ok((h != loki_hash).then_some(()))
     })
     .await;
-    wait_ready(&ns, "minimal").await;
+    wait_ready(ns, "minimal").await;
+}
+
+#[tokio::test]
+async fn retention_change_rolls_only_loki_and_writes_nothing_else() {
+    let (ns, op) = setup_minimal("retention").await;
+    let before = fingerprint(&ns).await;
+    change_loki_retention(&ns).await;
     let after = fingerprint(&ns).await;
     let changed: Vec<&String> = before
         .keys()
@@ -755,21 +761,7 @@ async fn a_renewed_otlp_certificate_does_not_roll_the_collector() {
     ns.replace_secret("otlp-tls", &[("tls.crt", "cert-2"), ("tls.key", "key-2")])
         .await
         .unwrap();
-    let sts = ns.api::<StatefulSet>();
-    let loki_hash = pod_hash(&sts.get("minimal-loki").await.unwrap());
-    merge_patch(
-        &ns,
-        "minimal",
-        json!({"spec": {"loki": {"retention": {"period": "14d"}}}}),
-    )
-    .await
-    .unwrap();
-    ns.wait_for(CHANGE_TIMEOUT, "Loki's config hash changes", async || {
-        let h = pod_hash(&sts.get("minimal-loki").await?);
-        Ok((h != loki_hash).then_some(()))
-    })
-    .await;
-    wait_ready(&ns, "minimal").await;
+    change_loki_retention(&ns).await;
     let after = fingerprint(&ns).await;
     let changed: Vec<&String> = before
         .keys()

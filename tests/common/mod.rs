@@ -94,3 +94,22 @@ pub fn run(cmd: &Path, args: &[&str]) -> (bool, String) {
     );
     (out.status.success(), text)
 }
+
+/// The pod spec of the Deployment or StatefulSet `name` in `r`.
+pub fn pod_of(r: &sextant::build::Resources, name: &str) -> k8s_openapi::api::core::v1::PodSpec {
+    let named = |n: &Option<String>| n.as_deref() == Some(name);
+    r.deployments
+        .iter()
+        .find(|d| named(&d.metadata.name))
+        .and_then(|d| d.spec.clone())
+        .map(|s| s.template)
+        .or_else(|| {
+            r.stateful_sets
+                .iter()
+                .find(|s| named(&s.metadata.name))
+                .and_then(|s| s.spec.clone())
+                .map(|s| s.template)
+        })
+        .and_then(|t| t.spec)
+        .unwrap_or_else(|| panic!("no workload {name} with a pod spec"))
+}
