@@ -35,12 +35,15 @@ pub(super) fn config_text<T: Serialize>(
     to_yaml(&doc)
 }
 
-/// Whether any component of the stack has `configOverrides` or `extraArgs`.
+fn has_overrides(stack: &ValidatedStack, c: Component) -> bool {
+    let (config, args) = c.overrides(&stack.spec);
+    config.is_some() || !args.is_empty()
+}
+
+/// Whether any component of the stack, enabled or not, has `configOverrides`
+/// or `extraArgs` (which `check` then looks at).
 pub fn any(stack: &ValidatedStack) -> bool {
-    Component::ALL.into_iter().any(|c| {
-        let (config, args) = c.overrides(&stack.spec);
-        config.is_some() || !args.is_empty()
-    })
+    Component::ALL.into_iter().any(|c| has_overrides(stack, c))
 }
 
 /// The components whose `configOverrides` or `extraArgs` are in effect (set,
@@ -48,10 +51,7 @@ pub fn any(stack: &ValidatedStack) -> bool {
 pub fn in_effect(stack: &ValidatedStack) -> Vec<Component> {
     Component::ALL
         .into_iter()
-        .filter(|c| {
-            let (config, args) = c.overrides(&stack.spec);
-            stack.enabled(*c) && (config.is_some() || !args.is_empty())
-        })
+        .filter(|c| stack.enabled(*c) && has_overrides(stack, *c))
         .collect()
 }
 
@@ -118,7 +118,7 @@ pub fn check(stack: &ValidatedStack, r: &Resources) -> Vec<FieldError> {
             } else if matches!(
                 c,
                 Component::Collector | Component::NodeAgent | Component::ClusterCollector
-            ) && let Some(text) = config_file(stack, c, r)
+            ) && let Some(text) = collector_config(stack, c, r)
             {
                 let doc: Value = serde_yaml_ng::from_str(&text).unwrap_or(Value::Null);
                 errors.extend(collector_problems(&doc).into_iter().map(|p| FieldError {
@@ -157,20 +157,15 @@ pub fn check(stack: &ValidatedStack, r: &Resources) -> Vec<FieldError> {
     errors
 }
 
-/// The rendered config file of `c` in its ConfigMap `<stack>-<c>-config`.
-fn config_file(stack: &ValidatedStack, c: Component, r: &Resources) -> Option<String> {
+/// The rendered `config.yaml` of a collector-image component `c`, in its
+/// ConfigMap `<stack>-<c>-config` (`common::collector_container` reads it).
+fn collector_config(stack: &ValidatedStack, c: Component, r: &Resources) -> Option<String> {
     let name = child_name(&stack.name, c, Some("config"));
     let cm = r
         .config_maps
         .iter()
         .find(|m| m.metadata.name.as_deref() == Some(name.as_str()))?;
-    let file = match c {
-        Component::Prometheus => "prometheus.yml",
-        Component::Tempo => "tempo.yaml",
-        Component::Loki => "loki.yaml",
-        _ => "config.yaml",
-    };
-    cm.data.as_ref()?.get(file).cloned()
+    cm.data.as_ref()?.get("config.yaml").cloned()
 }
 
 /// The arguments of the main container of `c`'s workload.

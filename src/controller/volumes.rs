@@ -23,14 +23,9 @@ use super::error::{ApiResultExt, Error, Verb};
 use crate::model::{Component, ValidatedStack, child_name, selector_labels};
 use crate::units::parse_quantity_bytes;
 
-/// The requested size of a StatefulSet's `data` claim template.
-pub fn template_size(sts: &StatefulSet) -> Option<String> {
-    sts.spec
-        .as_ref()?
-        .volume_claim_templates
-        .as_ref()?
-        .iter()
-        .find(|t| t.metadata.name.as_deref() == Some("data"))?
+/// The size a claim (or claim template) requests.
+fn claim_size(claim: &PersistentVolumeClaim) -> Option<String> {
+    claim
         .spec
         .as_ref()?
         .resources
@@ -41,21 +36,73 @@ pub fn template_size(sts: &StatefulSet) -> Option<String> {
         .map(|q| q.0.clone())
 }
 
+fn set_claim_size(claim: &mut PersistentVolumeClaim, size: &str) {
+    let requests = claim
+        .spec
+        .as_mut()
+        .and_then(|s| s.resources.as_mut())
+        .and_then(|r| r.requests.as_mut());
+    if let Some(r) = requests {
+        r.insert("storage".into(), Quantity(size.into()));
+    }
+}
+
+fn data_template(sts: &StatefulSet) -> Option<&PersistentVolumeClaim> {
+    sts.spec
+        .as_ref()?
+        .volume_claim_templates
+        .as_ref()?
+        .iter()
+        .find(|t| t.metadata.name.as_deref() == Some("data"))
+}
+
+/// The requested size of a StatefulSet's `data` claim template.
+pub fn template_size(sts: &StatefulSet) -> Option<String> {
+    claim_size(data_template(sts)?)
+}
+
 fn set_template_size(sts: &mut StatefulSet, size: &str) {
-    let requests = sts
+    let template = sts
         .spec
         .as_mut()
         .and_then(|s| s.volume_claim_templates.as_mut())
         .and_then(|t| {
             t.iter_mut()
                 .find(|t| t.metadata.name.as_deref() == Some("data"))
-        })
-        .and_then(|t| t.spec.as_mut())
-        .and_then(|s| s.resources.as_mut())
-        .and_then(|r| r.requests.as_mut());
-    if let Some(r) = requests {
-        r.insert("storage".into(), Quantity(size.into()));
+        });
+    if let Some(t) = template {
+        set_claim_size(t, size);
     }
+}
+
+/// What a size asked (`want`) against the live one (`have`) calls for, for
+/// the StatefulSets' claims and the claims sextant creates alike.
+enum Resize {
+    /// The same size (perhaps spelt otherwise: the live spelling is kept).
+    Same,
+    /// Smaller: volumes cannot shrink; the message says so.
+    Shrink(String),
+    /// Larger: grow where the claims can.
+    Grow,
+}
+
+fn resize(field: &str, want: &str, have: &str) -> Option<Resize> {
+    let (Ok(want_b), Ok(have_b)) = (parse_quantity_bytes(want), parse_quantity_bytes(have)) else {
+        return None;
+    };
+    Some(if want_b == have_b {
+        Resize::Same
+    } else if want_b < have_b {
+        Resize::Shrink(format!(
+            "{field}: volumes cannot shrink (live {have}, asked {want}); keeping {have}"
+        ))
+    } else {
+        Resize::Grow
+    })
+}
+
+fn cannot_grow(field: &str, want: &str, have: &str, why: &str) -> String {
+    format!("{field}: cannot grow from {have} to {want}: {why}; keeping {have}")
 }
 
 fn component_of(stack: &ValidatedStack, sts: &StatefulSet) -> Option<Component> {
@@ -89,36 +136,25 @@ pub async fn prepare(
         let Some(have) = live.and_then(template_size) else {
             continue;
         };
-        let (Ok(want_b), Ok(have_b)) = (parse_quantity_bytes(&want), parse_quantity_bytes(&have))
-        else {
-            continue;
-        };
-        if want_b == have_b {
-            if want != have {
-                // Same size, other spelling: keep the live spelling (immutable field).
-                set_template_size(sts, &have);
-            }
-            continue;
-        }
         let field = format!("spec.{}.storage.size", component.field());
-        if want_b < have_b {
-            blocked.push(format!(
-                "{field}: volumes cannot shrink (live {have}, asked {want}); keeping {have}"
-            ));
-            set_template_size(sts, &have);
-            continue;
-        }
-        match expand_claims(ctx, stack, component, &want).await? {
-            Ok(grown) => {
-                info!(statefulset = %name, %have, %want, claims = ?grown, "expanded volumes; re-creating the StatefulSet");
-                recreate_orphaning_pods(ctx, &api, &name).await?;
-            }
-            Err(why) => {
-                blocked.push(format!(
-                    "{field}: cannot grow from {have} to {want}: {why}; keeping {have}"
-                ));
+        match resize(&field, &want, &have) {
+            None => {}
+            // Same size, perhaps another spelling: keep the live one (immutable field).
+            Some(Resize::Same) => set_template_size(sts, &have),
+            Some(Resize::Shrink(message)) => {
+                blocked.push(message);
                 set_template_size(sts, &have);
             }
+            Some(Resize::Grow) => match expand_claims(ctx, stack, component, &want).await? {
+                Ok(grown) => {
+                    info!(statefulset = %name, %have, %want, claims = ?grown, "expanded volumes; re-creating the StatefulSet");
+                    recreate_orphaning_pods(ctx, &api, &name).await?;
+                }
+                Err(why) => {
+                    blocked.push(cannot_grow(&field, &want, &have, &why));
+                    set_template_size(sts, &have);
+                }
+            },
         }
     }
     Ok(blocked)
@@ -196,18 +232,6 @@ async fn growable(
     Ok(Ok(()))
 }
 
-fn claim_size(claim: &PersistentVolumeClaim) -> Option<String> {
-    claim
-        .spec
-        .as_ref()?
-        .resources
-        .as_ref()?
-        .requests
-        .as_ref()?
-        .get("storage")
-        .map(|q| q.0.clone())
-}
-
 /// Prepares the claims sextant creates itself (Grafana's, `spec.grafana.storage`)
 /// against the live ones (`live`: the stack's claims as just listed): a new
 /// claim is created as desired; an existing one keeps the fields that cannot
@@ -232,33 +256,23 @@ pub async fn prepare_claims(
         let (Some(want), Some(have)) = (claim_size(claim), claim_size(current)) else {
             continue;
         };
-        let (Ok(want_b), Ok(have_b)) = (parse_quantity_bytes(&want), parse_quantity_bytes(&have))
-        else {
-            continue;
+        let keep = match resize(field, &want, &have) {
+            None => false,
+            Some(Resize::Same) => true,
+            Some(Resize::Shrink(message)) => {
+                blocked.push(message);
+                true
+            }
+            Some(Resize::Grow) => match growable(ctx, current).await? {
+                Ok(()) => false,
+                Err(why) => {
+                    blocked.push(cannot_grow(field, &want, &have, &why));
+                    true
+                }
+            },
         };
-        let keep = if want_b == have_b {
-            true
-        } else if want_b < have_b {
-            blocked.push(format!(
-                "{field}: volumes cannot shrink (live {have}, asked {want}); keeping {have}"
-            ));
-            true
-        } else if let Err(why) = growable(ctx, current).await? {
-            blocked.push(format!(
-                "{field}: cannot grow from {have} to {want}: {why}; keeping {have}"
-            ));
-            true
-        } else {
-            false
-        };
-        if keep
-            && let Some(r) = claim
-                .spec
-                .as_mut()
-                .and_then(|s| s.resources.as_mut())
-                .and_then(|r| r.requests.as_mut())
-        {
-            r.insert("storage".into(), Quantity(have));
+        if keep {
+            set_claim_size(claim, &have);
         }
     }
     Ok(blocked)

@@ -47,8 +47,9 @@ pub const INI_FILE: &str = "grafana.ini";
 pub const INI_PATH: &str = "/etc/grafana/grafana.ini";
 
 /// `grafana.ini` from `spec.grafana.settings`, or none when there are none.
-/// Every value is written between `"""` quotes, which go-ini (`parser.go`
-/// `readValue`) takes as written up to the last `"""` of the line: no inline
+/// Every value is written between `"""` quotes, which go-ini (go-ini/ini
+/// `parser.go` `readValue`, read in a stored copy, not at the version Grafana
+/// 12.4.12 pins) takes as written up to the last `"""` of the line: no inline
 /// comment (`#`, `;`), quote stripping or line continuation applies.
 /// Validation keeps names to letters, digits, `_`, `.` and `-` and values to
 /// one line.

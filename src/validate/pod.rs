@@ -32,17 +32,7 @@ impl Validator {
     pub(super) fn otlp_tls(&mut self, spec: &ObservabilityStackSpec) {
         if let Some(a) = &spec.collector.auth {
             self.secret_name("spec.collector.auth.secretName", &a.secret_name);
-            let key_ok = !a.key.is_empty()
-                && a.key.len() <= 253
-                && a.key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if !key_ok {
-                self.err(
-                    "spec.collector.auth.key",
-                    "must be a Secret key (letters, digits, '-', '_' and '.')",
-                );
-            }
+            self.secret_key("spec.collector.auth.key", &a.key);
         }
         if let Some(e) = &spec.collector.external_service {
             self.external_service(e);
