@@ -216,6 +216,16 @@ fn promtool_accepts_translated_monitors() {
             config.contains("job_name: podMonitor/team-a/workers/1"),
             "{name}"
         );
+        // A sample with recording rules or SLOs names its rule file where it is
+        // mounted; promtool checks it too, from the temporary directory.
+        let mut config = config;
+        if let Some(rules) = prometheus::recording_rules(&valid) {
+            let file = dir.path().join(prometheus::RECORDING_RULES_FILE);
+            std::fs::write(&file, to_yaml(&rules)).unwrap();
+            let mounted = format!("/etc/prometheus/{}", prometheus::RECORDING_RULES_FILE);
+            assert!(config.contains(&mounted), "{name}: {config}");
+            config = config.replace(&mounted, file.to_str().unwrap());
+        }
         let path = dir.path().join("prometheus.yml");
         std::fs::write(&path, &config).unwrap();
         let (ok, out) = common::run(&promtool, &["check", "config", path.to_str().unwrap()]);

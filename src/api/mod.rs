@@ -10,6 +10,7 @@ mod components;
 mod grafana;
 mod node_agent;
 mod pod;
+mod slo;
 mod spec;
 mod status;
 
@@ -18,6 +19,7 @@ pub use components::*;
 pub use grafana::*;
 pub use node_agent::*;
 pub use pod::*;
+pub use slo::*;
 pub use spec::*;
 pub use status::*;
 

@@ -116,6 +116,14 @@ pub struct ObservabilityStackSpec {
     #[serde(default)]
     pub grafana: GrafanaSpec,
 
+    /// Service level objectives: each becomes recording rules in Prometheus,
+    /// multi-window burn-rate alerts in Grafana and a row of the
+    /// `Sextant / SLOs` dashboard (docs/slos.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub slos: Vec<super::Slo>,
+
     /// Stop changing the stack's children: while true the operator applies,
     /// prunes and reverts nothing (hand edits stay, for debugging an incident),
     /// and `Reconciled` is False with reason `Paused`. Deleting a paused stack

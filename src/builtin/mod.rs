@@ -1,12 +1,14 @@
 //! The content sextant ships with every stack: the built-in Grafana dashboards
-//! (`dashboards`), the built-in alert rules about the stack itself (`rules`), and
-//! the index of their runbooks under docs/runbooks/.
+//! (`dashboards`), the built-in alert rules about the stack itself (`rules`), the
+//! rules `spec.slos` becomes (`slos`), and the index of the runbooks under
+//! docs/runbooks/.
 //!
 //! Each piece says which components it needs, so a stack gets only what can work
 //! with what it runs.
 
 pub mod dashboards;
 pub mod rules;
+pub mod slos;
 
 /// Where the runbooks live; `<base><RuleName>.md`.
 pub const RUNBOOK_BASE: &str = "https://github.com/sextant-dev/sextant/blob/main/docs/runbooks/";

@@ -312,10 +312,12 @@ pub fn builtin_group(stack: &ValidatedStack, caps: &Capabilities) -> Option<Rule
     })
 }
 
-/// Every rule group of the stack: the built-in one (if any) then the user's.
+/// Every rule group of the stack: the built-in one (if any), the user's, then
+/// one per SLO (`super::slos`).
 pub fn all_groups(stack: &ValidatedStack, caps: &Capabilities) -> Vec<RuleGroup> {
     builtin_group(stack, caps)
         .into_iter()
         .chain(stack.spec.grafana.alerting.rule_groups.iter().cloned())
+        .chain(super::slos::alert_groups(stack))
         .collect()
 }

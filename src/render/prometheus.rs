@@ -36,14 +36,20 @@ pub struct Config {
 /// config under `/etc/prometheus`.
 pub const RECORDING_RULES_FILE: &str = "recording-rules.yml";
 
-/// The rule file of `spec.prometheus.recordingRuleGroups` (Prometheus's rule
-/// file format: `groups` of `name`, `interval`, `rules` of `record`, `expr`,
+/// The rule file of `spec.prometheus.recordingRuleGroups` and of the SLOs'
+/// recording groups (`crate::builtin::slos`), in Prometheus's rule file
+/// format (`groups` of `name`, `interval`, `rules` of `record`, `expr`,
 /// `labels`), or none.
 pub fn recording_rules(stack: &ValidatedStack) -> Option<RecordingRuleFile> {
-    let groups = &stack.spec.prometheus.recording_rule_groups;
-    (!groups.is_empty()).then(|| RecordingRuleFile {
-        groups: groups.clone(),
-    })
+    let groups: Vec<_> = stack
+        .spec
+        .prometheus
+        .recording_rule_groups
+        .iter()
+        .cloned()
+        .chain(crate::builtin::slos::recording_groups(stack))
+        .collect();
+    (!groups.is_empty()).then_some(RecordingRuleFile { groups })
 }
 
 /// A Prometheus rule file of recording rules.

@@ -12,6 +12,7 @@ use crate::api::{
     AlertingSpec, ContactPointType, GrafanaIngress, ObservabilityStackSpec, SmtpSpec,
 };
 use crate::builtin::rules::{BUILTIN_GROUP, builtin_rule_names};
+use crate::builtin::slos;
 use crate::limits;
 use crate::model::{Dashboard, FOLDER};
 
@@ -157,6 +158,14 @@ impl Validator {
                 self.err(
                     format!("{gpath}.name"),
                     format!("{BUILTIN_GROUP:?} is reserved for the built-in rules"),
+                );
+            } else if g.name.starts_with(slos::GROUP_PREFIX) {
+                self.err(
+                    format!("{gpath}.name"),
+                    format!(
+                        "{:?} starts the SLOs' rule groups (spec.slos); use another name",
+                        slos::GROUP_PREFIX
+                    ),
                 );
             }
             self.unique(&mut groups, format!("{gpath}.name"), &g.name, "");

@@ -29,6 +29,7 @@ mod recording;
 mod references;
 mod resolve;
 mod schema;
+mod slo;
 mod storage;
 mod syntax;
 
@@ -167,6 +168,7 @@ pub fn validate(
         v.grafana_ingress(i);
     }
     v.recording_rules(spec);
+    v.slos(spec, metrics_retention);
     v.grafana_http_route(spec);
     v.grafana_oauth(spec);
     v.grafana_settings(spec);

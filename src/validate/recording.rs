@@ -13,6 +13,7 @@ use promql_parser::parser;
 use super::Validator;
 use super::syntax::{is_label_name, one_line};
 use crate::api::ObservabilityStackSpec;
+use crate::builtin::slos::GROUP_PREFIX;
 
 fn is_metric_name(s: &str) -> bool {
     let mut chars = s.chars();
@@ -38,6 +39,12 @@ impl Validator {
             let gpath = format!("{base}[{i}]");
             if g.name.trim().is_empty() || g.name.len() > 190 {
                 self.err(format!("{gpath}.name"), "must be 1 to 190 characters");
+            }
+            if g.name.starts_with(GROUP_PREFIX) {
+                self.err(
+                    format!("{gpath}.name"),
+                    format!("{GROUP_PREFIX:?} starts the SLOs' rule groups (spec.slos); use another name"),
+                );
             }
             self.unique(
                 &mut names,
