@@ -55,11 +55,14 @@ pub enum Program {
     /// The API server's objects as the cluster collector's `k8s_cluster`
     /// receiver reports them, over OTLP through the stack's collector.
     KubernetesState,
+    /// sextant's own recording rules in Prometheus (`crate::builtin::slos`,
+    /// `crate::builtin::cost`).
+    Sextant,
 }
 
 impl Program {
     /// Every program.
-    pub const ALL: [Program; 10] = [
+    pub const ALL: [Program; 11] = [
         Self::Collector,
         Self::NodeAgent,
         Self::ClusterCollector,
@@ -70,6 +73,7 @@ impl Program {
         Self::OtlpApplication,
         Self::Kubelet,
         Self::KubernetesState,
+        Self::Sextant,
     ];
 
     /// The scrape job of the program's own metrics (`job_name` in `prometheus.yml`).
@@ -82,7 +86,7 @@ impl Program {
             Self::Tempo => Some("tempo"),
             Self::Loki => Some("loki"),
             Self::Grafana => Some("grafana"),
-            Self::OtlpApplication | Self::Kubelet | Self::KubernetesState => None,
+            Self::OtlpApplication | Self::Kubelet | Self::KubernetesState | Self::Sextant => None,
         }
     }
 }
@@ -116,6 +120,9 @@ pub enum Via {
     /// and `service.instance.id`, and the promoted resource attributes
     /// (`promote_resource_attributes` in `crate::render::prometheus`), translated.
     Otlp,
+    /// Written by Prometheus's rule engine from sextant's recording rules: the
+    /// labels the rules set (the family's own), nothing added on the way.
+    Recording,
 }
 
 /// Label names `relabel_configs` and the scrape give every pod-scraped series.
@@ -160,6 +167,7 @@ impl Via {
             Self::SelfScrape => SELF_SCRAPE_LABELS,
             Self::TempoGenerator => TEMPO_GENERATOR_LABELS,
             Self::Otlp => OTLP_LABELS,
+            Self::Recording => &[],
         }
     }
 }
@@ -245,6 +253,11 @@ const LOKI_DSKIT: &str = "grafana/loki vendor/github.com/grafana/dskit/server/me
 const K8SCLUSTER: &str = "open-telemetry/opentelemetry-collector-contrib receiver/k8sclusterreceiver/metadata.yaml, README.md and internal/metadata/generated_config.go (stored copies 7f80b7b6, 0f73d30f and 6f45bc00, not verified at v0.159.0; names as Prometheus v3.5.3 translates them)";
 const KUBELETSTATS: &str = "open-telemetry/opentelemetry-collector-contrib receiver/kubeletstatsreceiver/metadata.yaml and internal/kubelet/resource.go (stored copies 52a2d83a and 355081bf, not verified at v0.159.0; names as Prometheus v3.5.3 translates them)";
 const GENAI: &str = "open-telemetry/semantic-conventions docs/gen-ai/gen-ai-metrics.md (names as Prometheus v3.5.3 translates them)";
+
+const COST_RULES: &str =
+    "sextant convention: src/builtin/cost.rs (the recording group of spec.genai.pricing)";
+const SLO_RULES: &str =
+    "sextant convention: src/builtin/slos.rs (the recording groups of spec.slos)";
 
 const RECEIVER: &[&str] = &["receiver", "transport"];
 const EXPORTER: &[&str] = &["exporter"];
@@ -433,6 +446,12 @@ pub static FAMILIES: &[Family] = &[
     family(OtlpApplication, "gen_ai_client_operation_duration_seconds", Histogram, GENAI_DURATION_LABELS, Via::Otlp, GENAI),
     // An OTLP counter `agent.tasks` (unit `{task}`) with attribute `outcome`
     // (`success`, `failure`, ...): not a semantic convention, sextant's own.
+    // --- sextant's recording rules (spec.slos); the SLO's own labels come too ---
+    family(Program::Sextant, "sextant:slo_error_ratio", Gauge, &["slo", "window"], Via::Recording, SLO_RULES),
+    family(Program::Sextant, "sextant:slo_sli", Gauge, &["slo"], Via::Recording, SLO_RULES),
+    family(Program::Sextant, "sextant:slo_objective", Gauge, &["slo"], Via::Recording, SLO_RULES),
+    family(Program::Sextant, "sextant:slo_error_budget_remaining", Gauge, &["slo"], Via::Recording, SLO_RULES),
+    family(Program::Sextant, "sextant:genai_cost_usd:rate5m", Gauge, &["service_name", "k8s_namespace_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"], Via::Recording, COST_RULES),
     family(OtlpApplication, "agent_tasks_total", Counter, &["outcome"], Via::Otlp, "sextant convention: README.md \"Built-in dashboards and alerts\" (agent-fleet), not an OpenTelemetry semantic convention"),
 ];
 

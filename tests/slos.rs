@@ -376,3 +376,38 @@ fn without_prometheus_nothing_is_rendered() {
     assert!(slos::alert_groups(&without).is_empty());
     assert_eq!(slos::recording_groups(&with).len(), 5);
 }
+
+#[test]
+fn the_status_names_each_slo_and_its_rules() {
+    let stack = stack();
+    let listed = sextant::controller::status::slos(&stack);
+    assert_eq!(listed.len(), 5);
+    let tasks = &listed[0];
+    assert_eq!(tasks.name, "agent-tasks");
+    assert_eq!(tasks.objective, "0.995 over 30d");
+    assert_eq!(tasks.rule_group, "sextant-slo-agent-tasks");
+    assert_eq!(
+        tasks.alerts,
+        [
+            "ErrorBudgetBurn_agent_tasks_page",
+            "ErrorBudgetBurn_agent_tasks_ticket"
+        ]
+    );
+    assert_eq!(
+        tasks.budget_query,
+        "sextant:slo_error_budget_remaining{slo=\"agent-tasks\"}"
+    );
+    // The names are those of the rendered groups and alerts.
+    let alerts = slos::alert_groups(&stack);
+    let recording = slos::recording_groups(&stack);
+    for (s, (a, r)) in listed.iter().zip(alerts.iter().zip(&recording)) {
+        assert_eq!(s.rule_group, a.name);
+        assert_eq!(s.rule_group, r.name);
+        let names: Vec<&str> = a.rules.iter().map(|r| r.alert.as_str()).collect();
+        assert_eq!(s.alerts, names);
+        assert!(check(&s.budget_query).problems.is_empty());
+    }
+    let mut without = stack.clone();
+    without.components[sextant::model::Component::Prometheus.index()].enabled = false;
+    assert!(sextant::controller::status::slos(&without).is_empty());
+}

@@ -162,7 +162,26 @@ async fn sample_reaches_ready_and_describe_shows_conditions_and_events() {
         "{get}"
     );
     let describe = kubectl(&cluster, &["describe", "obs", "agents", "-n", ns.name()]).unwrap();
-    for needle in ["Conditions:", "AllComponentsReady", "Applied", "Events:"] {
+    // The sample's SLOs and the rules they became, in the status and in describe.
+    assert_eq!(
+        stack.data["status"]["slos"][0]["alerts"],
+        json!([
+            "ErrorBudgetBurn_agent_tasks_page",
+            "ErrorBudgetBurn_agent_tasks_ticket"
+        ])
+    );
+    assert_eq!(
+        stack.data["status"]["slos"][1]["ruleGroup"],
+        json!("sextant-slo-model-calls")
+    );
+    for needle in [
+        "Conditions:",
+        "AllComponentsReady",
+        "Applied",
+        "Events:",
+        "sextant-slo-agent-tasks",
+        "ErrorBudgetBurn_model_calls_ticket",
+    ] {
         assert!(
             describe.contains(needle),
             "kubectl describe lacks {needle}:\n{describe}"

@@ -380,11 +380,14 @@ pub enum BuiltinDashboard {
     KubernetesNamespace,
     /// Every pod's stdout and stderr by namespace, pod, container and node.
     KubernetesPodLogs,
+    /// The stack's SLOs (`spec.slos`): objective, SLI, error budget left, burn
+    /// rates and the burn-rate alerts. Provisioned only with SLOs.
+    Slos,
 }
 
 impl BuiltinDashboard {
     /// Every built-in dashboard, in a stable order.
-    pub const ALL: [BuiltinDashboard; 7] = [
+    pub const ALL: [BuiltinDashboard; 8] = [
         Self::StackHealth,
         Self::ServiceOverview,
         Self::AgentFleet,
@@ -392,6 +395,7 @@ impl BuiltinDashboard {
         Self::KubernetesCluster,
         Self::KubernetesNamespace,
         Self::KubernetesPodLogs,
+        Self::Slos,
     ];
 
     /// The name used in the spec and as the file name.
@@ -404,6 +408,7 @@ impl BuiltinDashboard {
             Self::KubernetesCluster => "kubernetes-cluster",
             Self::KubernetesNamespace => "kubernetes-namespace",
             Self::KubernetesPodLogs => "kubernetes-pod-logs",
+            Self::Slos => "slos",
         }
     }
 }
@@ -549,6 +554,195 @@ pub struct AlertingSpec {
     /// The contact point of the root notification policy. Unset: the first contact point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_contact_point: Option<String>,
+
+    /// How the root notification policy groups and repeats notifications.
+    /// Unset fields: group by `grafana_folder` and `alertname`, wait 30s,
+    /// group interval 5m, repeat every 4h.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grouping: Option<NotificationGrouping>,
+
+    /// Child notification policies, tried in order: the first whose matchers
+    /// all match an alert's labels sends it to its contact point (and, with
+    /// `continue`, the next matching one too); an alert no route matches
+    /// goes to the default contact point. Needs `contactPoints`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub routes: Vec<NotificationRoute>,
+
+    /// Named time intervals in which the routes naming them send nothing,
+    /// such as weekends for a ticket queue.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub mute_timings: Vec<MuteTiming>,
+}
+
+/// Grouping and timing of notifications (Grafana's notification policy
+/// fields `group_by`, `group_wait`, `group_interval`, `repeat_interval`).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationGrouping {
+    /// Labels whose values make one notification group, such as
+    /// `[alertname, slo]`; `["..."]` alone groups by every label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 20))]
+    pub group_by: Option<Vec<String>>,
+
+    /// How long to wait for more alerts of a new group before the first
+    /// notification, such as `30s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub group_wait: Option<String>,
+
+    /// How long to wait before notifying of new alerts in a group already
+    /// notified, such as `5m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub group_interval: Option<String>,
+
+    /// How long to wait before notifying again of a group still firing,
+    /// such as `4h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub repeat_interval: Option<String>,
+}
+
+/// One child notification policy.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationRoute {
+    /// The contact point (a name in `contactPoints`) that gets the alerts.
+    #[schemars(length(min = 1, max = 63))]
+    pub contact_point: String,
+
+    /// Label matchers an alert must all match, such as `{label: team, value:
+    /// agents}` or `{label: severity, operator: regex, value: critical|warning}`.
+    #[schemars(length(min = 1, max = 20))]
+    pub matchers: Vec<RouteMatcher>,
+
+    /// Also try the routes after this one when it matches.
+    #[serde(default, rename = "continue")]
+    pub continue_: bool,
+
+    /// Grouping and timing for this route; unset fields are the root's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grouping: Option<NotificationGrouping>,
+
+    /// Names of `muteTimings` in which this route sends nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub mute_timings: Vec<String>,
+}
+
+/// A label matcher of a notification policy.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteMatcher {
+    /// The label name, such as `team` or `severity`.
+    #[schemars(length(min = 1, max = 253))]
+    pub label: String,
+
+    /// How the value is compared: `equal` (default), `notEqual`, `regex` (a
+    /// regex matching the whole value) or `notRegex`.
+    #[serde(default)]
+    pub operator: MatchOperator,
+
+    /// The value, or the regex for `=~` and `!~`.
+    #[schemars(length(max = 1024))]
+    pub value: String,
+}
+
+/// A matcher's comparison. Words, not `=` and `!=`: a bare `=` is a YAML 1.1
+/// tag to some YAML readers (PyYAML), and `!` starts a tag.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum MatchOperator {
+    /// `=`: the value equals.
+    #[default]
+    Equal,
+    /// `!=`: the value differs.
+    NotEqual,
+    /// `=~`: the value matches the regex (fully anchored).
+    Regex,
+    /// `!~`: the value does not match the regex.
+    NotRegex,
+}
+
+impl MatchOperator {
+    /// The operator as Grafana and PromQL write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Equal => "=",
+            Self::NotEqual => "!=",
+            Self::Regex => "=~",
+            Self::NotRegex => "!~",
+        }
+    }
+}
+
+/// A named set of time intervals (Grafana's mute timings, the time
+/// intervals of Prometheus Alertmanager).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MuteTiming {
+    /// Name, unique in the stack, named by `routes[].muteTimings`.
+    #[schemars(length(min = 1, max = 190))]
+    pub name: String,
+
+    /// The intervals: the timing holds while any one of them does.
+    #[schemars(length(min = 1, max = 20))]
+    pub intervals: Vec<TimeInterval>,
+}
+
+/// One time interval: it holds when every field set holds. Unset fields
+/// hold always.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeInterval {
+    /// Times of day, each `start` to `end` as `HH:MM` (`end` up to `24:00`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub times: Vec<TimeRange>,
+
+    /// Days of the week or ranges of them, such as `saturday` or
+    /// `monday:friday`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 7))]
+    pub weekdays: Vec<String>,
+
+    /// Days of the month or ranges, 1 to 31 or -31 to -1 counted from the
+    /// end, such as `1:7` or `-1`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 31))]
+    pub days_of_month: Vec<String>,
+
+    /// Months by name or number, or ranges, such as `december` or `1:3`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 12))]
+    pub months: Vec<String>,
+
+    /// Years or ranges, such as `2027` or `2027:2028`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub years: Vec<String>,
+
+    /// The IANA time zone the times are in, such as `Europe/Berlin`.
+    /// Default: UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub location: Option<String>,
+}
+
+/// A time of day range.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeRange {
+    /// Start, `HH:MM`, such as `18:00`.
+    #[schemars(regex(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub start: String,
+    /// End, `HH:MM` after `start`, up to `24:00`.
+    #[schemars(regex(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"))]
+    pub end: String,
 }
 
 /// Switches for the built-in alert rules.

@@ -7,6 +7,7 @@
 
 mod cluster_collector;
 mod components;
+mod genai;
 mod grafana;
 mod node_agent;
 mod pod;
@@ -16,6 +17,7 @@ mod status;
 
 pub use cluster_collector::*;
 pub use components::*;
+pub use genai::*;
 pub use grafana::*;
 pub use node_agent::*;
 pub use pod::*;

@@ -1,6 +1,7 @@
 //! `spec.slos`: service level objectives, each turned into recording rules
 //! (Prometheus), multi-window multi-burn-rate alerts (Grafana) and the
-//! `Sextant / SLOs` dashboard by `crate::builtin::slos`.
+//! `Sextant / SLOs` dashboard by `crate::builtin::slos` and
+//! `crate::builtin::dashboards`.
 
 use std::collections::BTreeMap;
 

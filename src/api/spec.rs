@@ -117,12 +117,17 @@ pub struct ObservabilityStackSpec {
     pub grafana: GrafanaSpec,
 
     /// Service level objectives: each becomes recording rules in Prometheus,
-    /// multi-window burn-rate alerts in Grafana and a row of the
+    /// multi-window burn-rate alerts in Grafana, and is shown on the
     /// `Sextant / SLOs` dashboard (docs/slos.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 50))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub slos: Vec<super::Slo>,
+
+    /// What the agent fleet's GenAI model calls cost: a price table and a
+    /// daily budget (docs/genai-cost.md).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub genai: super::GenAiSpec,
 
     /// Stop changing the stack's children: while true the operator applies,
     /// prunes and reverts nothing (hand edits stay, for debugging an incident),
@@ -225,4 +230,8 @@ pub enum DeletionPolicy {
     Retain,
     /// Delete the claims together with the stack.
     Delete,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }

@@ -31,6 +31,28 @@ pub struct ObservabilityStackStatus {
     /// Where to send telemetry and where to look at it, as in-cluster addresses.
     #[serde(default)]
     pub endpoints: Endpoints,
+
+    /// The SLOs of `spec.slos` and the rules they became.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub slos: Vec<SloStatus>,
+}
+
+/// One SLO and the rules sextant made of it.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SloStatus {
+    /// The SLO's name.
+    pub name: String,
+    /// Its target and window, such as `0.995 over 28d`.
+    pub objective: String,
+    /// The rule group, named alike in Prometheus (recording rules) and in
+    /// Grafana (alerts, folder `sextant`).
+    pub rule_group: String,
+    /// The burn-rate alerts: the page, then the ticket.
+    pub alerts: Vec<String>,
+    /// The PromQL of the error budget left, to paste into Explore.
+    pub budget_query: String,
 }
 
 /// Workload state of every component; a disabled component is absent.

@@ -312,12 +312,13 @@ pub fn builtin_group(stack: &ValidatedStack, caps: &Capabilities) -> Option<Rule
     })
 }
 
-/// Every rule group of the stack: the built-in one (if any), the user's, then
-/// one per SLO (`super::slos`).
+/// Every rule group of the stack: the built-in one (if any), the user's, one
+/// per SLO (`super::slos`), then the GenAI budget's (`super::cost`).
 pub fn all_groups(stack: &ValidatedStack, caps: &Capabilities) -> Vec<RuleGroup> {
     builtin_group(stack, caps)
         .into_iter()
         .chain(stack.spec.grafana.alerting.rule_groups.iter().cloned())
         .chain(super::slos::alert_groups(stack))
+        .chain(super::cost::alert_group(stack))
         .collect()
 }

@@ -30,6 +30,8 @@ pub const GROUP_PREFIX: &str = "sextant-slo-";
 pub const ERROR_RATIO: &str = "sextant:slo_error_ratio";
 /// The SLO's target, a constant series.
 pub const OBJECTIVE: &str = "sextant:slo_objective";
+/// The share of good events over the SLO window: `1 - error ratio`.
+pub const SLI: &str = "sextant:slo_sli";
 /// The share of the error budget left over the SLO window: 1 is untouched,
 /// 0 spent, below 0 overspent.
 pub const BUDGET_REMAINING: &str = "sextant:slo_error_budget_remaining";
@@ -344,11 +346,15 @@ pub fn group_name(slo: &Slo) -> String {
     format!("{GROUP_PREFIX}{}", slo.name)
 }
 
+/// How every SLO alert's name starts (the SLO dashboard's alert list filters
+/// on it).
+pub const ALERT_PREFIX: &str = "ErrorBudgetBurn_";
+
 /// The alert name of an SLO at a severity, such as
 /// `ErrorBudgetBurn_agent_tasks_page`.
 pub fn alert_name(slo: &Slo, severity: Severity) -> String {
     format!(
-        "ErrorBudgetBurn_{}_{}",
+        "{ALERT_PREFIX}{}_{}",
         slo.name.replace('-', "_"),
         severity.suffix()
     )
@@ -393,8 +399,8 @@ fn labels(slo: &Slo, extra: &[(&str, String)]) -> BTreeMap<String, String> {
 }
 
 /// The recording group of one SLO: the error ratio at every burn-rate window,
-/// over the SLO window (the average of the shortest window's ratio), the
-/// objective and the budget left. Rules of a group run in order, so each sees
+/// over the SLO window (the average of the shortest window's ratio), the SLI
+/// over the window, the objective and the budget left. Rules of a group run in order, so each sees
 /// the ones above it from the same evaluation.
 pub fn recording_group(slo: &Slo, floor: Duration) -> Option<RecordingRuleGroup> {
     let events = events(&slo.sli)?;
@@ -421,6 +427,15 @@ pub fn recording_group(slo: &Slo, floor: Duration) -> Option<RecordingRuleGroup>
         ),
         labels: labels(slo, &[("window", slo_window.clone())]),
     });
+    let over_window = format!(
+        "max without (window) ({ERROR_RATIO}{{slo={name}, window={}}})",
+        promql_string(&slo_window)
+    );
+    rules.push(RecordingRule {
+        record: SLI.into(),
+        expr: format!("1 - {over_window}"),
+        labels: labels(slo, &[]),
+    });
     rules.push(RecordingRule {
         record: OBJECTIVE.into(),
         expr: format!("vector({})", slo.target),
@@ -428,11 +443,7 @@ pub fn recording_group(slo: &Slo, floor: Duration) -> Option<RecordingRuleGroup>
     });
     rules.push(RecordingRule {
         record: BUDGET_REMAINING.into(),
-        expr: format!(
-            "1 - max without (window) ({ERROR_RATIO}{{slo={name}, window={}}}) / {}",
-            promql_string(&slo_window),
-            budget(slo.target)
-        ),
+        expr: format!("1 - {over_window} / {}", budget(slo.target)),
         labels: labels(slo, &[]),
     });
     Some(RecordingRuleGroup {

@@ -19,7 +19,7 @@ use super::error::{ApiResultExt, Error, Verb};
 use super::outcome::Outcome;
 use crate::api::{
     ComponentStatus, ComponentsStatus, Endpoints, FIELD_MANAGER, ObservabilityStack,
-    ObservabilityStackStatus, condition, reason,
+    ObservabilityStackStatus, SloStatus, condition, reason,
 };
 use crate::build::{Monitors, api_unavailable};
 use crate::model::{Component, ValidatedStack, Workload, child_name, ports};
@@ -565,7 +565,35 @@ pub fn compute(
             .map(|c| format!("{}/{}", c.ready_replicas, c.replicas)),
         components,
         endpoints: endpoints(stack),
+        slos: slos(stack),
     }
+}
+
+/// Each SLO whose rules are rendered (none without Prometheus), with their
+/// names: `status.slos`.
+pub fn slos(stack: &ValidatedStack) -> Vec<SloStatus> {
+    use crate::builtin::slos as b;
+    if b::recording_groups(stack).is_empty() {
+        return Vec::new();
+    }
+    stack
+        .spec
+        .slos
+        .iter()
+        .map(|s| SloStatus {
+            name: s.name.clone(),
+            objective: format!("{} over {}", s.target, s.window),
+            rule_group: b::group_name(s),
+            alerts: [b::Severity::Page, b::Severity::Ticket]
+                .map(|sev| b::alert_name(s, sev))
+                .to_vec(),
+            budget_query: format!(
+                "{}{{slo={}}}",
+                b::BUDGET_REMAINING,
+                b::promql_string(&s.name)
+            ),
+        })
+        .collect()
 }
 
 fn endpoints(stack: &ValidatedStack) -> Endpoints {

@@ -382,17 +382,105 @@ pub fn contact_points(stack: &ValidatedStack) -> Option<Value> {
         .default_contact_point
         .clone()
         .unwrap_or_else(|| first.name.clone());
-    Some(json!({
+    let mut file = json!({
         "apiVersion": 1,
         "contactPoints": a.contact_points.iter().map(|c| json!({
             "orgId": 1, "name": c.name, "receivers": [receiver(stack, c)],
         })).collect::<Vec<_>>(),
-        "policies": [{
-            "orgId": 1, "receiver": default,
-            "group_by": ["grafana_folder", "alertname"],
-            "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h",
-        }],
-    }))
+        "policies": [policy(default, a)],
+    });
+    if !a.mute_timings.is_empty() {
+        file["muteTimes"] = a.mute_timings.iter().map(mute_time).collect();
+    }
+    Some(file)
+}
+
+/// The root notification policy and its child routes, as Grafana's file
+/// provisioning reads a policy: the fields of `definitions.Route`
+/// (`receiver`, `group_by`, `object_matchers` as `[label, op, value]`,
+/// `mute_time_intervals`, `continue`, `routes`, `group_wait`,
+/// `group_interval`, `repeat_interval`) at the top level of each
+/// `policies` entry (pkg/services/provisioning/alerting/notification_policy_types.go
+/// and pkg/services/ngalert/api/tooling/definitions, read in stored copies,
+/// not verified at v12.4.12). Grafana replaces the whole tree on every
+/// provisioning.
+fn policy(default: String, a: &crate::api::AlertingSpec) -> Value {
+    let root = a.grouping.clone().unwrap_or_default();
+    let mut p = json!({
+        "orgId": 1, "receiver": default,
+        "group_by": root.group_by.unwrap_or_else(|| vec!["grafana_folder".into(), "alertname".into()]),
+        "group_wait": root.group_wait.unwrap_or_else(|| "30s".into()),
+        "group_interval": root.group_interval.unwrap_or_else(|| "5m".into()),
+        "repeat_interval": root.repeat_interval.unwrap_or_else(|| "4h".into()),
+    });
+    if !a.routes.is_empty() {
+        p["routes"] = a.routes.iter().map(route).collect();
+    }
+    p
+}
+
+fn route(r: &crate::api::NotificationRoute) -> Value {
+    let mut v = json!({
+        "receiver": r.contact_point,
+        "object_matchers": r.matchers.iter()
+            .map(|m| json!([m.label, m.operator.as_str(), m.value]))
+            .collect::<Vec<_>>(),
+    });
+    if r.continue_ {
+        v["continue"] = json!(true);
+    }
+    if !r.mute_timings.is_empty() {
+        v["mute_time_intervals"] = json!(r.mute_timings);
+    }
+    if let Some(g) = &r.grouping {
+        for (key, value) in [
+            ("group_wait", &g.group_wait),
+            ("group_interval", &g.group_interval),
+            ("repeat_interval", &g.repeat_interval),
+        ] {
+            if let Some(d) = value {
+                v[key] = json!(d);
+            }
+        }
+        if let Some(by) = &g.group_by {
+            v["group_by"] = json!(by);
+        }
+    }
+    v
+}
+
+/// A mute timing as Grafana's file provisioning reads one: `name` and
+/// `time_intervals` of Prometheus Alertmanager's `timeinterval.TimeInterval`
+/// (`times` of `start_time`/`end_time`, `weekdays`, `days_of_month`,
+/// `months`, `years`, `location`; pkg/services/provisioning/alerting/mute_times_types.go,
+/// read in a stored copy).
+fn mute_time(m: &crate::api::MuteTiming) -> Value {
+    json!({
+        "orgId": 1,
+        "name": m.name,
+        "time_intervals": m.intervals.iter().map(|i| {
+            let mut v = json!({});
+            if !i.times.is_empty() {
+                v["times"] = i.times.iter()
+                    .map(|t| json!({"start_time": t.start, "end_time": t.end}))
+                    .collect();
+            }
+            for (key, list) in [
+                ("weekdays", &i.weekdays),
+                ("days_of_month", &i.days_of_month),
+                ("months", &i.months),
+                ("years", &i.years),
+            ] {
+                if !list.is_empty() {
+                    v[key] = json!(list);
+                }
+            }
+            if let Some(l) = &i.location {
+                v["location"] = json!(l);
+            }
+            v
+        }).collect::<Vec<_>>(),
+    })
 }
 
 /// Every Secret key contact points reference, by Secret name.

@@ -37,7 +37,8 @@ pub struct Config {
 pub const RECORDING_RULES_FILE: &str = "recording-rules.yml";
 
 /// The rule file of `spec.prometheus.recordingRuleGroups` and of the SLOs'
-/// recording groups (`crate::builtin::slos`), in Prometheus's rule file
+/// recording groups (`crate::builtin::slos`) and of the GenAI cost
+/// (`crate::builtin::cost`), in Prometheus's rule file
 /// format (`groups` of `name`, `interval`, `rules` of `record`, `expr`,
 /// `labels`), or none.
 pub fn recording_rules(stack: &ValidatedStack) -> Option<RecordingRuleFile> {
@@ -48,6 +49,7 @@ pub fn recording_rules(stack: &ValidatedStack) -> Option<RecordingRuleFile> {
         .iter()
         .cloned()
         .chain(crate::builtin::slos::recording_groups(stack))
+        .chain(crate::builtin::cost::recording_group(stack))
         .collect();
     (!groups.is_empty()).then_some(RecordingRuleFile { groups })
 }

@@ -159,6 +159,14 @@ impl Validator {
                     format!("{gpath}.name"),
                     format!("{BUILTIN_GROUP:?} is reserved for the built-in rules"),
                 );
+            } else if g.name == crate::builtin::cost::BUDGET_GROUP {
+                self.err(
+                    format!("{gpath}.name"),
+                    format!(
+                        "{:?} is reserved for the GenAI budget alert (spec.genai)",
+                        g.name
+                    ),
+                );
             } else if g.name.starts_with(slos::GROUP_PREFIX) {
                 self.err(
                     format!("{gpath}.name"),

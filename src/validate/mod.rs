@@ -20,6 +20,7 @@
 //! `syntax` (names and keys).
 
 mod cluster_collector;
+mod cost;
 mod discovery;
 mod grafana;
 mod grafana_access;
@@ -28,6 +29,7 @@ mod pod;
 mod recording;
 mod references;
 mod resolve;
+mod routing;
 mod schema;
 mod slo;
 mod storage;
@@ -161,6 +163,7 @@ pub fn validate(
     let loki_streams = v.loki_streams(spec);
     let inline_dashboards = v.dashboards(spec);
     v.alerting(&spec.grafana.alerting, spec.grafana.smtp.as_ref());
+    v.routing(&spec.grafana.alerting);
     if let Some(smtp) = &spec.grafana.smtp {
         v.smtp(smtp);
     }
@@ -169,6 +172,7 @@ pub fn validate(
     }
     v.recording_rules(spec);
     v.slos(spec, metrics_retention);
+    v.genai(spec);
     v.grafana_http_route(spec);
     v.grafana_oauth(spec);
     v.grafana_settings(spec);

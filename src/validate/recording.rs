@@ -40,7 +40,12 @@ impl Validator {
             if g.name.trim().is_empty() || g.name.len() > 190 {
                 self.err(format!("{gpath}.name"), "must be 1 to 190 characters");
             }
-            if g.name.starts_with(GROUP_PREFIX) {
+            if g.name == crate::builtin::cost::COST_GROUP {
+                self.err(
+                    format!("{gpath}.name"),
+                    format!("{:?} is reserved for the GenAI cost (spec.genai)", g.name),
+                );
+            } else if g.name.starts_with(GROUP_PREFIX) {
                 self.err(
                     format!("{gpath}.name"),
                     format!("{GROUP_PREFIX:?} starts the SLOs' rule groups (spec.slos); use another name"),
