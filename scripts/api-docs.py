@@ -270,6 +270,11 @@ def render(crd, source):
         walk(status, "status", False, rows)
         out.append(table(rows))
         out.append("")
+    # Hand-written worked examples, checked by tests/slos.rs.
+    examples = ROOT / "docs" / "api-examples.md"
+    if examples.exists():
+        out.append(examples.read_text().rstrip("\n"))
+        out.append("")
     return "\n".join(out)
 
 

@@ -16,7 +16,6 @@ mod common;
 
 use common::names::check;
 use serde_json::{Value, json};
-use sextant::build::build;
 use sextant::builtin::cost;
 use sextant::model::{Capabilities, ValidatedStack};
 use sextant::render::prometheus::RuleFile;
@@ -35,15 +34,8 @@ fn stack() -> ValidatedStack {
 
 /// The rendered recording rule file and the budget alert group as a
 /// Prometheus rule file, annotations removed (promtool compares them exactly).
-fn rule_files() -> (String, String) {
+fn rule_files() -> [(&'static str, String); 2] {
     let stack = stack();
-    let r = build(&stack, &Capabilities::current());
-    let cm = r
-        .config_maps
-        .iter()
-        .find(|c| c.metadata.name.as_deref() == Some("s-prometheus-config"))
-        .unwrap();
-    let recording = cm.data.as_ref().unwrap()["recording-rules.yml"].clone();
     let mut group = cost::alert_group(&stack).unwrap();
     for r in &mut group.rules {
         r.annotations.clear();
@@ -51,40 +43,15 @@ fn rule_files() -> (String, String) {
     let alerts = sextant::render::to_yaml(&RuleFile {
         groups: vec![group],
     });
-    (recording, alerts)
-}
-
-fn promtool_test(group: &Value) -> Option<Result<(), String>> {
-    let promtool = common::tool("promtool")?;
-    let (recording, alerts) = rule_files();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("recording.yml"), recording).unwrap();
-    std::fs::write(dir.path().join("alerts.yml"), alerts).unwrap();
-    let tests = json!({
-        "rule_files": ["recording.yml", "alerts.yml"],
-        "evaluation_interval": "1m",
-        "tests": [group],
-    });
-    let path = dir.path().join("tests.yml");
-    std::fs::write(&path, serde_yaml_ng::to_string(&tests).unwrap()).unwrap();
-    let (ok, out) = common::run(&promtool, &["test", "rules", path.to_str().unwrap()]);
-    Some(if ok { Ok(()) } else { Err(out) })
+    [
+        ("recording.yml", common::promtool::recording_rules(&stack)),
+        ("alerts.yml", alerts),
+    ]
 }
 
 /// Passes, and fails once `wrong` is applied.
 fn proves(group: Value, wrong: impl Fn(&mut Value)) {
-    let Some(result) = promtool_test(&group) else {
-        return;
-    };
-    if let Err(out) = result {
-        panic!("promtool test rules:\n{out}");
-    }
-    let mut bad = group;
-    wrong(&mut bad);
-    assert!(
-        matches!(promtool_test(&bad), Some(Err(_))),
-        "promtool passed a wrong expectation"
-    );
+    common::promtool::proves(&rule_files(), group, wrong);
 }
 
 /// The token counter of one model, `per_min` tokens a minute for `mins` minutes.
@@ -119,17 +86,7 @@ fn cost_sample(model: &str, kind: &str, micro_usd_per_hour: u64) -> Value {
 
 #[test]
 fn promtool_accepts_the_rule_files() {
-    let Some(promtool) = common::tool("promtool") else {
-        return;
-    };
-    let (recording, alerts) = rule_files();
-    let dir = tempfile::tempdir().unwrap();
-    for (file, text) in [("recording.yml", &recording), ("alerts.yml", &alerts)] {
-        let path = dir.path().join(file);
-        std::fs::write(&path, text).unwrap();
-        let (ok, out) = common::run(&promtool, &["check", "rules", path.to_str().unwrap()]);
-        assert!(ok, "promtool check rules {file}:\n{out}\n{text}");
-    }
+    common::promtool::check(&rule_files());
 }
 
 #[test]
@@ -205,7 +162,7 @@ fn the_cost_reads_series_the_programs_expose() {
         "genai-cost-rules",
         format!(
             "{}---\n{}",
-            rule_files().0,
+            rule_files()[0].1,
             sextant::render::to_yaml(&RuleFile {
                 groups: vec![budget]
             })

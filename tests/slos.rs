@@ -15,7 +15,6 @@ mod common;
 
 use common::names::check;
 use serde_json::{Value, json};
-use sextant::build::build;
 use sextant::builtin::slos;
 use sextant::model::{Capabilities, ValidatedStack};
 use sextant::render::prometheus::RuleFile;
@@ -57,13 +56,7 @@ fn stack() -> ValidatedStack {
 /// alert groups as a Prometheus rule file, annotations removed.
 fn rule_files() -> (String, String) {
     let stack = stack();
-    let r = build(&stack, &Capabilities::current());
-    let cm = r
-        .config_maps
-        .iter()
-        .find(|c| c.metadata.name.as_deref() == Some("s-prometheus-config"))
-        .unwrap();
-    let recording = cm.data.as_ref().unwrap()["recording-rules.yml"].clone();
+    let recording = common::promtool::recording_rules(&stack);
     let mut groups = slos::alert_groups(&stack);
     for g in &mut groups {
         for r in &mut g.rules {
@@ -77,7 +70,7 @@ fn rule_files() -> (String, String) {
 /// The rendered rule files with only the groups of the SLOs named: promtool
 /// evaluates every group at every step, and the 30d averages of five SLOs
 /// over days of input take minutes.
-fn rule_files_of(slos: &[&str]) -> (String, String) {
+fn rule_files_of(slos: &[&str]) -> [(&'static str, String); 2] {
     let (recording, alerts) = rule_files();
     let keep = |text: &str| {
         let mut file: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).unwrap();
@@ -89,42 +82,16 @@ fn rule_files_of(slos: &[&str]) -> (String, String) {
         assert_eq!(groups.len(), slos.len(), "{slos:?} in\n{text}");
         serde_yaml_ng::to_string(&file).unwrap()
     };
-    (keep(&recording), keep(&alerts))
+    [
+        ("recording.yml", keep(&recording)),
+        ("alerts.yml", keep(&alerts)),
+    ]
 }
 
-/// Runs `promtool test rules` on one test group over the rule files of the
-/// SLOs named; `Err` holds promtool's output.
-fn promtool_test(slos: &[&str], group: Value) -> Option<Result<(), String>> {
-    let promtool = common::tool("promtool")?;
-    let (recording, alerts) = rule_files_of(slos);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("recording.yml"), recording).unwrap();
-    std::fs::write(dir.path().join("alerts.yml"), alerts).unwrap();
-    let tests = json!({
-        "rule_files": ["recording.yml", "alerts.yml"],
-        "evaluation_interval": "1m",
-        "tests": [group],
-    });
-    let path = dir.path().join("tests.yml");
-    std::fs::write(&path, serde_yaml_ng::to_string(&tests).unwrap()).unwrap();
-    let (ok, out) = common::run(&promtool, &["test", "rules", path.to_str().unwrap()]);
-    Some(if ok { Ok(()) } else { Err(out) })
-}
-
-/// Passes, and fails once `wrong` is applied to its expectations.
+/// Passes over the rule files of the SLOs named, and fails once `wrong` is
+/// applied to its expectations.
 fn proves(slos: &[&str], group: Value, wrong: impl Fn(&mut Value)) {
-    let Some(result) = promtool_test(slos, group.clone()) else {
-        return;
-    };
-    if let Err(out) = result {
-        panic!("promtool test rules:\n{out}");
-    }
-    let mut bad = group;
-    wrong(&mut bad);
-    match promtool_test(slos, bad) {
-        Some(Err(_)) => {}
-        other => panic!("promtool passed a wrong expectation: {other:?}"),
-    }
+    common::promtool::proves(&rule_files_of(slos), group, wrong);
 }
 
 fn alert(name: &str, at: &str, firing: &[Value]) -> Value {
@@ -155,17 +122,8 @@ fn tasks(good: u64, bad: u64, then: u64) -> Value {
 
 #[test]
 fn promtool_accepts_the_rule_files() {
-    let Some(promtool) = common::tool("promtool") else {
-        return;
-    };
     let (recording, alerts) = rule_files();
-    let dir = tempfile::tempdir().unwrap();
-    for (file, text) in [("recording.yml", &recording), ("alerts.yml", &alerts)] {
-        let path = dir.path().join(file);
-        std::fs::write(&path, text).unwrap();
-        let (ok, out) = common::run(&promtool, &["check", "rules", path.to_str().unwrap()]);
-        assert!(ok, "promtool check rules {file}:\n{out}\n{text}");
-    }
+    common::promtool::check(&[("recording.yml", recording), ("alerts.yml", alerts)]);
 }
 
 #[test]
@@ -410,4 +368,20 @@ fn the_status_names_each_slo_and_its_rules() {
     let mut without = stack.clone();
     without.components[sextant::model::Component::Prometheus.index()].enabled = false;
     assert!(sextant::controller::status::slos(&without).is_empty());
+}
+
+#[test]
+fn the_api_reference_examples_are_valid_stacks() {
+    let text = std::fs::read_to_string(common::root().join("docs/api-examples.md")).unwrap();
+    let blocks = common::queries::fenced_blocks(&text, "yaml");
+    assert!(blocks.len() >= 2, "{} yaml blocks", blocks.len());
+    for block in &blocks {
+        let stack = common::stack(block);
+        let valid = validate(&stack, &Dereferenced::offline())
+            .unwrap_or_else(|e| panic!("docs/api-examples.md:\n{block}\n{e}"));
+        assert!(!slos::recording_groups(&valid).is_empty(), "{block}");
+    }
+    // And docs/api.md carries them.
+    let api = std::fs::read_to_string(common::root().join("docs/api.md")).unwrap();
+    assert!(api.contains(blocks[0].as_str()));
 }

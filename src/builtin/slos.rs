@@ -247,6 +247,21 @@ fn span_kind(kind: SpanKind) -> Option<&'static str> {
     }
 }
 
+/// Bad events of one counter: its series matching `matchers` and `bad`, over
+/// all its series matching `matchers`.
+fn bad_of<'a>(
+    metric: &str,
+    matchers: Vec<(&'a str, &'a str, &'a str)>,
+    bad: (&'a str, &'a str, &'a str),
+) -> Events {
+    let mut with_bad = matchers.clone();
+    with_bad.push(bad);
+    Events::Bad {
+        bad: selector(metric, &with_bad),
+        total: selector(metric, &matchers),
+    }
+}
+
 /// The counters an SLI reads, or `None` when the SLI sets no field or a
 /// latency threshold that is not a bucket (validation refuses both).
 pub fn events(sli: &Sli) -> Option<Events> {
@@ -282,14 +297,11 @@ pub fn events(sli: &Sli) -> Option<Events> {
                     total: selector("traces_spanmetrics_latency_count", &m),
                 })
             }
-            None => {
-                let mut bad = m.clone();
-                bad.push(("status_code", "=", "STATUS_CODE_ERROR"));
-                Some(Events::Bad {
-                    bad: selector("traces_spanmetrics_calls_total", &bad),
-                    total: selector("traces_spanmetrics_calls_total", &m),
-                })
-            }
+            None => Some(bad_of(
+                "traces_spanmetrics_calls_total",
+                m,
+                ("status_code", "=", "STATUS_CODE_ERROR"),
+            )),
         };
     }
     if let Some(a) = &sli.agent_tasks {
@@ -297,12 +309,7 @@ pub fn events(sli: &Sli) -> Option<Events> {
         if let Some(s) = &a.service {
             m.push(("service_name", "=", s));
         }
-        let mut bad = m.clone();
-        bad.push(("outcome", "=", "failure"));
-        return Some(Events::Bad {
-            bad: selector("agent_tasks_total", &bad),
-            total: selector("agent_tasks_total", &m),
-        });
+        return Some(bad_of("agent_tasks_total", m, ("outcome", "=", "failure")));
     }
     if let Some(g) = &sli.genai_operations {
         let mut m: Vec<(&str, &str, &str)> = Vec::new();
@@ -314,13 +321,11 @@ pub fn events(sli: &Sli) -> Option<Events> {
         }
         // `error.type` is set only on failed calls (semantic-conventions
         // docs/gen-ai/gen-ai-metrics.md); a missing label matches `=""`.
-        let mut bad = m.clone();
-        bad.push(("error_type", "!=", ""));
-        const METRIC: &str = "gen_ai_client_operation_duration_seconds_count";
-        return Some(Events::Bad {
-            bad: selector(METRIC, &bad),
-            total: selector(METRIC, &m),
-        });
+        return Some(bad_of(
+            "gen_ai_client_operation_duration_seconds_count",
+            m,
+            ("error_type", "!=", ""),
+        ));
     }
     None
 }

@@ -12,22 +12,13 @@ use std::time::Duration;
 use promql_parser::parser::{self, Expr};
 
 use super::Validator;
-use super::syntax::{is_label_name, one_line};
+use super::syntax::{is_dns_label, is_label_name, one_line};
 use crate::api::{ObservabilityStackSpec, RatioSli, Slo};
 use crate::builtin::slos::{MAX_WINDOW, MIN_WINDOW, SPAN_LATENCY_BUCKETS, latency_bucket};
 use crate::units::{format_go_duration, parse_duration};
 
 /// Labels sextant sets on every SLO rule.
 const RESERVED_LABELS: [&str; 3] = ["slo", "window", "severity"];
-
-fn is_slo_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
 
 impl Validator {
     pub(super) fn slos(&mut self, spec: &ObservabilityStackSpec, metrics_retention: Duration) {
@@ -43,7 +34,7 @@ impl Validator {
         let mut names = BTreeSet::new();
         for (i, slo) in spec.slos.iter().enumerate() {
             let p = format!("spec.slos[{i}]");
-            if !is_slo_name(&slo.name) {
+            if !is_dns_label(&slo.name) {
                 self.err(
                     format!("{p}.name"),
                     "must be 1 to 63 lower case letters, digits and '-', starting and ending with a letter or digit",
@@ -222,8 +213,8 @@ mod tests {
         assert!(counter_selector("x_total[5m]").is_err());
         assert!(counter_selector("x_total offset 5m").is_err());
         assert!(counter_selector("x_total{").is_err());
-        assert!(is_slo_name("agent-tasks"));
-        assert!(!is_slo_name("Agent"));
-        assert!(!is_slo_name("-a"));
+        assert!(is_dns_label("agent-tasks"));
+        assert!(!is_dns_label("Agent"));
+        assert!(!is_dns_label("-a"));
     }
 }

@@ -9,6 +9,7 @@ use sextant::api::ObservabilityStack;
 use sextant::cli;
 
 pub mod names;
+pub mod promtool;
 pub mod queries;
 
 /// The repository root. Read at run time (`cargo test` sets `CARGO_MANIFEST_DIR`):
