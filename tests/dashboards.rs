@@ -18,7 +18,6 @@ use common::queries::{
 };
 use promql_parser::parser::{self, Expr};
 use serde_json::{Value, json};
-use sextant::api::BuiltinDashboard;
 use sextant::builtin::RUNBOOK_BASE;
 use sextant::builtin::rules::{builtin_group, builtin_rule_names};
 use sextant::model::Capabilities;
@@ -993,7 +992,10 @@ fn readme_missing(readme: &str, names: &[&str]) -> Vec<String> {
 #[test]
 fn readme_lists_every_builtin_dashboard_and_alert() {
     let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
-    let mut names: Vec<&str> = BuiltinDashboard::ALL.iter().map(|d| d.name()).collect();
+    let mut names: Vec<&str> = sextant::builtin::dashboards::all_json()
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
     names.extend(builtin_rule_names());
     let lacking = readme_missing(&readme, &names);
     assert!(
@@ -1009,7 +1011,7 @@ fn readme_lists_every_builtin_dashboard_and_alert() {
 
 #[test]
 fn slo_dashboard_lists_the_slo_alerts_and_only_with_slos() {
-    use sextant::builtin::dashboards::{Available, builtin_for};
+    use sextant::builtin::dashboards::{Available, slo_dashboard};
     use sextant::builtin::slos;
     let (_, dash) = dashboards()
         .into_iter()
@@ -1062,8 +1064,8 @@ fn slo_dashboard_lists_the_slo_alerts_and_only_with_slos() {
         slos: false,
         ..Available::ALL
     };
-    assert!(builtin_for(BuiltinDashboard::Slos, none).is_none());
-    assert!(builtin_for(BuiltinDashboard::Slos, Available::ALL).is_some());
+    assert!(slo_dashboard(none).is_none());
+    assert!(slo_dashboard(Available::ALL).is_some());
     // Only a stack with SLOs gets it.
     let files = |s: &sextant::model::ValidatedStack| {
         sextant::build::grafana::dashboard_files(s, &Capabilities::current())

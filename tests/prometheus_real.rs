@@ -61,9 +61,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
-use sextant::api::BuiltinDashboard;
 use sextant::build::build;
-use sextant::builtin::dashboards::builtin_json;
 use sextant::model::Capabilities;
 use sextant::model::ValidatedStack;
 use sextant::render::{grafana, tempo};
@@ -740,8 +738,8 @@ fn span_metric_queries() -> Vec<DashboardQuery> {
         }
     }
     let mut out = Vec::new();
-    for d in BuiltinDashboard::ALL {
-        let v: Value = serde_json::from_str(builtin_json(d)).unwrap();
+    for (name, json) in sextant::builtin::dashboards::all_json() {
+        let v: Value = serde_json::from_str(json).unwrap();
         let custom: BTreeMap<String, String> = v["templating"]["list"]
             .as_array()
             .into_iter()
@@ -776,7 +774,7 @@ fn span_metric_queries() -> Vec<DashboardQuery> {
         let mut found = Vec::new();
         walk(&v["panels"], &mut found);
         out.extend(found.into_iter().map(|(panel, expr)| DashboardQuery {
-            dashboard: d.name(),
+            dashboard: name,
             panel,
             expr,
             custom: custom.clone(),

@@ -389,8 +389,8 @@ fn large_dashboard_sets_split_across_config_maps() {
     }
     assert_eq!(
         keys,
-        // All but `slos`, which only a stack with spec.slos gets.
-        10 + sextant::api::BuiltinDashboard::ALL.len() - 1,
+        // The SLO dashboard comes only with spec.slos.
+        10 + sextant::api::BuiltinDashboard::ALL.len(),
         "every inline and built-in dashboard is provisioned once"
     );
 }

@@ -380,14 +380,11 @@ pub enum BuiltinDashboard {
     KubernetesNamespace,
     /// Every pod's stdout and stderr by namespace, pod, container and node.
     KubernetesPodLogs,
-    /// The stack's SLOs (`spec.slos`): objective, SLI, error budget left, burn
-    /// rates and the burn-rate alerts. Provisioned only with SLOs.
-    Slos,
 }
 
 impl BuiltinDashboard {
     /// Every built-in dashboard, in a stable order.
-    pub const ALL: [BuiltinDashboard; 8] = [
+    pub const ALL: [BuiltinDashboard; 7] = [
         Self::StackHealth,
         Self::ServiceOverview,
         Self::AgentFleet,
@@ -395,7 +392,6 @@ impl BuiltinDashboard {
         Self::KubernetesCluster,
         Self::KubernetesNamespace,
         Self::KubernetesPodLogs,
-        Self::Slos,
     ];
 
     /// The name used in the spec and as the file name.
@@ -408,7 +404,6 @@ impl BuiltinDashboard {
             Self::KubernetesCluster => "kubernetes-cluster",
             Self::KubernetesNamespace => "kubernetes-namespace",
             Self::KubernetesPodLogs => "kubernetes-pod-logs",
-            Self::Slos => "slos",
         }
     }
 }

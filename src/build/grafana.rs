@@ -71,6 +71,14 @@ pub fn dashboard_files(stack: &ValidatedStack, caps: &Capabilities) -> Vec<Dashb
             })
         })
         .collect();
+    // The SLO dashboard comes with the SLOs (crate::builtin::dashboards).
+    out.extend(
+        dashboards::slo_dashboard(available).map(|json| DashboardFile {
+            key: format!("builtin-{}.json", dashboards::SLO_DASHBOARD_NAME),
+            folder: FOLDER.into(),
+            json: json.to_string(),
+        }),
+    );
     out.extend(stack.inline_dashboards.iter().map(|d| DashboardFile {
         key: format!("inline-{}.json", d.name),
         folder: d.folder.clone(),

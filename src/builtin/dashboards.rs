@@ -28,8 +28,26 @@ pub fn builtin_json(d: BuiltinDashboard) -> &'static str {
         BuiltinDashboard::KubernetesPodLogs => {
             include_str!("../../dashboards/kubernetes-pod-logs.json")
         }
-        BuiltinDashboard::Slos => include_str!("../../dashboards/slos.json"),
     }
+}
+
+/// The `Sextant / SLOs` dashboard. It comes with `spec.slos`, not with
+/// `spec.grafana.dashboards.builtin`: stacks created before it existed hold
+/// the older default list (the API server wrote it into them), and would
+/// never get it.
+pub const SLO_DASHBOARD: &str = include_str!("../../dashboards/slos.json");
+
+/// The file name (without `.json`) of the SLO dashboard.
+pub const SLO_DASHBOARD_NAME: &str = "slos";
+
+/// Every dashboard file sextant ships, by name: the built-in ones, then the
+/// SLO dashboard.
+pub fn all_json() -> Vec<(&'static str, &'static str)> {
+    BuiltinDashboard::ALL
+        .iter()
+        .map(|d| (d.name(), builtin_json(*d)))
+        .chain([(SLO_DASHBOARD_NAME, SLO_DASHBOARD)])
+        .collect()
 }
 
 /// What a stack gives its dashboards to query.
@@ -83,32 +101,40 @@ impl Available {
 /// The built-in dashboard as a stack with `available` can fill it, or `None` when
 /// no panel would be left. Computed once per dashboard and set of backends.
 pub fn builtin_for(d: BuiltinDashboard, available: Available) -> Option<Arc<str>> {
-    type Cache = Mutex<BTreeMap<(BuiltinDashboard, Available), Option<Arc<str>>>>;
+    fitted(d.name(), builtin_json(d), available)
+}
+
+/// The SLO dashboard as a stack with `available` can fill it (`None` without
+/// SLOs).
+pub fn slo_dashboard(available: Available) -> Option<Arc<str>> {
+    fitted(SLO_DASHBOARD_NAME, SLO_DASHBOARD, available)
+}
+
+fn fitted(name: &'static str, json: &'static str, available: Available) -> Option<Arc<str>> {
+    type Cache = Mutex<BTreeMap<(&'static str, Available), Option<Arc<str>>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Ok(map) = cache.lock()
-        && let Some(found) = map.get(&(d, available))
+        && let Some(found) = map.get(&(name, available))
     {
         return found.clone();
     }
     // A dashboard that loses nothing is its file as it is, byte for byte, so
     // a new kind of panel elsewhere changes no stack's dashboards.
     let made = if available == Available::ALL {
-        Some(Arc::from(builtin_json(d)))
+        Some(Arc::from(json))
     } else {
-        serde_json::from_str::<Value>(builtin_json(d))
-            .ok()
-            .and_then(|model| {
-                let fitted = fit(model.clone(), available)?;
-                Some(if fitted == model {
-                    Arc::from(builtin_json(d))
-                } else {
-                    Arc::from(serde_json::to_string_pretty(&fitted).unwrap_or_default())
-                })
+        serde_json::from_str::<Value>(json).ok().and_then(|model| {
+            let fitted = fit(model.clone(), available)?;
+            Some(if fitted == model {
+                Arc::from(json)
+            } else {
+                Arc::from(serde_json::to_string_pretty(&fitted).unwrap_or_default())
             })
+        })
     };
     if let Ok(mut map) = cache.lock() {
-        map.insert((d, available), made.clone());
+        map.insert((name, available), made.clone());
     }
     made
 }

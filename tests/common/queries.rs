@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use sextant::api::BuiltinDashboard;
-use sextant::builtin::dashboards::builtin_json;
 use sextant::model::ValidatedStack;
 use sextant::validate::{Dereferenced, validate};
 
@@ -33,11 +31,11 @@ pub fn load(text: &str) -> Result<Value, String> {
 
 /// Every built-in dashboard, by name.
 pub fn dashboards() -> Vec<(&'static str, Value)> {
-    BuiltinDashboard::ALL
-        .iter()
-        .map(|d| {
-            let v = load(builtin_json(*d)).unwrap_or_else(|e| panic!("{}: {e}", d.name()));
-            (d.name(), v)
+    sextant::builtin::dashboards::all_json()
+        .into_iter()
+        .map(|(name, json)| {
+            let v = load(json).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, v)
         })
         .collect()
 }

@@ -7,7 +7,9 @@
 //! What it proves, on one server started once:
 //! - the CRD is accepted and Established by a 1.36 server (it would refuse a CEL rule
 //!   that does not compile or exceeds the cost budget);
-//! - every sample under `config/samples/` is created (201);
+//! - every sample under `config/samples/` is created (201), and every stack of the
+//!   previous release (`tests/fixtures/previous-release/`) with strict field
+//!   validation;
 //! - every stack fixture under `tests/fixtures/bad/` gets what its `# crd:` header says
 //!   (format in `tests/bad_input.rs`): `accepted` (201: only sextant's own validation
 //!   catches it) or `refused <path>` (422 whose message names `<path>`, as
@@ -341,6 +343,60 @@ async fn crd_on_kubernetes_1_36_takes_samples_and_refuses_fixtures_by_schema_and
             failures.push(format!("sample {file}: kube's CEL evaluator refuses it"));
         }
     }
+
+    // The stacks of the previous release (docs/api-versioning.md): created
+    // with strict field validation, so a field the current CRD no longer
+    // knows is a 422, not silently pruned.
+    let previous = common::yaml_files("tests/fixtures/previous-release");
+    let mut previous_stacks = 0;
+    for path in &previous {
+        let object: Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        if object["kind"] != "ObservabilityStack" {
+            continue;
+        }
+        previous_stacks += 1;
+        let file = format!(
+            "previous-release-{}",
+            path.file_name().unwrap().to_string_lossy()
+        );
+        let reply = create(&server, &file, &object, "?fieldValidation=Strict").await;
+        println!("{:<44} previous release: HTTP {}", file, reply.code);
+        if reply.code != 201 {
+            failures.push(format!(
+                "previous release {file}: HTTP {}: {}",
+                reply.code,
+                reply.message()
+            ));
+        }
+    }
+    assert!(
+        previous_stacks >= 3,
+        "{previous_stacks} previous-release stacks"
+    );
+    // Strict validation is real: a field the CRD does not know is refused.
+    let mut unknown: Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(
+            common::root().join("tests/fixtures/previous-release/minimal.yaml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    unknown["spec"]["noSuchField"] = json!(true);
+    let reply = create(
+        &server,
+        "previous-release-unknown.yaml",
+        &unknown,
+        "?fieldValidation=Strict",
+    )
+    .await;
+    // 400 with "strict decoding error: unknown field" (apiserver field validation).
+    assert!(
+        reply.code == 400 && reply.message().contains("unknown field"),
+        "strict validation let an unknown field through: HTTP {}: {}",
+        reply.code,
+        reply.message()
+    );
 
     let cases = cases();
     let mut outcomes = Vec::new();
