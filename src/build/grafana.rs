@@ -52,8 +52,8 @@ pub fn dashboard_files(stack: &ValidatedStack, caps: &Capabilities) -> Vec<Dashb
         kubelet: caps.kubelet_stats(stack),
         cluster_state: caps.cluster_state(stack),
         cluster_events: caps.cluster_events(stack),
-        slos: !crate::builtin::slos::recording_groups(stack).is_empty(),
-        genai_cost: crate::builtin::cost::recording_group(stack).is_some(),
+        slos: crate::builtin::slos::rendered(stack),
+        genai_cost: crate::builtin::cost::rendered(stack),
     };
     // A built-in dashboard without the data of its panels is left out, or shipped
     // without those panels (crate::builtin::dashboards).

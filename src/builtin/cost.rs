@@ -94,9 +94,14 @@ pub fn cost_expr(prices: &[ModelPrice]) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join("\nor\n"))
 }
 
+/// Whether the cost is recorded: the stack has prices, and Prometheus.
+pub fn rendered(stack: &ValidatedStack) -> bool {
+    stack.enabled(Component::Prometheus) && !stack.spec.genai.pricing.is_empty()
+}
+
 /// The recording group, or none without prices or Prometheus.
 pub fn recording_group(stack: &ValidatedStack) -> Option<RecordingRuleGroup> {
-    if !stack.enabled(Component::Prometheus) {
+    if !rendered(stack) {
         return None;
     }
     let expr = cost_expr(&stack.spec.genai.pricing)?;
@@ -120,7 +125,9 @@ pub fn spent_last_day_expr() -> String {
 /// The budget alert group, or none without a budget, prices or Prometheus.
 pub fn alert_group(stack: &ValidatedStack) -> Option<RuleGroup> {
     let budget = stack.spec.genai.daily_budget_usd?;
-    recording_group(stack)?;
+    if !rendered(stack) {
+        return None;
+    }
     Some(RuleGroup {
         name: BUDGET_GROUP.into(),
         interval: INTERVAL.into(),

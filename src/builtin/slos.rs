@@ -537,9 +537,15 @@ pub fn alert_group(slo: &Slo, floor: Duration) -> Option<RuleGroup> {
     })
 }
 
-/// The recording groups of every SLO; none without Prometheus.
-pub fn recording_groups(stack: &ValidatedStack) -> Vec<RecordingRuleGroup> {
-    if !stack.enabled(Component::Prometheus) {
+/// Whether the stack's SLOs are rendered: it has some, and Prometheus to
+/// record them.
+pub fn rendered(stack: &ValidatedStack) -> bool {
+    stack.enabled(Component::Prometheus) && !stack.spec.slos.is_empty()
+}
+
+/// `make` of every SLO, at the stack's rate floor; none without Prometheus.
+fn per_slo<T>(stack: &ValidatedStack, make: impl Fn(&Slo, Duration) -> Option<T>) -> Vec<T> {
+    if !rendered(stack) {
         return Vec::new();
     }
     let floor = rate_floor(stack);
@@ -547,22 +553,18 @@ pub fn recording_groups(stack: &ValidatedStack) -> Vec<RecordingRuleGroup> {
         .spec
         .slos
         .iter()
-        .filter_map(|s| recording_group(s, floor))
+        .filter_map(|s| make(s, floor))
         .collect()
+}
+
+/// The recording groups of every SLO; none without Prometheus.
+pub fn recording_groups(stack: &ValidatedStack) -> Vec<RecordingRuleGroup> {
+    per_slo(stack, recording_group)
 }
 
 /// The alert groups of every SLO; none without Prometheus.
 pub fn alert_groups(stack: &ValidatedStack) -> Vec<RuleGroup> {
-    if !stack.enabled(Component::Prometheus) {
-        return Vec::new();
-    }
-    let floor = rate_floor(stack);
-    stack
-        .spec
-        .slos
-        .iter()
-        .filter_map(|s| alert_group(s, floor))
-        .collect()
+    per_slo(stack, alert_group)
 }
 
 #[cfg(test)]

@@ -573,7 +573,7 @@ pub fn compute(
 /// names: `status.slos`.
 pub fn slos(stack: &ValidatedStack) -> Vec<SloStatus> {
     use crate::builtin::slos as b;
-    if b::recording_groups(stack).is_empty() {
+    if !b::rendered(stack) {
         return Vec::new();
     }
     stack
