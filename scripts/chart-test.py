@@ -231,8 +231,17 @@ def main():
                     check(re.fullmatch(r"([0-9]+(ms|s|m|h|d|w|y))+", ep.get(k, "")), f"endpoint {k}")
                 check(set(ep) <= {"port", "path", "interval", "scrapeTimeout"}, f"endpoint fields {sorted(ep)}")
             check(set(sm["spec"]) == {"selector", "namespaceSelector", "endpoints"}, f"spec fields {sorted(sm['spec'])}")
+        rule = one(docs, "PrometheusRule")
+        if rule:
+            check(rule["apiVersion"] == "monitoring.coreos.com/v1", "PrometheusRule is monitoring.coreos.com/v1")
+            with open("charts/sextant/files/operator-alerts.yaml") as f:
+                shipped = yaml.safe_load(f)
+            check(rule["spec"] == shipped, "the PrometheusRule holds files/operator-alerts.yaml unchanged")
+            alerts = [r.get("alert") for g in rule["spec"]["groups"] for r in g["rules"]]
+            check("SextantDataNotFlowing" in alerts, f"alerts {alerts}")
     else:
         check(not by_kind(docs, "ServiceMonitor"), "ServiceMonitor is off by default")
+        check(not by_kind(docs, "PrometheusRule"), "PrometheusRule is off by default")
     if service:
         check(service["spec"]["ports"][0]["targetPort"] == "metrics", "Service targets the metrics port")
     if FAILURES:

@@ -5,8 +5,8 @@
 #      appVersion is the crate version (Cargo.toml);
 #   2. `helm template` with the default values, with ci/namespaced-values.yaml and with
 #      ci/servicemonitor-values.yaml, each validated by `kubernetes-validate --strict`
-#      against Kubernetes 1.33 (any kind without a schema fails, except ServiceMonitor:
-#      a prometheus-operator CRD kind, checked by scripts/chart-test.py instead);
+#      against Kubernetes 1.33 (any kind without a schema fails, except ServiceMonitor and
+#      PrometheusRule: prometheus-operator CRD kinds, checked by scripts/chart-test.py instead);
 #      the CRD itself is validated the same way (helm template leaves crds/ out);
 #   3. scripts/chart-test.py on each rendering: objects per mode, no RBAC wildcards,
 #      Pod Security Standard "restricted", probes, resources, flags, ServiceMonitor;
@@ -48,7 +48,7 @@ ok "appVersion $app_version = crate version"
 validate() {
   local out rc=0
   out=$(kubernetes-validate --strict -k "$KUBE_VERSION" "$1" 2>&1) || rc=$?
-  if ((rc)) || grep -v "kind ServiceMonitor with api version monitoring.coreos.com/v1" <<<"$out" |
+  if ((rc)) || grep -vE "kind (ServiceMonitor|PrometheusRule) with api version monitoring.coreos.com/v1" <<<"$out" |
     grep -qE "Couldn't find schema|ERROR"; then
     printf '%s\n' "$out" >&2
     fail "kubernetes-validate --strict -k $KUBE_VERSION $1"

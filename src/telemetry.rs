@@ -97,6 +97,26 @@ struct ConditionLabels {
     status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProbeLabels {
+    stack: String,
+    signal: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProbeFailureLabels {
+    stack: String,
+    signal: String,
+    reason: String,
+}
+
+/// The signals of the probe, for forgetting a stack's series.
+const PROBE_SIGNALS: [&str; 4] = ["metrics", "logs", "traces", "links"];
+
+fn probe_histogram() -> Histogram {
+    Histogram::new([0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0])
+}
+
 /// The operator's Prometheus metrics.
 pub struct Metrics {
     registry: Registry,
@@ -108,6 +128,11 @@ pub struct Metrics {
     by_condition: Family<ConditionLabels, Gauge>,
     /// Per stack (namespace/name): its (condition type, status) pairs.
     stack_conditions: Mutex<HashMap<String, Vec<(String, String)>>>,
+    probe_duration: Family<ProbeLabels, Histogram, fn() -> Histogram>,
+    probe_failures: Family<ProbeFailureLabels, Counter>,
+    probe_ok: Family<ProbeLabels, Gauge>,
+    /// The failure reasons counted per stack, to forget them with the stack.
+    probe_reasons: Mutex<HashMap<String, std::collections::BTreeSet<(String, String)>>>,
 }
 
 impl Default for Metrics {
@@ -145,6 +170,27 @@ impl Default for Metrics {
             "ObservabilityStacks per condition type and status",
             by_condition.clone(),
         );
+        let probe_duration =
+            Family::<ProbeLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                probe_histogram,
+            );
+        let probe_failures = Family::<ProbeFailureLabels, Counter>::default();
+        let probe_ok = Family::<ProbeLabels, Gauge>::default();
+        registry.register(
+            "probe_duration_seconds",
+            "From sending the probe's telemetry to finding it back, per stack and path (successful probes)",
+            probe_duration.clone(),
+        );
+        registry.register(
+            "probe_failures",
+            "Probes of a path that failed, per stack, path and reason",
+            probe_failures.clone(),
+        );
+        registry.register(
+            "probe_ok",
+            "1 when the last probe of a stack's path found its data, 0 when it failed",
+            probe_ok.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -154,6 +200,10 @@ impl Default for Metrics {
             stacks,
             by_condition,
             stack_conditions: Mutex::default(),
+            probe_duration,
+            probe_failures,
+            probe_ok,
+            probe_reasons: Mutex::default(),
         }
     }
 }
@@ -215,10 +265,73 @@ impl Metrics {
         self.set_stack_gauges(&all);
     }
 
+    /// Records what a probe of one path of a stack (`namespace/name`) found:
+    /// its latency on success, its reason on failure.
+    pub fn probe_result(
+        &self,
+        stack: &str,
+        signal: &str,
+        failure: Option<&str>,
+        latency: Option<f64>,
+    ) {
+        let labels = ProbeLabels {
+            stack: stack.into(),
+            signal: signal.into(),
+        };
+        self.probe_ok
+            .get_or_create(&labels)
+            .set(i64::from(failure.is_none()));
+        if let Some(l) = latency {
+            self.probe_duration.get_or_create(&labels).observe(l);
+        }
+        if let Some(reason) = failure {
+            self.probe_failures
+                .get_or_create(&ProbeFailureLabels {
+                    stack: stack.into(),
+                    signal: signal.into(),
+                    reason: reason.into(),
+                })
+                .inc();
+            self.probe_reasons
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(stack.into())
+                .or_default()
+                .insert((signal.into(), reason.into()));
+        }
+    }
+
+    /// Forgets every probe series of a stack.
+    fn forget_probes(&self, stack: &str) {
+        for signal in PROBE_SIGNALS {
+            let labels = ProbeLabels {
+                stack: stack.into(),
+                signal: signal.into(),
+            };
+            self.probe_ok.remove(&labels);
+            self.probe_duration.remove(&labels);
+        }
+        let reasons = self
+            .probe_reasons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(stack)
+            .unwrap_or_default();
+        for (signal, reason) in reasons {
+            self.probe_failures.remove(&ProbeFailureLabels {
+                stack: stack.into(),
+                signal,
+                reason,
+            });
+        }
+    }
+
     /// Forgets a deleted stack (`namespace/name`): it no longer counts in
-    /// `sextant_stacks_managed` nor in `sextant_stacks_by_condition`.
+    /// `sextant_stacks_managed` nor in `sextant_stacks_by_condition`, and its
+    /// probe series are gone.
     pub fn forget_stack(&self, key: &str) {
         self.stack_conditions(key, None);
+        self.forget_probes(key);
     }
 
     /// Forgets every remembered stack of `namespace` (of every namespace with
@@ -231,19 +344,26 @@ impl Metrics {
         mut keep: impl FnMut(&str, &str) -> bool,
     ) -> usize {
         let mut all = self.lock_stacks();
-        let before = all.len();
+        let mut gone = Vec::new();
         all.retain(|key, _| {
             // Keys are `namespace/name`; neither part may contain a '/'.
             let Some((ns, name)) = key.split_once('/') else {
                 return true;
             };
-            namespace.is_some_and(|scope| scope != ns) || keep(ns, name)
+            let kept = namespace.is_some_and(|scope| scope != ns) || keep(ns, name);
+            if !kept {
+                gone.push(key.clone());
+            }
+            kept
         });
-        let forgotten = before - all.len();
-        if forgotten > 0 {
+        if !gone.is_empty() {
             self.set_stack_gauges(&all);
         }
-        forgotten
+        drop(all);
+        for key in &gone {
+            self.forget_probes(key);
+        }
+        gone.len()
     }
 
     fn lock_stacks(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(String, String)>>> {

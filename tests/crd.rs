@@ -58,7 +58,7 @@ fn crd_names_and_columns_are_the_contract() {
         .flatten()
         .map(|c| c.name.to_uppercase())
         .collect();
-    assert_eq!(columns, ["READY", "REASON", "COLLECTORS", "AGE"]);
+    assert_eq!(columns, ["READY", "REASON", "COLLECTORS", "DATA", "AGE"]);
 }
 
 #[test]

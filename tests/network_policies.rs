@@ -307,3 +307,70 @@ fn an_external_service_opens_the_otlp_ports_only() {
         "every rule names its peers: {rule_peers:?}"
     );
 }
+
+/// The operator's probe reaches the collector's OTLP/HTTP port and the query
+/// ports of Prometheus, Loki and Tempo, from the operator's own pods only, and
+/// only when it knows where they run and the stack's probe is on.
+#[test]
+fn the_operators_pods_reach_exactly_the_probes_ports() {
+    let operator = sextant::model::OperatorPods::parse(
+        "sextant-system",
+        "app.kubernetes.io/name=sextant,app.kubernetes.io/instance=sextant",
+    )
+    .unwrap();
+    let caps = Capabilities::current().with_operator(Some(operator.clone()));
+    let op_pod = Source {
+        pod: operator.labels.clone(),
+        namespace: "sextant-system".into(),
+        namespace_labels: BTreeMap::from([(
+            "kubernetes.io/metadata.name".into(),
+            "sextant-system".into(),
+        )]),
+    };
+    // The same labels in another namespace are not the operator.
+    let impostor = Source {
+        namespace: "elsewhere".into(),
+        namespace_labels: BTreeMap::from([(
+            "kubernetes.io/metadata.name".into(),
+            "elsewhere".into(),
+        )]),
+        pod: operator.labels.clone(),
+    };
+    let stack = valid("networkPolicies: {otlpFrom: {matchLabels: {otlp: allowed}}}");
+    let r = build(&stack, &caps);
+    let wanted = [
+        (Component::Collector, 4318),
+        (Component::Prometheus, 9090),
+        (Component::Loki, 3100),
+        (Component::Tempo, 3200),
+    ];
+    for (c, port) in wanted {
+        let np = policy_of(&r, c);
+        assert!(admits(np, &op_pod, port), "{} {port}", c.name());
+        assert!(!admits(np, &impostor, port), "{} {port}", c.name());
+    }
+    assert!(!admits(policy_of(&r, Component::Collector), &op_pod, 4317));
+    assert!(!admits(policy_of(&r, Component::Loki), &op_pod, 7946));
+    // Unknown operator, or the probe off: no such rule.
+    for (stack, caps) in [
+        (stack.clone(), Capabilities::current()),
+        (
+            valid(
+                "networkPolicies: {otlpFrom: {matchLabels: {otlp: allowed}}}\nprobe: {enabled: false}",
+            ),
+            caps.clone(),
+        ),
+    ] {
+        let r = build(&stack, &caps);
+        for (c, port) in wanted {
+            assert!(
+                !admits(policy_of(&r, c), &op_pod, port),
+                "{} {port}",
+                c.name()
+            );
+        }
+    }
+    assert!(sextant::model::OperatorPods::parse("ns", "").is_none());
+    assert!(sextant::model::OperatorPods::parse("ns", "novalue").is_none());
+    assert!(sextant::model::OperatorPods::parse("", "a=b").is_none());
+}

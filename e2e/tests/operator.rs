@@ -156,9 +156,57 @@ async fn sample_reaches_ready_and_describe_shows_conditions_and_events() {
         assert_eq!(collector_cond.1, "APIUnavailable");
         assert_eq!(collector.spec.unwrap().replicas, Some(2));
     }
+    // The probe: this operator runs outside the cluster, where the collector's
+    // Service name does not resolve (and no container runs behind it): it must
+    // say so, never claim the data flows.
+    let stack = stack::wait_condition(
+        &ns,
+        "agents",
+        "DataFlowing",
+        Duration::from_secs(120),
+        "the probe's first result",
+        |c| c.1 != "ProbePending",
+    )
+    .await;
+    let flowing = condition(&stack, "DataFlowing").unwrap();
+    assert_eq!(
+        (flowing.0.as_str(), flowing.1.as_str()),
+        ("False", "CollectorUnreachable"),
+        "{flowing:?}"
+    );
+    let paths = stack.data["status"]["dataFlow"]["paths"]
+        .as_array()
+        .unwrap();
+    let reasons: BTreeMap<&str, &str> = paths
+        .iter()
+        .map(|p| (p["signal"].as_str().unwrap(), p["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        reasons,
+        BTreeMap::from([
+            ("links", "NotChecked"),
+            ("logs", "CollectorUnreachable"),
+            ("metrics", "CollectorUnreachable"),
+            ("traces", "CollectorUnreachable"),
+        ])
+    );
+    assert!(
+        paths.iter().all(|p| p.get("latency").is_none()),
+        "{paths:?}"
+    );
+    assert!(
+        flowing
+            .2
+            .contains(&format!("agents-collector.{}.svc:4318", ns.name())),
+        "{flowing:?}"
+    );
     let get = kubectl(&cluster, &["get", "obs", "-n", ns.name()]).unwrap();
     assert!(
-        get.contains("READY") && get.contains("COLLECTORS") && get.contains("True"),
+        get.contains("READY")
+            && get.contains("COLLECTORS")
+            && get.contains("DATA")
+            && get.contains("True")
+            && get.contains("False"),
         "{get}"
     );
     let describe = kubectl(&cluster, &["describe", "obs", "agents", "-n", ns.name()]).unwrap();

@@ -46,6 +46,12 @@ pub const MAX_STACK_NAME_LEN: usize = 40;
         description = "Ready/desired collector replicas",
         json_path = ".status.collectors"
     ),
+    printcolumn(
+        name = "Data",
+        type_ = "string",
+        description = "Whether telemetry sent to the stack is found back (the DataFlowing condition)",
+        json_path = ".status.conditions[?(@.type==\"DataFlowing\")].status"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message(
         "metadata.name: must start with a lower case letter and hold only lower case letters, digits and '-'"
@@ -128,6 +134,12 @@ pub struct ObservabilityStackSpec {
     /// daily budget (docs/genai-cost.md).
     #[serde(default, skip_serializing_if = "is_default")]
     pub genai: super::GenAiSpec,
+
+    /// The stack's self-check: synthetic telemetry sent through the
+    /// collector and found back in every backend, reported as the
+    /// `DataFlowing` condition (docs/data-flowing.md). On by default.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub probe: super::ProbeSpec,
 
     /// Stop changing the stack's children: while true the operator applies,
     /// prunes and reverts nothing (hand edits stay, for debugging an incident),

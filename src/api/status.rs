@@ -36,6 +36,40 @@ pub struct ObservabilityStackStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub slos: Vec<SloStatus>,
+
+    /// The last probe of the stack's data paths (`spec.probe`), summed up by
+    /// the `DataFlowing` condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_flow: Option<DataFlowStatus>,
+}
+
+/// What the last probe found, path by path.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DataFlowStatus {
+    /// Since when the probes find what `paths` say: the send time of the
+    /// first probe that found it, kept while later probes find the same (so a
+    /// stack whose result does not change costs no status write).
+    pub since: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+    /// One entry per path the stack has: `metrics`, `logs`, `traces`, `links`.
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["signal"]))]
+    pub paths: Vec<DataPathStatus>,
+}
+
+/// One path of the probe.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DataPathStatus {
+    /// `metrics`, `logs`, `traces` or `links`.
+    pub signal: String,
+    /// `ProbeSucceeded` or why not (`CollectorUnreachable`, `CollectorRejected`,
+    /// `NotQueryable`, `NotIngested`, `NotChecked`).
+    pub reason: String,
+    /// What was seen.
+    pub message: String,
+    /// From sending to finding it back, such as `2.4s` (on success only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<String>,
 }
 
 /// One SLO and the rules sextant made of it.
@@ -149,6 +183,10 @@ pub mod condition {
     /// A component's rendered config or arguments are changed by its
     /// `configOverrides` or `extraArgs` (True names them). Not part of Ready.
     pub const CONFIG_OVERRIDDEN: &str = "ConfigOverridden";
+    /// The operator's probe sent a span, a log record and a metric point to the
+    /// collector and found each back in its backend, with the links between
+    /// them (`status.dataFlow` has each path). Not part of Ready.
+    pub const DATA_FLOWING: &str = "DataFlowing";
 }
 
 /// Condition reasons.
@@ -198,4 +236,29 @@ pub mod reason {
     pub const OVERRIDES_IN_EFFECT: &str = "OverridesInEffect";
     /// ConfigOverridden=False: every config is as sextant renders it.
     pub const NO_OVERRIDES: &str = "NoOverrides";
+    /// DataFlowing=True: every path's probe data was found back.
+    pub const PROBE_SUCCEEDED: &str = "ProbeSucceeded";
+    /// DataFlowing=False: the collector's OTLP/HTTP port could not be reached
+    /// (no address, connection refused, timed out).
+    pub const COLLECTOR_UNREACHABLE: &str = "CollectorUnreachable";
+    /// DataFlowing=False: the collector answered the probe's export with an
+    /// error status.
+    pub const COLLECTOR_REJECTED: &str = "CollectorRejected";
+    /// DataFlowing=False: a backend's query API could not be reached or
+    /// answered with an error.
+    pub const NOT_QUERYABLE: &str = "NotQueryable";
+    /// DataFlowing=False: the collector took the data and the backend
+    /// answered, but the data was not found before the probe's timeout.
+    pub const NOT_INGESTED: &str = "NotIngested";
+    /// A path that depends on another that failed (the links need the logs and
+    /// the traces) was not checked.
+    pub const NOT_CHECKED: &str = "NotChecked";
+    /// DataFlowing=Unknown: the first probe has not finished yet.
+    pub const PROBE_PENDING: &str = "ProbePending";
+    /// DataFlowing=Unknown: `spec.probe.enabled` is false, or the operator
+    /// runs with `--probes=false`.
+    pub const PROBE_DISABLED: &str = "ProbeDisabled";
+    /// DataFlowing=Unknown: the probe cannot send here: the collector is
+    /// disabled, serves OTLP only over TLS, or its token cannot be read.
+    pub const PROBE_NOT_POSSIBLE: &str = "ProbeNotPossible";
 }

@@ -12,7 +12,10 @@
 //! - the collector to Prometheus (OTLP write), Tempo (OTLP) and Loki (OTLP);
 //!   Tempo's metrics-generator to Prometheus (remote write);
 //! - Grafana to Prometheus, Tempo and Loki (its datasources);
-//! - anyone to Grafana's HTTP port (users, an ingress controller).
+//! - anyone to Grafana's HTTP port (users, an ingress controller);
+//! - the operator's pods, when it knows where they run (`Capabilities::operator`)
+//!   and the stack's probe is on, to the ports the probe uses: the collector's
+//!   OTLP/HTTP port and the HTTP APIs of Prometheus, Loki and Tempo.
 //!
 //! Kubelet probes need no rule: traffic from a pod's own node is always
 //! allowed (kubernetes.io/docs/concepts/services-networking/network-policies).
@@ -86,6 +89,36 @@ fn policy(stack: &ValidatedStack, caps: &Capabilities, c: Component) -> NetworkP
             .map(|o| pods_of(stack, *o))
             .collect()
     };
+    let probe_port = match c {
+        Component::Collector => Some(ports::OTLP_HTTP),
+        Component::Prometheus => Some(ports::PROMETHEUS),
+        Component::Loki => Some(ports::LOKI_HTTP),
+        Component::Tempo => Some(ports::TEMPO_HTTP),
+        _ => None,
+    };
+    if let (Some(port), Some(op)) = (probe_port, caps.operator.as_ref())
+        && stack.spec.probe.is_enabled()
+    {
+        let namespace = std::iter::once((
+            "kubernetes.io/metadata.name".to_string(),
+            op.namespace.clone(),
+        ))
+        .collect();
+        rules.push((
+            vec![NetworkPolicyPeer {
+                namespace_selector: Some(LabelSelector {
+                    match_labels: Some(namespace),
+                    ..LabelSelector::default()
+                }),
+                pod_selector: Some(LabelSelector {
+                    match_labels: Some(op.labels.clone()),
+                    ..LabelSelector::default()
+                }),
+                ..NetworkPolicyPeer::default()
+            }],
+            vec![port],
+        ));
+    }
     match c {
         Component::Collector => {
             // Exposed outside the cluster, clients come from addresses no

@@ -27,6 +27,8 @@ pub struct Context {
     /// Consecutive failures per stack and their class, for exponential backoff;
     /// reset on success and when the class changes.
     pub failures: Mutex<Failures>,
+    /// The stacks' self-checks and their last results.
+    pub probes: super::probe::Probes,
 }
 
 /// Consecutive failures per stack and their class.
@@ -55,6 +57,7 @@ impl Context {
     /// Forgets a deleted stack: its metrics and its failure count.
     pub fn forget_stack(&self, namespace: &str, name: &str) {
         self.metrics.forget_stack(&format!("{namespace}/{name}"));
+        self.probes.forget(&ObjectRef::new(name).within(namespace));
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         f.remove(&ObjectRef::new(name).within(namespace));
     }
@@ -69,6 +72,7 @@ impl Context {
         mut exists: impl FnMut(&str, &str) -> bool,
     ) -> usize {
         let forgotten = self.metrics.retain_stacks(namespace, &mut exists);
+        self.probes.retain(namespace, &mut exists);
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         retain_failures(&mut f, namespace, exists);
         forgotten

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod finalizer;
 pub mod outcome;
+pub mod probe;
 pub mod reconcile;
 pub mod references;
 pub mod status;
@@ -85,6 +86,19 @@ pub struct RunArgs {
     /// reported NotGranted and the collector adds no Kubernetes metadata.
     #[arg(long, env = "SEXTANT_CLUSTER_ROLE_PREFIX")]
     pub cluster_role_prefix: Option<String>,
+    /// Probe every stack's data paths (`spec.probe`, docs/data-flowing.md).
+    /// `--probes=false` turns the probe off for every stack.
+    #[arg(long, env = "SEXTANT_PROBES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub probes: bool,
+    /// Labels of the operator's own pods, `k=v,k=v` (the chart sets them):
+    /// with $POD_NAMESPACE, the stacks' NetworkPolicies admit these pods to
+    /// the ports the probe uses. Unset: no such rule (an operator outside the
+    /// cluster cannot reach the stacks anyway).
+    #[arg(long, env = "SEXTANT_OPERATOR_POD_LABELS")]
+    pub operator_pod_labels: Option<String>,
+    /// Probes run at once (each mostly waits on its backends).
+    #[arg(long, default_value_t = 4)]
+    pub probe_concurrency: usize,
 }
 
 /// Runs the operator until SIGTERM/SIGINT (or until leadership is lost).
@@ -111,11 +125,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         stopped(stop_rx.clone()),
     ));
 
-    let capabilities = discover(&client).await.with_cluster_roles(
-        args.cluster_role_prefix
-            .as_deref()
-            .map(crate::model::ClusterRoles::with_prefix),
-    );
+    let capabilities = discover(&client)
+        .await
+        .with_cluster_roles(
+            args.cluster_role_prefix
+                .as_deref()
+                .map(crate::model::ClusterRoles::with_prefix),
+        )
+        .with_operator(
+            args.operator_pod_labels
+                .as_deref()
+                .zip(args.leader_election_namespace.as_deref())
+                .and_then(|(labels, ns)| crate::model::OperatorPods::parse(ns, labels)),
+        );
     info!(?capabilities, "discovered cluster capabilities");
     // Unique per process: two replicas on one host must not share a lease identity.
     let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
@@ -134,6 +156,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ),
         capabilities,
         failures: Default::default(),
+        probes: probe::Probes::new(args.probes, args.probe_concurrency),
     });
 
     let result = if args.leader_election {
@@ -368,6 +391,9 @@ async fn controller(
             children.clone(),
         );
     }
+    // A finished probe asks for a reconcile, which writes its result.
+    let finished = tokio_stream_of(ctx.probes.finished(namespace));
+    c = c.reconcile_on(finished);
     info!(namespace = namespace.unwrap_or("*"), "controller started");
     let stacks = c.store();
     let run = c
@@ -391,6 +417,13 @@ async fn controller(
         () = run => {}
         () = forget_deleted(&ctx, &stacks, namespace) => {}
     }
+}
+
+/// The receiver as a stream.
+fn tokio_stream_of<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> impl futures::Stream<Item = T> + Send + 'static {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 /// The stack (namespace, name) a result of the controller is about, if any.
@@ -508,6 +541,7 @@ async fn discover(client: &Client) -> Capabilities {
         http_routes: has_resource("gateway.networking.k8s.io", "v1", "httproutes").await,
         certificates: has_resource("cert-manager.io", "v1", "certificates").await,
         cluster_roles: None,
+        operator: None,
     }
 }
 

@@ -92,6 +92,10 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
     let mut obs = status::observe(&ctx, &valid, &applied, generation);
     obs.reconciled = Outcome::after_apply(&valid.skipped_dashboards, &applied.blocked);
     obs.missing_secrets = valid.missing_secrets.clone();
+    let (data_flow, next_probe) = ctx
+        .probes
+        .observe(&ctx.client, &ctx.metrics, &stack, &valid);
+    obs.data_flow = data_flow;
     let new = status::compute(Some(&valid), &previous, &obs, now());
     let ready = status::is_ready(&new);
     if status::write(&ctx, &stack, &previous, new, &key).await? {
@@ -110,13 +114,15 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
         events::problems(&ctx, &stack, &problems).await;
     }
     ctx.succeeded(&stack);
-    if ready {
-        Ok(Action::requeue(RESYNC))
+    let again = if ready {
+        RESYNC
     } else {
         // Not there yet (pods starting, a Secret missing, a watch recovering from
         // an API server restart): look again soon rather than wait for an event.
-        Ok(Action::requeue(jittered(PROGRESS_RETRY, rand::random())))
-    }
+        jittered(PROGRESS_RETRY, rand::random())
+    };
+    // The next probe starts from a reconcile: come back when it is due.
+    Ok(Action::requeue(next_probe.map_or(again, |p| again.min(p))))
 }
 
 /// What happens after a failed reconcile: a Warning event named after the error,

@@ -17,9 +17,11 @@ use super::apply::Applied;
 use super::context::Context;
 use super::error::{ApiResultExt, Error, Verb};
 use super::outcome::Outcome;
+use super::probe::run::format_latency;
+use super::probe::{DataFlow, PathResult, Report};
 use crate::api::{
-    ComponentStatus, ComponentsStatus, Endpoints, FIELD_MANAGER, ObservabilityStack,
-    ObservabilityStackStatus, SloStatus, condition, reason,
+    ComponentStatus, ComponentsStatus, DataFlowStatus, DataPathStatus, Endpoints, FIELD_MANAGER,
+    ObservabilityStack, ObservabilityStackStatus, SloStatus, condition, reason,
 };
 use crate::build::{Monitors, api_unavailable};
 use crate::model::{Component, ValidatedStack, Workload, child_name, ports};
@@ -136,6 +138,8 @@ pub struct Observation {
     /// What became of the selected prometheus-operator monitors (`None`: nothing
     /// was built).
     pub monitors: Option<Monitors>,
+    /// What the probe of the stack's data paths found.
+    pub data_flow: DataFlow,
 }
 
 impl Observation {
@@ -149,6 +153,7 @@ impl Observation {
             reconciled,
             missing_secrets: Vec::new(),
             monitors: None,
+            data_flow: DataFlow::Unobserved,
         }
     }
 }
@@ -191,6 +196,83 @@ pub fn observe(
         },
         missing_secrets: Vec::new(),
         monitors: Some(crate::build::prometheus_monitors(stack, &ctx.capabilities)),
+        data_flow: DataFlow::Unobserved,
+    }
+}
+
+/// The DataFlowing condition's status, reason and message, and
+/// `status.dataFlow`; `None` when the status keeps what it had.
+fn data_flow(
+    flow: &DataFlow,
+    previous: &ObservabilityStackStatus,
+) -> Option<(&'static str, String, String, Option<DataFlowStatus>)> {
+    let unknown = |why: &'static str, m: String| Some(("Unknown", why.to_string(), m, None));
+    match flow {
+        DataFlow::Unobserved => None,
+        DataFlow::Disabled => unknown(
+            reason::PROBE_DISABLED,
+            "the probe is off (spec.probe.enabled, or the operator's --probes)".into(),
+        ),
+        DataFlow::NotPossible(why) => unknown(reason::PROBE_NOT_POSSIBLE, why.clone()),
+        // After an operator restart the last result stays until a new one.
+        DataFlow::Pending
+            if previous.data_flow.is_some()
+                && previous
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == condition::DATA_FLOWING) =>
+        {
+            None
+        }
+        DataFlow::Pending => unknown(
+            reason::PROBE_PENDING,
+            "the first probe has not finished yet".into(),
+        ),
+        DataFlow::Probed(Report {
+            paths: Err(why), ..
+        }) => unknown(reason::PROBE_NOT_POSSIBLE, why.clone()),
+        DataFlow::Probed(Report {
+            at,
+            paths: Ok(paths),
+        }) => {
+            let failed: Vec<&PathResult> = paths.iter().filter(|p| !p.ok()).collect();
+            let status = if failed.is_empty() { "True" } else { "False" };
+            let why = failed
+                .iter()
+                .find(|p| p.reason != reason::NOT_CHECKED)
+                .or(failed.first())
+                .map_or(reason::PROBE_SUCCEEDED, |p| p.reason);
+            let message = if paths.is_empty() {
+                "no backend runs: nothing to find the probe's data in".to_string()
+            } else {
+                paths
+                    .iter()
+                    .map(|p| match p.latency {
+                        Some(l) if p.ok() => format!("{} {}", p.signal.as_str(), format_latency(l)),
+                        _ => format!("{}: {}: {}", p.signal.as_str(), p.reason, p.message),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            let mut status_paths = DataFlowStatus {
+                since: Time(*at),
+                paths: paths
+                    .iter()
+                    .map(|p| DataPathStatus {
+                        signal: p.signal.as_str().into(),
+                        reason: p.reason.into(),
+                        message: p.message.clone(),
+                        latency: p.ok().then_some(p.latency).flatten().map(format_latency),
+                    })
+                    .collect(),
+            };
+            if let Some(prev) = &previous.data_flow
+                && prev.paths == status_paths.paths
+            {
+                status_paths.since = prev.since.clone();
+            }
+            Some((status, why.to_string(), message, Some(status_paths)))
+        }
     }
 }
 
@@ -524,6 +606,26 @@ pub fn compute(
             &now,
         ));
     }
+    let mut data_flow_status = previous.data_flow.clone();
+    match data_flow(&obs.data_flow, previous) {
+        Some((status, why, message, paths)) => {
+            conditions.push(Condition {
+                status: status.into(),
+                ..new_condition(condition::DATA_FLOWING, true, "", message, g, &now)
+            });
+            if let Some(last) = conditions.last_mut() {
+                last.reason = why;
+            }
+            data_flow_status = paths;
+        }
+        None => conditions.extend(
+            previous
+                .conditions
+                .iter()
+                .filter(|c| c.type_ == condition::DATA_FLOWING)
+                .cloned(),
+        ),
+    }
     let (overridden, why, overrides) = overrides_condition(stack);
     conditions.push(new_condition(
         condition::CONFIG_OVERRIDDEN,
@@ -566,6 +668,7 @@ pub fn compute(
         components,
         endpoints: endpoints(stack),
         slos: slos(stack),
+        data_flow: data_flow_status,
     }
 }
 
@@ -752,6 +855,7 @@ mod tests {
             },
             missing_secrets: vec![],
             monitors: None,
+            data_flow: DataFlow::Unobserved,
         };
         let first = compute(
             Some(&stack),
@@ -826,6 +930,7 @@ mod tests {
                 },
                 missing_secrets: vec![],
                 monitors: None,
+                data_flow: DataFlow::Unobserved,
             };
             compute(
                 Some(&stack),
@@ -1006,5 +1111,107 @@ mod tests {
             1
         );
         assert!(!is_ready(&status));
+    }
+
+    #[test]
+    fn the_probe_becomes_data_flowing_and_its_paths() {
+        use super::super::probe::Signal;
+        use std::time::Duration;
+        let yaml = "apiVersion: observability.sextant.dev/v1alpha1\nkind: ObservabilityStack\nmetadata: {name: s, namespace: n}\nspec: {}";
+        let stack = crate::cli::check(&crate::cli::parse("t", yaml).unwrap()).unwrap();
+        let path = |signal, reason: &'static str, latency: Option<u64>| PathResult {
+            signal,
+            reason,
+            message: format!("{reason} here"),
+            latency: latency.map(Duration::from_millis),
+        };
+        let probed = |at: i64, paths: Vec<PathResult>| Observation {
+            data_flow: DataFlow::Probed(Report {
+                at: t(at),
+                paths: Ok(paths),
+            }),
+            ..Observation::unapplied(
+                Some(1),
+                Outcome::Applied {
+                    dashboards_skipped: vec![],
+                },
+            )
+        };
+        let empty = ObservabilityStackStatus::default();
+
+        let pending = Observation {
+            data_flow: DataFlow::Pending,
+            ..probed(0, vec![])
+        };
+        let first = compute(Some(&stack), &empty, &pending, t(100));
+        assert_eq!(find(&first, "DataFlowing").0, "Unknown");
+        assert_eq!(find(&first, "DataFlowing").1, reason::PROBE_PENDING);
+        assert!(first.data_flow.is_none());
+
+        let ok = probed(
+            110,
+            vec![
+                path(Signal::Metrics, reason::PROBE_SUCCEEDED, Some(2_040)),
+                path(Signal::Logs, reason::PROBE_SUCCEEDED, Some(3_000)),
+            ],
+        );
+        let good = compute(Some(&stack), &first, &ok, t(120));
+        let (status, why, message) = find(&good, "DataFlowing");
+        assert_eq!(
+            (status, why, message),
+            ("True", reason::PROBE_SUCCEEDED, "metrics 2.0s; logs 3.0s")
+        );
+        let flow = good.data_flow.clone().unwrap();
+        assert_eq!(flow.since, Time(t(110)));
+        assert_eq!(flow.paths[0].latency.as_deref(), Some("2.0s"));
+        // Not part of Ready.
+        assert_eq!(find(&good, "Ready"), find(&first, "Ready"));
+
+        // A restarted operator has no result yet: the last one stays.
+        let restarted = compute(Some(&stack), &good, &pending, t(130));
+        assert_eq!(restarted.data_flow, good.data_flow);
+        assert_eq!(find(&restarted, "DataFlowing"), find(&good, "DataFlowing"));
+
+        // The same result later keeps `since`: an unchanged stack writes nothing.
+        let failing = |at| {
+            probed(
+                at,
+                vec![
+                    path(Signal::Metrics, reason::PROBE_SUCCEEDED, Some(1_000)),
+                    path(Signal::Logs, reason::NOT_INGESTED, None),
+                    path(Signal::Links, reason::NOT_CHECKED, None),
+                ],
+            )
+        };
+        let bad = compute(Some(&stack), &good, &failing(400), t(410));
+        let (status, why, message) = find(&bad, "DataFlowing");
+        assert_eq!(
+            (status, why),
+            ("False", reason::NOT_INGESTED),
+            "the first failure that is not NotChecked"
+        );
+        assert_eq!(
+            message,
+            "metrics 1.0s; logs: NotIngested: NotIngested here; links: NotChecked: NotChecked here"
+        );
+        assert_eq!(bad.data_flow.as_ref().unwrap().since, Time(t(400)));
+        let again = compute(Some(&stack), &bad, &failing(700), t(710));
+        assert_eq!(again, bad);
+
+        // Turned off: nothing is claimed, the paths are gone.
+        let off = Observation {
+            data_flow: DataFlow::Disabled,
+            ..probed(0, vec![])
+        };
+        let disabled = compute(Some(&stack), &bad, &off, t(800));
+        assert_eq!(find(&disabled, "DataFlowing").0, "Unknown");
+        assert_eq!(find(&disabled, "DataFlowing").1, reason::PROBE_DISABLED);
+        assert!(disabled.data_flow.is_none());
+
+        // An invalid spec keeps what the probe last found.
+        let invalid = Observation::unapplied(Some(2), Outcome::InvalidSpec("x".into()));
+        let kept = compute(None, &bad, &invalid, t(900));
+        assert_eq!(kept.data_flow, bad.data_flow);
+        assert_eq!(find(&kept, "DataFlowing"), find(&bad, "DataFlowing"));
     }
 }

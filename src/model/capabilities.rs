@@ -76,6 +76,38 @@ pub struct Capabilities {
     /// The ClusterRoles the operator may bind; `None` when it was installed
     /// without cluster-wide collection.
     pub cluster_roles: Option<ClusterRoles>,
+    /// Where the operator's own pods run, when it knows (the chart tells it):
+    /// the stacks' NetworkPolicies admit them to the ports its probe uses.
+    pub operator: Option<OperatorPods>,
+}
+
+/// The operator's pods: their namespace and labels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorPods {
+    /// The namespace the operator runs in.
+    pub namespace: String,
+    /// Labels that select the operator's pods (the chart's selector labels).
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+impl OperatorPods {
+    /// From `k=v,k=v` labels; `None` when there are none or one is malformed.
+    pub fn parse(namespace: &str, labels: &str) -> Option<Self> {
+        let labels: Option<std::collections::BTreeMap<String, String>> = labels
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=')?;
+                let (k, v) = (k.trim(), v.trim());
+                (!k.is_empty()).then(|| (k.to_string(), v.to_string()))
+            })
+            .collect();
+        let labels = labels.filter(|l| !l.is_empty())?;
+        (!namespace.is_empty()).then(|| Self {
+            namespace: namespace.to_string(),
+            labels,
+        })
+    }
 }
 
 /// The minor version `current()` assumes.
@@ -96,6 +128,11 @@ impl Capabilities {
         }
     }
 
+    /// The same server, with the operator's pods where they run (or unknown).
+    pub fn with_operator(self, operator: Option<OperatorPods>) -> Self {
+        Self { operator, ..self }
+    }
+
     /// What a Kubernetes 1.`minor` API server serves: `policy/v1` and
     /// `discovery.k8s.io/v1` since 1.21 and `autoscaling/v2` since 1.23 (all GA
     /// in those releases).
@@ -110,6 +147,7 @@ impl Capabilities {
             http_routes: false,
             certificates: false,
             cluster_roles: Some(ClusterRoles::with_prefix(DEFAULT_CLUSTER_ROLE_PREFIX)),
+            operator: None,
         }
     }
 

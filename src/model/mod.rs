@@ -10,7 +10,7 @@ pub mod monitors;
 pub mod names;
 mod stack;
 
-pub use capabilities::{Capabilities, ClusterRoles, DEFAULT_CLUSTER_ROLE_PREFIX};
+pub use capabilities::{Capabilities, ClusterRoles, DEFAULT_CLUSTER_ROLE_PREFIX, OperatorPods};
 pub use component::{Component, CpuMemory, Workload};
 pub use monitors::MonitorsRead;
 pub use names::{

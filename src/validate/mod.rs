@@ -26,6 +26,7 @@ mod grafana;
 mod grafana_access;
 mod node_agent;
 mod pod;
+pub mod probe;
 mod recording;
 mod references;
 mod resolve;
@@ -173,6 +174,7 @@ pub fn validate(
     v.recording_rules(spec);
     v.slos(spec, metrics_retention);
     v.genai(spec);
+    v.probe(spec);
     v.grafana_http_route(spec);
     v.grafana_oauth(spec);
     v.grafana_settings(spec);

@@ -9,6 +9,7 @@ use sextant::api::ObservabilityStack;
 use sextant::cli;
 
 pub mod names;
+pub mod prompb;
 pub mod promtool;
 pub mod queries;
 

@@ -1,0 +1,334 @@
+//! The stack's self-check (`spec.probe`, docs/data-flowing.md): on an interval
+//! the operator sends one span, one log record and one metric point to the
+//! stack's collector and finds each back in Tempo, Loki and Prometheus
+//! (`run`), with what they send built in `otlp`.
+//!
+//! This module owns when a stack is probed and what the last probe found. A
+//! reconcile asks [`Probes::observe`]: it starts a probe when one is due (in
+//! the background, a few at a time) and returns the last result, which the
+//! status turns into the `DataFlowing` condition. A finished probe asks the
+//! controller of its stack's namespace for a reconcile, so the status is still
+//! written by the reconcile alone.
+
+pub mod otlp;
+pub mod run;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Client};
+use tokio::sync::{Semaphore, mpsc};
+use tracing::{debug, warn};
+
+use crate::api::ObservabilityStack;
+use crate::model::{Component, ValidatedStack, ports};
+use crate::telemetry::Metrics;
+pub use run::{PathResult, Signal, Targets};
+
+/// A finished probe.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// When it sent its telemetry.
+    pub at: Timestamp,
+    /// Each path, or why none could be probed (the collector's token could not
+    /// be read).
+    pub paths: Result<Vec<PathResult>, String>,
+}
+
+/// What a reconcile learns about a stack's data paths.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataFlow {
+    /// Not looked at in this reconcile (the status keeps what it had).
+    Unobserved,
+    /// The probe is off (`spec.probe.enabled: false`, or `--probes=false`).
+    Disabled,
+    /// The probe cannot send to this stack, and why.
+    NotPossible(String),
+    /// On, with no finished probe yet.
+    Pending,
+    /// The last finished probe.
+    Probed(Report),
+}
+
+/// Per controller: the namespace it watches (`None`: all) and where to send
+/// the stacks whose probe finished.
+type Triggers = Arc<
+    Mutex<
+        Vec<(
+            Option<String>,
+            mpsc::UnboundedSender<ObjectRef<ObservabilityStack>>,
+        )>,
+    >,
+>;
+
+#[derive(Default)]
+struct Entry {
+    started: Option<Instant>,
+    generation: Option<i64>,
+    running: bool,
+    report: Option<Report>,
+}
+
+/// The probes of every stack of this operator.
+pub struct Probes {
+    enabled: bool,
+    http: Option<reqwest::Client>,
+    state: Arc<Mutex<HashMap<ObjectRef<ObservabilityStack>, Entry>>>,
+    triggers: Triggers,
+    limit: Arc<Semaphore>,
+}
+
+impl Probes {
+    /// Probes run at most `concurrency` at a time; `enabled` false turns them
+    /// off for every stack.
+    pub fn new(enabled: bool, concurrency: usize) -> Self {
+        let http = match run::client(run::REQUEST_TIMEOUT) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                warn!(error = %e, "cannot build the probe's HTTP client: probes are off");
+                None
+            }
+        };
+        Self {
+            enabled: enabled && http.is_some(),
+            http,
+            state: Arc::default(),
+            triggers: Arc::default(),
+            limit: Arc::new(Semaphore::new(concurrency.max(1))),
+        }
+    }
+
+    /// Probes off (for `Context`s that never probe).
+    pub fn off() -> Self {
+        Self {
+            enabled: false,
+            http: None,
+            state: Arc::default(),
+            triggers: Arc::default(),
+            limit: Arc::new(Semaphore::new(1)),
+        }
+    }
+
+    /// The stream of stacks whose probe finished, for the controller of
+    /// `namespace` (`None`: every namespace).
+    pub fn finished(
+        &self,
+        namespace: Option<&str>,
+    ) -> mpsc::UnboundedReceiver<ObjectRef<ObservabilityStack>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.triggers).push((namespace.map(String::from), tx));
+        rx
+    }
+
+    /// The last result for a stack, starting a probe when one is due; and how
+    /// soon the next is due.
+    pub fn observe(
+        &self,
+        client: &Client,
+        metrics: &Arc<Metrics>,
+        stack: &ObservabilityStack,
+        valid: &ValidatedStack,
+    ) -> (DataFlow, Option<Duration>) {
+        let key = ObjectRef::from(stack);
+        let spec = &valid.spec.probe;
+        let Some(http) = self
+            .http
+            .as_ref()
+            .filter(|_| self.enabled && spec.is_enabled())
+        else {
+            lock(&self.state).remove(&key);
+            return (DataFlow::Disabled, None);
+        };
+        let targets = match targets(valid) {
+            Ok(t) => t,
+            Err(why) => {
+                lock(&self.state).remove(&key);
+                return (DataFlow::NotPossible(why), None);
+            }
+        };
+        let Some((interval, timeout)) = crate::validate::probe::timings(spec) else {
+            return (DataFlow::Unobserved, None);
+        };
+        let generation = stack.metadata.generation;
+        let mut state = lock(&self.state);
+        let entry = state.entry(key.clone()).or_default();
+        let due = !entry.running
+            && (entry.generation != generation
+                || entry.started.is_none_or(|s| s.elapsed() >= interval));
+        if due {
+            entry.running = true;
+            entry.started = Some(Instant::now());
+            entry.generation = generation;
+            let job = Job {
+                http: http.clone(),
+                client: client.clone(),
+                metrics: metrics.clone(),
+                state: self.state.clone(),
+                triggers: self.triggers.clone(),
+                limit: self.limit.clone(),
+                key: key.clone(),
+                auth: valid
+                    .spec
+                    .collector
+                    .auth
+                    .as_ref()
+                    .map(|a| (a.secret_name.clone(), a.key.clone())),
+                targets,
+                timeout,
+            };
+            tokio::spawn(job.run());
+        }
+        let next = entry.started.map(|s| {
+            interval
+                .saturating_sub(s.elapsed())
+                .max(Duration::from_secs(1))
+        });
+        let flow = match &entry.report {
+            Some(r) => DataFlow::Probed(r.clone()),
+            None => DataFlow::Pending,
+        };
+        (flow, next)
+    }
+
+    /// Forgets a deleted stack.
+    pub fn forget(&self, stack: &ObjectRef<ObservabilityStack>) {
+        lock(&self.state).remove(stack);
+    }
+
+    /// Forgets every stack of `namespace` (every namespace with `None`) for
+    /// which `keep(namespace, name)` is false.
+    pub fn retain(&self, namespace: Option<&str>, mut keep: impl FnMut(&str, &str) -> bool) {
+        lock(&self.state).retain(|k, _| {
+            let ns = k.namespace.as_deref().unwrap_or_default();
+            namespace.is_some_and(|scope| scope != ns) || keep(ns, &k.name)
+        });
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Where the probe of a stack sends and asks, or why it cannot.
+pub fn targets(stack: &ValidatedStack) -> Result<Targets, String> {
+    if !stack.enabled(Component::Collector) {
+        return Err("the collector is disabled: there is nothing to send to".into());
+    }
+    if stack.spec.collector.tls.is_some() {
+        return Err(
+            "the collector serves OTLP only over TLS (spec.collector.tls), which the probe does not send over yet"
+                .into(),
+        );
+    }
+    let url = |c: Component, port: i32| {
+        stack
+            .enabled(c)
+            .then(|| format!("http://{}:{port}", stack.service_host(c)))
+    };
+    Ok(Targets {
+        collector: format!(
+            "http://{}:{}",
+            stack.service_host(Component::Collector),
+            ports::OTLP_HTTP
+        ),
+        token: None,
+        prometheus: url(Component::Prometheus, ports::PROMETHEUS),
+        loki: url(Component::Loki, ports::LOKI_HTTP),
+        tempo: url(Component::Tempo, ports::TEMPO_HTTP),
+        span_metrics: crate::render::tempo::generator_enabled(stack),
+    })
+}
+
+/// One probe in the background.
+struct Job {
+    http: reqwest::Client,
+    client: Client,
+    metrics: Arc<Metrics>,
+    state: Arc<Mutex<HashMap<ObjectRef<ObservabilityStack>, Entry>>>,
+    triggers: Triggers,
+    limit: Arc<Semaphore>,
+    key: ObjectRef<ObservabilityStack>,
+    auth: Option<(String, String)>,
+    targets: Targets,
+    timeout: Duration,
+}
+
+impl Job {
+    async fn run(mut self) {
+        let _permit = self.limit.clone().acquire_owned().await;
+        let namespace = self.key.namespace.clone().unwrap_or_default();
+        let stack = format!("{namespace}/{}", self.key.name);
+        let at = Timestamp::now();
+        let paths = match self.token(&namespace).await {
+            Ok(token) => {
+                self.targets.token = token;
+                let probe = otlp::Probe::new(stack.clone());
+                Ok(run::run(&self.http, &self.targets, &probe, self.timeout).await)
+            }
+            Err(why) => Err(why),
+        };
+        if let Ok(paths) = &paths {
+            for p in paths {
+                self.metrics.probe_result(
+                    &stack,
+                    p.signal.as_str(),
+                    (!p.ok()).then_some(p.reason),
+                    p.latency.map(|l| l.as_secs_f64()),
+                );
+            }
+            debug!(%stack, ?paths, "probe finished");
+        }
+        {
+            let mut state = lock(&self.state);
+            // Forgotten meanwhile (deleted, or its probe turned off): drop it.
+            let Some(entry) = state.get_mut(&self.key) else {
+                return;
+            };
+            entry.running = false;
+            entry.report = Some(Report { at, paths });
+        }
+        for (scope, tx) in lock(&self.triggers).iter() {
+            if scope.as_deref().is_none_or(|s| s == namespace) {
+                let _ = tx.send(self.key.clone());
+            }
+        }
+    }
+
+    /// The first token of `spec.collector.auth`'s Secret key, read when the
+    /// probe runs (the operator keeps no Secret data in memory).
+    async fn token(&self, namespace: &str) -> Result<Option<String>, String> {
+        let Some((name, key)) = &self.auth else {
+            return Ok(None);
+        };
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = api
+            .get(name)
+            .await
+            .map_err(|e| format!("cannot read the collector's token (Secret {name}): {e}"))?;
+        let token = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .and_then(|b| std::str::from_utf8(&b.0).ok())
+            .and_then(|t| t.lines().map(str::trim).find(|l| !l.is_empty()))
+            .map(String::from);
+        match token {
+            Some(t) => Ok(Some(t)),
+            None => Err(format!(
+                "the collector's token Secret {name} has no token under key {key}"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probes")
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}

@@ -1,0 +1,510 @@
+//! One probe of one stack: send the span, the log record and the gauge point
+//! to the collector, then ask each backend for them until found or the
+//! timeout, and classify what was seen per path.
+//!
+//! The backend APIs it reads, at the pinned versions:
+//! - Prometheus v3.5.3 `GET /api/v1/query` (instant query; an answer is
+//!   `{"status":"success","data":{"resultType":"vector","result":[...]}}`,
+//!   prometheus/prometheus web/api/v1/api.go);
+//! - Tempo v2.10.8 `GET /api/v2/traces/<trace id>`: 200 with the trace, 404
+//!   while it is not found (grafana/tempo cmd/tempo/app/modules.go registers
+//!   it, modules/frontend/combiner/trace_by_id_v2.go answers);
+//! - Loki v3.7.8 `GET /loki/api/v1/query_range` with a LogQL stream selector
+//!   on `service_name` and a label filter on the structured metadata
+//!   `probe_id` (grafana/loki pkg/loghttp/push/otlp.go: `service.name` is an
+//!   index label by default, log attributes and the trace id become
+//!   structured metadata, returned among the stream's labels).
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::otlp::{ID_ATTRIBUTE, METRIC, Probe, SERVICE_NAME};
+use crate::api::reason;
+
+/// Where the probe sends and asks, as base URLs (`http://host:port`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Targets {
+    /// The collector's OTLP/HTTP receiver.
+    pub collector: String,
+    /// The bearer token the collector wants (`spec.collector.auth`).
+    pub token: Option<String>,
+    /// Prometheus's HTTP API, when Prometheus runs.
+    pub prometheus: Option<String>,
+    /// Loki's HTTP API, when Loki runs.
+    pub loki: Option<String>,
+    /// Tempo's HTTP API, when Tempo runs.
+    pub tempo: Option<String>,
+    /// Tempo's metrics-generator writes span metrics to this Prometheus: the
+    /// links path also looks for the probe's service among them.
+    pub span_metrics: bool,
+}
+
+/// The four paths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Signal {
+    /// A gauge point, collector -> Prometheus.
+    Metrics,
+    /// A log record, collector -> Loki.
+    Logs,
+    /// A span, collector -> Tempo.
+    Traces,
+    /// The log record's trace id resolves in Tempo; the span's service is in
+    /// the span metrics.
+    Links,
+}
+
+impl Signal {
+    /// The name in `status.dataFlow` and in the metrics' `signal` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Metrics => "metrics",
+            Signal::Logs => "logs",
+            Signal::Traces => "traces",
+            Signal::Links => "links",
+        }
+    }
+}
+
+/// What one path of one probe found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathResult {
+    /// The path.
+    pub signal: Signal,
+    /// `reason::PROBE_SUCCEEDED` or why not.
+    pub reason: &'static str,
+    /// What was seen, for the status.
+    pub message: String,
+    /// From sending to finding it, on success.
+    pub latency: Option<Duration>,
+}
+
+impl PathResult {
+    /// Whether the path works.
+    pub fn ok(&self) -> bool {
+        self.reason == reason::PROBE_SUCCEEDED
+    }
+
+    fn failed(signal: Signal, reason: &'static str, message: String) -> Self {
+        Self {
+            signal,
+            reason,
+            message,
+            latency: None,
+        }
+    }
+}
+
+/// How long between two looks at a backend.
+pub const POLL: Duration = Duration::from_secs(2);
+/// How long one HTTP request of the operator's probes may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An HTTP client for probes: connection and request timeouts, no proxy
+/// (the addresses are in-cluster Service names).
+pub fn client(request_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(request_timeout.min(Duration::from_secs(5)))
+        .timeout(request_timeout)
+        .no_proxy()
+        .build()
+}
+
+/// A failed look at a backend.
+#[derive(Debug)]
+enum Look {
+    /// The backend answered, and the data is not there (yet).
+    Absent,
+    /// The request failed, or the backend answered with an error.
+    Error(String),
+}
+
+/// Runs one probe: sends, then waits up to `timeout` for each path.
+pub async fn run(
+    http: &reqwest::Client,
+    t: &Targets,
+    probe: &Probe,
+    timeout: Duration,
+) -> Vec<PathResult> {
+    let sent = Instant::now();
+    let id = probe.id();
+    let mut out = Vec::new();
+    let sends = [
+        (
+            Signal::Metrics,
+            t.prometheus.is_some(),
+            "/v1/metrics",
+            probe.metrics(),
+        ),
+        (Signal::Logs, t.loki.is_some(), "/v1/logs", probe.logs()),
+        (
+            Signal::Traces,
+            t.tempo.is_some(),
+            "/v1/traces",
+            probe.traces(),
+        ),
+    ];
+    let mut delivered = Vec::new();
+    for (signal, wanted, path, body) in sends {
+        if !wanted {
+            continue;
+        }
+        match send(http, t, path, body).await {
+            Ok(()) => delivered.push(signal),
+            Err(f) => out.push(PathResult::failed(signal, f.0, f.1)),
+        }
+    }
+    let deadline = sent + timeout;
+    let metrics = async {
+        match &t.prometheus {
+            Some(p) if delivered.contains(&Signal::Metrics) => {
+                let q = format!(
+                    "{}{{{}=\"{id}\"}}",
+                    prom_name(METRIC),
+                    prom_name(ID_ATTRIBUTE)
+                );
+                Some(
+                    found(Signal::Metrics, sent, deadline, || {
+                        prometheus_has(http, p, &q)
+                    })
+                    .await
+                    .0,
+                )
+            }
+            _ => None,
+        }
+    };
+    let logs = async {
+        match &t.loki {
+            Some(l) if delivered.contains(&Signal::Logs) => Some(
+                found(Signal::Logs, sent, deadline, || {
+                    loki_trace_id(http, l, &id, probe.unix_nanos)
+                })
+                .await,
+            ),
+            _ => None,
+        }
+    };
+    let traces = async {
+        match &t.tempo {
+            Some(te) if delivered.contains(&Signal::Traces) => Some(
+                found(Signal::Traces, sent, deadline, || tempo_has(http, te, &id))
+                    .await
+                    .0,
+            ),
+            _ => None,
+        }
+    };
+    let (metrics, logs, traces) = futures::join!(metrics, logs, traces);
+    let logs_ok = logs.as_ref().is_some_and(|(r, _)| r.ok());
+    let traces_ok = traces.as_ref().is_some_and(PathResult::ok);
+    let linked_trace = logs.as_ref().and_then(|(_, tid)| tid.clone()).flatten();
+    out.extend(metrics);
+    out.extend(logs.map(|(r, _)| r));
+    out.extend(traces);
+    if t.loki.is_some() && t.tempo.is_some() {
+        out.push(if !(logs_ok && traces_ok) {
+            PathResult::failed(
+                Signal::Links,
+                reason::NOT_CHECKED,
+                "needs the logs and traces paths, which failed".into(),
+            )
+        } else {
+            links(http, t, &id, linked_trace, sent, deadline).await
+        });
+    }
+    out.sort_by_key(|r| r.signal);
+    out
+}
+
+/// The links: the log record came back with the span's trace id (and that
+/// trace resolves in Tempo, which the traces path showed), and the span's
+/// service appears in Tempo's span metrics in Prometheus.
+async fn links(
+    http: &reqwest::Client,
+    t: &Targets,
+    id: &str,
+    trace_id: Option<String>,
+    sent: Instant,
+    deadline: Instant,
+) -> PathResult {
+    match trace_id {
+        Some(tid) if tid == id => {}
+        Some(other) => {
+            return PathResult::failed(
+                Signal::Links,
+                reason::NOT_INGESTED,
+                format!("the log record came back with trace_id {other}, not the span's {id}"),
+            );
+        }
+        None => {
+            return PathResult::failed(
+                Signal::Links,
+                reason::NOT_INGESTED,
+                "the log record came back without its trace_id: logs cannot link to traces".into(),
+            );
+        }
+    }
+    match (&t.prometheus, t.span_metrics) {
+        (Some(p), true) => {
+            let q = format!("traces_spanmetrics_calls_total{{service=\"{SERVICE_NAME}\"}}");
+            let (mut r, _) = found(Signal::Links, sent, deadline, || {
+                prometheus_has(http, p, &q)
+            })
+            .await;
+            if !r.ok() {
+                r.message = format!("span metrics of service {SERVICE_NAME}: {}", r.message);
+            }
+            r
+        }
+        _ => PathResult {
+            signal: Signal::Links,
+            reason: reason::PROBE_SUCCEEDED,
+            message: "the log record's trace_id resolves in Tempo".into(),
+            latency: Some(sent.elapsed()),
+        },
+    }
+}
+
+/// Looks until `look` succeeds or the deadline passes; the last failure
+/// decides the reason. Returns what the successful look found.
+async fn found<T, F, Fut>(
+    signal: Signal,
+    sent: Instant,
+    deadline: Instant,
+    mut look: F,
+) -> (PathResult, Option<T>)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Look>>,
+{
+    loop {
+        let last = look().await;
+        let latency = sent.elapsed();
+        match last {
+            Ok(v) => {
+                let r = PathResult {
+                    signal,
+                    reason: reason::PROBE_SUCCEEDED,
+                    message: format!("found after {}", format_latency(latency)),
+                    latency: Some(latency),
+                };
+                return (r, Some(v));
+            }
+            Err(e) if Instant::now() + POLL > deadline => {
+                let waited = format_latency(latency);
+                let r = match e {
+                    Look::Absent => PathResult::failed(
+                        signal,
+                        reason::NOT_INGESTED,
+                        format!("not found {waited} after it was sent"),
+                    ),
+                    Look::Error(m) => PathResult::failed(signal, reason::NOT_QUERYABLE, m),
+                };
+                return (r, None);
+            }
+            Err(_) => tokio::time::sleep(POLL).await,
+        }
+    }
+}
+
+/// A latency as the status shows it: seconds with one decimal.
+pub fn format_latency(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+/// Prometheus's name for an OTLP metric or attribute name under its default
+/// translation (`UnderscoreEscapingWithSuffixes`: characters other than
+/// letters, digits and `_` become `_`; a gauge without unit gets no suffix;
+/// prometheus/otlptranslator at the version Prometheus v3.5.3 vendors).
+pub fn prom_name(otlp: &str) -> String {
+    otlp.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+async fn send(
+    http: &reqwest::Client,
+    t: &Targets,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<(), (&'static str, String)> {
+    let url = format!("{}{path}", t.collector);
+    let mut req = http
+        .post(&url)
+        .header("Content-Type", "application/x-protobuf")
+        .body(body);
+    if let Some(token) = &t.token {
+        req = req.bearer_auth(token);
+    }
+    let resp = req.send().await.map_err(|e| {
+        (
+            reason::COLLECTOR_UNREACHABLE,
+            format!("POST {url}: {}", describe(&e)),
+        )
+    })?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text = resp.text().await.unwrap_or_default();
+    Err((
+        reason::COLLECTOR_REJECTED,
+        format!("POST {url}: {status} {}", snippet(&text)),
+    ))
+}
+
+async fn get_json(
+    http: &reqwest::Client,
+    url: &str,
+    query: &[(&str, String)],
+) -> Result<(u16, Value), Look> {
+    let resp = http
+        .get(url)
+        .query(query)
+        .send()
+        .await
+        .map_err(|e| Look::Error(format!("GET {url}: {}", describe(&e))))?;
+    let status = resp.status().as_u16();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| Look::Error(format!("GET {url}: reading the answer: {}", describe(&e))))?;
+    if status == 404 {
+        return Ok((status, Value::Null));
+    }
+    if !(200..300).contains(&status) {
+        return Err(Look::Error(format!(
+            "GET {url}: {status} {}",
+            snippet(&text)
+        )));
+    }
+    serde_json::from_str(&text)
+        .map(|v| (status, v))
+        .map_err(|e| Look::Error(format!("GET {url}: not JSON ({e}): {}", snippet(&text))))
+}
+
+/// Whether an instant query returns at least one sample.
+async fn prometheus_has(http: &reqwest::Client, base: &str, query: &str) -> Result<(), Look> {
+    let url = format!("{base}/api/v1/query");
+    let (status, v) = get_json(http, &url, &[("query", query.to_string())]).await?;
+    if status == 404 {
+        return Err(Look::Error(format!("GET {url}: 404: not a Prometheus API")));
+    }
+    if v["status"] != "success" {
+        return Err(Look::Error(format!(
+            "GET {url}: {}",
+            snippet(&v.to_string())
+        )));
+    }
+    match v["data"]["result"].as_array() {
+        Some(r) if !r.is_empty() => Ok(()),
+        Some(_) => Err(Look::Absent),
+        None => Err(Look::Error(format!(
+            "GET {url}: no data.result in the answer"
+        ))),
+    }
+}
+
+/// Whether Tempo finds the trace.
+async fn tempo_has(http: &reqwest::Client, base: &str, id: &str) -> Result<(), Look> {
+    let url = format!("{base}/api/v2/traces/{id}");
+    let (status, v) = get_json(http, &url, &[]).await?;
+    if status == 404 {
+        return Err(Look::Absent);
+    }
+    // The v2 answer holds the trace under `trace` (tempopb.TraceByIDResponse);
+    // a trace with no spans is not found either.
+    let spans = v["trace"]["resourceSpans"]
+        .as_array()
+        .is_some_and(|r| !r.is_empty());
+    if spans { Ok(()) } else { Err(Look::Absent) }
+}
+
+/// The `trace_id` of the probe's log record in Loki, or `Absent`.
+async fn loki_trace_id(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    sent_nanos: u64,
+) -> Result<Option<String>, Look> {
+    let url = format!("{base}/loki/api/v1/query_range");
+    let query = format!(
+        "{{service_name=\"{SERVICE_NAME}\"}} | {}=\"{id}\"",
+        prom_name(ID_ATTRIBUTE)
+    );
+    let start = sent_nanos.saturating_sub(60_000_000_000);
+    let end = sent_nanos + 600_000_000_000;
+    let (status, v) = get_json(
+        http,
+        &url,
+        &[
+            ("query", query),
+            ("start", start.to_string()),
+            ("end", end.to_string()),
+            ("limit", "10".into()),
+            ("direction", "backward".into()),
+        ],
+    )
+    .await?;
+    if status == 404 {
+        return Err(Look::Error(format!("GET {url}: 404: not a Loki API")));
+    }
+    if v["status"] != "success" {
+        return Err(Look::Error(format!(
+            "GET {url}: {}",
+            snippet(&v.to_string())
+        )));
+    }
+    let streams = v["data"]["result"]
+        .as_array()
+        .ok_or_else(|| Look::Error(format!("GET {url}: no data.result in the answer")))?;
+    let stream = streams
+        .iter()
+        .find(|s| s["values"].as_array().is_some_and(|v| !v.is_empty()))
+        .ok_or(Look::Absent)?;
+    Ok(stream["stream"]["trace_id"].as_str().map(str::to_lowercase))
+}
+
+/// An error with its causes (reqwest's own message names only the URL).
+fn describe(e: &reqwest::Error) -> String {
+    let mut s = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+fn snippet(text: &str) -> String {
+    let t = text.trim();
+    match t.char_indices().nth(200) {
+        Some((i, _)) => format!("{}...", &t[..i]),
+        None => t.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_translate_as_prometheus_does() {
+        assert_eq!(prom_name(METRIC), "sextant_probe_heartbeat");
+        assert_eq!(prom_name(ID_ATTRIBUTE), "probe_id");
+    }
+
+    #[test]
+    fn snippets_are_short() {
+        assert_eq!(snippet(&"é".repeat(300)).chars().count(), 203);
+        assert_eq!(snippet(" x "), "x");
+    }
+}
