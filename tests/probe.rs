@@ -86,10 +86,20 @@ fn attr(attrs: &[KeyValue], key: &str) -> Option<String> {
         })
 }
 
+/// An HTTP client for the test's own requests (the probe's: reqwest's rustls
+/// wants the crypto provider it installs).
+fn http() -> reqwest::Client {
+    run::client(Duration::from_secs(10)).unwrap()
+}
+
 async fn remote_write(url: &str, series: Vec<prompb::TimeSeries>) {
+    remote_write_with(&http(), url, series).await
+}
+
+async fn remote_write_with(http: &reqwest::Client, url: &str, series: Vec<prompb::TimeSeries>) {
     let body = prompb::WriteRequest { timeseries: series }.encode_to_vec();
     let body = snap::raw::Encoder::new().compress_vec(&body).unwrap();
-    let resp = reqwest::Client::new()
+    let resp = http
         .post(url)
         .header("Content-Type", "application/x-protobuf")
         .header("Content-Encoding", "snappy")
@@ -391,6 +401,11 @@ impl Drop for Prometheus {
 }
 
 async fn prometheus(bin: &Path) -> Prometheus {
+    prometheus_with(bin, None).await
+}
+
+/// Prometheus, serving TLS with `(cert, key)` (PEM) when given, on `localhost`.
+async fn prometheus_with(bin: &Path, tls: Option<(&str, &str, &reqwest::Client)>) -> Prometheus {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("prometheus.yml"),
@@ -403,7 +418,20 @@ async fn prometheus(bin: &Path) -> Prometheus {
         .unwrap()
         .port();
     let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let mut web = Vec::new();
+    if let Some((cert, key, _)) = tls {
+        std::fs::write(dir.path().join("tls.crt"), cert).unwrap();
+        std::fs::write(dir.path().join("tls.key"), key).unwrap();
+        let config = dir.path().join("web.yml");
+        std::fs::write(
+            &config,
+            "tls_server_config: {cert_file: tls.crt, key_file: tls.key}\n",
+        )
+        .unwrap();
+        web.push(format!("--web.config.file={}", config.display()));
+    }
     let child = Command::new(bin)
+        .args(&web)
         .arg(format!(
             "--config.file={}",
             dir.path().join("prometheus.yml").display()
@@ -419,7 +447,10 @@ async fn prometheus(bin: &Path) -> Prometheus {
         .stderr(log)
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
+    let (url, client) = match tls {
+        Some((_, _, client)) => (format!("https://localhost:{port}"), client.clone()),
+        None => (format!("http://127.0.0.1:{port}"), http()),
+    };
     let p = Prometheus {
         child,
         url,
@@ -427,12 +458,15 @@ async fn prometheus(bin: &Path) -> Prometheus {
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok(r) = reqwest::get(format!("{}/-/ready", p.url)).await
-            && r.status().is_success()
-        {
+        let last = client.get(format!("{}/-/ready", p.url)).send().await;
+        if last.as_ref().is_ok_and(|r| r.status().is_success()) {
             return p;
         }
-        assert!(Instant::now() < deadline, "Prometheus not ready");
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus not ready: {last:?}\n{}",
+            std::fs::read_to_string(p._dir.path().join("log")).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -474,7 +508,7 @@ async fn every_path_is_found_back_and_the_metric_in_a_real_prometheus() {
         "sextant_probe_heartbeat{{probe_id=\"{}\",job=\"sextant-probe\"}}",
         p.id()
     );
-    let text = reqwest::Client::new()
+    let text = http()
         .get(format!("{}/api/v1/query", prom.url))
         .query(&[("query", q)])
         .send()
@@ -717,4 +751,72 @@ fn the_built_in_dashboards_leave_the_probe_out() {
     }
     assert_eq!(variables, 4);
     assert!(loki >= 10, "{loki} Loki queries on $service");
+}
+
+/// A CA and a certificate it signs for `localhost`: (CA PEM, cert PEM, key PEM).
+fn certificates() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "probe test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// The client of a probe to a collector with TLS trusts the CA of the
+/// collector's Secret and nothing else: against a real Prometheus 3.5 serving
+/// TLS (Go's crypto/tls), the metrics path is found with it and is
+/// `NotQueryable`, naming the certificate, with a client that trusts another CA.
+#[tokio::test]
+async fn the_probe_trusts_exactly_the_ca_it_is_given() {
+    let Some(bin) = common::tool("prometheus") else {
+        return;
+    };
+    let (ca, cert, key) = certificates();
+    let trusting = run::client_trusting(Duration::from_secs(5), ca.as_bytes()).unwrap();
+    let prom = prometheus_with(&bin, Some((&cert, &key, &trusting))).await;
+    let (_, mut t) = world(None).await;
+    t.prometheus = Some(prom.url.clone());
+    t.loki = None;
+    t.tempo = None;
+    let probe = Probe::new("ns/s".into());
+    let labels = [
+        ("job".to_string(), "sextant-probe".to_string()),
+        ("probe_id".to_string(), probe.id()),
+    ];
+    let write = format!("{}/api/v1/write", prom.url);
+    remote_write_with(
+        &trusting,
+        &write,
+        vec![series("sextant_probe_heartbeat", &labels, 1.0, now_ms())],
+    )
+    .await;
+    let found = run::run(&trusting, &t, &probe, Duration::from_secs(5)).await;
+    assert_eq!(
+        by_signal(&found)["metrics"].0,
+        reason::PROBE_SUCCEEDED,
+        "{found:?}"
+    );
+
+    let (other_ca, _, _) = certificates();
+    let stranger = run::client_trusting(Duration::from_secs(5), other_ca.as_bytes()).unwrap();
+    let refused = run::run(&stranger, &t, &probe, Duration::from_secs(3)).await;
+    let got = by_signal(&refused);
+    assert_eq!(got["metrics"].0, reason::NOT_QUERYABLE, "{got:?}");
+    assert!(
+        got["metrics"].1.to_lowercase().contains("certificate"),
+        "{got:?}"
+    );
+    let garbage = run::client_trusting(Duration::from_secs(5), b"not a certificate");
+    assert_eq!(
+        garbage.err().as_deref(),
+        Some("it holds no PEM certificate")
+    );
 }

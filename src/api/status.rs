@@ -259,6 +259,7 @@ pub mod reason {
     /// runs with `--probes=false`.
     pub const PROBE_DISABLED: &str = "ProbeDisabled";
     /// DataFlowing=Unknown: the probe cannot send here: the collector is
-    /// disabled, serves OTLP only over TLS, or its token cannot be read.
+    /// disabled or wants client certificates, or its token or CA cannot be
+    /// read.
     pub const PROBE_NOT_POSSIBLE: &str = "ProbeNotPossible";
 }

@@ -177,6 +177,12 @@ impl Probes {
                     .auth
                     .as_ref()
                     .map(|a| (a.secret_name.clone(), a.key.clone())),
+                tls: valid
+                    .spec
+                    .collector
+                    .tls
+                    .as_ref()
+                    .map(|t| t.secret_name.clone()),
                 targets,
                 timeout,
             };
@@ -218,9 +224,10 @@ pub fn targets(stack: &ValidatedStack) -> Result<Targets, String> {
     if !stack.enabled(Component::Collector) {
         return Err("the collector is disabled: there is nothing to send to".into());
     }
-    if stack.spec.collector.tls.is_some() {
+    let tls = stack.spec.collector.tls.as_ref();
+    if tls.is_some_and(|t| t.client_ca_secret_name.is_some()) {
         return Err(
-            "the collector serves OTLP only over TLS (spec.collector.tls), which the probe does not send over yet"
+            "the collector wants client certificates (spec.collector.tls.clientCaSecretName), which the probe has none of"
                 .into(),
         );
     }
@@ -231,7 +238,8 @@ pub fn targets(stack: &ValidatedStack) -> Result<Targets, String> {
     };
     Ok(Targets {
         collector: format!(
-            "http://{}:{}",
+            "{}://{}:{}",
+            if tls.is_some() { "https" } else { "http" },
             stack.service_host(Component::Collector),
             ports::OTLP_HTTP
         ),
@@ -253,6 +261,8 @@ struct Job {
     limit: Arc<Semaphore>,
     key: ObjectRef<ObservabilityStack>,
     auth: Option<(String, String)>,
+    /// The collector's TLS Secret, whose `ca.crt` the probe trusts.
+    tls: Option<String>,
     targets: Targets,
     timeout: Duration,
 }
@@ -263,11 +273,16 @@ impl Job {
         let namespace = self.key.namespace.clone().unwrap_or_default();
         let stack = format!("{namespace}/{}", self.key.name);
         let at = Timestamp::now();
-        let paths = match self.token(&namespace).await {
-            Ok(token) => {
+        let ready = async {
+            let token = self.token(&namespace).await?;
+            let http = self.client(&namespace).await?;
+            Ok::<_, String>((token, http))
+        };
+        let paths = match ready.await {
+            Ok((token, http)) => {
                 self.targets.token = token;
                 let probe = otlp::Probe::new(stack.clone());
-                Ok(run::run(&self.http, &self.targets, &probe, self.timeout).await)
+                Ok(run::run(&http, &self.targets, &probe, self.timeout).await)
             }
             Err(why) => Err(why),
         };
@@ -296,6 +311,32 @@ impl Job {
                 let _ = tx.send(self.key.clone());
             }
         }
+    }
+
+    /// The client: the shared one, or for a collector with TLS one that trusts
+    /// the `ca.crt` of its Secret (cert-manager writes it there; a Secret
+    /// made another way must hold it too).
+    async fn client(&self, namespace: &str) -> Result<reqwest::Client, String> {
+        let Some(name) = &self.tls else {
+            return Ok(self.http.clone());
+        };
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = api
+            .get(name)
+            .await
+            .map_err(|e| format!("cannot read the collector's TLS Secret {name}: {e}"))?;
+        let ca = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get("ca.crt"))
+            .filter(|b| !b.0.is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "the collector's TLS Secret {name} has no ca.crt: the probe cannot verify the collector's certificate"
+                )
+            })?;
+        run::client_trusting(run::REQUEST_TIMEOUT, &ca.0)
+            .map_err(|e| format!("the ca.crt of Secret {name} is not usable: {e}"))
     }
 
     /// The first token of `spec.collector.auth`'s Secret key, read when the
@@ -330,5 +371,43 @@ impl std::fmt::Debug for Probes {
         f.debug_struct("Probes")
             .field("enabled", &self.enabled)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(spec: &str) -> ValidatedStack {
+        let yaml = format!(
+            "apiVersion: observability.sextant.dev/v1alpha1\nkind: ObservabilityStack\nmetadata: {{name: s, namespace: n}}\nspec: {spec}"
+        );
+        crate::cli::check(&crate::cli::parse("t", &yaml).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn targets_follow_what_runs() {
+        let t = targets(&stack("{}")).unwrap();
+        assert_eq!(t.collector, "http://s-collector.n.svc:4318");
+        assert_eq!(
+            t.prometheus.as_deref(),
+            Some("http://s-prometheus.n.svc:9090")
+        );
+        assert_eq!(t.loki.as_deref(), Some("http://s-loki.n.svc:3100"));
+        assert_eq!(t.tempo.as_deref(), Some("http://s-tempo.n.svc:3200"));
+        assert!(t.span_metrics);
+        let t = targets(&stack(
+            "{loki: {enabled: false}, prometheus: {enabled: false}}",
+        ))
+        .unwrap();
+        assert_eq!((t.loki, t.prometheus, t.span_metrics), (None, None, false));
+        let tls = targets(&stack("{collector: {tls: {secretName: c}}}")).unwrap();
+        assert_eq!(tls.collector, "https://s-collector.n.svc:4318");
+        let mtls = targets(&stack(
+            "{collector: {tls: {secretName: c, clientCaSecretName: ca}}}",
+        ));
+        assert!(mtls.unwrap_err().contains("clientCaSecretName"));
+        let none = targets(&stack("{collector: {enabled: false}}"));
+        assert!(none.unwrap_err().contains("collector is disabled"));
     }
 }

@@ -103,11 +103,33 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// An HTTP client for probes: connection and request timeouts, no proxy
 /// (the addresses are in-cluster Service names).
 pub fn client(request_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    builder(request_timeout).build()
+}
+
+/// A client that trusts only the CAs of `ca_pem` (PEM, one or more
+/// certificates): for a collector serving OTLP over TLS.
+pub fn client_trusting(
+    request_timeout: Duration,
+    ca_pem: &[u8],
+) -> Result<reqwest::Client, String> {
+    let roots = reqwest::Certificate::from_pem_bundle(ca_pem).map_err(|e| e.to_string())?;
+    if roots.is_empty() {
+        return Err("it holds no PEM certificate".into());
+    }
+    builder(request_timeout)
+        .tls_certs_only(roots)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn builder(request_timeout: Duration) -> reqwest::ClientBuilder {
+    // reqwest's rustls needs a process-wide crypto provider: ring, as kube's
+    // own TLS uses. Installing it again (another client) changes nothing.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .connect_timeout(request_timeout.min(Duration::from_secs(5)))
         .timeout(request_timeout)
         .no_proxy()
-        .build()
 }
 
 /// A failed look at a backend.
