@@ -110,8 +110,16 @@ struct ProbeFailureLabels {
     reason: String,
 }
 
-/// The signals of the probe, for forgetting a stack's series.
+/// The signals of the probe and the reasons a path fails, for forgetting a
+/// stack's series.
 const PROBE_SIGNALS: [&str; 4] = ["metrics", "logs", "traces", "links"];
+const PROBE_FAILURES: [&str; 5] = [
+    crate::api::reason::COLLECTOR_UNREACHABLE,
+    crate::api::reason::COLLECTOR_REJECTED,
+    crate::api::reason::NOT_QUERYABLE,
+    crate::api::reason::NOT_INGESTED,
+    crate::api::reason::NOT_CHECKED,
+];
 
 fn probe_histogram() -> Histogram {
     Histogram::new([0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0])
@@ -131,8 +139,6 @@ pub struct Metrics {
     probe_duration: Family<ProbeLabels, Histogram, fn() -> Histogram>,
     probe_failures: Family<ProbeFailureLabels, Counter>,
     probe_ok: Family<ProbeLabels, Gauge>,
-    /// The failure reasons counted per stack, to forget them with the stack.
-    probe_reasons: Mutex<HashMap<String, std::collections::BTreeSet<(String, String)>>>,
 }
 
 impl Default for Metrics {
@@ -203,7 +209,6 @@ impl Default for Metrics {
             probe_duration,
             probe_failures,
             probe_ok,
-            probe_reasons: Mutex::default(),
         }
     }
 }
@@ -292,12 +297,6 @@ impl Metrics {
                     reason: reason.into(),
                 })
                 .inc();
-            self.probe_reasons
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(stack.into())
-                .or_default()
-                .insert((signal.into(), reason.into()));
         }
     }
 
@@ -310,19 +309,13 @@ impl Metrics {
             };
             self.probe_ok.remove(&labels);
             self.probe_duration.remove(&labels);
-        }
-        let reasons = self
-            .probe_reasons
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(stack)
-            .unwrap_or_default();
-        for (signal, reason) in reasons {
-            self.probe_failures.remove(&ProbeFailureLabels {
-                stack: stack.into(),
-                signal,
-                reason,
-            });
+            for reason in PROBE_FAILURES {
+                self.probe_failures.remove(&ProbeFailureLabels {
+                    stack: stack.into(),
+                    signal: signal.into(),
+                    reason: reason.into(),
+                });
+            }
         }
     }
 

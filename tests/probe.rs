@@ -669,8 +669,23 @@ fn the_operators_metrics_name_each_path_and_are_forgotten_with_the_stack() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
     }
+    // Every reason a path can fail with is forgotten with the stack.
+    for r in [
+        reason::COLLECTOR_UNREACHABLE,
+        reason::COLLECTOR_REJECTED,
+        reason::NOT_QUERYABLE,
+        reason::NOT_CHECKED,
+    ] {
+        m.probe_result("ns/s", "links", Some(r), None);
+    }
+    m.probe_result("ns/t", "logs", Some(reason::NOT_QUERYABLE), None);
     m.forget_stack("ns/s");
-    assert!(!m.encode().contains("ns/s"), "{}", m.encode());
+    let text = m.encode();
+    assert!(!text.contains("ns/s"), "{text}");
+    assert!(
+        text.contains("stack=\"ns/t\""),
+        "another stack stays: {text}"
+    );
 }
 
 #[test]

@@ -205,8 +205,8 @@ pub fn observe(
 fn data_flow(
     flow: &DataFlow,
     previous: &ObservabilityStackStatus,
-) -> Option<(&'static str, String, String, Option<DataFlowStatus>)> {
-    let unknown = |why: &'static str, m: String| Some(("Unknown", why.to_string(), m, None));
+) -> Option<(&'static str, &'static str, String, Option<DataFlowStatus>)> {
+    let unknown = |why: &'static str, m: String| Some(("Unknown", why, m, None));
     match flow {
         DataFlow::Unobserved => None,
         DataFlow::Disabled => unknown(
@@ -271,7 +271,7 @@ fn data_flow(
             {
                 status_paths.since = prev.since.clone();
             }
-            Some((status, why.to_string(), message, Some(status_paths)))
+            Some((status, why, message, Some(status_paths)))
         }
     }
 }
@@ -611,11 +611,8 @@ pub fn compute(
         Some((status, why, message, paths)) => {
             conditions.push(Condition {
                 status: status.into(),
-                ..new_condition(condition::DATA_FLOWING, true, "", message, g, &now)
+                ..new_condition(condition::DATA_FLOWING, true, why, message, g, &now)
             });
-            if let Some(last) = conditions.last_mut() {
-                last.reason = why;
-            }
             data_flow_status = paths;
         }
         None => conditions.extend(

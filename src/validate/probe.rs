@@ -23,25 +23,38 @@ pub fn timings(p: &ProbeSpec) -> Option<(Duration, Duration)> {
 impl Validator {
     pub(super) fn probe(&mut self, spec: &ObservabilityStackSpec) {
         let p = &spec.probe;
-        let mut within =
-            |field: &str, value: Option<&str>, (min, max): (Duration, Duration), bounds: &str| {
-                let value = value?;
-                match parse_duration(value) {
-                    Err(e) => self.err(format!("spec.probe.{field}"), e),
-                    Ok(d) if d < min || d > max => self.err(
-                        format!("spec.probe.{field}"),
-                        format!("{value:?} is out of range: must be from {bounds}"),
-                    ),
-                    Ok(d) => return Some(d),
+        // Each value as written or its default; `None` when it is refused.
+        let mut within = |field: &str,
+                          value: Option<&str>,
+                          default: &str,
+                          bounds: (Duration, Duration),
+                          range: &str| {
+            let value = value.unwrap_or(default);
+            let checked = parse_duration(value).and_then(|d| {
+                if d < bounds.0 || d > bounds.1 {
+                    Err(format!("{value:?} is out of range: must be from {range}"))
+                } else {
+                    Ok(d)
                 }
-                None
-            };
-        let interval = within("interval", p.interval.as_deref(), INTERVAL, "1m to 24h");
-        let timeout = within("timeout", p.timeout.as_deref(), TIMEOUT, "10s to 10m");
-        let default =
-            |set: &Option<String>, d: &str| set.is_none().then(|| parse_duration(d).ok()).flatten();
-        let interval = interval.or_else(|| default(&p.interval, ProbeSpec::DEFAULT_INTERVAL));
-        let timeout = timeout.or_else(|| default(&p.timeout, ProbeSpec::DEFAULT_TIMEOUT));
+            });
+            checked
+                .map_err(|e| self.err(format!("spec.probe.{field}"), e))
+                .ok()
+        };
+        let interval = within(
+            "interval",
+            p.interval.as_deref(),
+            ProbeSpec::DEFAULT_INTERVAL,
+            INTERVAL,
+            "1m to 24h",
+        );
+        let timeout = within(
+            "timeout",
+            p.timeout.as_deref(),
+            ProbeSpec::DEFAULT_TIMEOUT,
+            TIMEOUT,
+            "10s to 10m",
+        );
         if let (Some(i), Some(t)) = (interval, timeout)
             && t >= i
         {

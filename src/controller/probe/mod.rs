@@ -102,17 +102,6 @@ impl Probes {
         }
     }
 
-    /// Probes off (for `Context`s that never probe).
-    pub fn off() -> Self {
-        Self {
-            enabled: false,
-            http: None,
-            state: Arc::default(),
-            triggers: Arc::default(),
-            limit: Arc::new(Semaphore::new(1)),
-        }
-    }
-
     /// The stream of stacks whose probe finished, for the controller of
     /// `namespace` (`None`: every namespace).
     pub fn finished(
@@ -320,22 +309,8 @@ impl Job {
         let Some(name) = &self.tls else {
             return Ok(self.http.clone());
         };
-        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
-        let secret = api
-            .get(name)
-            .await
-            .map_err(|e| format!("cannot read the collector's TLS Secret {name}: {e}"))?;
-        let ca = secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get("ca.crt"))
-            .filter(|b| !b.0.is_empty())
-            .ok_or_else(|| {
-                format!(
-                    "the collector's TLS Secret {name} has no ca.crt: the probe cannot verify the collector's certificate"
-                )
-            })?;
-        run::client_trusting(run::REQUEST_TIMEOUT, &ca.0)
+        let ca = self.secret_key(namespace, name, "ca.crt", "TLS").await?;
+        run::client_trusting(run::REQUEST_TIMEOUT, &ca)
             .map_err(|e| format!("the ca.crt of Secret {name} is not usable: {e}"))
     }
 
@@ -345,24 +320,36 @@ impl Job {
         let Some((name, key)) = &self.auth else {
             return Ok(None);
         };
+        let bytes = self.secret_key(namespace, name, key, "token").await?;
+        std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| t.lines().map(str::trim).find(|l| !l.is_empty()))
+            .map(|t| Some(t.to_string()))
+            .ok_or_else(|| {
+                format!("the collector's token Secret {name} has no token under key {key}")
+            })
+    }
+
+    /// The bytes of one key of a Secret of the stack's namespace, read when
+    /// the probe runs; `what` names the Secret's use in the error.
+    async fn secret_key(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+        what: &str,
+    ) -> Result<Vec<u8>, String> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
         let secret = api
             .get(name)
             .await
-            .map_err(|e| format!("cannot read the collector's token (Secret {name}): {e}"))?;
-        let token = secret
+            .map_err(|e| format!("cannot read the collector's {what} Secret {name}: {e}"))?;
+        secret
             .data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .and_then(|b| std::str::from_utf8(&b.0).ok())
-            .and_then(|t| t.lines().map(str::trim).find(|l| !l.is_empty()))
-            .map(String::from);
-        match token {
-            Some(t) => Ok(Some(t)),
-            None => Err(format!(
-                "the collector's token Secret {name} has no token under key {key}"
-            )),
-        }
+            .and_then(|mut d| d.remove(key))
+            .map(|b| b.0)
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| format!("the collector's {what} Secret {name} has no {key}"))
     }
 }
 
