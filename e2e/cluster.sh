@@ -45,6 +45,9 @@ SIM_NODE_NAME=sextant-sim-node
 # are tested: ordinary pods never land there (e2e/src/kubelet/schedule.rs).
 SIM_TAINTED_NODE=sextant-sim-gpu
 SIM_TAINT="$SIM_TAINTED_NODE:nvidia.com/gpu=present:NoSchedule"
+# The label config/samples/production.yaml's node selector asks for, so that the
+# upgrade test (e2e/tests/upgrade.rs) can run that sample unchanged.
+SIM_LABEL="$SIM_NODE_NAME:node-role.example.com/observability=true"
 TIMEOUT=${SEXTANT_E2E_TIMEOUT:-120}
 SERVICE_CIDR=${SEXTANT_E2E_SERVICE_CIDR:-10.96.0.0/16}
 CONTROLLERS=${SEXTANT_E2E_CONTROLLERS:-garbagecollector,namespace,deployment,replicaset,statefulset,daemonset,horizontalpodautoscaling,serviceaccount,serviceaccount-token,endpoint,persistentvolume-binder}
@@ -324,7 +327,8 @@ ensure_sim_kubelet() {
     fi
   fi
   start_proc sim-kubelet "$SIM_KUBELET_BIN" --kubeconfig "$KUBECONFIG_OUT" \
-    --node-name "$SIM_NODE_NAME" --node-name "$SIM_TAINTED_NODE" --taint "$SIM_TAINT"
+    --node-name "$SIM_NODE_NAME" --node-name "$SIM_TAINTED_NODE" --taint "$SIM_TAINT" \
+    --label "$SIM_LABEL"
   sleep 1
   if ! pid_of sim-kubelet >/dev/null; then
     tail -n 20 "$LOGS/sim-kubelet.log" >&2 || true

@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sextant/target}"
 
 cargo build -p sextant-e2e --bin sim-kubelet -p sextant --bin sextant
+# The previous release, for tests/upgrade.rs (built from git history once per release).
+scripts/previous-release.sh >/dev/null
 
 started=0
 if [[ "${SEXTANT_E2E_CLUSTER:-local}" != external ]]; then
@@ -23,4 +25,13 @@ if [[ "${SEXTANT_E2E_CLUSTER:-local}" != external ]]; then
   export SEXTANT_E2E_KUBECONFIG="$kubeconfig"
 fi
 
-cargo test --no-fail-fast -p sextant-e2e -- --test-threads="${SEXTANT_E2E_THREADS:-4}"
+report="${SEXTANT_E2E_DIR:-.e2e}/logs/upgrade-report.txt"
+rm -f "$report"
+status=0
+cargo test --no-fail-fast -p sextant-e2e -- --test-threads="${SEXTANT_E2E_THREADS:-4}" || status=$?
+# What the upgrade from the previous release wrote and rolled (docs/releasing.md).
+if [[ -f "$report" ]]; then
+  echo "=== e2e/tests/upgrade.rs report ==="
+  cat "$report"
+fi
+exit "$status"

@@ -103,7 +103,22 @@ struct ResponseStatus {
 /// Every request `username` made, once each (a watch is logged when its response
 /// starts and again when it ends; the first record counts).
 pub fn calls_by(log: &Path, username: &str) -> anyhow::Result<Vec<Call>> {
-    let text = std::fs::read_to_string(log).with_context(|| {
+    calls_by_since(log, username, 0)
+}
+
+/// The audit log's length now: pass it to [`calls_by_since`] to see only the requests
+/// made after this point.
+pub fn audit_log_offset(log: &Path) -> anyhow::Result<u64> {
+    Ok(std::fs::metadata(log)
+        .with_context(|| format!("reading the audit log {}", log.display()))?
+        .len())
+}
+
+/// [`calls_by`], counting only the events logged after byte `offset` of the log
+/// (from [`audit_log_offset`]). A request that started before the offset and
+/// completed after it is counted too.
+pub fn calls_by_since(log: &Path, username: &str, offset: u64) -> anyhow::Result<Vec<Call>> {
+    let bytes = std::fs::read(log).with_context(|| {
         format!(
             "reading the audit log {} (the local control plane writes it since e2e/cluster.sh \
              enabled audit logging: restart it with `make cluster-down cluster-up`; for another \
@@ -111,6 +126,11 @@ pub fn calls_by(log: &Path, username: &str) -> anyhow::Result<Vec<Call>> {
             log.display()
         )
     })?;
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    // The log is appended line by line: the offset of a past length is a line start.
+    let text = String::from_utf8_lossy(&bytes[start..]);
     let mut seen = HashMap::new();
     let mut calls = Vec::new();
     for line in text.lines().filter(|l| l.contains(username)) {

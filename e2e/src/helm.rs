@@ -65,39 +65,45 @@ pub struct Release {
 }
 
 impl Release {
-    /// `helm install NAME charts/sextant -n NAMESPACE --set k=v...`.
-    ///
-    /// `--server-side=false`: Helm 4 applies server-side by default, and API servers
-    /// before 1.25 reject the CRD's `x-kubernetes-validations` in a server-side apply
-    /// ("field not declared in schema"); a client-side create works on every version.
-    /// An existing CRD is left as it is (Helm never upgrades CRDs).
+    /// `helm install NAME charts/sextant -n NAMESPACE --set k=v...` (client-side:
+    /// see [`helm_release`]). An existing CRD is left as it is (Helm never upgrades CRDs).
     pub fn install(
         cluster: &Cluster,
         name: &str,
         namespace: &str,
         values: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
-        let chart = chart_dir();
-        let mut args = vec![
-            "install".to_string(),
-            name.to_string(),
-            chart.display().to_string(),
-            "--namespace".into(),
-            namespace.into(),
-            "--server-side=false".into(),
-        ];
-        for (k, v) in values {
-            args.push("--set".into());
-            args.push(format!("{k}={v}"));
-        }
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        helm(cluster, &refs)?;
+        Self::install_chart(cluster, &chart_dir(), name, namespace, values)
+    }
+
+    /// `install`, of the chart in `chart` (e.g. a previous release's).
+    pub fn install_chart(
+        cluster: &Cluster,
+        chart: &Path,
+        name: &str,
+        namespace: &str,
+        values: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        helm_release(cluster, "install", chart, name, namespace, values)?;
         Ok(Self {
             name: name.into(),
             namespace: namespace.into(),
             cluster: cluster.clone(),
             uninstalled: false,
         })
+    }
+
+    /// `helm upgrade NAME CHART -n NAMESPACE --server-side=false --set k=v...`, as
+    /// README.md's upgrade steps say (after the new CRD was applied).
+    pub fn upgrade(&self, chart: &Path, values: &[(&str, &str)]) -> anyhow::Result<String> {
+        helm_release(
+            &self.cluster,
+            "upgrade",
+            chart,
+            &self.name,
+            &self.namespace,
+            values,
+        )
     }
 
     /// The name of every object the chart names after the release (`<release>-sextant`
@@ -121,6 +127,39 @@ impl Release {
             .context("Deployment without a pod spec")?;
         let container = pod.containers.first().context("no container")?;
         Ok(container.args.clone().unwrap_or_default())
+    }
+
+    /// The operator's environment as the chart's Deployment gives it: literal values,
+    /// and the downward API's `metadata.namespace` and `metadata.name` (as `pod_name`).
+    /// Other sources are left out, with a warning.
+    pub async fn operator_env(&self, pod_name: &str) -> anyhow::Result<Vec<(String, String)>> {
+        let deployments: Api<Deployment> =
+            Api::namespaced(self.cluster.client().clone(), &self.namespace);
+        let d = deployments.get(&self.fullname()).await?;
+        let pod = d
+            .spec
+            .and_then(|s| s.template.spec)
+            .context("Deployment without a pod spec")?;
+        let container = pod.containers.into_iter().next().context("no container")?;
+        let mut out = Vec::new();
+        for var in container.env.unwrap_or_default() {
+            let field = var
+                .value_from
+                .as_ref()
+                .and_then(|f| f.field_ref.as_ref())
+                .map(|f| f.field_path.as_str());
+            let value = match (var.value, field) {
+                (Some(v), _) => v,
+                (None, Some("metadata.namespace")) => self.namespace.clone(),
+                (None, Some("metadata.name")) => pod_name.to_owned(),
+                _ => {
+                    eprintln!("helm: env {} of the operator is not simulated", var.name);
+                    continue;
+                }
+            };
+            out.push((var.name, value));
+        }
+        Ok(out)
     }
 
     /// Writes a kubeconfig that authenticates as the chart's ServiceAccount with its
@@ -216,6 +255,34 @@ impl Drop for Release {
             );
         }
     }
+}
+
+/// `helm install|upgrade NAME CHART` with `--set` values. `--server-side=false`:
+/// Helm 4 applies server-side by default, and API servers before 1.25 reject the
+/// CRD's `x-kubernetes-validations` in a server-side apply ("field not declared in
+/// schema"); a client-side create works on every version.
+fn helm_release(
+    cluster: &Cluster,
+    command: &str,
+    chart: &Path,
+    name: &str,
+    namespace: &str,
+    values: &[(&str, &str)],
+) -> anyhow::Result<String> {
+    let mut args = vec![
+        command.to_string(),
+        name.to_string(),
+        chart.display().to_string(),
+        "--namespace".into(),
+        namespace.into(),
+        "--server-side=false".into(),
+    ];
+    for (k, v) in values {
+        args.push("--set".into());
+        args.push(format!("{k}={v}"));
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    helm(cluster, &refs)
 }
 
 fn write_token_kubeconfig(

@@ -106,13 +106,22 @@ impl Operator {
     /// Starts the sextant binary, logging to `log_path(log_name)`, with the
     /// arguments and environment `configure` gives it and a free metrics port.
     fn spawn(log_name: &str, configure: impl FnOnce(&mut Command, u16)) -> anyhow::Result<Self> {
+        Self::spawn_binary(&sextant_bin(), log_name, configure)
+    }
+
+    /// `spawn`, running the binary at `binary`.
+    fn spawn_binary(
+        binary: &std::path::Path,
+        log_name: &str,
+        configure: impl FnOnce(&mut Command, u16),
+    ) -> anyhow::Result<Self> {
         let port = free_port()?;
         let log = log_path(log_name);
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let file = std::fs::File::create(&log)?;
-        let mut cmd = Command::new(sextant_bin());
+        let mut cmd = Command::new(binary);
         configure(&mut cmd, port);
         cmd.stdin(Stdio::null())
             .stdout(file.try_clone()?)
@@ -120,7 +129,7 @@ impl Operator {
             .kill_on_drop(true);
         let child = cmd
             .spawn()
-            .with_context(|| format!("starting {}", sextant_bin().display()))?;
+            .with_context(|| format!("starting {}", binary.display()))?;
         Ok(Self {
             child,
             metrics_port: port,
@@ -201,13 +210,38 @@ impl Operator {
         args: &[String],
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
-        Self::spawn(log_name, |cmd, port| {
+        Self::spawn_binary_with_kubeconfig(&sextant_bin(), kubeconfig, log_name, args, env)
+    }
+
+    /// `spawn_with_kubeconfig`, running the binary at `binary` (e.g. a previous
+    /// release's) instead of [`sextant_bin`].
+    pub fn spawn_binary_with_kubeconfig(
+        binary: &std::path::Path,
+        kubeconfig: &std::path::Path,
+        log_name: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        Self::spawn_binary(binary, log_name, |cmd, port| {
             cmd.args(args.iter().filter(|a| !a.starts_with("--metrics-addr")))
                 .arg(format!("--metrics-addr=127.0.0.1:{port}"))
                 .env("KUBECONFIG", kubeconfig)
                 .env_remove("SEXTANT_WATCH_NAMESPACES")
                 .envs(env.iter().copied());
         })
+    }
+
+    /// `spawn_binary_with_kubeconfig`, then waits until the operator serves /readyz.
+    pub async fn start_binary_with_kubeconfig(
+        binary: &std::path::Path,
+        kubeconfig: &std::path::Path,
+        log_name: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        Self::spawn_binary_with_kubeconfig(binary, kubeconfig, log_name, args, env)?
+            .until_ready()
+            .await
     }
 
     /// `spawn_with_kubeconfig`, then waits until the operator serves /readyz.

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use sextant_e2e::kubelet::schedule::{SimNode, parse_taint};
+use sextant_e2e::kubelet::schedule::{SimNode, parse_label, parse_taint};
 use sextant_e2e::kubelet::{self, Options};
 use tracing_subscriber::EnvFilter;
 
@@ -28,6 +28,10 @@ struct Cli {
     /// A taint of one of those nodes, `NODE:KEY[=VALUE]:EFFECT`; repeatable.
     #[arg(long = "taint", value_parser = parse_taint)]
     taints: Vec<(String, k8s_openapi::api::core::v1::Taint)>,
+    /// A label of one of those nodes, `NODE:KEY=VALUE`, besides the ones every
+    /// simulated node carries; repeatable. Scheduling reads these, not the Node's.
+    #[arg(long = "label", value_parser = parse_label)]
+    labels: Vec<(String, (String, String))>,
     /// Milliseconds between binding a pod and reporting it Running and Ready.
     #[arg(long, default_value_t = 500)]
     ready_delay_ms: u64,
@@ -53,6 +57,12 @@ async fn main() -> anyhow::Result<()> {
             anyhow::bail!("--taint names node {node:?}, which is not one of --node-name");
         };
         sim.taints.push(taint);
+    }
+    for (node, (key, value)) in cli.labels {
+        let Some(sim) = nodes.iter_mut().find(|n| n.name == node) else {
+            anyhow::bail!("--label names node {node:?}, which is not one of --node-name");
+        };
+        sim.labels.insert(key, value);
     }
     let options = Options {
         nodes,

@@ -79,6 +79,17 @@ pub fn parse_taint(flag: &str) -> Result<(String, Taint), String> {
     ))
 }
 
+/// Parses `--label NODE:KEY=VALUE` into the node's name and the label.
+pub fn parse_label(flag: &str) -> Result<(String, (String, String)), String> {
+    let bad = || format!("--label {flag:?}: want NODE:KEY=VALUE");
+    let (node, label) = flag.split_once(':').ok_or_else(bad)?;
+    let (key, value) = label.split_once('=').ok_or_else(bad)?;
+    if node.is_empty() || key.is_empty() {
+        return Err(bad());
+    }
+    Ok((node.to_owned(), (key.to_owned(), value.to_owned())))
+}
+
 /// The first node `pod` fits, in the order given, or why none does (one reason
 /// per node, as the scheduler's `Unschedulable` message lists them).
 pub fn choose<'a>(pod: &Pod, nodes: &'a [SimNode]) -> Result<&'a SimNode, String> {
@@ -325,6 +336,31 @@ mod tests {
         ] {
             assert!(parse_taint(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn label_flags_parse_and_a_labelled_node_meets_its_selector() {
+        let (node, (k, v)) = parse_label("n1:node-role.example.com/observability=true").unwrap();
+        assert_eq!(
+            (node.as_str(), k.as_str(), v.as_str()),
+            ("n1", "node-role.example.com/observability", "true")
+        );
+        assert_eq!(parse_label("n1:empty=").unwrap().1.1, "");
+        for bad in ["n1", "n1:k", ":k=v", "n1:=v"] {
+            assert!(parse_label(bad).is_err(), "{bad}");
+        }
+        let plain = SimNode::new("plain");
+        let mut labelled = SimNode::new("labelled");
+        labelled.labels.insert(k, v);
+        let pod: Pod = serde_yaml_ng::from_str(
+            "spec: {nodeSelector: {node-role.example.com/observability: 'true'}, containers: []}",
+        )
+        .unwrap();
+        let nodes = [plain, labelled];
+        assert_eq!(
+            choose(&pod, &nodes).map(|n| n.name.as_str()),
+            Ok("labelled")
+        );
     }
 
     #[test]
