@@ -1,5 +1,8 @@
 # syntax=docker/dockerfile:1
-# The sextant operator image: `make image` (docker build -t ghcr.io/sextant-dev/sextant:<version> .).
+# The sextant operator image with Docker: `make docker-image` (docker build -t
+# ghcr.io/sextant-dev/sextant:<version> .). `make image` (scripts/image.sh) builds the
+# same layout without a container engine: /sextant, user 65532, entrypoint /sextant run,
+# glibc of Debian 12 (docs/image.md says how the two differ).
 # The Helm chart's default image is ghcr.io/sextant-dev/sextant:<chart appVersion>.
 
 # ---- build: the release binary, from the locked dependency set

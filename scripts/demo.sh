@@ -169,7 +169,7 @@ kubectl describe obs "$STACK" -n "$NS"
 if [[ $MODE == external ]]; then
   step "Done: sextant runs in your cluster (namespace $RELEASE_NS)"
   say "Remove the stack:   kubectl delete obs $STACK -n $NS"
-  say "Uninstall sextant:  helm uninstall $RELEASE -n $RELEASE_NS   (see README: Uninstalling)"
+  say "Uninstall sextant:  helm uninstall $RELEASE -n $RELEASE_NS   (see docs/install.md: Uninstalling)"
 else
   step "Stopping the operator process the demo started"
   stop_operator

@@ -8,6 +8,7 @@
 #   scripts/tools.sh help
 #
 # TOOL is one of: promtool prometheus kubectl helm kubernetes-validate jmespath lupa crd-schemas etcd kube crd-server
+#   umoci image-base cargo-cyclonedx (the image's tools: `make image`, tests/image.rs)
 # ("kube" = kube-apiserver + kube-controller-manager 1.20.2, built from source;
 #  "crd-server" = apiextensions-apiserver 1.36.4 + its etcd 3.5.30, built from Debian
 #  sid's golang-*-dev packages: the CRD server of a current Kubernetes, no built-in API).
@@ -35,6 +36,12 @@
 #   crd-server-1.36.4/libexec/etcd           etcd 3.5.30 (sid etcd-server .deb), the CRD
 #                                            server's own etcd: off PATH, so `etcd` stays 3.4.23
 #   crd-server-1.36.4/BUILD_SECONDS          wall time of the install that produced them
+#   tools/umoci-0.4.7/bin/umoci              Debian bookworm umoci .deb (OCI image layouts)
+#   tools/image-base-<libc6>-<libgcc-s1>-<ca-certificates>/rootfs/
+#                                            Debian bookworm libc6, libgcc-s1 and the
+#                                            ca-certificates bundle, the image's base
+#                                            (VERSIONS lists the exact .deb versions)
+#   tools/cargo-cyclonedx-0.5.9/bin/         crates.io cargo-cyclonedx (the image's SBOM)
 #   go-build/                                Go build cache (kept across builds)
 #   apt/<name>/                              private apt states (system sources untouched)
 #
@@ -64,6 +71,13 @@ LUPA_VERSION=2.8
 GATEWAY_MODELS_VERSION=2.0.0
 CERT_MANAGER_MODELS_VERSION=6.0.0
 ETCD_VERSION=3.4.23
+UMOCI_VERSION=0.4.7
+# The image's base: Debian bookworm's glibc, libgcc and CA bundle (what the Dockerfile's
+# distroless cc-debian12 is made of). Version prefixes; the exact ones go to VERSIONS.
+IMAGE_LIBC6_VERSION=2.36-9+deb12u
+IMAGE_LIBGCC_VERSION=12.2.0-14
+IMAGE_CA_VERSION=20230311
+CYCLONEDX_VERSION=0.5.9
 KUBE_VERSION=1.20.2
 KUBE_DEB_SRC_VERSION=1.20.5+really1.20.2-1.1+deb12u1
 KUBE_ORIG_TARBALL=kubernetes_1.20.5+really1.20.2.orig.tar.gz
@@ -92,6 +106,9 @@ JMESPATH_DIR="$TOOLS/jmespath-$JMESPATH_VERSION"
 LUPA_DIR="$TOOLS/lupa-$LUPA_VERSION"
 CRD_SCHEMAS_DIR="$TOOLS/crd-schemas-gateway-$GATEWAY_MODELS_VERSION-cert-manager-$CERT_MANAGER_MODELS_VERSION"
 ETCD_DIR="$TOOLS/etcd-$ETCD_VERSION"
+UMOCI_DIR="$TOOLS/umoci-$UMOCI_VERSION"
+IMAGE_BASE_DIR="$TOOLS/image-base-$IMAGE_LIBC6_VERSION-$IMAGE_LIBGCC_VERSION-$IMAGE_CA_VERSION"
+CYCLONEDX_DIR="$TOOLS/cargo-cyclonedx-$CYCLONEDX_VERSION"
 KUBE_DIR="$CACHE/kube-$KUBE_VERSION"
 CRD_DIR="$CACHE/crd-server-$CRD_SERVER_VERSION"
 
@@ -102,7 +119,8 @@ die() { log "error: $*"; exit 1; }
 
 bin_dirs() {
   printf '%s\n' "$KUBE_DIR/bin" "$ETCD_DIR/bin" "$KUBECTL_DIR/bin" "$HELM_DIR/bin" \
-    "$PROMTOOL_DIR/bin" "$PROMETHEUS_DIR/bin" "$KV_DIR/bin" "$JMESPATH_DIR/bin" "$LUPA_DIR/bin" "$CRD_SCHEMAS_DIR/bin" "$CRD_DIR/bin"
+    "$PROMTOOL_DIR/bin" "$PROMETHEUS_DIR/bin" "$KV_DIR/bin" "$JMESPATH_DIR/bin" "$LUPA_DIR/bin" "$CRD_SCHEMAS_DIR/bin" "$CRD_DIR/bin" \
+    "$UMOCI_DIR/bin" "$CYCLONEDX_DIR/bin"
 }
 
 tools_path() { bin_dirs | paste -sd: -; }
@@ -361,6 +379,64 @@ install_etcd() {
   rm -rf "$tmp"
 }
 
+install_umoci() {
+  [[ -x $UMOCI_DIR/bin/umoci ]] && return 0
+  adopt umoci "$UMOCI_DIR/bin" "umoci version $UMOCI_VERSION" --version && return 0
+  log "installing umoci $UMOCI_VERSION from Debian bookworm"
+  private_apt bookworm deb bookworm
+  local tmp
+  tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
+  deb_extract umoci "$UMOCI_VERSION" "$tmp/root"
+  mkdir -p "$tmp/out/bin"
+  mv "$tmp/root/usr/bin/umoci" "$tmp/out/bin/umoci"
+  reports "umoci version $UMOCI_VERSION" "$tmp/out/bin/umoci" --version \
+    || die "umoci from the .deb is not $UMOCI_VERSION"
+  finish_dir "$tmp/out" "$UMOCI_DIR"
+  rm -rf "$tmp"
+}
+
+# The image's base rootfs: the .debs unpacked (no maintainer scripts run), the CA bundle
+# assembled as update-ca-certificates would (every Mozilla certificate, sorted), and
+# documentation other than the copyright files left out.
+install_image_base() {
+  [[ -f $IMAGE_BASE_DIR/VERSIONS ]] && return 0
+  log "assembling the image base from Debian bookworm (libc6, libgcc-s1, ca-certificates)"
+  private_apt bookworm deb bookworm
+  local tmp p
+  tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
+  mkdir -p "$tmp/out/rootfs"
+  : >"$tmp/out/VERSIONS"
+  for p in "libc6 $IMAGE_LIBC6_VERSION" "libgcc-s1 $IMAGE_LIBGCC_VERSION" "ca-certificates $IMAGE_CA_VERSION"; do
+    set -- $p
+    deb_extract "$1" "$2" "$tmp/out/rootfs"
+    printf '%s %s\n' "$1" "$(candidate_version "$1")" >>"$tmp/out/VERSIONS"
+  done
+  local r=$tmp/out/rootfs
+  mkdir -p "$r/etc/ssl/certs"
+  find "$r/usr/share/ca-certificates/mozilla" -name '*.crt' | LC_ALL=C sort | xargs cat \
+    >"$r/etc/ssl/certs/ca-certificates.crt"
+  rm -rf "$r/usr/share/ca-certificates" "$r/usr/sbin" "$r/etc/ca-certificates" \
+    "$r/usr/share/lintian" "$r/usr/share/man" "$r/usr/share/locale"
+  find "$r/usr/share/doc" -type f ! -name copyright -delete
+  grep -q 'BEGIN CERTIFICATE' "$r/etc/ssl/certs/ca-certificates.crt" \
+    || die "the CA bundle of the image base is empty"
+  [[ -e $r/lib64/ld-linux-x86-64.so.2 ]] || die "libc6 has no /lib64/ld-linux-x86-64.so.2"
+  finish_dir "$tmp/out" "$IMAGE_BASE_DIR"
+  rm -rf "$tmp"
+}
+
+install_cyclonedx() {
+  [[ -x $CYCLONEDX_DIR/bin/cargo-cyclonedx ]] && return 0
+  log "installing cargo-cyclonedx $CYCLONEDX_VERSION from crates.io (cargo install --locked)"
+  local tmp
+  tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
+  CARGO_TARGET_DIR="$CACHE/cargo-install-target" \
+    cargo install --quiet --locked --version "$CYCLONEDX_VERSION" --root "$tmp/out" cargo-cyclonedx >&2
+  rm -f "$tmp/out/.crates.toml" "$tmp/out/.crates2.json"
+  finish_dir "$tmp/out" "$CYCLONEDX_DIR"
+  rm -rf "$tmp" "$CACHE/cargo-install-target"
+}
+
 kube_cached() {
   [[ -x $KUBE_DIR/bin/kube-apiserver && -x $KUBE_DIR/bin/kube-controller-manager &&
     -f $KUBE_DIR/BUILD_REV && $(<"$KUBE_DIR/BUILD_REV") == "$KUBE_BUILD_REV" ]]
@@ -561,7 +637,7 @@ install_crd_server() {
 
 install_tools() {
   local want=("$@") t
-  ((${#want[@]})) || want=(promtool prometheus kubectl helm kubernetes-validate jmespath lupa crd-schemas etcd kube crd-server)
+  ((${#want[@]})) || want=(promtool prometheus kubectl helm kubernetes-validate jmespath lupa crd-schemas etcd kube crd-server umoci image-base cargo-cyclonedx)
   mkdir -p "$TOOLS"
   exec 9>"$CACHE/.install.lock"
   flock 9
@@ -581,7 +657,10 @@ install_tools() {
       etcd) install_etcd ;;
       kube | kube-apiserver | kube-controller-manager) install_kube ;;
       crd-server | apiextensions-apiserver) install_crd_server ;;
-      *) die "unknown tool '$t' (tools: promtool prometheus kubectl helm kubernetes-validate jmespath lupa crd-schemas etcd kube crd-server)" ;;
+      umoci) install_umoci ;;
+      image-base) install_image_base ;;
+      cargo-cyclonedx | cyclonedx) install_cyclonedx ;;
+      *) die "unknown tool '$t' (tools: promtool prometheus kubectl helm kubernetes-validate jmespath lupa crd-schemas etcd kube crd-server umoci image-base cargo-cyclonedx)" ;;
     esac
   done
   exec 9>&-
@@ -607,6 +686,9 @@ versions() {
   for p in kube-apiserver kube-controller-manager; do
     command -v $p >/dev/null && printf '%-24s %s\n' $p "$($p --version)"
   done
+  command -v umoci >/dev/null && printf '%-24s %s\n' umoci "$(umoci --version)"
+  [[ -f $IMAGE_BASE_DIR/VERSIONS ]] && printf '%-24s %s\n' image-base "$(paste -sd, "$IMAGE_BASE_DIR/VERSIONS")"
+  [[ -x $CYCLONEDX_DIR/bin/cargo-cyclonedx ]] && printf '%-24s %s\n' cargo-cyclonedx "$CYCLONEDX_VERSION"
   if [[ -x $CRD_DIR/bin/apiextensions-apiserver ]]; then
     printf '%-24s %s\n' apiextensions-apiserver "$(cat "$CRD_DIR/VERSION" 2>/dev/null)"
     printf '%-24s %s\n' "crd-server etcd" "$("$CRD_DIR/libexec/etcd" --version | head -n1)"

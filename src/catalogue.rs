@@ -452,7 +452,7 @@ pub static FAMILIES: &[Family] = &[
     family(Program::Sextant, "sextant:slo_objective", Gauge, &["slo"], Via::Recording, SLO_RULES),
     family(Program::Sextant, "sextant:slo_error_budget_remaining", Gauge, &["slo"], Via::Recording, SLO_RULES),
     family(Program::Sextant, "sextant:genai_cost_usd:rate5m", Gauge, &["service_name", "k8s_namespace_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"], Via::Recording, COST_RULES),
-    family(OtlpApplication, "agent_tasks_total", Counter, &["outcome"], Via::Otlp, "sextant convention: README.md \"Built-in dashboards and alerts\" (agent-fleet), not an OpenTelemetry semantic convention"),
+    family(OtlpApplication, "agent_tasks_total", Counter, &["outcome"], Via::Otlp, "sextant convention: docs/dashboards-and-alerts.md (agent-fleet), not an OpenTelemetry semantic convention"),
 ];
 
 #[cfg(test)]

@@ -975,7 +975,7 @@ fn every_builtin_rule_has_a_runbook_matching_its_url() {
 
 const README_SECTION: &str = "## Built-in dashboards and alerts";
 
-/// What the README's built-in section does not mention.
+/// What the built-in section of docs/dashboards-and-alerts.md does not mention.
 fn readme_missing(readme: &str, names: &[&str]) -> Vec<String> {
     let Some(start) = readme.find(README_SECTION) else {
         return vec![format!("no {README_SECTION:?} section")];
@@ -991,7 +991,8 @@ fn readme_missing(readme: &str, names: &[&str]) -> Vec<String> {
 
 #[test]
 fn readme_lists_every_builtin_dashboard_and_alert() {
-    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(common::root().join("docs/dashboards-and-alerts.md")).unwrap();
     let mut names: Vec<&str> = sextant::builtin::dashboards::all_json()
         .iter()
         .map(|(n, _)| *n)
@@ -1000,7 +1001,7 @@ fn readme_lists_every_builtin_dashboard_and_alert() {
     let lacking = readme_missing(&readme, &names);
     assert!(
         lacking.is_empty(),
-        "README's {README_SECTION:?} lacks {lacking:?}"
+        "docs/dashboards-and-alerts.md's {README_SECTION:?} lacks {lacking:?}"
     );
     assert_eq!(
         readme_missing(&format!("{README_SECTION}\n`a`\n## Next\n`b`"), &["a", "b"]),

@@ -94,7 +94,7 @@ impl Release {
     }
 
     /// `helm upgrade NAME CHART -n NAMESPACE --server-side=false --set k=v...`, as
-    /// README.md's upgrade steps say (after the new CRD was applied).
+    /// docs/upgrading.md's upgrade steps say (after the new CRD was applied).
     pub fn upgrade(&self, chart: &Path, values: &[(&str, &str)]) -> anyhow::Result<String> {
         helm_release(
             &self.cluster,

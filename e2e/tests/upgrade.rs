@@ -1,4 +1,4 @@
-//! Upgrading from the previous release, as README.md's steps say: the previous
+//! Upgrading from the previous release, as docs/upgrading.md's steps say: the previous
 //! release's CRD, chart and operator binary (`scripts/previous-release.sh` builds it
 //! from the commit in `tests/fixtures/previous-release/COMMIT`) run the previous
 //! release's samples until they are Ready; then the operator stops, the new CRD is
@@ -732,7 +732,7 @@ async fn upgrade_from_the_previous_release_rewrites_and_rolls_only_what_changed(
         claims_before.split_whitespace().count()
     ));
 
-    // 2. The upgrade, as README.md says: the new CRD (the previous operator still
+    // 2. The upgrade, as docs/upgrading.md says: the new CRD (the previous operator still
     //    runs), then the release, whose new Deployment replaces the operator.
     let offset = audit_log_offset(&audit_log_path()).unwrap();
     let (seen, recorder) = record_conditions(stacks.clone());

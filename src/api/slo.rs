@@ -143,7 +143,7 @@ pub enum SpanKind {
 }
 
 /// Agent tasks, from `agent_tasks_total` (an OTLP counter `agent.tasks` with
-/// an `outcome` attribute; see README "Built-in dashboards and alerts").
+/// an `outcome` attribute; see docs/dashboards-and-alerts.md).
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentTaskSli {
