@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{Container, Secret, ServiceAccount};
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
@@ -116,8 +116,8 @@ impl Release {
         }
     }
 
-    /// The operator's arguments as the chart's Deployment gives them.
-    pub async fn operator_args(&self) -> anyhow::Result<Vec<String>> {
+    /// The operator's container in the chart's Deployment.
+    async fn operator_container(&self) -> anyhow::Result<Container> {
         let deployments: Api<Deployment> =
             Api::namespaced(self.cluster.client().clone(), &self.namespace);
         let d = deployments.get(&self.fullname()).await?;
@@ -125,22 +125,19 @@ impl Release {
             .spec
             .and_then(|s| s.template.spec)
             .context("Deployment without a pod spec")?;
-        let container = pod.containers.first().context("no container")?;
-        Ok(container.args.clone().unwrap_or_default())
+        pod.containers.into_iter().next().context("no container")
+    }
+
+    /// The operator's arguments as the chart's Deployment gives them.
+    pub async fn operator_args(&self) -> anyhow::Result<Vec<String>> {
+        Ok(self.operator_container().await?.args.unwrap_or_default())
     }
 
     /// The operator's environment as the chart's Deployment gives it: literal values,
     /// and the downward API's `metadata.namespace` and `metadata.name` (as `pod_name`).
     /// Other sources are left out, with a warning.
     pub async fn operator_env(&self, pod_name: &str) -> anyhow::Result<Vec<(String, String)>> {
-        let deployments: Api<Deployment> =
-            Api::namespaced(self.cluster.client().clone(), &self.namespace);
-        let d = deployments.get(&self.fullname()).await?;
-        let pod = d
-            .spec
-            .and_then(|s| s.template.spec)
-            .context("Deployment without a pod spec")?;
-        let container = pod.containers.into_iter().next().context("no container")?;
+        let container = self.operator_container().await?;
         let mut out = Vec::new();
         for var in container.env.unwrap_or_default() {
             let field = var

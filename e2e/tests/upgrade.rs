@@ -369,6 +369,14 @@ async fn production_secrets(ns: &TestNamespace) {
     }
 }
 
+/// `(name, value)` pairs as the `&str` pairs `Operator` takes.
+fn str_pairs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
 /// The operator's arguments from the release's Deployment, limited to `ns` when the
 /// chart watches every namespace, so that other tests' stacks are left alone.
 async fn operator_args(release: &Release, ns: &str) -> Vec<String> {
@@ -675,16 +683,12 @@ async fn upgrade_from_the_previous_release_rewrites_and_rolls_only_what_changed(
     let kubeconfig = release.service_account_kubeconfig().await.unwrap();
     let pod_name = "sextant-e2e-0";
     let old_env = release.operator_env(pod_name).await.unwrap();
-    let old_env: Vec<(&str, &str)> = old_env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
     let old = Operator::start_binary_with_kubeconfig(
         &prev.join("bin/sextant"),
         &kubeconfig,
         &format!("{}-previous", ns.name()),
         &operator_args(&release, ns.name()).await,
-        &old_env,
+        &str_pairs(&old_env),
     )
     .await
     .unwrap();
@@ -765,15 +769,11 @@ async fn upgrade_from_the_previous_release_rewrites_and_rolls_only_what_changed(
         "the previous operator exited with {status}"
     );
     let new_env = release.operator_env(pod_name).await.unwrap();
-    let new_env: Vec<(&str, &str)> = new_env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
     let new = Operator::start_with_kubeconfig(
         &kubeconfig,
         &format!("{}-current", ns.name()),
         &operator_args(&release, ns.name()).await,
-        &new_env,
+        &str_pairs(&new_env),
     )
     .await
     .unwrap();
