@@ -41,8 +41,7 @@ created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
 
 "$root/scripts/tools.sh" install umoci image-base cargo-cyclonedx
 PATH="$("$root/scripts/tools.sh" path):$PATH"
-base=$(ls -d "$cache"/tools/image-base-*/ | head -n 1)
-base=${base%/}
+base=$("$root/scripts/tools.sh" dir image-base)
 
 if [[ -z $binary ]]; then
   echo "image.sh: cargo build --release --locked (target dir $cache/image/target)" >&2

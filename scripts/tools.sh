@@ -4,6 +4,7 @@
 #   scripts/tools.sh install [TOOL...]   install all tools, or only the named ones
 #   scripts/tools.sh env                 print `export PATH=<tool bin dirs>:$PATH`
 #   scripts/tools.sh path                print the tool bin dirs joined by ':'
+#   scripts/tools.sh dir image-base      print the image base's directory
 #   scripts/tools.sh versions            print the version each installed tool reports
 #   scripts/tools.sh help
 #
@@ -363,36 +364,30 @@ JS
   echo '[]' | "$CRD_SCHEMAS_DIR/bin/validate-custom-objects" >/dev/null
 }
 
-install_etcd() {
-  [[ -x $ETCD_DIR/bin/etcd ]] && return 0
-  adopt etcd "$ETCD_DIR/bin" "etcd Version: $ETCD_VERSION" --version && return 0
-  log "installing etcd $ETCD_VERSION from Debian bookworm (etcd-server)"
+# install_bookworm_bin BIN DEB VERSION DIR REPORT : /usr/bin/BIN of Debian bookworm's
+# package DEB at VERSION into DIR/bin, checked to print REPORT for --version.
+install_bookworm_bin() {
+  local bin=$1 deb=$2 version=$3 dir=$4 report=$5 tmp
+  [[ -x $dir/bin/$bin ]] && return 0
+  adopt "$bin" "$dir/bin" "$report" --version && return 0
+  log "installing $bin $version from Debian bookworm ($deb)"
   private_apt bookworm deb bookworm
-  local tmp
   tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
-  deb_extract etcd-server "$ETCD_VERSION" "$tmp/root"
+  deb_extract "$deb" "$version" "$tmp/root"
   mkdir -p "$tmp/out/bin"
-  mv "$tmp/root/usr/bin/etcd" "$tmp/out/bin/etcd"
-  reports "etcd Version: $ETCD_VERSION" "$tmp/out/bin/etcd" --version \
-    || die "etcd from the .deb is not $ETCD_VERSION"
-  finish_dir "$tmp/out" "$ETCD_DIR"
+  mv "$tmp/root/usr/bin/$bin" "$tmp/out/bin/$bin"
+  reports "$report" "$tmp/out/bin/$bin" --version \
+    || die "$bin from the .deb is not $version"
+  finish_dir "$tmp/out" "$dir"
   rm -rf "$tmp"
 }
 
+install_etcd() {
+  install_bookworm_bin etcd etcd-server "$ETCD_VERSION" "$ETCD_DIR" "etcd Version: $ETCD_VERSION"
+}
+
 install_umoci() {
-  [[ -x $UMOCI_DIR/bin/umoci ]] && return 0
-  adopt umoci "$UMOCI_DIR/bin" "umoci version $UMOCI_VERSION" --version && return 0
-  log "installing umoci $UMOCI_VERSION from Debian bookworm"
-  private_apt bookworm deb bookworm
-  local tmp
-  tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
-  deb_extract umoci "$UMOCI_VERSION" "$tmp/root"
-  mkdir -p "$tmp/out/bin"
-  mv "$tmp/root/usr/bin/umoci" "$tmp/out/bin/umoci"
-  reports "umoci version $UMOCI_VERSION" "$tmp/out/bin/umoci" --version \
-    || die "umoci from the .deb is not $UMOCI_VERSION"
-  finish_dir "$tmp/out" "$UMOCI_DIR"
-  rm -rf "$tmp"
+  install_bookworm_bin umoci umoci "$UMOCI_VERSION" "$UMOCI_DIR" "umoci version $UMOCI_VERSION"
 }
 
 # The image's base rootfs: the .debs unpacked (no maintainer scripts run), the CA bundle
@@ -716,6 +711,12 @@ main() {
     install) install_tools ${args[@]+"${args[@]}"} ;;
     env) print_env ;;
     path) tools_path ;;
+    dir)
+      case ${args[0]:-} in
+        image-base) echo "$IMAGE_BASE_DIR" ;;
+        *) die "dir: which tool? (image-base)" ;;
+      esac
+      ;;
     versions) versions ;;
     help | -h | --help) usage ;;
     *) usage >&2; exit 2 ;;

@@ -20,6 +20,7 @@ use kube::{Api, Resource, ResourceExt};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::context::Context;
 use super::drift::{annotate, applied_hash, needs_apply};
@@ -384,6 +385,22 @@ impl Kinds<'_> {
     }
 }
 
+/// An object as JSON with its `apiVersion` and `kind`. k8s-openapi's types write
+/// them; the custom kinds of `crate::build::custom` (HTTPRoute, Certificate) do not,
+/// so both the desired and the live object get them here, or a live custom child
+/// would never compare equal and be applied again on every reconcile.
+fn typed_value<K>(obj: &K) -> Result<Value, serde_json::Error>
+where
+    K: Resource<DynamicType = ()> + Serialize,
+{
+    let mut value = serde_json::to_value(obj)?;
+    if let Some(o) = value.as_object_mut() {
+        o.insert("apiVersion".into(), K::api_version(&()).into());
+        o.insert("kind".into(), K::kind(&()).into());
+    }
+    Ok(value)
+}
+
 /// Server-side applies one object through `api` unless `current` (the live one)
 /// already holds what sextant would write; returns the object and whether it was
 /// written. Namespaced children and the cluster-scoped ones
@@ -404,24 +421,17 @@ where
 {
     let name = desired.name_any();
     let kind = <K as k8s_openapi::Resource>::KIND;
-    let mut value = serde_json::to_value(desired).map_err(|source| Error::Serialize {
+    let serialize_error = |source| Error::Serialize {
         kind,
         name: name.clone(),
         source,
-    })?;
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert("apiVersion".into(), K::api_version(&()).into());
-        obj.insert("kind".into(), K::kind(&()).into());
-    }
+    };
+    let mut value = typed_value(desired).map_err(serialize_error)?;
     let hash = applied_hash(&value);
     let current_value = current
-        .map(serde_json::to_value)
+        .map(typed_value)
         .transpose()
-        .map_err(|source| Error::Serialize {
-            kind,
-            name: name.clone(),
-            source,
-        })?;
+        .map_err(serialize_error)?;
     if let Some(c) = current
         && !needs_apply(&value, &hash, current_value.as_ref())
     {
@@ -464,4 +474,64 @@ where
         ctx.metrics.write(kind, Verb::Delete.as_str());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::custom::{CertIssuerRef, Certificate, CertificateSpec};
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    /// A live child read back as sextant applied it: same object, with the
+    /// applied-hash annotation.
+    fn live_as_applied<K: Resource<DynamicType = ()> + Serialize + DeserializeOwned>(
+        desired: &K,
+    ) -> (Value, String, Value) {
+        let value = typed_value(desired).unwrap();
+        let hash = applied_hash(&value);
+        let mut applied = value.clone();
+        annotate(&mut applied, &hash);
+        let live: K = serde_json::from_value(applied).unwrap();
+        (value, hash, typed_value(&live).unwrap())
+    }
+
+    #[test]
+    fn an_unchanged_custom_child_is_not_applied_again() {
+        let cert = Certificate {
+            metadata: ObjectMeta {
+                name: Some("s-collector-tls".into()),
+                ..Default::default()
+            },
+            spec: CertificateSpec {
+                secret_name: "otlp-tls".into(),
+                dns_names: vec!["s-collector".into()],
+                issuer_ref: CertIssuerRef {
+                    name: "ca".into(),
+                    kind: "ClusterIssuer".into(),
+                    group: "cert-manager.io".into(),
+                },
+                duration: None,
+                renew_before: None,
+            },
+        };
+        let (desired, hash, live) = live_as_applied(&cert);
+        assert_eq!(live["kind"], "Certificate");
+        assert_eq!(live["apiVersion"], "cert-manager.io/v1");
+        assert!(!needs_apply(&desired, &hash, Some(&live)));
+        // Without the type fields on the live side (as before), it always differed.
+        let mut untyped = live.clone();
+        untyped.as_object_mut().unwrap().remove("kind");
+        assert!(needs_apply(&desired, &hash, Some(&untyped)));
+        // A k8s-openapi kind behaves the same.
+        let cm = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some("c".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let (desired, hash, live) = live_as_applied(&cm);
+        assert!(!needs_apply(&desired, &hash, Some(&live)));
+    }
 }
