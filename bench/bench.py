@@ -15,7 +15,8 @@ What it measures, for each N (stacks created at once):
   requests: it runs with its own ServiceAccount token) and `sextant_api_writes_total`;
   then a forced resync (operator restarted) until it has reconciled every stack again;
 * memory: VmRSS/VmHWM of the operator process (/proc/PID/status);
-* reconcile latency from `sextant_reconcile_duration_seconds`;
+* reconcile latency from `sextant_reconcile_duration_seconds`, and by step from
+  `sextant_reconcile_step_duration_seconds`;
 * a memory run at N = 100 and 1,000 with a one-component profile (Loki only).
 
 Only the Python standard library is used. Every loop is bounded in time.
@@ -240,6 +241,16 @@ def histogram_buckets(samples, name: str) -> list[tuple[float, float]]:
             le = labels["le"]
             b.append((float("inf") if le in ("+Inf", "Inf") else float(le), v))
     return sorted(b)
+
+
+def step_buckets(samples) -> dict[str, list[tuple[float, float]]]:
+    """The buckets of sextant_reconcile_step_duration_seconds, by step."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for n, labels, v in samples:
+        if n == "sextant_reconcile_step_duration_seconds_bucket":
+            le = labels["le"]
+            out.setdefault(labels.get("step", "?"), []).append((float("inf") if le in ("+Inf", "Inf") else float(le), v))
+    return {k: sorted(b) for k, b in sorted(out.items())}
 
 
 def quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
@@ -746,6 +757,7 @@ class Bench:
             res["reconcile_buckets"] = histogram_buckets(samples, "sextant_reconcile_duration_seconds")
             res["reconcile_p50"] = quantile(0.5, res["reconcile_buckets"])
             res["reconcile_p99"] = quantile(0.99, res["reconcile_buckets"])
+            res["step_buckets"] = step_buckets(samples)
             res["apiserver_writes_convergence"] = by_verb(diff(apiserver_writes(self.kube.metrics()), api0))
             if self.audit:
                 res["audit_convergence"] = self.audit.since(audit0)
@@ -832,6 +844,7 @@ class Bench:
             "reconcile_p50": quantile(0.5, histogram_buckets(s, "sextant_reconcile_duration_seconds")),
             "reconcile_p99": quantile(0.99, histogram_buckets(s, "sextant_reconcile_duration_seconds")),
             "reconcile_buckets": histogram_buckets(s, "sextant_reconcile_duration_seconds"),
+            "step_buckets": step_buckets(s),
             "hwm": op.mem().get("VmHWM"),
         }
         if self.audit:

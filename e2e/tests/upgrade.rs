@@ -14,7 +14,10 @@
 //!   the pod-roll list a release checklist reads, docs/releasing.md);
 //! - no PersistentVolumeClaim is written, deleted or replaced;
 //! - no condition that was True before the upgrade is seen otherwise during it (a
-//!   watch records every status the stacks pass through).
+//!   watch records every status the stacks pass through);
+//! - afterwards, a reconcile of each converged stack makes no API request but the
+//!   GETs of the Secrets its spec names (the children come from the operator's
+//!   cache).
 //!
 //! Its own test binary: it installs the previous CRD over the current one, which no
 //! other test may see. It leaves the current CRD installed.
@@ -342,31 +345,34 @@ fn previous_samples(prev: &std::path::Path, ns: &str) -> Vec<DynamicObject> {
         .collect()
 }
 
+const TLS: [(&str, &str); 3] = [
+    ("tls.crt", "-----BEGIN CERTIFICATE-----e2e"),
+    ("tls.key", "-----BEGIN PRIVATE KEY-----e2e"),
+    ("ca.crt", "-----BEGIN CERTIFICATE-----e2e"),
+];
+
 /// The Secrets the production sample references (validation reads their keys).
+const PRODUCTION_SECRETS: [(&str, &[(&str, &str)]); 9] = [
+    ("otlp-tls", &TLS),
+    ("grafana-tls", &TLS),
+    ("otlp-tokens", &[("tokens", "e2e-token")]),
+    (
+        "grafana-admin",
+        &[("admin-user", "admin"), ("admin-password", "e2e")],
+    ),
+    (
+        "grafana-oidc",
+        &[("client-id", "e2e"), ("client-secret", "e2e")],
+    ),
+    ("pagerduty", &[("integration-key", "e2e")]),
+    ("slack-webhook", &[("url", "https://hooks.example/e2e")]),
+    ("smtp", &[("password", "e2e")]),
+    ("mirror-pull", &[(".dockerconfigjson", "{\"auths\":{}}")]),
+];
+
+/// Creates the Secrets the production sample references.
 async fn production_secrets(ns: &TestNamespace) {
-    let tls = [
-        ("tls.crt", "-----BEGIN CERTIFICATE-----e2e"),
-        ("tls.key", "-----BEGIN PRIVATE KEY-----e2e"),
-        ("ca.crt", "-----BEGIN CERTIFICATE-----e2e"),
-    ];
-    let secrets: [(&str, &[(&str, &str)]); 9] = [
-        ("otlp-tls", &tls),
-        ("grafana-tls", &tls),
-        ("otlp-tokens", &[("tokens", "e2e-token")]),
-        (
-            "grafana-admin",
-            &[("admin-user", "admin"), ("admin-password", "e2e")],
-        ),
-        (
-            "grafana-oidc",
-            &[("client-id", "e2e"), ("client-secret", "e2e")],
-        ),
-        ("pagerduty", &[("integration-key", "e2e")]),
-        ("slack-webhook", &[("url", "https://hooks.example/e2e")]),
-        ("smtp", &[("password", "e2e")]),
-        ("mirror-pull", &[(".dockerconfigjson", "{\"auths\":{}}")]),
-    ];
-    for (name, data) in secrets {
+    for (name, data) in PRODUCTION_SECRETS {
         ns.create_secret(name, data).await.unwrap();
     }
 }
@@ -880,6 +886,73 @@ async fn upgrade_from_the_previous_release_rewrites_and_rolls_only_what_changed(
     assert_eq!(
         change.rolled, expected,
         "a new scrape interval rolls exactly {expected:?}"
+    );
+
+    // 6. A reconcile of a converged stack reads nothing from the API server: the
+    //    children come from the operator's cache (controller/cache.rs). Each
+    //    stack is poked (an annotation: a watch event, no generation change);
+    //    the only requests allowed are the GETs of the Secrets a stack's spec
+    //    names (production's), which are read for their values.
+    let offset = audit_log_offset(&audit_log_path()).unwrap();
+    let before = new.metric_sum("sextant_reconciles_total").await.unwrap();
+    for name in &names {
+        stack::merge_patch(
+            &ns,
+            name,
+            json!({"metadata": {"annotations": {"e2e.sextant.dev/poke": "1"}}}),
+        )
+        .await
+        .unwrap();
+    }
+    wait_for(
+        SETTLE_TIMEOUT,
+        "the poked stacks were reconciled",
+        async || {
+            let n = new.metric_sum("sextant_reconciles_total").await?;
+            Ok((n >= before + names.len() as f64).then_some(()))
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let referenced = PRODUCTION_SECRETS.map(|(name, _)| name);
+    let calls: Vec<Call> = calls_by_since(&audit_log_path(), &user, offset)
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.verb != "watch" && !c.non_resource() && c.resource != "leases")
+        .collect();
+    let reads: Vec<String> = calls
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}/{}",
+                c.verb,
+                c.resource,
+                c.name.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    report(&format!(
+        "requests of {} reconciles of converged stacks (watches and leases aside): {}",
+        new.metric_sum("sextant_reconciles_total").await.unwrap() - before,
+        if reads.is_empty() {
+            "none".to_owned()
+        } else {
+            reads.join(", ")
+        }
+    ));
+    let unexpected: Vec<&String> = calls
+        .iter()
+        .zip(&reads)
+        .filter(|(c, _)| {
+            !(c.verb == "get"
+                && c.resource == "secrets"
+                && c.name.as_deref().is_some_and(|n| referenced.contains(&n)))
+        })
+        .map(|(_, r)| r)
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "a reconcile of a converged stack made requests beyond the referenced Secrets: {unexpected:?}"
     );
 
     for name in &names {

@@ -145,7 +145,8 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     if let Some(ini) = grafana::ini(&spec.settings) {
         files.insert(grafana::INI_FILE.into(), ini);
     }
-    if let Some(rules) = grafana::alert_rules(stack, caps) {
+    let groups = grafana::rule_groups(stack, caps);
+    if let Some(rules) = grafana::alert_rules(&groups) {
         // JSON, which Grafana's alerting file provisioning reads as well as YAML: the
         // largest config of a stack, and emitting it as YAML took half of build().
         files.insert(

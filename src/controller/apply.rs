@@ -4,9 +4,12 @@
 //!
 //! Identity and configuration (ServiceAccounts, RBAC including the stack's
 //! ClusterRoleBindings, ConfigMaps, Secrets) go first, concurrently; Services and workloads next, then the autoscaler and the
-//! disruption budget. Children are listed from kube-apiserver's watch cache
-//! (`resourceVersion=0`): no quorum read from etcd per reconcile, and never older
-//! than the watch event that triggered the reconcile, since both come from it.
+//! disruption budget. The live children of a Ready stack are read from the
+//! operator's own cache (`super::cache`), filled by the same watches that trigger
+//! reconciles: a reconcile of a converged stack makes no API request at all. A
+//! stack on its way to Ready lists them from kube-apiserver's watch cache
+//! (`resourceVersion=0`, [`Read`]). What a write returns, and what a delete
+//! removed, go into the cache at once.
 
 use std::fmt::Debug;
 
@@ -22,6 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::cache::{Cached, Scope};
 use super::context::Context;
 use super::drift::{annotate, applied_hash, needs_apply};
 use super::error::{ApiResultExt, Error, Verb};
@@ -51,11 +55,25 @@ pub fn children_selector(stack: &str) -> String {
     Selector::from_iter(stack_labels(stack)).to_string()
 }
 
+/// Where a reconcile reads the live children from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// The operator's cache (`super::cache`): a stack that was Ready.
+    Cache,
+    /// A list per kind from kube-apiserver's watch cache: a stack on its way
+    /// to Ready. Its progress must not wait on a watch: after a restart of
+    /// kube-apiserver 1.20 some resumed watches delivered nothing for minutes
+    /// (e2e `faults.rs`), and a cache fed by them said a Deployment had no ready
+    /// replica long after it had.
+    List,
+}
+
 /// Applies the bundle and prunes what is no longer desired.
 pub async fn apply(
     ctx: &Context,
     stack: &ValidatedStack,
     resources: Resources,
+    read: Read,
 ) -> Result<Applied, Error> {
     let Resources {
         service_accounts,
@@ -77,7 +95,22 @@ pub async fn apply(
         http_routes,
         certificates,
     } = resources;
-    let kinds = Kinds { ctx, stack };
+    let scope = ctx.children.for_namespace(&stack.namespace);
+    let cache = scope.filter(|_| read == Read::Cache);
+    if let Some(cache) = cache {
+        // A fresh process: until every watch has listed once, an absent child
+        // may only be unseen yet.
+        cache
+            .wait_ready(super::cache::READY_TIMEOUT)
+            .await
+            .map_err(Error::CacheNotReady)?;
+    }
+    let kinds = Kinds {
+        ctx,
+        stack,
+        cache,
+        scope,
+    };
     // A RoleBinding may only name a Role that exists when the operator is not
     // allowed to `bind` arbitrary roles (least privilege): Roles go first.
     let role = kinds.sync(roles).await?;
@@ -86,7 +119,7 @@ pub async fn apply(
     let (sa, rb, crb, cm, secret) = tokio::try_join!(
         kinds.sync(service_accounts),
         kinds.sync(role_bindings),
-        super::cluster::sync(ctx, stack, cluster_role_bindings),
+        super::cluster::sync(ctx, stack, cluster_role_bindings, read),
         kinds.sync(config_maps),
         kinds.sync_secrets(generated_secrets, rendered_secrets),
     )?;
@@ -160,37 +193,22 @@ impl<K> Default for Synced<K> {
     }
 }
 
-/// What the apply step needs of a namespaced child kind (`k8s_openapi::Resource`
-/// for its `KIND`, the name in messages and metrics).
-trait Child:
-    Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-    + k8s_openapi::Resource
-    + Clone
-    + Serialize
-    + DeserializeOwned
-    + Debug
-    + Send
-    + Sync
-    + 'static
-{
-}
+/// What the apply step needs of a namespaced child kind: a cached one
+/// (`super::cache::Cached`, which brings `k8s_openapi::Resource` for its `KIND`,
+/// the name in messages and metrics) that lives in a namespace.
+trait Child: Cached + Resource<Scope = NamespaceResourceScope> {}
 
-impl<K> Child for K where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + k8s_openapi::Resource
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + Debug
-        + Send
-        + Sync
-        + 'static
-{
-}
+impl<K> Child for K where K: Cached + Resource<Scope = NamespaceResourceScope> {}
 
 struct Kinds<'a> {
     ctx: &'a Context,
     stack: &'a ValidatedStack,
+    /// The cache of the stack's scope, when it is read (`Read::Cache`); `None`
+    /// also for a stack outside every watched namespace (which no controller
+    /// hands to reconcile).
+    cache: Option<&'a Scope>,
+    /// The cache of the stack's scope, which every write goes into.
+    scope: Option<&'a Scope>,
 }
 
 impl Kinds<'_> {
@@ -201,16 +219,30 @@ impl Kinds<'_> {
         Api::namespaced(self.ctx.client.clone(), &self.stack.namespace)
     }
 
+    /// The stack's live children of one kind: from the cache, or, while that
+    /// kind's watch is failing (`Index::is_current`), listed from
+    /// kube-apiserver's watch cache (`resourceVersion=0`).
     async fn list<K>(&self) -> Result<Vec<K>, Error>
     where
         K: Child,
     {
-        let selector = children_selector(&self.stack.name);
-        self.api::<K>()
-            .list(&ListParams::default().labels(&selector).match_any())
-            .await
-            .map(|l| l.items)
-            .api(Verb::List, K::KIND, selector)
+        match self.cache.map(K::index) {
+            Some(index) if index.is_current() => {
+                Ok(index.of_stack(&self.stack.namespace, &self.stack.name))
+            }
+            _ => {
+                let selector = children_selector(&self.stack.name);
+                let mut items = self
+                    .api::<K>()
+                    .list(&ListParams::default().labels(&selector).match_any())
+                    .await
+                    .api(Verb::List, K::KIND, selector)?
+                    .items;
+                // Compared as the cache keeps them (`Cached::comparable`).
+                items.iter_mut().for_each(Cached::slim);
+                Ok(items)
+            }
+        }
     }
 
     /// Applies every desired object of one kind (concurrently), then deletes the
@@ -288,14 +320,23 @@ impl Kinds<'_> {
         K: Child,
     {
         let current = live.iter().find(|l| l.name_any() == desired.name_any());
-        apply_object(self.ctx, &self.api::<K>(), desired, current).await
+        let (obj, changed) = apply_object(self.ctx, &self.api::<K>(), desired, current).await?;
+        if changed && let Some(c) = self.scope {
+            K::index(c).insert(obj.clone());
+        }
+        Ok((obj, changed))
     }
 
     async fn delete<K>(&self, obj: &K) -> Result<(), Error>
     where
         K: Child,
     {
-        delete_object(self.ctx, &self.api::<K>(), &obj.name_any()).await
+        let name = obj.name_any();
+        delete_object(self.ctx, &self.api::<K>(), &name).await?;
+        if let Some(c) = self.scope {
+            K::index(c).remove(&self.stack.namespace, &name);
+        }
+        Ok(())
     }
 
     /// The claims sextant creates itself: created, grown where they can grow
@@ -370,6 +411,9 @@ impl Kinds<'_> {
                     name.as_str(),
                 )?;
             if let Some(created) = created {
+                if let Some(c) = self.scope {
+                    Secret::index(c).insert(created.clone());
+                }
                 self.ctx.metrics.write(
                     <Secret as k8s_openapi::Resource>::KIND,
                     Verb::Create.as_str(),
@@ -401,6 +445,42 @@ where
     Ok(value)
 }
 
+/// The desired object as it is sent, its applied-hash, and why it must be
+/// applied (`None`: the live one already holds it).
+struct Compared {
+    value: Value,
+    hash: String,
+    why: Option<&'static str>,
+}
+
+/// Compares a desired object with the live one as the cache keeps it (slimmed:
+/// `Cached::slim`), the desired one slimmed the same way for the comparison; a
+/// kind that slims nothing but managedFields is not copied.
+fn compare<K: Cached>(desired: &K, current: Option<&K>) -> Result<Compared, serde_json::Error> {
+    let value = typed_value(desired)?;
+    let hash = applied_hash(&value);
+    let Some(current) = current else {
+        return Ok(Compared {
+            value,
+            hash,
+            why: Some("absent"),
+        });
+    };
+    let live = typed_value(current)?;
+    let compared = match desired.comparable() {
+        std::borrow::Cow::Borrowed(_) => None,
+        std::borrow::Cow::Owned(c) => Some(typed_value(&c)?),
+    };
+    let why = if !needs_apply(compared.as_ref().unwrap_or(&value), &hash, Some(&live)) {
+        None
+    } else if super::drift::live_hash(&live) != Some(hash.as_str()) {
+        Some("spec changed")
+    } else {
+        Some("drifted")
+    };
+    Ok(Compared { value, hash, why })
+}
+
 /// Server-side applies one object through `api` unless `current` (the live one)
 /// already holds what sextant would write; returns the object and whether it was
 /// written. Namespaced children and the cluster-scoped ones
@@ -412,12 +492,7 @@ pub(super) async fn apply_object<K>(
     current: Option<&K>,
 ) -> Result<(K, bool), Error>
 where
-    K: Resource<DynamicType = ()>
-        + k8s_openapi::Resource
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + Debug,
+    K: Cached,
 {
     let name = desired.name_any();
     let kind = <K as k8s_openapi::Resource>::KIND;
@@ -426,27 +501,17 @@ where
         name: name.clone(),
         source,
     };
-    let mut value = typed_value(desired).map_err(serialize_error)?;
-    let hash = applied_hash(&value);
-    let current_value = current
-        .map(typed_value)
-        .transpose()
-        .map_err(serialize_error)?;
-    if let Some(c) = current
-        && !needs_apply(&value, &hash, current_value.as_ref())
-    {
-        return Ok((c.clone(), false));
-    }
-    tracing::debug!(
-        kind,
-        name,
-        why = match &current_value {
-            None => "absent",
-            Some(live) if super::drift::live_hash(live) != Some(hash.as_str()) => "spec changed",
-            Some(_) => "drifted",
-        },
-        "applying"
-    );
+    let Compared {
+        mut value,
+        hash,
+        why,
+    } = compare(desired, current).map_err(serialize_error)?;
+    let why = match (why, current) {
+        (None, Some(live)) => return Ok((live.clone(), false)),
+        // `compare` says "absent" for no live object.
+        (why, _) => why.unwrap_or("absent"),
+    };
+    tracing::debug!(kind, name, why, "applying");
     annotate(&mut value, &hash);
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let applied = api.patch(&name, &params, &Patch::Apply(&value)).await.api(
@@ -482,6 +547,7 @@ mod tests {
     use crate::build::custom::{CertIssuerRef, Certificate, CertificateSpec};
     use k8s_openapi::api::core::v1::ConfigMap;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use std::collections::BTreeMap;
 
     /// A live child read back as sextant applied it: same object, with the
     /// applied-hash annotation.
@@ -494,6 +560,46 @@ mod tests {
         annotate(&mut applied, &hash);
         let live: K = serde_json::from_value(applied).unwrap();
         (value, hash, typed_value(&live).unwrap())
+    }
+
+    #[test]
+    fn a_cached_config_map_compares_by_the_digests_of_its_data() {
+        let desired = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some("s-grafana-dashboards-0".into()),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([(
+                "d.json".into(),
+                "{\"big\": 1}".repeat(1000),
+            )])),
+            ..Default::default()
+        };
+        let (_, _, live) = live_as_applied(&desired);
+        let mut cached: ConfigMap = serde_json::from_value(live).unwrap();
+        cached.slim();
+        assert_ne!(cached.data, desired.data, "the cache keeps digests");
+        let c = compare(&desired, Some(&cached)).unwrap();
+        assert_eq!(c.why, None);
+        // What is sent is the full object, not the digests.
+        assert_eq!(
+            c.value["data"]["d.json"],
+            desired.data.as_ref().unwrap()["d.json"]
+        );
+        // A hand edit of the live data is drift; a new desired value a new spec.
+        let mut edited = cached.clone();
+        edited.data = Some(BTreeMap::from([("d.json".into(), "sha256:0".into())]));
+        assert_eq!(
+            compare(&desired, Some(&edited)).unwrap().why,
+            Some("drifted")
+        );
+        let mut changed = desired.clone();
+        changed.data = Some(BTreeMap::from([("d.json".into(), "{}".into())]));
+        assert_eq!(
+            compare(&changed, Some(&cached)).unwrap().why,
+            Some("spec changed")
+        );
+        assert_eq!(compare(&desired, None).unwrap().why, Some("absent"));
     }
 
     #[test]

@@ -9,7 +9,8 @@ use kube::api::ListParams;
 use kube::core::Selector;
 use kube::{Api, ResourceExt};
 
-use super::apply::{apply_object, delete_object};
+use super::apply::{Read, apply_object, delete_object};
+use super::cache::Cached;
 use super::context::Context;
 use super::error::{ApiResultExt, Error, Verb};
 use crate::model::{ValidatedStack, cluster_child_labels};
@@ -37,17 +38,35 @@ pub fn selector(namespace: &str, stack: &str) -> String {
     Selector::from_iter(cluster_child_labels(stack, namespace)).to_string()
 }
 
+/// The stack's ClusterRoleBindings. At reconcile, from the operator's cache
+/// (`super::cache`), filled by the watch `super::run_controllers` runs where this
+/// install may read them; listed at deletion, for a stack on its way to Ready,
+/// and while that watch is failing.
 async fn list(
     ctx: &Context,
     namespace: &str,
     stack: &str,
+    fresh: bool,
 ) -> Result<Vec<ClusterRoleBinding>, Error> {
+    let index = ctx.children.cluster_role_bindings();
+    if !fresh {
+        index
+            .wait_ready(super::cache::READY_TIMEOUT)
+            .await
+            .map_err(Error::CacheNotReady)?;
+    }
+    if !fresh && index.is_current() {
+        return Ok(index.of_stack(namespace, stack));
+    }
     let selector = selector(namespace, stack);
-    api(ctx)
-        .list(&ListParams::default().labels(&selector).match_any())
+    let mut items = api(ctx)
+        .list(&ListParams::default().labels(&selector))
         .await
-        .map(|l| l.items)
-        .api(Verb::List, KIND, selector)
+        .api(Verb::List, KIND, selector)?
+        .items;
+    // Compared as the cache keeps them (`Cached::slim`).
+    items.iter_mut().for_each(Cached::slim);
+    Ok(items)
 }
 
 /// Whether this operator may touch ClusterRoleBindings at all: only an install
@@ -58,29 +77,33 @@ fn granted(ctx: &Context) -> bool {
 }
 
 /// Applies the desired ClusterRoleBindings and deletes the stack's others.
-/// With none desired and none found, makes one list call and nothing else; an
-/// operator without cluster-wide collection (which never desires one) makes none.
+/// With `Read::Cache` reads from the cache: with none desired and none found,
+/// makes no call; with `Read::List`, one list.
 pub async fn sync(
     ctx: &Context,
     stack: &ValidatedStack,
     desired: Vec<ClusterRoleBinding>,
+    read: Read,
 ) -> Result<Synced, Error> {
     if !granted(ctx) && desired.is_empty() {
         return Ok(Synced::default());
     }
-    let live = list(ctx, &stack.namespace, &stack.name).await?;
+    let live = list(ctx, &stack.namespace, &stack.name, read == Read::List).await?;
+    let index = ctx.children.cluster_role_bindings();
     let mut out = Synced::default();
     for d in &desired {
         let current = live.iter().find(|l| l.name_any() == d.name_any());
         let (obj, changed) = apply_object(ctx, &api(ctx), d, current).await?;
         if changed {
             out.changed.push(format!("{KIND}/{}", obj.name_any()));
+            index.insert(obj);
         }
     }
     for l in &live {
         let name = l.name_any();
         if !desired.iter().any(|d| d.name_any() == name) {
             delete_object(ctx, &api(ctx), &name).await?;
+            index.remove("", &name);
             out.pruned.push(format!("{KIND}/{name}"));
         }
     }
@@ -101,8 +124,11 @@ pub async fn delete_all(ctx: &Context, namespace: &str, stack: &str) -> Result<(
         );
         return Ok(());
     }
-    for l in list(ctx, namespace, stack).await? {
+    for l in list(ctx, namespace, stack, true).await? {
         delete_object(ctx, &api(ctx), &l.name_any()).await?;
+        ctx.children
+            .cluster_role_bindings()
+            .remove("", &l.name_any());
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! What every reconcile shares: the client, metrics, the event recorder, what the
-//! cluster serves, and per-stack failure counts for backoff; and forgetting a
+//! cluster serves, the caches of the children, and per-stack failure counts for backoff; and forgetting a
 //! deleted stack in both the metrics and the failure counts.
 
 use std::collections::HashMap;
@@ -29,6 +29,8 @@ pub struct Context {
     pub failures: Mutex<Failures>,
     /// The stacks' self-checks and their last results.
     pub probes: super::probe::Probes,
+    /// The children, as the watches last saw them (`super::cache`).
+    pub children: super::cache::Children,
 }
 
 /// Consecutive failures per stack and their class.

@@ -5,13 +5,15 @@
 
 use serde_json::Value;
 
-use crate::digest::sha256_hex;
+use crate::digest::sha256_json_hex;
 use crate::model::APPLIED_HASH_ANNOTATION;
 use crate::units::{parse_cpu_millis, parse_quantity_bytes};
 
-/// Hash of a desired object as it will be sent (before the annotation is added).
+/// Hash of a desired object as it will be sent (before the annotation is added):
+/// the SHA-256 of its compact JSON, streamed (the same digest as hashing
+/// `desired.to_string()`, so the annotations of earlier releases still match).
 pub fn applied_hash(desired: &Value) -> String {
-    sha256_hex(desired.to_string().as_bytes())
+    sha256_json_hex(desired)
 }
 
 /// Sets the applied-hash annotation on a desired object.

@@ -87,6 +87,9 @@ pub enum Error {
     /// The stack has no namespace (it is a namespaced resource: this is a bug).
     #[error("the stack has no namespace")]
     NoNamespace,
+    /// A watch of children has not completed its first list (`super::cache`).
+    #[error(transparent)]
+    CacheNotReady(super::cache::NotReady),
 }
 
 impl Error {
@@ -106,6 +109,7 @@ impl Error {
             Error::Api { .. } => "APIRequestFailed",
             Error::Serialize { .. } => "SerializeFailed",
             Error::NoNamespace => "NoNamespace",
+            Error::CacheNotReady(_) => "CacheNotReady",
         }
     }
 
@@ -135,6 +139,8 @@ impl Error {
                 _ => RetryClass::Unreachable,
             },
             Error::Serialize { .. } | Error::NoNamespace => RetryClass::Persistent,
+            // The watch retries with its own backoff; look again soon.
+            Error::CacheNotReady(_) => RetryClass::Busy,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! never reconciled again).
 
 pub mod apply;
+pub mod cache;
 pub mod cluster;
 pub mod context;
 pub mod drift;
@@ -24,12 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
-use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::{DynamicObject, PartialObjectMeta};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
@@ -157,7 +153,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         capabilities,
         failures: Default::default(),
         probes: probe::Probes::new(args.probes, args.probe_concurrency),
+        children: cache::Children::new(&scopes(&args)),
     });
+    ctx.children.mark_unwatched(&ctx.capabilities);
 
     let result = if args.leader_election {
         let namespace = args
@@ -251,17 +249,32 @@ async fn lead_then_run(
     Ok(())
 }
 
-/// Runs one controller per watched namespace (or one for all) until stopped.
-async fn run_controllers(ctx: Arc<Context>, args: &RunArgs, stop_rx: watch::Receiver<bool>) {
-    let scopes: Vec<Option<String>> = if args.namespaces.is_empty() {
+/// The namespaces the controllers watch, one controller each (`None`: one for all).
+fn scopes(args: &RunArgs) -> Vec<Option<String>> {
+    if args.namespaces.is_empty() {
         vec![None]
     } else {
         args.namespaces.iter().cloned().map(Some).collect()
-    };
-    let controllers = scopes
+    }
+}
+
+/// Runs one controller per watched namespace (or one for all) until stopped, and
+/// the watch of the stacks' ClusterRoleBindings where this install may read them.
+async fn run_controllers(ctx: Arc<Context>, args: &RunArgs, stop_rx: watch::Receiver<bool>) {
+    let controllers = scopes(args)
         .into_iter()
         .map(|ns| controller(ctx.clone(), ns, args.concurrency, stop_rx.clone()));
-    futures::future::join_all(controllers).await;
+    let bindings = async {
+        if ctx.capabilities.cluster_roles.is_some() {
+            let index = ctx.children.cluster_role_bindings().clone();
+            index.run(Api::all(ctx.client.clone())).await;
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = futures::future::join_all(controllers) => {}
+        () = bindings => {}
+    }
     info!("controllers stopped");
 }
 
@@ -295,7 +308,13 @@ async fn controller(
 ) {
     let namespace = namespace.as_deref();
     let client = &ctx.client;
-    let children = watcher::Config::default().labels("app.kubernetes.io/managed-by=sextant");
+    let Some(cache) = ctx.children.scope(namespace) else {
+        error!(
+            namespace = namespace.unwrap_or("*"),
+            "no cache for this scope"
+        );
+        return;
+    };
     let mut c = Controller::new(
         scoped::<ObservabilityStack>(client, namespace),
         watcher::Config::default(),
@@ -304,28 +323,50 @@ async fn controller(
         ControllerConfig::default()
             .concurrency(concurrency)
             .debounce(DEBOUNCE),
-    )
-    .owns(
-        scoped::<ServiceAccount>(client, namespace),
-        children.clone(),
-    )
-    .owns(scoped::<Role>(client, namespace), children.clone())
-    .owns(scoped::<RoleBinding>(client, namespace), children.clone())
-    .owns(scoped::<ConfigMap>(client, namespace), children.clone())
-    .owns(scoped::<Secret>(client, namespace), children.clone())
-    .owns(scoped::<Service>(client, namespace), children.clone())
-    .owns(scoped::<Deployment>(client, namespace), children.clone())
-    .owns(scoped::<StatefulSet>(client, namespace), children.clone())
-    .owns(scoped::<DaemonSet>(client, namespace), children.clone())
-    .owns(scoped::<NetworkPolicy>(client, namespace), children.clone())
-    .owns(scoped::<Ingress>(client, namespace), children.clone());
+    );
+    // One watch per child kind fills the cache reconcile reads children from and
+    // triggers the owner's reconcile (`cache`): no list per reconcile.
+    c = c
+        .owns_stream(
+            cache
+                .service_accounts
+                .clone()
+                .watch(scoped(client, namespace)),
+        )
+        .owns_stream(cache.roles.clone().watch(scoped(client, namespace)))
+        .owns_stream(cache.role_bindings.clone().watch(scoped(client, namespace)))
+        .owns_stream(cache.config_maps.clone().watch(scoped(client, namespace)))
+        .owns_stream(cache.secrets.clone().watch(scoped(client, namespace)))
+        .owns_stream(cache.services.clone().watch(scoped(client, namespace)))
+        .owns_stream(cache.deployments.clone().watch(scoped(client, namespace)))
+        .owns_stream(cache.stateful_sets.clone().watch(scoped(client, namespace)))
+        .owns_stream(cache.daemon_sets.clone().watch(scoped(client, namespace)))
+        .owns_stream(
+            cache
+                .network_policies
+                .clone()
+                .watch(scoped(client, namespace)),
+        )
+        .owns_stream(cache.ingresses.clone().watch(scoped(client, namespace)))
+        .owns_stream(
+            cache
+                .persistent_volume_claims
+                .clone()
+                .watch(scoped(client, namespace)),
+        );
+    if ctx.capabilities.certificates {
+        c = c.owns_stream(cache.certificates.clone().watch(scoped(client, namespace)));
+    }
+    if ctx.capabilities.http_routes {
+        c = c.owns_stream(cache.http_routes.clone().watch(scoped(client, namespace)));
+    }
     // Dashboards in ConfigMaps a stack selects: a change re-provisions Grafana.
     let stacks = c.store();
     c = c.watches(
-        scoped::<ConfigMap>(client, namespace),
-        // Every ConfigMap in scope, with its data: small pages keep the relist
-        // after a restart from holding 500 of them (dashboards) at once.
-        watcher::Config::default().page_size(50),
+        // Every ConfigMap in scope, by metadata only (the selector reads labels):
+        // the data of the dashboards never crosses the wire for this watch.
+        scoped::<PartialObjectMeta<ConfigMap>>(client, namespace),
+        watcher::Config::default().page_size(200),
         move |cm| {
             stacks
                 .state()
@@ -380,15 +421,19 @@ async fn controller(
         }
     }
     if ctx.capabilities.autoscaling_v2 {
-        c = c.owns(
-            scoped::<HorizontalPodAutoscaler>(client, namespace),
-            children.clone(),
+        c = c.owns_stream(
+            cache
+                .horizontal_pod_autoscalers
+                .clone()
+                .watch(scoped(client, namespace)),
         );
     }
     if ctx.capabilities.policy_v1 {
-        c = c.owns(
-            scoped::<PodDisruptionBudget>(client, namespace),
-            children.clone(),
+        c = c.owns_stream(
+            cache
+                .pod_disruption_budgets
+                .clone()
+                .watch(scoped(client, namespace)),
         );
     }
     // A finished probe asks for a reconcile, which writes its result.
@@ -464,7 +509,8 @@ fn forget_if_gone(ctx: &Context, stacks: &Store<ObservabilityStack>, namespace: 
 
 /// Every [`FORGET_INTERVAL`], forgets the stacks of this controller's scope that
 /// its store no longer holds (deleted, also while the watch was down: the store is
-/// replaced by the relist). Never returns; ends with the controller.
+/// replaced by the relist), and refreshes the cache's size metrics. Never returns;
+/// ends with the controller.
 async fn forget_deleted(
     ctx: &Context,
     stacks: &Store<ObservabilityStack>,
@@ -476,6 +522,9 @@ async fn forget_deleted(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            for (kind, objects, bytes) in ctx.children.sizes() {
+                ctx.metrics.cache_size(kind, objects, bytes);
+            }
             let forgotten = ctx.forget_stacks_except(namespace, |ns, name| {
                 stacks.get(&ObjectRef::new(name).within(ns)).is_some()
             });

@@ -4,14 +4,14 @@
 //! A paused stack (`spec.paused`) stops before the first step.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use tracing::warn;
 
-use super::apply::apply;
+use super::apply::{Read, apply};
 use super::context::Context;
 use super::error::{Error, jittered, retry_action};
 use super::outcome::Outcome;
@@ -55,11 +55,20 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
         return Ok(Action::await_change());
     }
 
+    let t = Instant::now();
     let refs = references::dereference(&ctx, &stack).await?;
+    ctx.metrics.step("dereference", t);
     // An invalid spec, or overrides that break what was built: nothing is
     // applied, every child stays exactly as it is.
-    let built = validate(&stack, &refs)
-        .and_then(|valid| checked(&valid, &ctx.capabilities).map(|r| (valid, r)));
+    let t = Instant::now();
+    let valid = validate(&stack, &refs);
+    ctx.metrics.step("validate", t);
+    let built = valid.and_then(|valid| {
+        let t = Instant::now();
+        let resources = checked(&valid, &ctx.capabilities);
+        ctx.metrics.step("build", t);
+        resources.map(|r| (valid, r))
+    });
     let (valid, resources) = match built {
         Ok(v) => v,
         Err(errors) => {
@@ -75,8 +84,16 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
     };
 
     let cluster_children = !resources.cluster_role_bindings.is_empty();
+    let t = Instant::now();
     let held = finalizer::ensure(&ctx, &stack, &valid, cluster_children).await?;
-    let applied = match apply(&ctx, &valid, resources).await {
+    // A Ready stack reads its children from the cache; one on its way lists them
+    // (`apply::Read`).
+    let read = if status::is_ready(&previous) {
+        Read::Cache
+    } else {
+        Read::List
+    };
+    let applied = match apply(&ctx, &valid, resources, read).await {
         Ok(a) => a,
         Err(err) => {
             // The error policy publishes the Warning event, named after the error.
@@ -87,8 +104,10 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
         }
     };
     finalizer::release(&ctx, &held, cluster_children).await?;
+    ctx.metrics.step("apply", t);
     events::applied(&ctx, &stack, &applied).await;
 
+    let t = Instant::now();
     let mut obs = status::observe(&ctx, &valid, &applied, generation);
     obs.reconciled = Outcome::after_apply(&valid.skipped_dashboards, &applied.blocked);
     obs.missing_secrets = valid.missing_secrets.clone();
@@ -98,7 +117,9 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
     obs.data_flow = data_flow;
     let new = status::compute(Some(&valid), &previous, &obs, now());
     let ready = status::is_ready(&new);
-    if status::write(&ctx, &stack, &previous, new, &key).await? {
+    let written = status::write(&ctx, &stack, &previous, new, &key).await?;
+    ctx.metrics.step("status", t);
+    if written {
         events::outcome(&ctx, &stack, &obs.reconciled).await;
         let untranslatable = match &obs.monitors {
             Some(crate::build::Monitors::Translated(t)) => t.untranslatable.as_slice(),

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::api::{ApiResource, DynamicObject, ListParams};
-use kube::core::{Selector, SelectorExt};
+use kube::core::{PartialObjectMeta, Selector, SelectorExt};
 use kube::{Api, ResourceExt};
 
 use super::context::Context;
@@ -72,7 +72,7 @@ fn selector(stack: &ObservabilityStack) -> Option<Selector> {
 }
 
 /// Whether a stack selects a ConfigMap for its dashboards.
-pub fn selects(stack: &ObservabilityStack, cm: &ConfigMap) -> bool {
+pub fn selects(stack: &ObservabilityStack, cm: &PartialObjectMeta<ConfigMap>) -> bool {
     stack.spec.grafana.enabled
         && stack.namespace() == cm.namespace()
         && selector(stack).is_some_and(|s| s.matches(cm.labels()))

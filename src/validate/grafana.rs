@@ -4,8 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use promql_parser::parser;
-
 use super::Validator;
 use super::syntax::{is_dns_label, is_dns_subdomain, is_label_name, one_line};
 use crate::api::{
@@ -198,7 +196,7 @@ impl Validator {
                         "must match [a-zA-Z_][a-zA-Z0-9_]*",
                     );
                 }
-                if let Err(e) = parser::parse(&r.expr) {
+                if let Err(e) = super::promql::parse(&r.expr) {
                     self.err(
                         format!("{rpath}.expr"),
                         format!("is not valid PromQL: {}", one_line(&e)),

@@ -17,7 +17,8 @@
 //! `recording` (Prometheus's recording rules),
 //! `pod` (pod overrides and the image registry), `grafana_access` (single
 //! sign-on and `grafana.ini` settings),
-//! `syntax` (names and keys).
+//! `syntax` (names and keys), `promql` (PromQL and LogQL selectors, parsed once
+//! per process).
 
 mod cluster_collector;
 mod cost;
@@ -27,6 +28,7 @@ mod grafana_access;
 mod node_agent;
 mod pod;
 pub mod probe;
+mod promql;
 mod recording;
 mod references;
 mod resolve;

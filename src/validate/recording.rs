@@ -8,8 +8,6 @@
 
 use std::collections::BTreeSet;
 
-use promql_parser::parser;
-
 use super::Validator;
 use super::syntax::{is_label_name, one_line};
 use crate::api::ObservabilityStackSpec;
@@ -71,7 +69,7 @@ impl Validator {
                         "must be a metric name (letters, digits, '_' and ':', not starting with a digit), such as job:http_requests:rate5m",
                     );
                 }
-                if let Err(e) = parser::parse(&r.expr) {
+                if let Err(e) = super::promql::parse(&r.expr) {
                     self.err(
                         format!("{rpath}.expr"),
                         format!("is not valid PromQL: {}", one_line(&e)),

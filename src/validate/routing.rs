@@ -11,8 +11,6 @@
 
 use std::collections::BTreeSet;
 
-use promql_parser::parser;
-
 use super::Validator;
 use super::syntax::{is_label_name, one_line};
 use crate::api::{AlertingSpec, MatchOperator, NotificationGrouping, TimeInterval};
@@ -171,7 +169,7 @@ impl Validator {
                         m.operator.as_str(),
                         promql_string(&m.value)
                     );
-                    if let Err(e) = parser::parse(&sel) {
+                    if let Err(e) = super::promql::parse(&sel) {
                         self.err(
                             format!("{mp}.value"),
                             format!("is not a valid regex: {}", one_line(&e)),

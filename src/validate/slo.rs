@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use promql_parser::parser::{self, Expr};
+use promql_parser::parser::Expr;
 
 use super::Validator;
 use super::syntax::{is_dns_label, is_label_name, one_line};
@@ -193,7 +193,7 @@ impl Validator {
 /// offset or `@`.
 fn counter_selector(s: &str) -> Result<(), String> {
     let rule = "must be a series selector of a counter, such as http_requests_total{job=\"api\"} (sextant takes rate() of it)";
-    match parser::parse(s) {
+    match super::promql::parse(s) {
         Err(e) => Err(format!("is not valid PromQL: {}; {rule}", one_line(&e))),
         Ok(Expr::VectorSelector(v)) if v.offset.is_none() && v.at.is_none() => Ok(()),
         Ok(Expr::VectorSelector(_)) => Err(format!("has an offset or @ modifier; {rule}")),

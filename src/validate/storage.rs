@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use promql_parser::parser::{self, Expr};
+use promql_parser::parser::Expr;
 
 use super::syntax::one_line;
 use super::{LOKI_DAY, Validator};
@@ -117,7 +117,7 @@ pub fn check_stream_selector(selector: &str) -> Result<(), String> {
     if !trimmed.starts_with('{') {
         return Err("must be a LogQL stream selector such as {namespace=\"dev\"}".into());
     }
-    match parser::parse(trimmed) {
+    match super::promql::parse(trimmed) {
         Ok(Expr::VectorSelector(vs))
             if vs.name.is_none() && vs.offset.is_none() && vs.at.is_none() =>
         {

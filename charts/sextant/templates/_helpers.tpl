@@ -85,11 +85,13 @@ the API server's audit log of the operator's ServiceAccount.
 - apiGroups: ["observability.sextant.dev"]
   resources: ["observabilitystacks/status"]
   verbs: ["patch"]
-# Children: list by the stack's labels (drift check and pruning), watch (owned kinds
-# trigger a reconcile), server-side apply (a PATCH, which the API server also
-# authorizes as create when the object does not exist yet), delete of children no
-# longer wanted (apply.rs). ConfigMaps are also listed by
-# spec.grafana.dashboards.configMapSelector (references.rs).
+# Children: list and watch by the label app.kubernetes.io/managed-by=sextant (the
+# operator's cache of its children, which it reconciles from, and the trigger of
+# the owner's reconcile: controller/cache.rs), server-side apply (a PATCH, which
+# the API server also authorizes as create when the object does not exist yet),
+# delete of children no longer wanted (apply.rs). ConfigMaps are also listed by
+# spec.grafana.dashboards.configMapSelector (references.rs) and watched by
+# metadata for it.
 - apiGroups: [""]
   resources: ["configmaps", "services", "serviceaccounts"]
   verbs: ["list", "watch", "create", "patch", "delete"]
@@ -107,13 +109,13 @@ the API server's audit log of the operator's ServiceAccount.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
-# Claims: listed and deleted with the stack under storage.deletionPolicy Delete
-# (finalizer.rs); listed and grown (merge patch of spec.resources) when a volume size
-# grows (volumes.rs); Grafana's data claim (spec.grafana.storage) created and
-# grown by server-side apply (apply.rs).
+# Claims: cached like the other children (list, watch); listed and deleted with
+# the stack under storage.deletionPolicy Delete (finalizer.rs); listed and grown
+# (merge patch of spec.resources) when a volume size grows (volumes.rs); Grafana's
+# data claim (spec.grafana.storage) created and grown by server-side apply (apply.rs).
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
-  verbs: ["list", "create", "patch", "delete"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["list", "watch", "create", "patch", "delete"]
@@ -141,14 +143,14 @@ the API server's audit log of the operator's ServiceAccount.
   verbs: ["list", "watch", "create", "patch", "delete"]
 # Grafana's HTTPRoute (spec.grafana.httpRoute) and the collector's cert-manager
 # Certificate (spec.collector.tls.certificate), where their CRDs are installed:
-# applied and pruned like the other children, not watched (their CRDs may be
-# absent).
+# cached, applied and pruned like the other children (watched only where the CRD
+# is served at the operator's start).
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes"]
-  verbs: ["list", "create", "patch", "delete"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: ["cert-manager.io"]
   resources: ["certificates"]
-  verbs: ["list", "create", "patch", "delete"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 # Prometheus's Role (pods get/list/watch) and its RoleBinding.
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]
