@@ -14,7 +14,11 @@
 //!
 //! While a watch is failing (an API server restart: connection errors, then 410
 //! Gone and a relist), its index is not *current* and readers list from the API
-//! server instead, as before the cache existed.
+//! server instead, as before the cache existed. A watch can also stall without an
+//! error: after a restart of kube-apiserver 1.20 some resumed watches delivered
+//! nothing for minutes (e2e `faults.rs`); shorter retries and renewing watches
+//! every minute were tried and did not help, so a stack on its way to Ready does
+//! not read the cache at all (`super::apply::Read`).
 //!
 //! An index is *ready* after its watch's first complete list; a reconcile waits
 //! for every index of its scope ([`Scope::wait_ready`]), or a fresh process would
@@ -40,7 +44,6 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 use kube::runtime::WatchStreamExt;
-use kube::runtime::utils::{Backoff, ResetTimerBackoff};
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
@@ -60,31 +63,6 @@ pub const MANAGED: &str = "app.kubernetes.io/managed-by=sextant";
 
 const INSTANCE: &str = "app.kubernetes.io/instance";
 const PART_OF: &str = "app.kubernetes.io/part-of";
-
-/// The pace of a watch's retries: soon (0.1 s, doubling to 5 s), since reconciles
-/// read the cache. kube's default (0.8 s to 30 s, reset after 2 min without an
-/// error) left the cache stale for minutes after an API server restart, when
-/// every watch meets connection errors and then 410 Gone (e2e `faults.rs`).
-fn watch_backoff() -> impl Backoff {
-    let pace = backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(5))
-        .with_factor(2.0)
-        .with_jitter()
-        .without_max_times();
-    ResetTimerBackoff::new(
-        watcher::ExponentialBackoff::from(pace),
-        Duration::from_secs(30),
-    )
-}
-
-/// Seconds a watch request lasts before it is renewed from its last
-/// resourceVersion (kube's default: 290). After a restart of kube-apiserver
-/// 1.20, some resumed watches delivered nothing and no error for minutes while
-/// their objects changed (e2e `faults.rs`: Deployments became available, the
-/// cache never heard); renewing every minute bounds how stale the cache can be,
-/// for about one WATCH request per kind per minute.
-const WATCH_TIMEOUT: u32 = 60;
 
 /// (namespace, stack name): whose child an object is.
 pub type StackKey = (String, String);
@@ -316,7 +294,8 @@ impl<K: Cached> Index<K> {
     }
 
     /// The watch of this kind (labelled children, `api`'s scope), filling this
-    /// index, as the stream of touched objects a controller's `owns_stream` takes.
+    /// index, as the stream of touched objects a controller's `owns_stream` takes;
+    /// kube's default backoff.
     pub fn watch(
         self: Arc<Self>,
         api: Api<K>,
@@ -324,10 +303,9 @@ impl<K: Cached> Index<K> {
         let on_error = self.clone();
         let config = watcher::Config::default()
             .labels(MANAGED)
-            .page_size(K::PAGE)
-            .timeout(WATCH_TIMEOUT);
+            .page_size(K::PAGE);
         watcher::watcher(api, config)
-            .backoff(watch_backoff())
+            .default_backoff()
             .inspect_ok(move |event| self.apply(event))
             .inspect_err(move |e| on_error.failed(e))
             .touched_objects()

@@ -300,6 +300,20 @@ where
     }
 }
 
+/// Adds the watch of one child kind to a controller: it fills `index` and
+/// triggers the owning stack's reconcile (`cache::Index::watch`).
+fn own<K>(
+    c: Controller<ObservabilityStack>,
+    index: &Arc<cache::Index<K>>,
+    client: &Client,
+    namespace: Option<&str>,
+) -> Controller<ObservabilityStack>
+where
+    K: cache::Cached + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    c.owns_stream(index.clone().watch(scoped(client, namespace)))
+}
+
 async fn controller(
     ctx: Arc<Context>,
     namespace: Option<String>,
@@ -326,39 +340,24 @@ async fn controller(
     );
     // One watch per child kind fills the cache reconcile reads children from and
     // triggers the owner's reconcile (`cache`): no list per reconcile.
-    c = c
-        .owns_stream(
-            cache
-                .service_accounts
-                .clone()
-                .watch(scoped(client, namespace)),
-        )
-        .owns_stream(cache.roles.clone().watch(scoped(client, namespace)))
-        .owns_stream(cache.role_bindings.clone().watch(scoped(client, namespace)))
-        .owns_stream(cache.config_maps.clone().watch(scoped(client, namespace)))
-        .owns_stream(cache.secrets.clone().watch(scoped(client, namespace)))
-        .owns_stream(cache.services.clone().watch(scoped(client, namespace)))
-        .owns_stream(cache.deployments.clone().watch(scoped(client, namespace)))
-        .owns_stream(cache.stateful_sets.clone().watch(scoped(client, namespace)))
-        .owns_stream(cache.daemon_sets.clone().watch(scoped(client, namespace)))
-        .owns_stream(
-            cache
-                .network_policies
-                .clone()
-                .watch(scoped(client, namespace)),
-        )
-        .owns_stream(cache.ingresses.clone().watch(scoped(client, namespace)))
-        .owns_stream(
-            cache
-                .persistent_volume_claims
-                .clone()
-                .watch(scoped(client, namespace)),
-        );
+    let ns = namespace;
+    c = own(c, &cache.service_accounts, client, ns);
+    c = own(c, &cache.roles, client, ns);
+    c = own(c, &cache.role_bindings, client, ns);
+    c = own(c, &cache.config_maps, client, ns);
+    c = own(c, &cache.secrets, client, ns);
+    c = own(c, &cache.services, client, ns);
+    c = own(c, &cache.deployments, client, ns);
+    c = own(c, &cache.stateful_sets, client, ns);
+    c = own(c, &cache.daemon_sets, client, ns);
+    c = own(c, &cache.network_policies, client, ns);
+    c = own(c, &cache.ingresses, client, ns);
+    c = own(c, &cache.persistent_volume_claims, client, ns);
     if ctx.capabilities.certificates {
-        c = c.owns_stream(cache.certificates.clone().watch(scoped(client, namespace)));
+        c = own(c, &cache.certificates, client, ns);
     }
     if ctx.capabilities.http_routes {
-        c = c.owns_stream(cache.http_routes.clone().watch(scoped(client, namespace)));
+        c = own(c, &cache.http_routes, client, ns);
     }
     // Dashboards in ConfigMaps a stack selects: a change re-provisions Grafana.
     let stacks = c.store();
@@ -421,20 +420,10 @@ async fn controller(
         }
     }
     if ctx.capabilities.autoscaling_v2 {
-        c = c.owns_stream(
-            cache
-                .horizontal_pod_autoscalers
-                .clone()
-                .watch(scoped(client, namespace)),
-        );
+        c = own(c, &cache.horizontal_pod_autoscalers, client, ns);
     }
     if ctx.capabilities.policy_v1 {
-        c = c.owns_stream(
-            cache
-                .pod_disruption_budgets
-                .clone()
-                .watch(scoped(client, namespace)),
-        );
+        c = own(c, &cache.pod_disruption_budgets, client, ns);
     }
     // A finished probe asks for a reconcile, which writes its result.
     let finished = tokio_stream_of(ctx.probes.finished(namespace));
