@@ -67,6 +67,9 @@ KINDS = {
     "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies"),
     "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
     "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets"),
+    # cluster-scoped: a full stack's node agent and cluster collector are bound to
+    # their ClusterRoles (cluster-wide collection, as the chart installs it)
+    "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings"),
 }
 OBS_PATH = "/apis/observability.sextant.dev/v1alpha1"
 
@@ -610,6 +613,10 @@ class Bench:
         while time.monotonic() - t0 < timeout:
             left = self.kube.get(f"/api/v1/namespaces?labelSelector={LABEL}%3D1").get("items") or []
             if not left:
+                # Cluster-scoped children outlive their namespaces: the operator deletes
+                # its own (finalizer), the kubectl baseline's are deleted here.
+                self.kube.request("DELETE", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings?labelSelector="
+                                  + urllib.parse.quote(MANAGED))
                 return time.monotonic() - t0
             if time.monotonic() - t0 > timeout / 2:
                 # No operator released them (it died, or none ran): drop the
@@ -663,7 +670,7 @@ class Bench:
                 items.append(i)
         path = self.tmp / f"rendered-{n}-{profile}.json"
         path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
-        expected = sorted((i["kind"], i["metadata"]["namespace"], i["metadata"]["name"]) for i in items)
+        expected = sorted((i["kind"], i["metadata"].get("namespace", ""), i["metadata"]["name"]) for i in items)
         self.rendered[key] = (str(path), expected)
         return self.rendered[key]
 
@@ -675,7 +682,7 @@ class Bench:
         for kind in sorted({k for k, _, _ in expected}):
             base, plural = KINDS[kind]
             for m in self.list_meta_all(f"{base}/{plural}?labelSelector={urllib.parse.quote(MANAGED)}"):
-                have.add((kind, m["metadata"]["namespace"], m["metadata"]["name"]))
+                have.add((kind, m["metadata"].get("namespace", ""), m["metadata"]["name"]))
         return len(want & have)
 
     def list_meta_all(self, path: str) -> list:

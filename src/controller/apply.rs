@@ -4,12 +4,12 @@
 //!
 //! Identity and configuration (ServiceAccounts, RBAC including the stack's
 //! ClusterRoleBindings, ConfigMaps, Secrets) go first, concurrently; Services and workloads next, then the autoscaler and the
-//! disruption budget. The live children of a Ready stack are read from the
-//! operator's own cache (`super::cache`), filled by the same watches that trigger
-//! reconciles: a reconcile of a converged stack makes no API request at all. A
-//! stack on its way to Ready lists them from kube-apiserver's watch cache
-//! (`resourceVersion=0`, [`Read`]). What a write returns, and what a delete
-//! removed, go into the cache at once.
+//! disruption budget. The live children are read from the operator's own cache
+//! (`super::cache`), filled by the same watches that trigger reconciles: a
+//! reconcile of a converged stack makes no API request at all. A stack on its way
+//! to Ready lists its workloads from kube-apiserver's watch cache
+//! (`resourceVersion=0`) when their watch has been silent ([`Read`]). What a
+//! write returns, and what a delete removed, go into the cache at once.
 
 use std::fmt::Debug;
 
@@ -58,14 +58,18 @@ pub fn children_selector(stack: &str) -> String {
 /// Where a reconcile reads the live children from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Read {
-    /// The operator's cache (`super::cache`): a stack that was Ready.
+    /// A Ready stack: every kind from the cache while its watch is current
+    /// (`Index::is_current`).
     Cache,
-    /// A list per kind from kube-apiserver's watch cache: a stack on its way
-    /// to Ready. Its progress must not wait on a watch: after a restart of
-    /// kube-apiserver 1.20 some resumed watches delivered nothing for minutes
-    /// (e2e `faults.rs`), and a cache fed by them said a Deployment had no ready
-    /// replica long after it had.
-    List,
+    /// A stack on its way to Ready: as [`Read::Cache`], except the kinds whose
+    /// status tells readiness (`Cached::OBSERVED`: the workloads), read from the
+    /// cache only while their watch has delivered within
+    /// [`super::cache::LIVE_WITHIN`], and listed otherwise. Its progress must not
+    /// wait on a silent watch: after a restart of kube-apiserver 1.20 some resumed
+    /// watches delivered nothing for minutes (e2e `faults.rs`), and a cache fed
+    /// by them said a Deployment had no ready replica long after it had. A silent
+    /// watch is also a quiet one; a list then costs a request and no more.
+    Converging,
 }
 
 /// Applies the bundle and prunes what is no longer desired.
@@ -96,8 +100,7 @@ pub async fn apply(
         certificates,
     } = resources;
     let scope = ctx.children.for_namespace(&stack.namespace);
-    let cache = scope.filter(|_| read == Read::Cache);
-    if let Some(cache) = cache {
+    if let Some(cache) = scope {
         // A fresh process: until every watch has listed once, an absent child
         // may only be unseen yet.
         cache
@@ -108,8 +111,8 @@ pub async fn apply(
     let kinds = Kinds {
         ctx,
         stack,
-        cache,
         scope,
+        read,
     };
     // A RoleBinding may only name a Role that exists when the operator is not
     // allowed to `bind` arbitrary roles (least privilege): Roles go first.
@@ -119,7 +122,7 @@ pub async fn apply(
     let (sa, rb, crb, cm, secret) = tokio::try_join!(
         kinds.sync(service_accounts),
         kinds.sync(role_bindings),
-        super::cluster::sync(ctx, stack, cluster_role_bindings, read),
+        super::cluster::sync(ctx, stack, cluster_role_bindings),
         kinds.sync(config_maps),
         kinds.sync_secrets(generated_secrets, rendered_secrets),
     )?;
@@ -200,15 +203,21 @@ trait Child: Cached + Resource<Scope = NamespaceResourceScope> {}
 
 impl<K> Child for K where K: Cached + Resource<Scope = NamespaceResourceScope> {}
 
+/// Whether a kind's index may be read for a stack read as `read`.
+fn trusted<K: Cached>(index: &super::cache::Index<K>, read: Read) -> bool {
+    index.is_current()
+        && (read == Read::Cache || !K::OBSERVED || index.is_live(super::cache::LIVE_WITHIN))
+}
+
 struct Kinds<'a> {
     ctx: &'a Context,
     stack: &'a ValidatedStack,
-    /// The cache of the stack's scope, when it is read (`Read::Cache`); `None`
-    /// also for a stack outside every watched namespace (which no controller
-    /// hands to reconcile).
-    cache: Option<&'a Scope>,
-    /// The cache of the stack's scope, which every write goes into.
+    /// The cache of the stack's scope, read and written through; `None` for a
+    /// stack outside every watched namespace (which no controller hands to
+    /// reconcile).
     scope: Option<&'a Scope>,
+    /// How far the cache is trusted.
+    read: Read,
 }
 
 impl Kinds<'_> {
@@ -219,15 +228,15 @@ impl Kinds<'_> {
         Api::namespaced(self.ctx.client.clone(), &self.stack.namespace)
     }
 
-    /// The stack's live children of one kind: from the cache, or, while that
-    /// kind's watch is failing (`Index::is_current`), listed from
-    /// kube-apiserver's watch cache (`resourceVersion=0`).
+    /// The stack's live children of one kind: from the cache, or, where
+    /// [`Read`] does not trust it, listed from kube-apiserver's watch cache
+    /// (`resourceVersion=0`).
     async fn list<K>(&self) -> Result<Vec<K>, Error>
     where
         K: Child,
     {
-        match self.cache.map(K::index) {
-            Some(index) if index.is_current() => {
+        match self.scope.map(K::index) {
+            Some(index) if trusted(index, self.read) => {
                 Ok(index.of_stack(&self.stack.namespace, &self.stack.name))
             }
             _ => {
@@ -560,6 +569,30 @@ mod tests {
         annotate(&mut applied, &hash);
         let live: K = serde_json::from_value(applied).unwrap();
         (value, hash, typed_value(&live).unwrap())
+    }
+
+    #[test]
+    fn a_converging_stack_reads_a_silent_watch_of_workloads_past_the_cache() {
+        use super::super::cache::Index;
+        use kube::runtime::watcher::{Error as WatchError, Event};
+        let (deployments, config_maps) = (Index::<Deployment>::new(), Index::<ConfigMap>::new());
+        // Filled by a first list long ago (here: a watch that never delivered).
+        for read in [Read::Cache, Read::Converging] {
+            assert!(trusted(&config_maps, read), "{read:?}: no status is read");
+        }
+        assert!(trusted(&deployments, Read::Cache));
+        assert!(
+            !trusted(&deployments, Read::Converging),
+            "a workload watch silent for longer than LIVE_WITHIN"
+        );
+        deployments.apply(&Event::InitDone);
+        assert!(trusted(&deployments, Read::Converging), "just delivered");
+        deployments.failed(&WatchError::NoResourceVersion);
+        config_maps.failed(&WatchError::NoResourceVersion);
+        for read in [Read::Cache, Read::Converging] {
+            assert!(!trusted(&deployments, read), "{read:?}: a failing watch");
+            assert!(!trusted(&config_maps, read), "{read:?}: a failing watch");
+        }
     }
 
     #[test]

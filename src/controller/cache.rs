@@ -17,8 +17,12 @@
 //! server instead, as before the cache existed. A watch can also stall without an
 //! error: after a restart of kube-apiserver 1.20 some resumed watches delivered
 //! nothing for minutes (e2e `faults.rs`); shorter retries and renewing watches
-//! every minute were tried and did not help, so a stack on its way to Ready does
-//! not read the cache at all (`super::apply::Read`).
+//! every minute were tried and did not help. So each index also knows when its
+//! watch last delivered ([`Index::is_live`]), and a stack on its way to Ready
+//! reads its workloads (the kinds whose status tells readiness,
+//! [`Cached::OBSERVED`]) from the cache only while their watch has delivered
+//! within [`LIVE_WITHIN`] (`super::apply::Read`). A Ready stack reads every kind
+//! from the cache; its staleness while a watch is silent is not bounded.
 //!
 //! An index is *ready* after its watch's first complete list; a reconcile waits
 //! for every index of its scope ([`Scope::wait_ready`]), or a fresh process would
@@ -30,8 +34,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::ByteString;
@@ -58,6 +62,13 @@ use crate::model::{Capabilities, STACK_NAMESPACE_LABEL};
 /// fails (and is retried): a watch the operator may not open (RBAC) never fills.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How recently the watch of a kind whose status tells readiness must have
+/// delivered for a stack on its way to Ready to read that kind from the cache
+/// (`super::apply::Read::Converging`). While pods start, their workloads change
+/// every few seconds; a longer silence is either a quiet cluster, where a list
+/// is cheap, or a stalled watch.
+pub const LIVE_WITHIN: Duration = Duration::from_secs(10);
+
 /// The label selector of every watch of children.
 pub const MANAGED: &str = "app.kubernetes.io/managed-by=sextant";
 
@@ -76,6 +87,9 @@ pub struct Index<K> {
     /// an API server restart): meanwhile the contents may be stale, and readers
     /// list from the API server instead (`super::apply`).
     current: AtomicBool,
+    /// When the watch last delivered an object or a completed list (not a
+    /// write-through); `None` from a watch error until it delivers again.
+    delivered: Mutex<Option<Instant>>,
 }
 
 struct State<K> {
@@ -165,6 +179,7 @@ impl<K: Cached> Index<K> {
             state: RwLock::new(State::default()),
             ready: watch::Sender::new(false),
             current: AtomicBool::new(true),
+            delivered: Mutex::new(None),
         }
     }
 
@@ -172,6 +187,16 @@ impl<K: Cached> Index<K> {
     /// as current as the watch.
     pub fn is_current(&self) -> bool {
         self.current.load(Ordering::Relaxed)
+    }
+
+    /// Whether the index is current and its watch delivered within `within`:
+    /// what a stall without an error (above) does not pass for long.
+    pub fn is_live(&self, within: Duration) -> bool {
+        self.is_current() && self.delivered().is_some_and(|t| t.elapsed() <= within)
+    }
+
+    fn delivered(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.delivered.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State<K>> {
@@ -246,6 +271,7 @@ impl<K: Cached> Index<K> {
     pub fn apply(&self, event: &Event<K>) {
         if !matches!(event, Event::Init | Event::InitApply(_)) {
             self.current.store(true, Ordering::Relaxed);
+            *self.delivered() = Some(Instant::now());
         }
         match event {
             Event::Apply(obj) => self.insert(obj.clone()),
@@ -278,6 +304,7 @@ impl<K: Cached> Index<K> {
     pub fn failed(&self, error: &watcher::Error) {
         tracing::warn!(kind = self.kind, %error, "watch of children failed");
         self.current.store(false, Ordering::Relaxed);
+        *self.delivered() = None;
         self.write().last_error = Some(error.to_string());
     }
 
@@ -403,6 +430,11 @@ pub trait Cached:
     /// This kind's index in a scope.
     fn index(scope: &Scope) -> &Arc<Index<Self>>;
 
+    /// Whether another controller writes a status of this kind that tells the
+    /// stack's readiness (the workloads): then a stack on its way to Ready does
+    /// not read it from a silent watch (`super::apply::Read`).
+    const OBSERVED: bool = false;
+
     /// Objects per page of the watch's list: ConfigMaps hold the dashboards
     /// (about 185 KB each), and a page is held whole while it is decoded.
     const PAGE: u32 = 500;
@@ -487,12 +519,20 @@ impl Cached for ClusterRoleBinding {
 /// Declares [`Scope`] with one index per kind; `plain` kinds get the default
 /// [`Cached`] methods (their `index` accessor only).
 macro_rules! cached {
-    (special: $($sty:ty => $sfield:ident),* ; plain: $($ty:ty => $field:ident),* $(,)?) => {
+    (
+        special: $($sty:ty => $sfield:ident),* ;
+        observed: $($oty:ty => $ofield:ident),* ;
+        plain: $($ty:ty => $field:ident),* $(,)?
+    ) => {
         /// The indexes of one controller's scope (a namespace, or all of them).
         pub struct Scope {
             $(
                 #[doc = concat!("The `", stringify!($sty), "` children.")]
                 pub $sfield: Arc<Index<$sty>>,
+            )*
+            $(
+                #[doc = concat!("The `", stringify!($oty), "` children.")]
+                pub $ofield: Arc<Index<$oty>>,
             )*
             $(
                 #[doc = concat!("The `", stringify!($ty), "` children.")]
@@ -501,6 +541,16 @@ macro_rules! cached {
             /// The ClusterRoleBindings (one index for every scope).
             pub cluster_role_bindings: Arc<Index<ClusterRoleBinding>>,
         }
+
+        $(
+            impl Cached for $oty {
+                fn index(scope: &Scope) -> &Arc<Index<Self>> {
+                    &scope.$ofield
+                }
+
+                const OBSERVED: bool = true;
+            }
+        )*
 
         $(
             impl Cached for $ty {
@@ -514,6 +564,7 @@ macro_rules! cached {
             fn new(cluster_role_bindings: Arc<Index<ClusterRoleBinding>>) -> Self {
                 Self {
                     $($sfield: Arc::new(Index::new()),)*
+                    $($ofield: Arc::new(Index::new()),)*
                     $($field: Arc::new(Index::new()),)*
                     cluster_role_bindings,
                 }
@@ -522,6 +573,7 @@ macro_rules! cached {
             /// Waits until every index of the scope is filled.
             pub async fn wait_ready(&self, timeout: Duration) -> Result<(), NotReady> {
                 $(self.$sfield.wait_ready(timeout).await?;)*
+                $(self.$ofield.wait_ready(timeout).await?;)*
                 $(self.$field.wait_ready(timeout).await?;)*
                 self.cluster_role_bindings.wait_ready(timeout).await
             }
@@ -530,6 +582,7 @@ macro_rules! cached {
             pub fn sizes(&self) -> Vec<(&'static str, usize, usize)> {
                 vec![
                     $((<$sty as k8s_openapi::Resource>::KIND, self.$sfield.len(), self.$sfield.packed_bytes()),)*
+                    $((<$oty as k8s_openapi::Resource>::KIND, self.$ofield.len(), self.$ofield.packed_bytes()),)*
                     $((<$ty as k8s_openapi::Resource>::KIND, self.$field.len(), self.$field.packed_bytes()),)*
                 ]
             }
@@ -539,14 +592,13 @@ macro_rules! cached {
 
 cached! {
     special: ConfigMap => config_maps, Secret => secrets;
+    // What `super::status::observe` reads the readiness of.
+    observed: Deployment => deployments, StatefulSet => stateful_sets, DaemonSet => daemon_sets;
     plain:
     ServiceAccount => service_accounts,
     Role => roles,
     RoleBinding => role_bindings,
     Service => services,
-    Deployment => deployments,
-    StatefulSet => stateful_sets,
-    DaemonSet => daemon_sets,
     NetworkPolicy => network_policies,
     Ingress => ingresses,
     HorizontalPodAutoscaler => horizontal_pod_autoscalers,
@@ -723,6 +775,39 @@ mod tests {
         index.apply(&Event::Apply(config_map("a", "s-one", "s", "w")));
         assert!(index.is_current());
     }
+
+    #[test]
+    fn an_index_is_live_only_while_its_watch_delivers() {
+        let index = Index::<Deployment>::new();
+        let hour = Duration::from_secs(3600);
+        assert!(!index.is_live(hour), "nothing delivered yet");
+        index.insert(Deployment {
+            metadata: ObjectMeta {
+                name: Some("written".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        assert!(!index.is_live(hour), "a write-through is not a delivery");
+        index.apply(&Event::Init);
+        assert!(!index.is_live(hour), "a relist under way is not a delivery");
+        index.apply(&Event::InitDone);
+        assert!(index.is_live(hour));
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(
+            !index.is_live(Duration::from_millis(10)),
+            "a delivery older than the window"
+        );
+        index.failed(&watcher::Error::NoResourceVersion);
+        assert!(!index.is_live(hour), "an error forgets the last delivery");
+        index.apply(&Event::Delete(Deployment::default()));
+        assert!(index.is_live(hour));
+    }
+
+    // The kinds `super::status::observe` reads readiness from, and no other.
+    const _: () = assert!(Deployment::OBSERVED && StatefulSet::OBSERVED && DaemonSet::OBSERVED);
+    const _: () = assert!(!ConfigMap::OBSERVED && !Secret::OBSERVED && !Service::OBSERVED);
+    const _: () = assert!(!PersistentVolumeClaim::OBSERVED && !ClusterRoleBinding::OBSERVED);
 
     #[tokio::test]
     async fn not_ready_names_the_kind_and_the_watch_error() {

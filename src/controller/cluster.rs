@@ -9,7 +9,7 @@ use kube::api::ListParams;
 use kube::core::Selector;
 use kube::{Api, ResourceExt};
 
-use super::apply::{Read, apply_object, delete_object};
+use super::apply::{apply_object, delete_object};
 use super::cache::Cached;
 use super::context::Context;
 use super::error::{ApiResultExt, Error, Verb};
@@ -40,8 +40,7 @@ pub fn selector(namespace: &str, stack: &str) -> String {
 
 /// The stack's ClusterRoleBindings. At reconcile, from the operator's cache
 /// (`super::cache`), filled by the watch `super::run_controllers` runs where this
-/// install may read them; listed at deletion, for a stack on its way to Ready,
-/// and while that watch is failing.
+/// install may read them; listed at deletion and while that watch is failing.
 async fn list(
     ctx: &Context,
     namespace: &str,
@@ -77,18 +76,18 @@ fn granted(ctx: &Context) -> bool {
 }
 
 /// Applies the desired ClusterRoleBindings and deletes the stack's others.
-/// With `Read::Cache` reads from the cache: with none desired and none found,
-/// makes no call; with `Read::List`, one list.
+/// Reads them from the cache (no status of theirs tells readiness, so a stack
+/// on its way to Ready reads them as a Ready one does, `super::apply::Read`):
+/// with none desired and none found, makes no call.
 pub async fn sync(
     ctx: &Context,
     stack: &ValidatedStack,
     desired: Vec<ClusterRoleBinding>,
-    read: Read,
 ) -> Result<Synced, Error> {
     if !granted(ctx) && desired.is_empty() {
         return Ok(Synced::default());
     }
-    let live = list(ctx, &stack.namespace, &stack.name, read == Read::List).await?;
+    let live = list(ctx, &stack.namespace, &stack.name, false).await?;
     let index = ctx.children.cluster_role_bindings();
     let mut out = Synced::default();
     for d in &desired {

@@ -86,12 +86,12 @@ pub async fn reconcile(stack: Arc<ObservabilityStack>, ctx: Arc<Context>) -> Res
     let cluster_children = !resources.cluster_role_bindings.is_empty();
     let t = Instant::now();
     let held = finalizer::ensure(&ctx, &stack, &valid, cluster_children).await?;
-    // A Ready stack reads its children from the cache; one on its way lists them
-    // (`apply::Read`).
+    // A stack on its way to Ready does not trust a silent watch of its
+    // workloads (`apply::Read`).
     let read = if status::is_ready(&previous) {
         Read::Cache
     } else {
-        Read::List
+        Read::Converging
     };
     let applied = match apply(&ctx, &valid, resources, read).await {
         Ok(a) => a,
