@@ -64,7 +64,8 @@ pub enum Read {
     /// A stack on its way to Ready: as [`Read::Cache`], except the kinds whose
     /// status tells readiness (`Cached::OBSERVED`: the workloads), read from the
     /// cache only while their watch has delivered within
-    /// [`super::cache::LIVE_WITHIN`], and listed otherwise. Its progress must not
+    /// [`super::cache::LIVE_WITHIN`], and listed otherwise when the stack wants
+    /// an object of that kind. Its progress must not
     /// wait on a silent watch: after a restart of kube-apiserver 1.20 some resumed
     /// watches delivered nothing for minutes (e2e `faults.rs`), and a cache fed
     /// by them said a Deployment had no ready replica long after it had. A silent
@@ -126,7 +127,7 @@ pub async fn apply(
         kinds.sync(config_maps),
         kinds.sync_secrets(generated_secrets, rendered_secrets),
     )?;
-    let live_sets = kinds.list::<StatefulSet>().await?;
+    let live_sets = kinds.list::<StatefulSet>(!stateful_sets.is_empty()).await?;
     let mut blocked = super::volumes::prepare(ctx, stack, &live_sets, &mut stateful_sets).await?;
     // Before the workload that mounts it.
     let (pvc, claims_blocked) = kinds.sync_claims(persistent_volume_claims).await?;
@@ -203,10 +204,17 @@ trait Child: Cached + Resource<Scope = NamespaceResourceScope> {}
 
 impl<K> Child for K where K: Cached + Resource<Scope = NamespaceResourceScope> {}
 
-/// Whether a kind's index may be read for a stack read as `read`.
-fn trusted<K: Cached>(index: &super::cache::Index<K>, read: Read) -> bool {
+/// Whether a kind's index may be read for a stack read as `read` that desires
+/// some object of the kind (`wanted`). A kind the stack wants none of has no
+/// status to observe, only leftovers to prune: its watch may be silent (a
+/// loki-only stack's Deployments; at 1,000 converging stacks, listing such kinds
+/// on every reconcile saturated kube-apiserver, BENCHMARKS.md).
+fn trusted<K: Cached>(index: &super::cache::Index<K>, read: Read, wanted: bool) -> bool {
     index.is_current()
-        && (read == Read::Cache || !K::OBSERVED || index.is_live(super::cache::LIVE_WITHIN))
+        && (read == Read::Cache
+            || !K::OBSERVED
+            || !wanted
+            || index.is_live(super::cache::LIVE_WITHIN))
 }
 
 struct Kinds<'a> {
@@ -230,13 +238,14 @@ impl Kinds<'_> {
 
     /// The stack's live children of one kind: from the cache, or, where
     /// [`Read`] does not trust it, listed from kube-apiserver's watch cache
-    /// (`resourceVersion=0`).
-    async fn list<K>(&self) -> Result<Vec<K>, Error>
+    /// (`resourceVersion=0`). `wanted`: the stack desires some object of this
+    /// kind (else no status of it is read, only what to prune).
+    async fn list<K>(&self, wanted: bool) -> Result<Vec<K>, Error>
     where
         K: Child,
     {
         match self.scope.map(K::index) {
-            Some(index) if trusted(index, self.read) => {
+            Some(index) if trusted(index, self.read, wanted) => {
                 Ok(index.of_stack(&self.stack.namespace, &self.stack.name))
             }
             _ => {
@@ -265,7 +274,7 @@ impl Kinds<'_> {
         if !self.ctx.capabilities.serves(&K::api_version(&())) {
             return Ok(Synced::default());
         }
-        let live = self.list::<K>().await?;
+        let live = self.list::<K>(!desired.is_empty()).await?;
         self.sync_listed(desired, live).await
     }
 
@@ -357,7 +366,7 @@ impl Kinds<'_> {
         if desired.is_empty() {
             return Ok((Synced::default(), Vec::new()));
         }
-        let live = self.list::<PersistentVolumeClaim>().await?;
+        let live = self.list::<PersistentVolumeClaim>(true).await?;
         let blocked = super::volumes::prepare_claims(
             self.ctx,
             &live,
@@ -376,7 +385,7 @@ impl Kinds<'_> {
         generated: Vec<Secret>,
         rendered: Vec<Secret>,
     ) -> Result<Synced<Secret>, Error> {
-        let live = self.list::<Secret>().await?;
+        let live = self.list::<Secret>(true).await?;
         let wanted: Vec<String> = generated
             .iter()
             .chain(&rendered)
@@ -578,20 +587,38 @@ mod tests {
         let (deployments, config_maps) = (Index::<Deployment>::new(), Index::<ConfigMap>::new());
         // Filled by a first list long ago (here: a watch that never delivered).
         for read in [Read::Cache, Read::Converging] {
-            assert!(trusted(&config_maps, read), "{read:?}: no status is read");
+            assert!(
+                trusted(&config_maps, read, true),
+                "{read:?}: no status is read"
+            );
         }
-        assert!(trusted(&deployments, Read::Cache));
+        assert!(trusted(&deployments, Read::Cache, true));
         assert!(
-            !trusted(&deployments, Read::Converging),
+            !trusted(&deployments, Read::Converging, true),
             "a workload watch silent for longer than LIVE_WITHIN"
         );
+        assert!(
+            trusted(&deployments, Read::Converging, false),
+            "no Deployment wanted: nothing observed, only pruned"
+        );
         deployments.apply(&Event::InitDone);
-        assert!(trusted(&deployments, Read::Converging), "just delivered");
+        assert!(
+            trusted(&deployments, Read::Converging, true),
+            "just delivered"
+        );
         deployments.failed(&WatchError::NoResourceVersion);
         config_maps.failed(&WatchError::NoResourceVersion);
         for read in [Read::Cache, Read::Converging] {
-            assert!(!trusted(&deployments, read), "{read:?}: a failing watch");
-            assert!(!trusted(&config_maps, read), "{read:?}: a failing watch");
+            for wanted in [true, false] {
+                assert!(
+                    !trusted(&deployments, read, wanted),
+                    "{read:?}: a failing watch"
+                );
+                assert!(
+                    !trusted(&config_maps, read, wanted),
+                    "{read:?}: a failing watch"
+                );
+            }
         }
     }
 
