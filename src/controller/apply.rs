@@ -69,7 +69,7 @@ pub enum Read {
     /// wait on a silent watch: after a restart of kube-apiserver 1.20 some resumed
     /// watches delivered nothing for minutes (e2e `faults.rs`), and a cache fed
     /// by them said a Deployment had no ready replica long after it had. A silent
-    /// watch is also a quiet one; a list then costs a request and no more.
+    /// watch is also a quiet one; a list then costs one request per such kind.
     Converging,
 }
 

@@ -19,7 +19,7 @@
 //! nothing for minutes (e2e `faults.rs`); shorter retries and renewing watches
 //! every minute were tried and did not help. So each index also knows when its
 //! watch last delivered ([`Index::is_live`]), and a stack on its way to Ready
-//! reads its workloads (the kinds whose status tells readiness,
+//! reads the workloads it wants (the kinds whose status tells readiness,
 //! [`Cached::OBSERVED`]) from the cache only while their watch has delivered
 //! within [`LIVE_WITHIN`] (`super::apply::Read`). A Ready stack reads every kind
 //! from the cache; its staleness while a watch is silent is not bounded.
@@ -33,7 +33,6 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -83,13 +82,22 @@ pub struct Index<K> {
     kind: &'static str,
     state: RwLock<State<K>>,
     ready: watch::Sender<bool>,
-    /// False from a watch error until the watch delivers again (a relist after
-    /// an API server restart): meanwhile the contents may be stale, and readers
-    /// list from the API server instead (`super::apply`).
-    current: AtomicBool,
-    /// When the watch last delivered an object or a completed list (not a
-    /// write-through); `None` from a watch error until it delivers again.
-    delivered: Mutex<Option<Instant>>,
+    /// What the watch last did: it decides whether readers trust the contents
+    /// or list from the API server instead (`super::apply`).
+    delivery: Mutex<Delivery>,
+}
+
+/// What a watch of children last did.
+#[derive(Clone, Copy)]
+enum Delivery {
+    /// Nothing yet (its first list is under way: [`Index::wait_ready`]).
+    Never,
+    /// Delivered an object, a delete or a completed list at this instant (a
+    /// write-through does not count).
+    At(Instant),
+    /// Failed, and has not delivered since (an API server restart: connection
+    /// errors, then 410 Gone and a relist): the contents may be stale.
+    Failed,
 }
 
 struct State<K> {
@@ -178,25 +186,24 @@ impl<K: Cached> Index<K> {
             kind: <K as k8s_openapi::Resource>::KIND,
             state: RwLock::new(State::default()),
             ready: watch::Sender::new(false),
-            current: AtomicBool::new(true),
-            delivered: Mutex::new(None),
+            delivery: Mutex::new(Delivery::Never),
         }
     }
 
     /// Whether the watch has delivered since its last error: the contents are
     /// as current as the watch.
     pub fn is_current(&self) -> bool {
-        self.current.load(Ordering::Relaxed)
+        !matches!(*self.last_delivery(), Delivery::Failed)
     }
 
-    /// Whether the index is current and its watch delivered within `within`:
+    /// Whether the watch delivered within `within` (and has not failed since):
     /// what a stall without an error (above) does not pass for long.
     pub fn is_live(&self, within: Duration) -> bool {
-        self.is_current() && self.delivered().is_some_and(|t| t.elapsed() <= within)
+        matches!(*self.last_delivery(), Delivery::At(t) if t.elapsed() <= within)
     }
 
-    fn delivered(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
-        self.delivered.lock().unwrap_or_else(|e| e.into_inner())
+    fn last_delivery(&self) -> std::sync::MutexGuard<'_, Delivery> {
+        self.delivery.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State<K>> {
@@ -270,8 +277,7 @@ impl<K: Cached> Index<K> {
     /// Applies one event of the watch.
     pub fn apply(&self, event: &Event<K>) {
         if !matches!(event, Event::Init | Event::InitApply(_)) {
-            self.current.store(true, Ordering::Relaxed);
-            *self.delivered() = Some(Instant::now());
+            *self.last_delivery() = Delivery::At(Instant::now());
         }
         match event {
             Event::Apply(obj) => self.insert(obj.clone()),
@@ -303,8 +309,7 @@ impl<K: Cached> Index<K> {
     /// Records a watch error (kept for the not-ready message).
     pub fn failed(&self, error: &watcher::Error) {
         tracing::warn!(kind = self.kind, %error, "watch of children failed");
-        self.current.store(false, Ordering::Relaxed);
-        *self.delivered() = None;
+        *self.last_delivery() = Delivery::Failed;
         self.write().last_error = Some(error.to_string());
     }
 
