@@ -95,11 +95,12 @@ pub fn dashboard_files(stack: &ValidatedStack, caps: &Capabilities) -> Vec<Dashb
 /// split. Returns the ConfigMaps with the folder each belongs to, in folder order.
 pub fn dashboard_config_maps(
     stack: &ValidatedStack,
-    files: &[DashboardFile],
+    files: Vec<DashboardFile>,
 ) -> Vec<(String, ConfigMap)> {
-    let mut by_folder: BTreeMap<&str, Vec<&DashboardFile>> = BTreeMap::new();
+    // Moved, not copied: the dashboards are most of a stack's bytes.
+    let mut by_folder: BTreeMap<String, Vec<DashboardFile>> = BTreeMap::new();
     for f in files {
-        by_folder.entry(f.folder.as_str()).or_default().push(f);
+        by_folder.entry(f.folder.clone()).or_default().push(f);
     }
     let mut chunks: Vec<(String, BTreeMap<String, String>)> = Vec::new();
     for (folder, files) in by_folder {
@@ -107,12 +108,12 @@ pub fn dashboard_config_maps(
         let first = chunks.len();
         for f in files {
             if chunks.len() == first || size + f.json.len() > DASHBOARD_CONFIGMAP_BYTES {
-                chunks.push((folder.to_string(), BTreeMap::new()));
+                chunks.push((folder.clone(), BTreeMap::new()));
                 size = 0;
             }
             size += f.json.len();
             if let Some((_, last)) = chunks.last_mut() {
-                last.insert(f.key.clone(), f.json.clone());
+                last.insert(f.key, f.json);
             }
         }
     }
@@ -157,7 +158,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     let config = config_map(stack, C, "config", files);
     let alerting = alerting_secret(stack);
     let dashboard_files = dashboard_files(stack, caps);
-    let dashboard_maps = dashboard_config_maps(stack, &dashboard_files);
+    let dashboard_maps = dashboard_config_maps(stack, dashboard_files);
     // Dashboards are re-read by Grafana's file provider: they do not roll the pod.
     // The contact points do (a subPath file never updates): a rotated Secret value
     // changes the rendered Secret's hash, and so the pod template.

@@ -15,6 +15,7 @@ pub mod node_agent;
 pub mod otelcol;
 pub mod prometheus;
 pub mod tempo;
+pub mod yaml;
 
 /// The `server` block Loki and Tempo share: both embed grafana/dskit's
 /// `server.Config` under `server` (grafana/loki v3.7.6 `pkg/loki/loki.go`,
@@ -28,8 +29,30 @@ pub(crate) struct Server {
     pub log_level: String,
 }
 
-/// Serializes a config struct to YAML.
+/// Serializes a config struct to YAML: the bytes serde_yaml_ng writes, by
+/// [`yaml::to_string`] where the shape allows and by serde_yaml_ng otherwise. In
+/// debug builds (every test) the two are compared.
 pub fn to_yaml<T: serde::Serialize>(value: &T) -> String {
     // Serializing plain structs, strings, numbers and BTreeMaps cannot fail.
-    serde_yaml_ng::to_string(value).unwrap_or_default()
+    let slow = || serde_yaml_ng::to_string(value).unwrap_or_default();
+    let fast = yaml::to_string(value);
+    #[cfg(test)]
+    YAML_CALLS.with(|c| {
+        let (calls, slow) = c.get();
+        c.set((calls + 1, slow + usize::from(fast.is_none())));
+    });
+    match fast {
+        Some(fast) => {
+            debug_assert_eq!(fast, slow(), "render::yaml differs from serde_yaml_ng");
+            fast
+        }
+        None => slow(),
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Calls of [`to_yaml`] on this thread, and how many of them went to
+    /// serde_yaml_ng: for the test that every built-in config takes the fast path.
+    pub(crate) static YAML_CALLS: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
 }
