@@ -1,9 +1,9 @@
 //! The YAML text of the rendered config files, written directly: the same bytes
-//! serde_yaml_ng 0.10 writes, at a fraction of its cost.
+//! serde_yaml_ng 0.10 writes, without its emitter.
 //!
-//! serde_yaml_ng hands every value to libyaml's emitter (unsafe-libyaml 0.2.11),
-//! an event state machine that copies each scalar twice and re-analyses it; a
-//! profile of `build` put about 70 % of a stack's render time there. The bytes
+//! serde_yaml_ng hands every value, as events, to libyaml's emitter
+//! (unsafe-libyaml 0.2.11); a profile of `build` put about 70 % of a stack's
+//! build time there (bench/findings.md, finding 4). The bytes
 //! must not change: every config file's hash is in a pod template annotation,
 //! so different bytes would roll every pod of every stack on upgrade. This
 //! serializer therefore writes exactly what serde_yaml_ng writes for the shapes
