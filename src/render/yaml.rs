@@ -389,7 +389,9 @@ fn scan(chars: impl Iterator<Item = char>, mut indicators: bool) -> Result<Analy
     })
 }
 
-/// `yaml_emitter_write_double_quoted_scalar` without folding.
+/// `yaml_emitter_write_double_quoted_scalar` without folding. Its escapes for
+/// `\r`, U+0085, U+2028 and U+2029 are not here: [`analyze`] leaves strings with
+/// those to serde_yaml_ng; and U+00A0 is printable, so never escaped.
 fn double_quoted(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
@@ -406,14 +408,9 @@ fn double_quoted(out: &mut String, s: &str) {
             '\n' => out.push('n'),
             '\u{b}' => out.push('v'),
             '\u{c}' => out.push('f'),
-            '\r' => out.push('r'),
             '\u{1b}' => out.push('e'),
             '"' => out.push('"'),
             '\\' => out.push('\\'),
-            '\u{85}' => out.push('N'),
-            '\u{a0}' => out.push('_'),
-            '\u{2028}' => out.push('L'),
-            '\u{2029}' => out.push('P'),
             c => {
                 let v = u32::from(c);
                 // Writing to a String cannot fail.
