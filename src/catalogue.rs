@@ -391,6 +391,8 @@ pub static FAMILIES: &[Family] = &[
     family(Tempo, "tempo_discarded_spans_total", Counter, &["reason", "tenant"], Via::PodScrape, "grafana/tempo modules/overrides/discarded_spans.go @ v2.10.8"),
     family(Tempo, "tempo_distributor_spans_received_total", Counter, &["tenant"], Via::PodScrape, "grafana/tempo modules/distributor/distributor.go @ v2.10.8"),
     family(Tempo, "tempo_metrics_generator_registry_active_series", Gauge, &["tenant"], Via::PodScrape, "grafana/tempo modules/generator/localserieslimiter/local_series_limiter.go @ v2.10.8"),
+    family(Tempo, "tempo_metrics_generator_registry_series_limited_total", Counter, &["tenant"], Via::PodScrape, "grafana/tempo modules/generator/localserieslimiter/local_series_limiter.go @ v2.10.8"),
+    family(Tempo, "tempo_metrics_generator_registry_max_active_series", Gauge, &["tenant"], Via::PodScrape, "grafana/tempo modules/generator/localserieslimiter/local_series_limiter.go @ v2.10.8"),
     family(Tempo, "tempo_request_duration_seconds", Histogram, DSKIT_REQUEST, Via::PodScrape, TEMPO_DSKIT),
     family(Tempo, "traces_spanmetrics_calls_total", Counter, SPANMETRICS_LABELS, Via::TempoGenerator, SPANMETRICS),
     family(Tempo, "traces_spanmetrics_latency", Histogram, SPANMETRICS_LABELS, Via::TempoGenerator, SPANMETRICS),

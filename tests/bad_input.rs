@@ -15,7 +15,7 @@
 //!   (accepted, then `Reconciled=False InvalidSpec` naming the path; a 422 from a CEL
 //!   rule on Kubernetes >= 1.25 also passes), `new-stack-invalid <path>` (the same,
 //!   for a stack created under its own name), `secret-not-found <path>`
-//!   (`GrafanaReady` or `CollectorReady` False `SecretNotFound`), `applied`,
+//!   (`GrafanaReady`, `CollectorReady`, `LokiReady` or `TempoReady` False `SecretNotFound`), `applied`,
 //!   `pruned <path>` (the API server drops the unknown field), or `cli-only`;
 //! - `crd` (on every fixture whose `cluster` is not `cli-only`): what the Kubernetes
 //!   1.36 CRD server does when the stack is created, asserted by `tests/crd_server/`:

@@ -9,8 +9,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use k8s_openapi::api::core::v1::PodSpec;
 use sextant::build::{Resources, build};
@@ -188,20 +187,7 @@ fn env_of(spec: &str) -> BTreeMap<String, String> {
 /// Evaluates a JMESPath expression on a JSON document with jmespath.py:
 /// whether it evaluated, and its JSON result.
 fn jmespath(jp: &std::path::Path, expr: &str, doc: &str) -> (bool, String) {
-    let mut child = Command::new(jp)
-        .arg(expr)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(doc.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::pipe(Command::new(jp).arg(expr), doc.as_bytes());
     (
         out.status.success(),
         String::from_utf8(out.stdout).unwrap().trim().to_string(),

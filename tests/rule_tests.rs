@@ -296,6 +296,34 @@ fn cases(max_replicas: usize) -> Vec<Case> {
             ],
         },
         Case {
+            rule: "TempoGeneratorSeriesLimited",
+            firing: vec![
+                series(
+                    "tempo_metrics_generator_registry_series_limited_total",
+                    &[],
+                    RISING,
+                ),
+                series(
+                    "tempo_metrics_generator_registry_active_series",
+                    &[],
+                    "100000x60",
+                ),
+            ],
+            alerts: vec![labels(&[])],
+            healthy: vec![
+                series(
+                    "tempo_metrics_generator_registry_series_limited_total",
+                    &[],
+                    FLAT,
+                ),
+                series(
+                    "tempo_metrics_generator_registry_active_series",
+                    &[],
+                    "5000x60",
+                ),
+            ],
+        },
+        Case {
             rule: "KubernetesVolumeNearlyFull",
             firing: volume("5x60"),
             alerts: vec![labels(&[

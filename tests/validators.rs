@@ -261,10 +261,24 @@ fn kubernetes_validate_accepts_every_rendered_object() {
         return;
     };
     // The samples, and options no sample uses.
-    let extra = [(
-        "external-service",
-        "collector: {externalService: {annotations: {service.beta.kubernetes.io/aws-load-balancer-scheme: internal}, loadBalancerSourceRanges: [203.0.113.0/24, 2001:db8::/32], loadBalancerClass: example.com/lb, externalTrafficPolicy: Local}, tls: {secretName: otlp-tls}, auth: {secretName: otlp-tokens}}",
-    )];
+    let extra = [
+        (
+            "external-service",
+            "collector: {externalService: {annotations: {service.beta.kubernetes.io/aws-load-balancer-scheme: internal}, loadBalancerSourceRanges: [203.0.113.0/24, 2001:db8::/32], loadBalancerClass: example.com/lb, externalTrafficPolicy: Local}, tls: {secretName: otlp-tls}, auth: {secretName: otlp-tokens}}",
+        ),
+        (
+            "object-store-s3",
+            "storage: {objectStore: {s3: {region: eu-west-1, caSecretName: corp-ca}, buckets: {logs: acme-logs, traces: acme-traces}, credentialsSecret: store-creds, logsSince: '2027-01-15', serviceAccountAnnotations: {eks.amazonaws.com/role-arn: 'arn:aws:iam::123456789012:role/x'}}}",
+        ),
+        (
+            "object-store-gcs",
+            "storage: {objectStore: {gcs: {}, buckets: {logs: acme-logs, traces: acme-traces}, credentialsSecret: store-creds}}",
+        ),
+        (
+            "object-store-azure",
+            "storage: {objectStore: {azure: {accountName: acmeobs}, buckets: {logs: acme-logs, traces: acme-traces}}}",
+        ),
+    ];
     let stacks = common::samples().into_iter().chain(
         extra
             .into_iter()

@@ -410,7 +410,7 @@ async fn spec_case(ns: &TestNamespace, case: &Case) -> Row {
             must_be_unchanged = false;
             let generation = stack.metadata.generation.unwrap_or_default();
             // The condition of the component that cannot start without it.
-            let types = ["GrafanaReady", "CollectorReady"];
+            let types = ["GrafanaReady", "CollectorReady", "LokiReady", "TempoReady"];
             let seen = poll(REPORT_TIMEOUT, async || {
                 let s = stacks(ns).get(STACK).await?;
                 Ok(types

@@ -635,6 +635,97 @@ async fn deleting_the_stack_keeps_volumes_unless_policy_is_delete() {
     ns.cleanup().await.unwrap();
 }
 
+/// A running stack moved to object storage: Loki and Tempo get their new configs
+/// and credentials, their claims are the same objects as before (never deleted
+/// by the change), and the stack is Ready again.
+#[tokio::test]
+async fn switching_to_object_storage_keeps_the_volumes() {
+    let (ns, op) = setup_minimal("object-store").await;
+    let pvcs = ns.api::<PersistentVolumeClaim>();
+    let uid = async |name: &str| pvcs.get(name).await.unwrap().metadata.uid;
+    let before = (
+        uid("data-minimal-loki-0").await,
+        uid("data-minimal-tempo-0").await,
+    );
+    assert!(before.0.is_some() && before.1.is_some());
+    ns.create_secret(
+        "store-creds",
+        &[
+            ("accessKeyId", "AKIAEXAMPLE"),
+            ("secretAccessKey", "example"),
+        ],
+    )
+    .await
+    .unwrap();
+    let sts = ns.api::<StatefulSet>();
+    let loki_hash = pod_hash(&sts.get("minimal-loki").await.unwrap());
+    merge_patch(
+        &ns,
+        "minimal",
+        json!({"spec": {"storage": {"objectStore": {
+            "s3": {"endpoint": "minio.storage.svc:9000", "region": "us-east-1",
+                   "forcePathStyle": true, "insecure": true},
+            "buckets": {"logs": "acme-logs", "traces": "acme-traces"},
+            "credentialsSecret": "store-creds",
+            "logsSince": "2099-01-01",
+        }}}}),
+    )
+    .await
+    .unwrap();
+    ns.wait_for(CHANGE_TIMEOUT, "Loki's config hash changes", async || {
+        let h = pod_hash(&sts.get("minimal-loki").await?);
+        Ok((h != loki_hash).then_some(()))
+    })
+    .await;
+    let stack = wait_ready(&ns, "minimal").await;
+    for c in ["LokiReady", "TempoReady"] {
+        assert_eq!(
+            condition(&stack, c).map(|c| c.0),
+            Some("True".into()),
+            "{c}"
+        );
+    }
+    let cms = ns.api::<ConfigMap>();
+    let loki = cms.get("minimal-loki-config").await.unwrap().data.unwrap();
+    let loki = &loki["loki.yaml"];
+    for want in [
+        "bucketnames: acme-logs",
+        "object_store: filesystem",
+        "object_store: s3",
+        "directory: /var/loki/chunks",
+    ] {
+        assert!(loki.contains(want), "loki.yaml lacks {want}:\n{loki}");
+    }
+    let tempo = cms.get("minimal-tempo-config").await.unwrap().data.unwrap();
+    assert!(tempo["tempo.yaml"].contains("backend: s3"));
+    for name in ["minimal-loki", "minimal-tempo"] {
+        let set = sts.get(name).await.unwrap();
+        let spec = set.spec.unwrap();
+        let env = spec.template.spec.unwrap().containers[0]
+            .env
+            .clone()
+            .unwrap_or_default();
+        let from = |n: &str| {
+            env.iter()
+                .find(|e| e.name == n)
+                .and_then(|e| e.value_from.as_ref()?.secret_key_ref.as_ref())
+                .map(|r| (r.name.clone(), r.key.clone()))
+        };
+        assert_eq!(
+            from("AWS_SECRET_ACCESS_KEY"),
+            Some(("store-creds".into(), "secretAccessKey".into())),
+            "{name}"
+        );
+    }
+    let after = (
+        uid("data-minimal-loki-0").await,
+        uid("data-minimal-tempo-0").await,
+    );
+    assert_eq!(before, after, "the claims were replaced");
+    drop(op);
+    ns.cleanup().await.unwrap();
+}
+
 /// How soon a deleted stack must leave the operator's metrics.
 const FORGET_TIMEOUT: Duration = Duration::from_secs(30);
 

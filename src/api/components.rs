@@ -691,6 +691,11 @@ pub struct TempoSpec {
     #[serde(default)]
     pub metrics_generator: MetricsGeneratorSpec,
 
+    /// Ingestion limits: what goes over them is discarded and alerted on
+    /// (docs/limits.md).
+    #[serde(default, skip_serializing_if = "super::limits::is_default")]
+    pub limits: super::TempoLimits,
+
     /// CPU and memory. Unset: requests 200m/512Mi, limits 2/2Gi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
@@ -723,6 +728,7 @@ impl Default for TempoSpec {
             retention: PeriodRetention::default(),
             storage: default_small_volume(),
             metrics_generator: MetricsGeneratorSpec::default(),
+            limits: super::TempoLimits::default(),
             resources: None,
             pod: None,
             config_overrides: None,
@@ -787,6 +793,11 @@ pub struct LokiSpec {
     #[serde(default)]
     pub retention: LokiRetention,
 
+    /// Ingestion limits: what goes over them is discarded and alerted on
+    /// (docs/limits.md).
+    #[serde(default, skip_serializing_if = "super::limits::is_default")]
+    pub limits: super::LokiLimits,
+
     /// The data volume.
     #[serde(default = "default_small_volume")]
     pub storage: VolumeSpec,
@@ -821,6 +832,7 @@ impl Default for LokiSpec {
             image: None,
             replicas: 1,
             retention: LokiRetention::default(),
+            limits: super::LokiLimits::default(),
             storage: default_small_volume(),
             resources: None,
             pod: None,

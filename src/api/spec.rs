@@ -232,6 +232,11 @@ pub struct StorageSpec {
     /// re-attaches to its data; `Delete` removes them with the stack.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// Object storage for Loki and Tempo (S3, GCS or Azure Blob). Unset: they keep
+    /// their data on their volumes, one instance each (docs/object-storage.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_store: Option<super::ObjectStoreSpec>,
 }
 
 /// Whether PersistentVolumeClaims outlive their stack.

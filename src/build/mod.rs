@@ -17,6 +17,7 @@ pub mod grafana;
 mod loki;
 mod network;
 pub mod node_agent;
+mod object_store;
 pub mod overrides;
 mod pod;
 mod prometheus;

@@ -2,7 +2,8 @@
 //! config volume, a scratch `/tmp`, and a `data` volumeClaimTemplate whose claims
 //! follow the stack's deletion policy (where the server knows the retention policy);
 //! and, on top of it, the whole child set of a single-binary backend that reads one
-//! config file and keeps one data directory (Tempo and Loki).
+//! config file and keeps one data directory (Tempo and Loki), with what its pods
+//! need for the object store (`super::object_store`).
 
 use std::collections::BTreeMap;
 
@@ -112,7 +113,7 @@ pub struct SingleBinary {
     /// The rendered config, as YAML.
     pub config: String,
     /// Arguments after `-config.file`.
-    pub extra_args: &'static [&'static str],
+    pub extra_args: Vec<&'static str>,
     /// The container's ports; one must be named `http`.
     pub ports: Vec<ContainerPort>,
     /// Where the `data` claim is mounted.
@@ -132,6 +133,7 @@ pub fn single_binary(stack: &ValidatedStack, caps: &Capabilities, b: SingleBinar
         BTreeMap::from([(b.config_file.to_string(), b.config)]),
     );
     let hash = config_hash(&[&cm], &[]);
+    let store = super::object_store::pod_parts(stack);
     let mut args = vec![format!("-config.file=/conf/{}", b.config_file)];
     args.extend(b.extra_args.iter().map(|a| a.to_string()));
     let args = super::overrides::with_extra_args(stack, c, args);
@@ -143,13 +145,19 @@ pub fn single_binary(stack: &ValidatedStack, caps: &Capabilities, b: SingleBinar
         liveness_probe: Some(http_probe("/ready", "http", 30, 15)),
         readiness_probe: Some(http_probe("/ready", "http", 10, 5)),
         resources: Some(resolved.resources.clone()),
-        volume_mounts: Some(vec![
-            mount("config", "/conf", true),
-            mount("data", b.data_dir, false),
-        ]),
+        env: (!store.env.is_empty()).then_some(store.env),
+        volume_mounts: Some(
+            [
+                mount("config", "/conf", true),
+                mount("data", b.data_dir, false),
+            ]
+            .into_iter()
+            .chain(store.mounts)
+            .collect(),
+        ),
         ..Container::default()
     });
-    let sts = stateful_set(
+    let mut sts = stateful_set(
         stack,
         caps,
         StatefulWorkload {
@@ -159,11 +167,20 @@ pub fn single_binary(stack: &ValidatedStack, caps: &Capabilities, b: SingleBinar
             config_hash: hash,
             termination_grace_seconds: b.termination_grace_seconds,
             automount_token: false,
-            extra_volumes: Vec::new(),
+            extra_volumes: store.volumes,
         },
     );
+    if let Some(meta) = sts.spec.as_mut().and_then(|s| s.template.metadata.as_mut()) {
+        meta.labels
+            .get_or_insert_with(BTreeMap::new)
+            .extend(store.pod_labels);
+    }
+    let mut account = service_account(stack, c, false);
+    if !store.service_account_annotations.is_empty() {
+        account.metadata.annotations = Some(store.service_account_annotations);
+    }
     Resources {
-        service_accounts: vec![service_account(stack, c, false)],
+        service_accounts: vec![account],
         config_maps: vec![cm],
         services: vec![service(stack, c)],
         stateful_sets: vec![sts],

@@ -15,7 +15,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
             component: Component::Tempo,
             config_file: "tempo.yaml",
             config: super::overrides::config_text(stack, Component::Tempo, &tempo::render(stack)),
-            extra_args: &[],
+            extra_args: Vec::new(),
             ports: vec![
                 container_port("http", ports::TEMPO_HTTP),
                 container_port("grpc", ports::TEMPO_GRPC),

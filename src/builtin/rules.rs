@@ -87,6 +87,15 @@ const BUILTIN: &[Builtin] = &[
         description: "Tempo discards spans ({{ $labels.reason }}): they are lost.",
     },
     Builtin {
+        name: "TempoGeneratorSeriesLimited",
+        needs: &[Component::Tempo, Component::Prometheus],
+        expr: Expr::For(generator_series_limited_expr),
+        for_: "15m",
+        severity: "warning",
+        summary: "Tempo's metrics-generator is at its series limit",
+        description: "Tempo's metrics-generator creates no new span-metric or service-graph series: it holds spec.tempo.limits.maxGeneratorSeries. New services, operations or edges are missing from the RED dashboards and the service map.",
+    },
+    Builtin {
         name: "CollectorAtMaxReplicas",
         needs: &[Component::Collector],
         expr: Expr::For(at_max_replicas_expr),
@@ -141,6 +150,16 @@ const BUILTIN: &[Builtin] = &[
         description: "Node {{ $labels.k8s_node_name }} has reported Ready false or unknown for 5 minutes: its pods are not served and are evicted after the taint timeout.",
     },
 ];
+
+/// The expression of `TempoGeneratorSeriesLimited`: series the generator did not
+/// create because of `max_active_series` (grafana/tempo v2.10.8
+/// `modules/generator/localserieslimiter/local_series_limiter.go`,
+/// `tempo_metrics_generator_registry_series_limited_total`). `None` when the
+/// generator does not run or has no limit.
+fn generator_series_limited_expr(stack: &ValidatedStack, _: &Capabilities) -> Option<String> {
+    (stack.tempo_generator() && stack.spec.tempo.limits.max_generator_series > 0)
+        .then(|| "sum(rate(tempo_metrics_generator_registry_series_limited_total[5m])) > 0".into())
+}
 
 /// The labels of one container in the cluster collector's `k8s_cluster` series.
 const CONTAINER: &str = "k8s_namespace_name, k8s_pod_name, k8s_container_name";

@@ -8,6 +8,7 @@ mod component;
 pub mod images;
 pub mod monitors;
 pub mod names;
+pub mod object_store;
 mod stack;
 
 pub use capabilities::{Capabilities, ClusterRoles, DEFAULT_CLUSTER_ROLE_PREFIX, OperatorPods};
@@ -18,6 +19,8 @@ pub use names::{
     STACK_NAMESPACE_LABEL, child_name, cluster_binding_name, cluster_child_labels, labels, ports,
     selector_labels, stack_labels, uid,
 };
+pub use object_store::FIRST_LOKI_PERIOD;
 pub use stack::{
-    Dashboard, DashboardFile, Resolved, SecretValues, StreamRule, ValidatedStack, VolumeSize,
+    Dashboard, DashboardFile, LokiLimitBytes, Resolved, SecretValues, StreamRule, TempoLimitBytes,
+    ValidatedStack, VolumeSize,
 };

@@ -53,6 +53,23 @@ pub struct StreamRule {
     pub priority: i32,
 }
 
+/// The sizes of `spec.loki.limits`, in bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LokiLimitBytes {
+    pub ingestion_rate: u64,
+    pub ingestion_burst: u64,
+    pub per_stream_rate: u64,
+    pub per_stream_burst: u64,
+}
+
+/// The sizes of `spec.tempo.limits`, in bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TempoLimitBytes {
+    pub ingestion_rate: u64,
+    pub ingestion_burst: u64,
+    pub max_trace_size: u64,
+}
+
 /// An inline dashboard whose JSON parsed and has a title.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dashboard {
@@ -113,6 +130,10 @@ pub struct ValidatedStack {
     pub cluster_state_interval: Duration,
     /// Loki per-stream retention.
     pub loki_streams: Vec<StreamRule>,
+    /// Loki's ingestion limits, sizes in bytes.
+    pub loki_limits: LokiLimitBytes,
+    /// Tempo's ingestion limits, sizes in bytes.
+    pub tempo_limits: TempoLimitBytes,
     /// Inline dashboards.
     pub inline_dashboards: Vec<Dashboard>,
     /// Dashboards from the ConfigMaps the stack selects that passed the checks
@@ -141,6 +162,14 @@ impl ValidatedStack {
     /// Whether a component runs.
     pub fn enabled(&self, c: Component) -> bool {
         self.component(c).enabled
+    }
+
+    /// Whether Tempo's metrics-generator runs: Tempo runs, the generator is asked
+    /// for, and Prometheus is there to receive what it writes.
+    pub fn tempo_generator(&self) -> bool {
+        self.enabled(Component::Tempo)
+            && self.spec.tempo.metrics_generator.enabled
+            && self.enabled(Component::Prometheus)
     }
 
     /// How many pods of a component the stack keeps at least: for an autoscaled

@@ -32,6 +32,8 @@ pub struct Config {
     auth_enabled: bool,
     server: super::Server,
     common: Common,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage_config: Option<StorageConfig>,
     schema_config: SchemaConfig,
     compactor: Compactor,
     limits_config: Limits,
@@ -49,7 +51,74 @@ struct Common {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct CommonStorage {
-    filesystem: Filesystem,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filesystem: Option<Filesystem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s3: Option<S3>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gcs: Option<Gcs>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    azure: Option<Azure>,
+}
+
+/// `common.storage.s3`, copied by Loki into `storage_config.aws` (the legacy
+/// AWS SDK client; `storage_config.use_thanos_objstore` is false by default):
+/// grafana/loki v3.7.6 `pkg/storage/chunk/client/aws/s3_storage_client.go`
+/// (`S3Config`). The keys stay empty: with neither set the SDK's default chain
+/// reads `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` from the environment, or
+/// the web identity token of IRSA (`buildS3Client`).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct S3 {
+    bucketnames: String,
+    endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
+    s3forcepathstyle: bool,
+    insecure: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_config: Option<S3Http>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct S3Http {
+    ca_file: String,
+}
+
+/// `common.storage.gcs` (`pkg/storage/chunk/client/gcp/gcs_object_client.go`):
+/// without `service_account`, Google's application default credentials
+/// (`GOOGLE_APPLICATION_CREDENTIALS`, or GKE's workload identity).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Gcs {
+    bucket_name: String,
+}
+
+/// `common.storage.azure` (`pkg/storage/chunk/client/azure/blob_storage_client.go`):
+/// the account key when one is given (it has no environment fallback, so it is
+/// expanded from the environment by `-config.expand-env`), else the federated
+/// token of Azure workload identity (`use_federated_token`).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Azure {
+    account_name: String,
+    container_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint_suffix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_key: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    use_federated_token: bool,
+}
+
+/// `storage_config.filesystem`: set beside an object store only to keep reading
+/// the logs of the first schema period from the volume (each period builds the
+/// client of its own `object_store`: `pkg/storage/store.go`, `storeForPeriod`).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct StorageConfig {
+    filesystem: Directory,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Directory {
+    directory: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -104,6 +173,14 @@ struct Limits {
     retention_stream: Vec<StreamRetention>,
     allow_structured_metadata: bool,
     volume_enabled: bool,
+    /// Loki's MB is 2^20 bytes (`bytesInMB` in `pkg/validation/limits.go`).
+    ingestion_rate_mb: f64,
+    ingestion_burst_size_mb: f64,
+    max_global_streams_per_user: u32,
+    /// `flagext.ByteSize`, parsed by c2h5oh/datasize (`KB` = 1024, `MB` = 2^20,
+    /// `B` or no unit = bytes: `vendor/github.com/c2h5oh/datasize/datasize.go`).
+    per_stream_rate_limit: String,
+    per_stream_rate_limit_burst: String,
     otlp_config: OtlpConfig,
 }
 
@@ -141,6 +218,53 @@ struct Analytics {
 
 /// Renders `loki.yaml`.
 pub fn render(stack: &ValidatedStack) -> Config {
+    let chunks_directory = format!("{DATA_DIR}/chunks");
+    let period = |from: &str, object_store: &str| PeriodConfig {
+        from: from.into(),
+        store: "tsdb".into(),
+        object_store: object_store.into(),
+        schema: "v13".into(),
+        index: IndexConfig {
+            prefix: "index_".into(),
+            period: "24h".into(),
+        },
+    };
+    let object_store = stack.spec.storage.object_store.as_ref();
+    let (storage, storage_config, periods, delete_store) = match object_store {
+        None => (
+            CommonStorage {
+                filesystem: Some(Filesystem {
+                    chunks_directory,
+                    rules_directory: format!("{DATA_DIR}/rules"),
+                }),
+                s3: None,
+                gcs: None,
+                azure: None,
+            },
+            None,
+            // Fixed: changing a period's start would orphan stored data.
+            vec![period(FIRST_PERIOD, "filesystem")],
+            "filesystem",
+        ),
+        Some(o) => {
+            let bucket = o.buckets.logs.clone().unwrap_or_default();
+            let (storage, name) = object_storage(o, bucket);
+            match &o.logs_since {
+                // A running stack that moved: its older logs stay on the volume.
+                Some(since) => (
+                    storage,
+                    Some(StorageConfig {
+                        filesystem: Directory {
+                            directory: chunks_directory,
+                        },
+                    }),
+                    vec![period(FIRST_PERIOD, "filesystem"), period(since, name)],
+                    name,
+                ),
+                None => (storage, None, vec![period(FIRST_PERIOD, name)], name),
+            }
+        }
+    };
     Config {
         auth_enabled: false,
         server: super::Server {
@@ -152,37 +276,21 @@ pub fn render(stack: &ValidatedStack) -> Config {
             instance_addr: "127.0.0.1".into(),
             path_prefix: DATA_DIR.into(),
             replication_factor: 1,
-            storage: CommonStorage {
-                filesystem: Filesystem {
-                    chunks_directory: format!("{DATA_DIR}/chunks"),
-                    rules_directory: format!("{DATA_DIR}/rules"),
-                },
-            },
+            storage,
             ring: Ring {
                 kvstore: KvStore {
                     store: "inmemory".into(),
                 },
             },
         },
-        schema_config: SchemaConfig {
-            configs: vec![PeriodConfig {
-                // Fixed: changing a period's start would orphan stored data.
-                from: "2024-04-01".into(),
-                store: "tsdb".into(),
-                object_store: "filesystem".into(),
-                schema: "v13".into(),
-                index: IndexConfig {
-                    prefix: "index_".into(),
-                    period: "24h".into(),
-                },
-            }],
-        },
+        storage_config,
+        schema_config: SchemaConfig { configs: periods },
         compactor: Compactor {
             working_directory: format!("{DATA_DIR}/compactor"),
             compaction_interval: "10m".into(),
             retention_enabled: true,
             retention_delete_delay: "2h".into(),
-            delete_request_store: "filesystem".into(),
+            delete_request_store: delete_store.into(),
         },
         limits_config: Limits {
             retention_period: format_go_duration(stack.logs_retention),
@@ -197,6 +305,11 @@ pub fn render(stack: &ValidatedStack) -> Config {
                 .collect(),
             allow_structured_metadata: true,
             volume_enabled: true,
+            ingestion_rate_mb: mb(stack.loki_limits.ingestion_rate),
+            ingestion_burst_size_mb: mb(stack.loki_limits.ingestion_burst),
+            max_global_streams_per_user: stack.spec.loki.limits.max_streams,
+            per_stream_rate_limit: datasize(stack.loki_limits.per_stream_rate),
+            per_stream_rate_limit_burst: datasize(stack.loki_limits.per_stream_burst),
             otlp_config: OtlpConfig {
                 resource_attributes: ResourceAttributes {
                     attributes_config: vec![AttributesConfig {
@@ -209,5 +322,85 @@ pub fn render(stack: &ValidatedStack) -> Config {
         analytics: Analytics {
             reporting_enabled: false,
         },
+    }
+}
+
+/// The start of the first schema period (and of the only one, unless
+/// `objectStore.logsSince` adds a second).
+const FIRST_PERIOD: &str = crate::model::FIRST_LOKI_PERIOD;
+
+/// `common.storage` for the object store, and the store's name in a schema
+/// period and `compactor.delete_request_store` (`pkg/storage/types/types.go`:
+/// `s3`, `gcs` and `azure` are among the names `validateSchemaValues` accepts;
+/// the compactor builds one client per period, `pkg/loki/modules.go`
+/// `initCompactor`).
+fn object_storage(
+    o: &crate::api::ObjectStoreSpec,
+    bucket: String,
+) -> (CommonStorage, &'static str) {
+    let none = CommonStorage {
+        filesystem: None,
+        s3: None,
+        gcs: None,
+        azure: None,
+    };
+    if let Some(s3) = &o.s3 {
+        let s3 = S3 {
+            bucketnames: bucket,
+            endpoint: crate::model::object_store::s3_endpoint(s3),
+            region: s3.region.clone(),
+            s3forcepathstyle: s3.force_path_style,
+            insecure: s3.insecure,
+            http_config: s3.ca_secret_name.as_ref().map(|_| S3Http {
+                ca_file: crate::model::object_store::ca_file(),
+            }),
+        };
+        return (
+            CommonStorage {
+                s3: Some(s3),
+                ..none
+            },
+            "s3",
+        );
+    }
+    if let Some(a) = &o.azure {
+        let keyed = o.credentials_secret.is_some();
+        let azure = Azure {
+            account_name: a.account_name.clone(),
+            container_name: bucket,
+            endpoint_suffix: a.endpoint_suffix.clone(),
+            account_key: keyed.then(|| crate::model::object_store::AZURE_KEY_PLACEHOLDER.into()),
+            use_federated_token: !keyed,
+        };
+        return (
+            CommonStorage {
+                azure: Some(azure),
+                ..none
+            },
+            "azure",
+        );
+    }
+    (
+        CommonStorage {
+            gcs: Some(Gcs {
+                bucket_name: bucket,
+            }),
+            ..none
+        },
+        "gcs",
+    )
+}
+
+/// Bytes in Loki's MB (2^20), as a float.
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 20) as f64
+}
+
+/// Bytes as datasize writes them, in the largest unit that divides them.
+fn datasize(bytes: u64) -> String {
+    match bytes {
+        b if b > 0 && b % (1 << 20) == 0 => format!("{}MB", b >> 20),
+        b if b > 0 && b % (1 << 10) == 0 => format!("{}KB", b >> 10),
+        b => format!("{b}B"),
     }
 }

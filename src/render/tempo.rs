@@ -135,11 +135,60 @@ struct Storage {
     trace: TraceStorage,
 }
 
+/// `storage.trace` (grafana/tempo v2.10.8 `tempodb/config.go`): the WAL stays
+/// on the volume whatever the backend.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct TraceStorage {
     backend: String,
     wal: Path,
-    local: Path,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    local: Option<Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s3: Option<S3>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gcs: Option<Gcs>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    azure: Option<Azure>,
+}
+
+/// `storage.trace.s3` (`tempodb/backend/s3/config.go`). The endpoint goes to
+/// minio-go's `NewCore` as a bare host (`tempodb/backend/s3/s3.go`,
+/// `createCore`). The keys stay empty: `fetchCreds` then takes the next
+/// provider of its chain, `EnvAWS` (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`),
+/// and ends at `IAM`, which covers IRSA's web identity token. The CA is dskit's
+/// `tls.ClientConfig`, inlined (`tls_ca_path`).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct S3 {
+    bucket: String,
+    endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
+    forcepathstyle: bool,
+    insecure: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_ca_path: Option<String>,
+}
+
+/// `storage.trace.gcs` (`tempodb/backend/gcs/config.go`): application default
+/// credentials (`tempodb/backend/gcs/gcs.go` adds no credentials option).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Gcs {
+    bucket_name: String,
+}
+
+/// `storage.trace.azure` (`tempodb/backend/azure/config.go`): without
+/// `storage_account_key` the key is read from `AZURE_STORAGE_KEY`
+/// (`tempodb/backend/azure/azure_helpers.go`, `getStorageAccountKey`);
+/// `use_federated_token` is Azure workload identity
+/// (`azidentity.NewWorkloadIdentityCredential`).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Azure {
+    storage_account_name: String,
+    container_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint_suffix: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    use_federated_token: bool,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -147,15 +196,36 @@ struct Overrides {
     defaults: OverrideDefaults,
 }
 
+/// `overrides.defaults` in the standard format (grafana/tempo v2.10.8
+/// `modules/overrides/config.go`: `Overrides`, `IngestionOverrides`,
+/// `GlobalOverrides`, `MetricsGeneratorOverrides`). Keys left out keep the
+/// defaults Tempo registers first (`RegisterFlagsAndApplyDefaults`).
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct OverrideDefaults {
+    ingestion: IngestionOverrides,
+    global: GlobalOverrides,
     #[serde(skip_serializing_if = "Option::is_none")]
     metrics_generator: Option<GeneratorOverrides>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
+struct IngestionOverrides {
+    rate_limit_bytes: u64,
+    burst_size_bytes: u64,
+    max_traces_per_user: u32,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct GlobalOverrides {
+    max_bytes_per_trace: u64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
 struct GeneratorOverrides {
     processors: Vec<String>,
+    /// 0 is no limit (`modules/generator/localserieslimiter`), as is the key's
+    /// absence (`omitempty`).
+    max_active_series: u32,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -166,10 +236,7 @@ struct UsageReport {
 /// Whether the metrics-generator runs: Tempo runs, the generator is asked for, and
 /// Prometheus is there to receive what it writes.
 pub fn generator_enabled(stack: &ValidatedStack) -> bool {
-    let spec = &stack.spec;
-    stack.enabled(Component::Tempo)
-        && spec.tempo.metrics_generator.enabled
-        && stack.enabled(Component::Prometheus)
+    stack.tempo_generator()
 }
 
 /// Renders `tempo.yaml`.
@@ -228,24 +295,25 @@ pub fn render(stack: &ValidatedStack) -> Config {
             },
         }),
         storage: Storage {
-            trace: TraceStorage {
-                backend: "local".into(),
-                wal: Path {
-                    path: format!("{DATA_DIR}/wal"),
-                },
-                local: Path {
-                    path: format!("{DATA_DIR}/blocks"),
-                },
-            },
+            trace: trace_storage(stack),
         },
         overrides: Overrides {
             defaults: OverrideDefaults {
+                ingestion: IngestionOverrides {
+                    rate_limit_bytes: stack.tempo_limits.ingestion_rate,
+                    burst_size_bytes: stack.tempo_limits.ingestion_burst,
+                    max_traces_per_user: stack.spec.tempo.limits.max_live_traces,
+                },
+                global: GlobalOverrides {
+                    max_bytes_per_trace: stack.tempo_limits.max_trace_size,
+                },
                 metrics_generator: generator.then(|| GeneratorOverrides {
                     processors: vec![
                         "service-graphs".into(),
                         "span-metrics".into(),
                         "local-blocks".into(),
                     ],
+                    max_active_series: stack.spec.tempo.limits.max_generator_series,
                 }),
             },
         },
@@ -253,4 +321,53 @@ pub fn render(stack: &ValidatedStack) -> Config {
             reporting_enabled: false,
         },
     }
+}
+
+/// Where the blocks go: the volume, or `spec.storage.objectStore`.
+fn trace_storage(stack: &ValidatedStack) -> TraceStorage {
+    let mut t = TraceStorage {
+        backend: "local".into(),
+        wal: Path {
+            path: format!("{DATA_DIR}/wal"),
+        },
+        local: None,
+        s3: None,
+        gcs: None,
+        azure: None,
+    };
+    let Some(o) = &stack.spec.storage.object_store else {
+        t.local = Some(Path {
+            path: format!("{DATA_DIR}/blocks"),
+        });
+        return t;
+    };
+    let bucket = o.buckets.traces.clone().unwrap_or_default();
+    if let Some(s3) = &o.s3 {
+        t.backend = "s3".into();
+        t.s3 = Some(S3 {
+            bucket,
+            endpoint: crate::model::object_store::s3_endpoint(s3),
+            region: s3.region.clone(),
+            forcepathstyle: s3.force_path_style,
+            insecure: s3.insecure,
+            tls_ca_path: s3
+                .ca_secret_name
+                .as_ref()
+                .map(|_| crate::model::object_store::ca_file()),
+        });
+    } else if let Some(a) = &o.azure {
+        t.backend = "azure".into();
+        t.azure = Some(Azure {
+            storage_account_name: a.account_name.clone(),
+            container_name: bucket,
+            endpoint_suffix: a.endpoint_suffix.clone(),
+            use_federated_token: o.credentials_secret.is_none(),
+        });
+    } else {
+        t.backend = "gcs".into();
+        t.gcs = Some(Gcs {
+            bucket_name: bucket,
+        });
+    }
+    t
 }

@@ -14,6 +14,8 @@
 //! image, replicas, resources, volume), `references` (what the controller read),
 //! `node_agent` (tolerations, priority class, intervals of the node agent),
 //! `cluster_collector` (what the cluster collector sends, its interval),
+//! `object_store` (`spec.storage.objectStore`), `ingestion_limits` (Loki's and
+//! Tempo's `limits`),
 //! `recording` (Prometheus's recording rules),
 //! `pod` (pod overrides and the image registry), `grafana_access` (single
 //! sign-on and `grafana.ini` settings),
@@ -25,7 +27,9 @@ mod cost;
 mod discovery;
 mod grafana;
 mod grafana_access;
+mod ingestion_limits;
 mod node_agent;
+mod object_store;
 mod pod;
 pub mod probe;
 mod promql;
@@ -162,8 +166,10 @@ pub fn validate(
     let cluster_state_interval = v.cluster_collector(spec);
     v.pods(spec);
     v.otlp_tls(spec);
+    v.object_store(spec);
     v.discovery(spec);
     let loki_streams = v.loki_streams(spec);
+    let (loki_limits, tempo_limits) = v.ingestion_limits(spec);
     let inline_dashboards = v.dashboards(spec);
     v.alerting(&spec.grafana.alerting, spec.grafana.smtp.as_ref());
     v.routing(&spec.grafana.alerting);
@@ -217,6 +223,8 @@ pub fn validate(
         kubelet_interval,
         cluster_state_interval,
         loki_streams,
+        loki_limits,
+        tempo_limits,
         inline_dashboards,
         config_map_dashboards,
         skipped_dashboards,

@@ -1,12 +1,13 @@
 //! What a stack references but does not own, as the controller read it: the
 //! ConfigMaps `grafana.dashboards.configMapSelector` selects, and the Secrets
-//! named by `grafana.adminCredentials`, `grafana.smtp.passwordSecretRef` and
-//! contact points. The reading is I/O and lives in `crate::controller::references`;
+//! named by `grafana.adminCredentials`, `grafana.smtp.passwordSecretRef`,
+//! contact points, the collector's TLS and tokens, and
+//! `storage.objectStore` (Loki's and Tempo's credentials and CA). The reading is I/O and lives in `crate::controller::references`;
 //! the checks are here, pure.
 //!
 //! A ConfigMap dashboard that fails a check is left out with a reason (the rest
-//! of the stack still applies); a missing Secret or key is reported for Grafana's
-//! condition. Secret values are kept only for contact points, which sextant renders
+//! of the stack still applies); a missing Secret or key is reported on the
+//! condition of the component whose pod needs it. Secret values are kept only for contact points, which sextant renders
 //! into its own Secret (`crate::render::grafana::contact_points` says why), and
 //! never appear in a message.
 
@@ -88,6 +89,7 @@ struct Wanted {
 
 fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
     let mut out = collector_wanted(spec);
+    out.extend(object_store_wanted(spec));
     let g = &spec.grafana;
     if !g.enabled {
         return out;
@@ -199,9 +201,51 @@ fn collector_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
     out
 }
 
+/// The Secret keys Loki's and Tempo's pods read for the object store: the
+/// credentials (as environment variables or a file) and the S3 server's CA.
+fn object_store_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
+    let Some(o) = &spec.storage.object_store else {
+        return Vec::new();
+    };
+    let field = "spec.storage.objectStore";
+    let mut out = Vec::new();
+    for (component, enabled) in [
+        (Component::Loki, spec.loki.enabled),
+        (Component::Tempo, spec.tempo.enabled),
+    ] {
+        if !enabled {
+            continue;
+        }
+        if let Some(secret) = &o.credentials_secret {
+            for key in o.credential_keys() {
+                out.push(Wanted {
+                    component,
+                    secret: secret.clone(),
+                    key: (*key).into(),
+                    secret_field: format!("{field}.credentialsSecret"),
+                    key_field: format!("{field}.credentialsSecret ({key})"),
+                    value: false,
+                });
+            }
+        }
+        if let Some(ca) = o.s3.as_ref().and_then(|s| s.ca_secret_name.as_ref()) {
+            out.push(Wanted {
+                component,
+                secret: ca.clone(),
+                key: crate::api::credential_keys::CA.into(),
+                secret_field: format!("{field}.s3.caSecretName"),
+                key_field: format!("{field}.s3.caSecretName (ca.crt)"),
+                value: false,
+            });
+        }
+    }
+    out
+}
+
 /// The names of the Secrets a stack references (Grafana's admin credentials,
 /// SMTP password, OAuth client and contact points; the collector's
-/// certificate, client CAs and tokens): what the controller reads, and
+/// certificate, client CAs and tokens; the object store's credentials and CA):
+/// what the controller reads, and
 /// what a Secret watch event is matched against. Names that are not DNS subdomains
 /// are left out: validation refuses them, and the API server could not hold them.
 pub fn referenced_secret_names(spec: &ObservabilityStackSpec) -> BTreeSet<String> {

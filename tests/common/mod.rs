@@ -86,6 +86,20 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     found
 }
 
+/// Runs `cmd` with `stdin` written to its standard input, capturing its output.
+pub fn pipe(cmd: &mut Command, stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Runs a command, returning (success, stdout+stderr).
 pub fn run(cmd: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(cmd).args(args).output().unwrap();
