@@ -112,13 +112,14 @@ struct ProbeFailureLabels {
 
 /// The signals of the probe and the reasons a path fails, for forgetting a
 /// stack's series.
-const PROBE_SIGNALS: [&str; 4] = ["metrics", "logs", "traces", "links"];
-const PROBE_FAILURES: [&str; 5] = [
+const PROBE_SIGNALS: [&str; 5] = ["metrics", "logs", "traces", "links", "discards"];
+const PROBE_FAILURES: [&str; 6] = [
     crate::api::reason::COLLECTOR_UNREACHABLE,
     crate::api::reason::COLLECTOR_REJECTED,
     crate::api::reason::NOT_QUERYABLE,
     crate::api::reason::NOT_INGESTED,
     crate::api::reason::NOT_CHECKED,
+    crate::api::reason::DATA_DISCARDED,
 ];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -530,6 +530,67 @@ async fn every_path_is_found_back_and_the_metric_in_a_real_prometheus() {
     );
 }
 
+/// Loki's discard counter, as the stack's Prometheus scrapes it (job `loki`),
+/// fails the `discards` path with the reason and the limit to raise; the same
+/// counter under another job (a Loki the annotation discovery scrapes) does not
+/// count, and no discard means no `discards` path.
+#[tokio::test]
+async fn discards_in_the_real_prometheus_fail_the_discards_path() {
+    let Some(bin) = common::tool("prometheus") else {
+        return;
+    };
+    let prom = prometheus(&bin).await;
+    let (_w, t) = world(Some(&prom.url)).await;
+    let (_, results) = probe(&t, Duration::from_secs(20)).await;
+    assert!(!by_signal(&results).contains_key("discards"), "{results:?}");
+
+    let write = format!("{}/api/v1/write", prom.url);
+    let labels = |job: &str| {
+        vec![
+            ("job".to_string(), job.to_string()),
+            ("reason".to_string(), "rate_limited".to_string()),
+        ]
+    };
+    let now = now_ms();
+    for (value, ms) in [(0.0, now - 60_000), (120.0, now)] {
+        for (job, scale) in [("loki", 1.0), ("kubernetes-pods", 100.0)] {
+            remote_write(
+                &write,
+                vec![series(
+                    "loki_discarded_samples_total",
+                    &labels(job),
+                    value * scale,
+                    ms,
+                )],
+            )
+            .await;
+        }
+    }
+    let (_, results) = probe(&t, Duration::from_secs(20)).await;
+    let got = by_signal(&results);
+    let (why, message) = &got["discards"];
+    assert_eq!(*why, reason::DATA_DISCARDED, "{got:?}");
+    assert!(
+        message.contains(
+            "log lines (rate_limited: raise spec.loki.limits.ingestionRate and ingestionBurst if the volume is expected)"
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("Tempo"), "{message}");
+    // 120 over one minute, extrapolated within the window by Prometheus's
+    // increase(): far below what the other job's counter would add.
+    let n: f64 = message
+        .split("Loki discarded ")
+        .nth(1)
+        .and_then(|m| m.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{message}"));
+    assert!((100.0..1000.0).contains(&n), "{message}");
+    for signal in ["metrics", "logs", "traces", "links"] {
+        assert_eq!(got[signal].0, reason::PROBE_SUCCEEDED, "{signal}: {got:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_probe_that_is_not_there_is_not_ingested_in_the_real_prometheus() {
     let Some(bin) = common::tool("prometheus") else {
@@ -699,7 +760,7 @@ fn the_shipped_alert_fires_after_15_minutes_of_failed_probes() {
                 "exp_labels": {"severity": "warning", "stack": "ns/s", "signal": "logs"},
                 "exp_annotations": {
                     "summary": "The logs path of stack ns/s has failed its probe for 15 minutes",
-                    "description": "Telemetry sent to the stack's collector is not found back. kubectl describe obs shows the DataFlowing condition and status.dataFlow names the reason.",
+                    "description": "Telemetry sent to the stack's collector is not found back (signal discards: Loki or Tempo discard data). kubectl describe obs shows the DataFlowing condition and status.dataFlow names the reason.",
                     "runbook_url": "https://github.com/sextant-dev/sextant/blob/main/docs/data-flowing.md#runbook"
                 }
             }])

@@ -250,6 +250,10 @@ pub mod reason {
     /// DataFlowing=False: the collector took the data and the backend
     /// answered, but the data was not found before the probe's timeout.
     pub const NOT_INGESTED: &str = "NotIngested";
+    /// DataFlowing=False: Loki or Tempo discarded data in the last 15 minutes
+    /// (an ingestion limit, or data they refuse), by their own counters in
+    /// Prometheus; the message names what, why, and the limit to raise.
+    pub const DATA_DISCARDED: &str = "DataDiscarded";
     /// A path that depends on another that failed (the links need the logs and
     /// the traces) was not checked.
     pub const NOT_CHECKED: &str = "NotChecked";

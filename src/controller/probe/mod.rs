@@ -284,6 +284,14 @@ impl Job {
                     p.latency.map(|l| l.as_secs_f64()),
                 );
             }
+            // The discards path is listed only when Loki or Tempo discarded
+            // something; its gauge is 1 again once they stop.
+            let discards_checked = self.targets.prometheus.is_some()
+                && (self.targets.loki.is_some() || self.targets.tempo.is_some());
+            if discards_checked && !paths.iter().any(|p| p.signal == run::Signal::Discards) {
+                self.metrics
+                    .probe_result(&stack, run::Signal::Discards.as_str(), None, None);
+            }
             debug!(%stack, ?paths, "probe finished");
         }
         {

@@ -52,6 +52,9 @@ pub enum Signal {
     /// The log record's trace id resolves in Tempo; the span's service is in
     /// the span metrics.
     Links,
+    /// Loki and Tempo discarded nothing in the last [`DISCARD_WINDOW`]: a path
+    /// reported only when they did.
+    Discards,
 }
 
 impl Signal {
@@ -62,6 +65,7 @@ impl Signal {
             Signal::Logs => "logs",
             Signal::Traces => "traces",
             Signal::Links => "links",
+            Signal::Discards => "discards",
         }
     }
 }
@@ -235,8 +239,113 @@ pub async fn run(
             links(http, t, &id, linked_trace, sent, deadline).await
         });
     }
+    out.extend(discards(http, t).await);
     out.sort_by_key(|r| r.signal);
     out
+}
+
+/// How far back the discard check looks.
+pub const DISCARD_WINDOW: &str = "15m";
+
+/// A store's discard counter, as its scrape job in the stack's Prometheus
+/// reports it (the job is the component's name: `crate::render::prometheus`).
+struct DiscardCounter {
+    store: &'static str,
+    job: &'static str,
+    /// grafana/loki v3.7.6 `pkg/validation/validate.go`; grafana/tempo v2.10.8
+    /// `modules/overrides/discarded_spans.go` (both in `crate::catalogue`).
+    metric: &'static str,
+    unit: &'static str,
+    /// The limit behind a reason, to raise if the volume is legitimate.
+    limit: fn(&str) -> Option<&'static str>,
+}
+
+const LOKI_DISCARDS: DiscardCounter = DiscardCounter {
+    store: "Loki",
+    job: "loki",
+    metric: "loki_discarded_samples_total",
+    unit: "log lines",
+    limit: |reason| match reason {
+        "rate_limited" => Some("spec.loki.limits.ingestionRate and ingestionBurst"),
+        "stream_limit" => Some("spec.loki.limits.maxStreams"),
+        "per_stream_rate_limit" => Some("spec.loki.limits.perStreamRate and perStreamBurst"),
+        _ => None,
+    },
+};
+
+const TEMPO_DISCARDS: DiscardCounter = DiscardCounter {
+    store: "Tempo",
+    job: "tempo",
+    metric: "tempo_discarded_spans_total",
+    unit: "spans",
+    limit: |reason| match reason {
+        "rate_limited" => Some("spec.tempo.limits.ingestionRate and ingestionBurst"),
+        "live_traces_exceeded" => Some("spec.tempo.limits.maxLiveTraces"),
+        "trace_too_large" => Some("spec.tempo.limits.maxTraceSize"),
+        _ => None,
+    },
+};
+
+impl DiscardCounter {
+    fn query(&self) -> String {
+        format!(
+            "sum by (reason) (increase({}{{job=\"{}\"}}[{DISCARD_WINDOW}])) >= 1",
+            self.metric, self.job
+        )
+    }
+
+    /// One line per reason of an instant query's answer.
+    fn lines(&self, answer: &Value) -> Vec<String> {
+        let Some(result) = answer["data"]["result"].as_array() else {
+            return Vec::new();
+        };
+        result
+            .iter()
+            .filter_map(|r| {
+                let reason = r["metric"]["reason"].as_str().unwrap_or("unknown");
+                let n: f64 = r["value"][1].as_str()?.parse().ok()?;
+                let hint = (self.limit)(reason)
+                    .map(|l| format!(": raise {l} if the volume is expected"))
+                    .unwrap_or_default();
+                Some(format!(
+                    "{} discarded {} {} ({reason}{hint})",
+                    self.store,
+                    n.round(),
+                    self.unit
+                ))
+            })
+            .collect()
+    }
+}
+
+/// What Loki and Tempo discarded in the last [`DISCARD_WINDOW`], by their own
+/// counters in the stack's Prometheus: a failed `discards` path, or nothing
+/// when they discarded nothing (or Prometheus could not say: the metrics path
+/// reports a Prometheus that does not answer).
+async fn discards(http: &reqwest::Client, t: &Targets) -> Option<PathResult> {
+    let base = t.prometheus.as_ref()?;
+    let url = format!("{base}/api/v1/query");
+    let mut lines = Vec::new();
+    for (counter, runs) in [
+        (&LOKI_DISCARDS, t.loki.is_some()),
+        (&TEMPO_DISCARDS, t.tempo.is_some()),
+    ] {
+        if !runs {
+            continue;
+        }
+        if let Ok((200, answer)) = get_json(http, &url, &[("query", counter.query())]).await
+            && answer["status"] == "success"
+        {
+            lines.extend(counter.lines(&answer));
+        }
+    }
+    (!lines.is_empty()).then(|| {
+        PathResult::failed(
+            Signal::Discards,
+            reason::DATA_DISCARDED,
+            format!("in the last {DISCARD_WINDOW}: {}", lines.join("; ")),
+        )
+    })
 }
 
 /// The links: the log record came back with the span's trace id (and that
@@ -522,6 +631,44 @@ mod tests {
     fn names_translate_as_prometheus_does() {
         assert_eq!(prom_name(METRIC), "sextant_probe_heartbeat");
         assert_eq!(prom_name(ID_ATTRIBUTE), "probe_id");
+    }
+
+    #[test]
+    fn discards_name_the_store_the_reason_and_the_limit() {
+        let answer = serde_json::json!({"status": "success", "data": {"resultType": "vector", "result": [
+            {"metric": {"reason": "rate_limited"}, "value": [1.7e9, "1234.4"]},
+            {"metric": {"reason": "out_of_order"}, "value": [1.7e9, "3"]},
+        ]}});
+        assert_eq!(
+            LOKI_DISCARDS.lines(&answer),
+            [
+                "Loki discarded 1234 log lines (rate_limited: raise spec.loki.limits.ingestionRate and ingestionBurst if the volume is expected)",
+                "Loki discarded 3 log lines (out_of_order)",
+            ]
+        );
+        let empty = serde_json::json!({"status": "success", "data": {"resultType": "vector", "result": []}});
+        assert!(TEMPO_DISCARDS.lines(&empty).is_empty());
+        assert_eq!(
+            TEMPO_DISCARDS.query(),
+            r#"sum by (reason) (increase(tempo_discarded_spans_total{job="tempo"}[15m])) >= 1"#
+        );
+    }
+
+    /// The counters are ones the pinned programs expose, with a `reason`
+    /// label, scraped under the component's name as job.
+    #[test]
+    fn discard_counters_are_in_the_catalogue() {
+        for (c, counter) in [
+            (crate::model::Component::Loki, &LOKI_DISCARDS),
+            (crate::model::Component::Tempo, &TEMPO_DISCARDS),
+        ] {
+            assert_eq!(counter.job, c.name());
+            let family = crate::catalogue::FAMILIES
+                .iter()
+                .find(|f| f.name == counter.metric)
+                .unwrap_or_else(|| panic!("{} is not in the catalogue", counter.metric));
+            assert!(family.labels.contains(&"reason"), "{}", counter.metric);
+        }
     }
 
     #[test]
