@@ -27,7 +27,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use serde_json::{Value, json};
 use sextant::build::{Resources, build};
@@ -86,21 +85,6 @@ fn python(py: &Path, args: &[&str], stdin: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-fn secret(name: &str, data: &[(&str, &str)]) -> Option<Secret> {
-    Some(Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        data: Some(
-            data.iter()
-                .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
-                .collect(),
-        ),
-        ..Secret::default()
-    })
 }
 
 fn built(spec: &str, secrets: BTreeMap<String, Option<Secret>>) -> Resources {
@@ -246,10 +230,10 @@ fn rendered_s3_settings_write_to_a_real_s3_server() {
     let secrets = |secret_key: &str| {
         BTreeMap::from([(
             "store-creds".to_string(),
-            secret(
+            Some(common::secret(
                 "store-creds",
                 &[("accessKeyId", id), ("secretAccessKey", secret_key)],
-            ),
+            )),
         )])
     };
 

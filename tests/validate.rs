@@ -206,7 +206,18 @@ fn resource_attribute_keys_not_empty() {
 fn collector_needs_a_backend() {
     assert_error(
         "prometheus: {enabled: false}\ntempo: {enabled: false}\nloki: {enabled: false}",
-        "spec.collector.enabled: the collector needs at least one of prometheus, tempo or loki enabled",
+        "spec.collector.enabled: the collector needs at least one of prometheus, tempo or loki enabled, or a destination in spec.export",
+    );
+    // A destination is enough: the collector sends there.
+    assert!(
+        errors(
+            "prometheus: {enabled: false}
+tempo: {enabled: false}
+loki: {enabled: false}
+grafana: {enabled: false}
+export: [{name: vendor, signals: [traces], otlp: {endpoint: 'otlp.example.com:4317'}}]"
+        )
+        .is_empty()
     );
 }
 

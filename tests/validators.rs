@@ -275,6 +275,10 @@ fn kubernetes_validate_accepts_every_rendered_object() {
             "storage: {objectStore: {gcs: {}, buckets: {logs: acme-logs, traces: acme-traces}, credentialsSecret: store-creds}}",
         ),
         (
+            "export",
+            "export: [{name: mimir, signals: [metrics], prometheusRemoteWrite: {url: 'https://mimir.example.com/api/v1/push'}, basicAuth: {secretName: mimir}}, {name: vendor, signals: [traces, logs], otlp: {endpoint: 'otlp.example.com:4317'}, headers: [{name: api-key, valueFrom: {secretName: vendor, key: api-key}}], caSecretName: vendor-ca}, {name: corp, signals: [traces], otlp: {endpoint: 'https://otlp.corp.example', protocol: http}, bearerToken: {secretName: corp, key: token}}]",
+        ),
+        (
             "object-store-azure",
             "storage: {objectStore: {azure: {accountName: acmeobs}, buckets: {logs: acme-logs, traces: acme-traces}}}",
         ),

@@ -7,6 +7,7 @@
 
 mod cluster_collector;
 mod components;
+mod export;
 mod genai;
 mod grafana;
 mod limits;
@@ -20,6 +21,7 @@ mod status;
 
 pub use cluster_collector::*;
 pub use components::*;
+pub use export::*;
 pub use genai::*;
 pub use grafana::*;
 pub use limits::*;

@@ -122,6 +122,14 @@ pub struct ObservabilityStackSpec {
     #[serde(default)]
     pub grafana: GrafanaSpec,
 
+    /// Stores outside the stack the collector also sends to: Prometheus remote
+    /// write and OTLP, with credentials from Secrets (docs/export.md). A signal
+    /// whose backend is disabled can still be exported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub export: Vec<super::ExportDestination>,
+
     /// Service level objectives: each becomes recording rules in Prometheus,
     /// multi-window burn-rate alerts in Grafana, and is shown on the
     /// `Sextant / SLOs` dashboard (docs/slos.md).

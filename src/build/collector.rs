@@ -81,12 +81,13 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         mounts.push(mount(volume, dir, true));
     }
 
+    let env = export_secrets(stack, &mut volumes, &mut mounts);
     let container = collector_container(
         stack,
         C,
         "collector",
         memory_limit,
-        Vec::new(),
+        env,
         vec![
             container_port("otlp-grpc", ports::OTLP_GRPC),
             container_port("otlp-http", ports::OTLP_HTTP),
@@ -309,4 +310,51 @@ pub(super) fn api_unavailable(
         return (crate::api::reason::NOT_GRANTED, missing);
     }
     (crate::api::reason::API_UNAVAILABLE, missing)
+}
+
+/// What `spec.export`'s destinations read from Secrets: header values and
+/// basic auth as environment variables (the config names them as
+/// `${env:...}`), the bearer token and the CA as files in Secret volumes (not
+/// subPath: the token extension re-reads a rotated token). Values never enter
+/// the config.
+fn export_secrets(
+    stack: &ValidatedStack,
+    volumes: &mut Vec<Volume>,
+    mounts: &mut Vec<VolumeMount>,
+) -> Vec<k8s_openapi::api::core::v1::EnvVar> {
+    use crate::model::export::{env_name, header_env, secrets_dir};
+    let mut env = Vec::new();
+    for d in &stack.spec.export {
+        for (i, h) in d.headers.iter().enumerate() {
+            if let Some(k) = &h.value_from {
+                env.push(env_from_secret(&header_env(d, i), &k.secret_name, &k.key));
+            }
+        }
+        if let Some(b) = &d.basic_auth {
+            env.push(env_from_secret(
+                &env_name(d, "USERNAME"),
+                &b.secret_name,
+                &b.username_key,
+            ));
+            env.push(env_from_secret(
+                &env_name(d, "PASSWORD"),
+                &b.secret_name,
+                &b.password_key,
+            ));
+        }
+        let files = [
+            d.bearer_token
+                .as_ref()
+                .map(|t| ("token", t.secret_name.as_str(), t.key.as_str())),
+            d.ca_secret_name
+                .as_deref()
+                .map(|ca| ("ca", ca, crate::api::credential_keys::CA)),
+        ];
+        for (what, secret, key) in files.into_iter().flatten() {
+            let volume = format!("export-{}-{what}", d.name);
+            volumes.push(secret_key_volume(&volume, secret, key));
+            mounts.push(mount(&volume, &format!("{}/{what}", secrets_dir(d)), true));
+        }
+    }
+    env
 }

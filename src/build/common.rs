@@ -310,6 +310,40 @@ pub fn secured(mut c: Container) -> Container {
     c
 }
 
+/// An environment variable read from key `key` of Secret `secret`.
+pub fn env_from_secret(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(k8s_openapi::api::core::v1::EnvVarSource {
+            secret_key_ref: Some(k8s_openapi::api::core::v1::SecretKeySelector {
+                name: secret.into(),
+                key: key.into(),
+                optional: None,
+            }),
+            ..Default::default()
+        }),
+        ..EnvVar::default()
+    }
+}
+
+/// A volume `name` holding one key of a Secret as a file of the same name
+/// (a whole volume, not subPath: the kubelet writes a changed Secret into it).
+pub fn secret_key_volume(name: &str, secret: &str, key: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        secret: Some(k8s_openapi::api::core::v1::SecretVolumeSource {
+            secret_name: Some(secret.into()),
+            items: Some(vec![k8s_openapi::api::core::v1::KeyToPath {
+                key: key.into(),
+                path: key.into(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Volume::default()
+    }
+}
+
 /// A named TCP container port.
 pub fn container_port(name: &str, port: i32) -> ContainerPort {
     ContainerPort {

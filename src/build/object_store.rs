@@ -6,9 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{
-    EnvVar, EnvVarSource, KeyToPath, SecretKeySelector, SecretVolumeSource, Volume, VolumeMount,
-};
+use k8s_openapi::api::core::v1::{EnvVar, Volume, VolumeMount};
 
 use super::common::*;
 use crate::api::credential_keys;
@@ -37,51 +35,26 @@ pub fn pod_parts(stack: &ValidatedStack) -> PodParts {
         return p;
     };
     p.service_account_annotations = o.service_account_annotations.clone();
-    let from_secret = |env: &str, secret: &str, key: &str| EnvVar {
-        name: env.into(),
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: secret.into(),
-                key: key.into(),
-                optional: None,
-            }),
-            ..EnvVarSource::default()
-        }),
-        ..EnvVar::default()
-    };
-    let secret_volume = |name: &str, secret: &str, key: &str| Volume {
-        name: name.into(),
-        secret: Some(SecretVolumeSource {
-            secret_name: Some(secret.into()),
-            items: Some(vec![KeyToPath {
-                key: key.into(),
-                path: key.into(),
-                ..KeyToPath::default()
-            }]),
-            ..SecretVolumeSource::default()
-        }),
-        ..Volume::default()
-    };
     match &o.credentials_secret {
         Some(secret) if o.s3.is_some() => {
-            p.env.push(from_secret(
+            p.env.push(env_from_secret(
                 AWS_ACCESS_KEY_ID_ENV,
                 secret,
                 credential_keys::S3_ACCESS_KEY_ID,
             ));
-            p.env.push(from_secret(
+            p.env.push(env_from_secret(
                 AWS_SECRET_ACCESS_KEY_ENV,
                 secret,
                 credential_keys::S3_SECRET_ACCESS_KEY,
             ));
         }
-        Some(secret) if o.azure.is_some() => p.env.push(from_secret(
+        Some(secret) if o.azure.is_some() => p.env.push(env_from_secret(
             AZURE_ACCOUNT_KEY_ENV,
             secret,
             credential_keys::AZURE_ACCOUNT_KEY,
         )),
         Some(secret) => {
-            p.volumes.push(secret_volume(
+            p.volumes.push(secret_key_volume(
                 "object-store-credentials",
                 secret,
                 credential_keys::GCS_KEY,
@@ -101,8 +74,11 @@ pub fn pod_parts(stack: &ValidatedStack) -> PodParts {
         None => {}
     }
     if let Some(ca) = o.s3.as_ref().and_then(|s| s.ca_secret_name.as_ref()) {
-        p.volumes
-            .push(secret_volume("object-store-ca", ca, credential_keys::CA));
+        p.volumes.push(secret_key_volume(
+            "object-store-ca",
+            ca,
+            credential_keys::CA,
+        ));
         p.mounts.push(mount("object-store-ca", CA_DIR, true));
     }
     p

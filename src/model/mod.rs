@@ -5,6 +5,7 @@
 
 mod capabilities;
 mod component;
+pub mod export;
 pub mod images;
 pub mod monitors;
 pub mod names;

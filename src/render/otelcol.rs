@@ -41,6 +41,9 @@ struct Extensions {
         skip_serializing_if = "Option::is_none"
     )]
     bearer_token: Option<BearerTokenAuth>,
+    /// The auth extensions of `spec.export`'s destinations, by id.
+    #[serde(flatten)]
+    export: BTreeMap<String, ExportAuth>,
 }
 
 /// contrib's `bearertokenauth` extension (type name in its
@@ -208,6 +211,9 @@ struct Exporters {
     loki: Option<OtlpHttpExporter>,
     #[serde(rename = "otlp_grpc/tempo", skip_serializing_if = "Option::is_none")]
     tempo: Option<OtlpGrpcExporter>,
+    /// `spec.export`'s destinations, by exporter id (`crate::model::export`).
+    #[serde(flatten)]
+    export: BTreeMap<String, ExportExporter>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -428,6 +434,191 @@ pub fn memory_limit_mib(container_limit_bytes: u128) -> u32 {
     u32::try_from((container_limit_bytes >> 20) * 80 / 100).unwrap_or(u32::MAX)
 }
 
+/// A destination's exporter: opentelemetry-collector v0.159.0
+/// `exporter/otlpexporter/config.go` (`endpoint` dialled as `host:port`),
+/// `exporter/otlphttpexporter/config.go` (a base URL; `/v1/<signal>` is
+/// appended), both with `config/configgrpc` / `config/confighttp` clients
+/// (`headers`: `config/configopaque/maplist.go`, a map; `tls`:
+/// `config/configtls`, `ca_file`, `insecure`; `auth`: `config/configauth`), and
+/// contrib's `prometheusremotewrite` with its own `remote_write_queue` (read in
+/// stored copies of `exporter/prometheusremotewriteexporter/config.go`, not at
+/// v0.159.0: its top-level `endpoint`, `headers`, `tls` and `auth` are the
+/// client settings every version reads, newer ones also under `http:`).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(untagged)]
+enum ExportExporter {
+    Otlp(ExportOtlp),
+    RemoteWrite(ExportRemoteWrite),
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct ExportOtlp {
+    endpoint: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<ClientTls>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<ExportAuthRef>,
+    retry_on_failure: Retry,
+    sending_queue: Queue,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct ExportRemoteWrite {
+    endpoint: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<ClientTls>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<ExportAuthRef>,
+    retry_on_failure: Retry,
+    remote_write_queue: RemoteWriteQueue,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct ClientTls {
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    insecure: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_file: Option<String>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct ExportAuthRef {
+    authenticator: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct RemoteWriteQueue {
+    enabled: bool,
+    queue_size: u32,
+    num_consumers: u32,
+}
+
+/// A destination's auth extension: contrib's `bearertokenauth` reading (and
+/// re-reading) the token file, or `basicauth` with `client_auth` from the
+/// environment (stored copies of both, not read at v0.159.0).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(untagged)]
+enum ExportAuth {
+    Bearer(BearerTokenAuth),
+    Basic(BasicAuthExtension),
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct BasicAuthExtension {
+    client_auth: BasicClientAuth,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct BasicClientAuth {
+    username: String,
+    password: String,
+}
+
+/// `${env:NAME}`: the collector's env provider (opentelemetry-collector
+/// v0.159.0 `confmap/provider/envprovider`). A value that is the whole string
+/// keeps its text in a string field (`confmap/internal/decoder.go`,
+/// `useExpandValue`), so a secret such as `0123` is not turned into a number.
+fn env_ref(name: &str) -> String {
+    format!("${{env:{name}}}")
+}
+
+/// The exporters and auth extensions of `spec.export`.
+fn export(
+    stack: &ValidatedStack,
+) -> (
+    BTreeMap<String, ExportExporter>,
+    BTreeMap<String, ExportAuth>,
+) {
+    use crate::model::export::{auth_extension_id, env_name, exporter_id, header_env, secrets_dir};
+    let mut exporters = BTreeMap::new();
+    let mut auths = BTreeMap::new();
+    for d in &stack.spec.export {
+        let headers: BTreeMap<String, String> = d
+            .headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let value = match (&h.value, &h.value_from) {
+                    (Some(v), _) => v.clone(),
+                    _ => env_ref(&header_env(d, i)),
+                };
+                (h.name.clone(), value)
+            })
+            .collect();
+        let ca_file = d
+            .ca_secret_name
+            .as_ref()
+            .map(|_| format!("{}/ca/{}", secrets_dir(d), crate::api::credential_keys::CA));
+        let auth_id = auth_extension_id(d);
+        if let (Some(id), Some(t)) = (&auth_id, &d.bearer_token) {
+            auths.insert(
+                id.clone(),
+                ExportAuth::Bearer(BearerTokenAuth {
+                    filename: format!("{}/token/{}", secrets_dir(d), t.key),
+                }),
+            );
+        }
+        if let (Some(id), Some(_)) = (&auth_id, &d.basic_auth) {
+            auths.insert(
+                id.clone(),
+                ExportAuth::Basic(BasicAuthExtension {
+                    client_auth: BasicClientAuth {
+                        username: env_ref(&env_name(d, "USERNAME")),
+                        password: env_ref(&env_name(d, "PASSWORD")),
+                    },
+                }),
+            );
+        }
+        let auth = auth_id.map(|authenticator| ExportAuthRef { authenticator });
+        let exporter = match (&d.otlp, &d.prometheus_remote_write) {
+            (Some(o), _) => {
+                let insecure = o.insecure && o.protocol == crate::api::OtlpProtocol::Grpc;
+                ExportExporter::Otlp(ExportOtlp {
+                    endpoint: o.endpoint.clone(),
+                    headers,
+                    tls: (insecure || ca_file.is_some()).then_some(ClientTls { insecure, ca_file }),
+                    auth,
+                    retry_on_failure: retry(),
+                    sending_queue: queue(),
+                })
+            }
+            (None, Some(rw)) => ExportExporter::RemoteWrite(ExportRemoteWrite {
+                endpoint: rw.url.clone(),
+                headers,
+                tls: ca_file.map(|ca| ClientTls {
+                    insecure: false,
+                    ca_file: Some(ca),
+                }),
+                auth,
+                retry_on_failure: retry(),
+                remote_write_queue: RemoteWriteQueue {
+                    enabled: true,
+                    queue_size: 10_000,
+                    num_consumers: 5,
+                },
+            }),
+            (None, None) => continue,
+        };
+        exporters.insert(exporter_id(d), exporter);
+    }
+    (exporters, auths)
+}
+
+/// The exporter ids of the destinations that take `signal`.
+fn export_ids(stack: &ValidatedStack, signal: crate::api::ExportSignal) -> Vec<String> {
+    stack
+        .spec
+        .export
+        .iter()
+        .filter(|d| d.signals.contains(&signal))
+        .map(crate::model::export::exporter_id)
+        .collect()
+}
+
 /// Renders the collector config. `memory_limit_bytes` is the container's memory
 /// limit; `metadata`: the collector may read pods and namespaces cluster-wide, so
 /// it adds Kubernetes metadata to what applications push.
@@ -464,7 +655,7 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
     let mut pipelines = BTreeMap::new();
     // k8s_attributes first after the limiter: it reads the sender's address, which
     // the batch processor does not keep.
-    let app_pipeline = |signal_processors: &[&str], exporter: &str| {
+    let app_pipeline = |signal_processors: &[&str], exporters: &[String]| {
         let mut processors = vec!["memory_limiter"];
         if metadata {
             processors.push("k8s_attributes");
@@ -474,15 +665,26 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
             processors.push("resource");
         }
         processors.push("batch");
-        pipeline(&["otlp"], &processors, &[exporter])
+        let exporters: Vec<&str> = exporters.iter().map(String::as_str).collect();
+        pipeline(&["otlp"], &processors, &exporters)
     };
-    let node_pipeline = |exporter: &str| {
+    let node_pipeline = |exporters: &[String]| {
         let mut processors = vec!["memory_limiter"];
         if resource.is_some() {
             processors.push("resource");
         }
         processors.push("batch");
-        pipeline(&["otlp/node"], &processors, &[exporter])
+        let exporters: Vec<&str> = exporters.iter().map(String::as_str).collect();
+        pipeline(&["otlp/node"], &processors, &exporters)
+    };
+    use crate::api::ExportSignal;
+    // Each signal's exporters: the stack's own backend (when it runs), then the
+    // destinations of spec.export that take it.
+    let exporters_of = |own: Option<&str>, signal: ExportSignal| -> Vec<String> {
+        own.map(String::from)
+            .into_iter()
+            .chain(export_ids(stack, signal))
+            .collect()
     };
     let prometheus = stack
         .enabled(Component::Prometheus)
@@ -495,10 +697,14 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
             retry_on_failure: retry(),
             sending_queue: queue(),
         });
-    if prometheus.is_some() {
-        pipelines.insert("metrics".into(), app_pipeline(&[], "otlp_http/prometheus"));
+    let metrics = exporters_of(
+        prometheus.as_ref().map(|_| "otlp_http/prometheus"),
+        ExportSignal::Metrics,
+    );
+    if !metrics.is_empty() {
+        pipelines.insert("metrics".into(), app_pipeline(&[], &metrics));
         if node_senders {
-            pipelines.insert("metrics/node".into(), node_pipeline("otlp_http/prometheus"));
+            pipelines.insert("metrics/node".into(), node_pipeline(&metrics));
         }
     }
     let loki = stack.enabled(Component::Loki).then(|| OtlpHttpExporter {
@@ -510,10 +716,11 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
         retry_on_failure: retry(),
         sending_queue: queue(),
     });
-    if loki.is_some() {
-        pipelines.insert("logs".into(), app_pipeline(&[], "otlp_http/loki"));
+    let logs = exporters_of(loki.as_ref().map(|_| "otlp_http/loki"), ExportSignal::Logs);
+    if !logs.is_empty() {
+        pipelines.insert("logs".into(), app_pipeline(&[], &logs));
         if node_senders {
-            pipelines.insert("logs/node".into(), node_pipeline("otlp_http/loki"));
+            pipelines.insert("logs/node".into(), node_pipeline(&logs));
         }
     }
     let tempo = stack.enabled(Component::Tempo).then(|| {
@@ -526,14 +733,19 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
             None,
         )
     });
-    if tempo.is_some() {
+    let traces = exporters_of(
+        tempo.as_ref().map(|_| "otlp_grpc/tempo"),
+        ExportSignal::Traces,
+    );
+    if !traces.is_empty() {
         let sampling: &[&str] = if sampler.is_some() {
             &["probabilistic_sampler"]
         } else {
             &[]
         };
-        pipelines.insert("traces".into(), app_pipeline(sampling, "otlp_grpc/tempo"));
+        pipelines.insert("traces".into(), app_pipeline(sampling, &traces));
     }
+    let (export_exporters, export_auths) = export(stack);
 
     Config {
         extensions: Extensions {
@@ -541,6 +753,7 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
             bearer_token: spec.collector.auth.as_ref().map(|a| BearerTokenAuth {
                 filename: format!("{AUTH_DIR}/{}", a.key),
             }),
+            export: export_auths.clone(),
         },
         receivers: Receivers {
             otlp: OtlpReceiver {
@@ -579,11 +792,13 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
             prometheus,
             loki,
             tempo,
+            export: export_exporters,
         },
         service: Service {
             extensions: std::iter::once("health_check")
                 .chain(auth.as_ref().map(|a| a.authenticator))
                 .map(String::from)
+                .chain(export_auths.into_keys())
                 .collect(),
             telemetry: telemetry(),
             pipelines,

@@ -14,7 +14,7 @@
 //! image, replicas, resources, volume), `references` (what the controller read),
 //! `node_agent` (tolerations, priority class, intervals of the node agent),
 //! `cluster_collector` (what the cluster collector sends, its interval),
-//! `object_store` (`spec.storage.objectStore`), `ingestion_limits` (Loki's and
+//! `object_store` (`spec.storage.objectStore`), `export` (`spec.export`), `ingestion_limits` (Loki's and
 //! Tempo's `limits`),
 //! `recording` (Prometheus's recording rules),
 //! `pod` (pod overrides and the image registry), `grafana_access` (single
@@ -25,6 +25,7 @@
 mod cluster_collector;
 mod cost;
 mod discovery;
+mod export;
 mod grafana;
 mod grafana_access;
 mod ingestion_limits;
@@ -135,10 +136,11 @@ pub fn validate(
     v.ranges(spec);
     if spec.collector.enabled
         && !(spec.prometheus.enabled || spec.tempo.enabled || spec.loki.enabled)
+        && spec.export.is_empty()
     {
         v.err(
             "spec.collector.enabled",
-            "the collector needs at least one of prometheus, tempo or loki enabled",
+            "the collector needs at least one of prometheus, tempo or loki enabled, or a destination in spec.export",
         );
     }
     let ratio = spec.collector.sampling.trace_ratio;
@@ -167,6 +169,7 @@ pub fn validate(
     v.pods(spec);
     v.otlp_tls(spec);
     v.object_store(spec);
+    v.export(spec);
     v.discovery(spec);
     let loki_streams = v.loki_streams(spec);
     let (loki_limits, tempo_limits) = v.ingestion_limits(spec);

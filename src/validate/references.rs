@@ -152,7 +152,8 @@ fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
 
 /// The Secret keys the collector's pods mount: its serving certificate (unless
 /// cert-manager is asked to issue it, which it does after the Certificate
-/// exists), the client CAs and the OTLP tokens. Without them its pods never
+/// exists), the client CAs and the OTLP tokens, and what `spec.export`'s
+/// destinations read (header values, bearer tokens, basic auth, CAs). Without them its pods never
 /// start (the kubelet waits for the Secret volume).
 fn collector_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
     let c = &spec.collector;
@@ -197,6 +198,51 @@ fn collector_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
             "spec.collector.auth.secretName",
             "spec.collector.auth.key".into(),
         );
+    }
+    for (i, d) in spec.export.iter().enumerate() {
+        let p = format!("spec.export[{i}]");
+        for (j, h) in d.headers.iter().enumerate() {
+            if let Some(k) = &h.value_from {
+                let f = format!("{p}.headers[{j}].valueFrom");
+                push(
+                    &k.secret_name,
+                    &k.key,
+                    &format!("{f}.secretName"),
+                    format!("{f}.key"),
+                );
+            }
+        }
+        if let Some(t) = &d.bearer_token {
+            let f = format!("{p}.bearerToken");
+            push(
+                &t.secret_name,
+                &t.key,
+                &format!("{f}.secretName"),
+                format!("{f}.key"),
+            );
+        }
+        if let Some(b) = &d.basic_auth {
+            let f = format!("{p}.basicAuth");
+            for (key, name) in [
+                (&b.username_key, "usernameKey"),
+                (&b.password_key, "passwordKey"),
+            ] {
+                push(
+                    &b.secret_name,
+                    key,
+                    &format!("{f}.secretName"),
+                    format!("{f}.{name}"),
+                );
+            }
+        }
+        if let Some(ca) = &d.ca_secret_name {
+            push(
+                ca,
+                crate::api::credential_keys::CA,
+                &format!("{p}.caSecretName"),
+                format!("{p}.caSecretName (ca.crt)"),
+            );
+        }
     }
     out
 }

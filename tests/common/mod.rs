@@ -86,6 +86,27 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     found
 }
 
+/// A Secret `name` with `data` (text values).
+pub fn secret(name: &str, data: &[(&str, &str)]) -> k8s_openapi::api::core::v1::Secret {
+    k8s_openapi::api::core::v1::Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        data: Some(
+            data.iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        k8s_openapi::ByteString(v.as_bytes().to_vec()),
+                    )
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
 /// Runs `cmd` with `stdin` written to its standard input, capturing its output.
 pub fn pipe(cmd: &mut Command, stdin: &[u8]) -> std::process::Output {
     use std::io::Write;
