@@ -112,14 +112,15 @@ struct ProbeFailureLabels {
 
 /// The signals of the probe and the reasons a path fails, for forgetting a
 /// stack's series.
-const PROBE_SIGNALS: [&str; 5] = ["metrics", "logs", "traces", "links", "discards"];
-const PROBE_FAILURES: [&str; 6] = [
+const PROBE_SIGNALS: [&str; 6] = ["metrics", "logs", "traces", "links", "discards", "exports"];
+const PROBE_FAILURES: [&str; 7] = [
     crate::api::reason::COLLECTOR_UNREACHABLE,
     crate::api::reason::COLLECTOR_REJECTED,
     crate::api::reason::NOT_QUERYABLE,
     crate::api::reason::NOT_INGESTED,
     crate::api::reason::NOT_CHECKED,
     crate::api::reason::DATA_DISCARDED,
+    crate::api::reason::EXPORT_FAILING,
 ];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

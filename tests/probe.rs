@@ -383,6 +383,7 @@ async fn world(prometheus: Option<&str>) -> (Shared, Targets) {
         loki: Some(format!("http://{loki}")),
         tempo: Some(format!("http://{tempo}")),
         span_metrics: prometheus.is_some(),
+        exports: false,
     };
     (w, targets)
 }
@@ -586,6 +587,55 @@ async fn discards_in_the_real_prometheus_fail_the_discards_path() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{message}"));
     assert!((100.0..1000.0).contains(&n), "{message}");
+    for signal in ["metrics", "logs", "traces", "links"] {
+        assert_eq!(got[signal].0, reason::PROBE_SUCCEEDED, "{signal}: {got:?}");
+    }
+}
+
+/// The collector's failures to send to a destination of `spec.export` (its
+/// exporter `<kind>/export-<name>`, scraped as job `collector`) fail the
+/// `exports` path naming the exporter; the stack's own exporters failing do not
+/// (the other paths report those), nor does a stack that exports nothing.
+#[tokio::test]
+async fn export_failures_in_the_real_prometheus_fail_the_exports_path() {
+    let Some(bin) = common::tool("prometheus") else {
+        return;
+    };
+    let prom = prometheus(&bin).await;
+    let (_w, mut t) = world(Some(&prom.url)).await;
+    let write = format!("{}/api/v1/write", prom.url);
+    let now = now_ms();
+    for (value, ms) in [(0.0, now - 60_000), (50.0, now)] {
+        for (exporter, name) in [
+            (
+                "otlp_grpc/export-vendor",
+                "otelcol_exporter_send_failed_spans_total",
+            ),
+            (
+                "otlp_http/loki",
+                "otelcol_exporter_send_failed_log_records_total",
+            ),
+        ] {
+            let labels = [
+                ("job".to_string(), "collector".to_string()),
+                ("exporter".to_string(), exporter.to_string()),
+            ];
+            remote_write(&write, vec![series(name, &labels, value, ms)]).await;
+        }
+    }
+    let (_, results) = probe(&t, Duration::from_secs(20)).await;
+    assert!(!by_signal(&results).contains_key("exports"), "{results:?}");
+
+    t.exports = true;
+    let (_, results) = probe(&t, Duration::from_secs(20)).await;
+    let got = by_signal(&results);
+    let (why, message) = &got["exports"];
+    assert_eq!(*why, reason::EXPORT_FAILING, "{got:?}");
+    assert!(
+        message.contains("otlp_grpc/export-vendor failed to send"),
+        "{message}"
+    );
+    assert!(!message.contains("otlp_http/loki"), "{message}");
     for signal in ["metrics", "logs", "traces", "links"] {
         assert_eq!(got[signal].0, reason::PROBE_SUCCEEDED, "{signal}: {got:?}");
     }

@@ -254,6 +254,10 @@ pub mod reason {
     /// (an ingestion limit, or data they refuse), by their own counters in
     /// Prometheus; the message names what, why, and the limit to raise.
     pub const DATA_DISCARDED: &str = "DataDiscarded";
+    /// DataFlowing=False: the collector failed to send to a destination of
+    /// `spec.export` in the last 15 minutes, by its own counters in Prometheus;
+    /// the message names the exporter.
+    pub const EXPORT_FAILING: &str = "ExportFailing";
     /// A path that depends on another that failed (the links need the logs and
     /// the traces) was not checked.
     pub const NOT_CHECKED: &str = "NotChecked";

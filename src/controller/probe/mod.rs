@@ -237,6 +237,7 @@ pub fn targets(stack: &ValidatedStack) -> Result<Targets, String> {
         loki: url(Component::Loki, ports::LOKI_HTTP),
         tempo: url(Component::Tempo, ports::TEMPO_HTTP),
         span_metrics: crate::render::tempo::generator_enabled(stack),
+        exports: !stack.spec.export.is_empty(),
     })
 }
 
@@ -284,13 +285,21 @@ impl Job {
                     p.latency.map(|l| l.as_secs_f64()),
                 );
             }
-            // The discards path is listed only when Loki or Tempo discarded
-            // something; its gauge is 1 again once they stop.
-            let discards_checked = self.targets.prometheus.is_some()
-                && (self.targets.loki.is_some() || self.targets.tempo.is_some());
-            if discards_checked && !paths.iter().any(|p| p.signal == run::Signal::Discards) {
-                self.metrics
-                    .probe_result(&stack, run::Signal::Discards.as_str(), None, None);
+            // The discards and exports paths are listed only when something
+            // was lost; their gauges are 1 again once nothing is.
+            let t = &self.targets;
+            let checked = [
+                (
+                    run::Signal::Discards,
+                    t.prometheus.is_some() && (t.loki.is_some() || t.tempo.is_some()),
+                ),
+                (run::Signal::Exports, t.prometheus.is_some() && t.exports),
+            ];
+            for (signal, checked) in checked {
+                if checked && !paths.iter().any(|p| p.signal == signal) {
+                    self.metrics
+                        .probe_result(&stack, signal.as_str(), None, None);
+                }
             }
             debug!(%stack, ?paths, "probe finished");
         }

@@ -38,6 +38,9 @@ pub struct Targets {
     /// Tempo's metrics-generator writes span metrics to this Prometheus: the
     /// links path also looks for the probe's service among them.
     pub span_metrics: bool,
+    /// The stack exports to destinations outside it (`spec.export`): the
+    /// collector's failures to send there are looked up in Prometheus.
+    pub exports: bool,
 }
 
 /// The four paths.
@@ -55,6 +58,9 @@ pub enum Signal {
     /// Loki and Tempo discarded nothing in the last [`DISCARD_WINDOW`]: a path
     /// reported only when they did.
     Discards,
+    /// The collector sent everything to `spec.export`'s destinations in the
+    /// last [`DISCARD_WINDOW`]: a path reported only when it did not.
+    Exports,
 }
 
 impl Signal {
@@ -66,6 +72,7 @@ impl Signal {
             Signal::Traces => "traces",
             Signal::Links => "links",
             Signal::Discards => "discards",
+            Signal::Exports => "exports",
         }
     }
 }
@@ -240,6 +247,7 @@ pub async fn run(
         });
     }
     out.extend(discards(http, t).await);
+    out.extend(export_failures(http, t).await);
     out.sort_by_key(|r| r.signal);
     out
 }
@@ -316,6 +324,62 @@ impl DiscardCounter {
             })
             .collect()
     }
+}
+
+/// What the collector's exporters of `spec.export` (ids `<kind>/export-<name>`,
+/// `crate::model::export`) failed to send in the last [`DISCARD_WINDOW`], by its
+/// own counters as the stack's Prometheus scrapes them (job `collector`; the
+/// names with `_total`, as `crate::render::otelcol` configures its telemetry:
+/// `crate::catalogue`).
+pub fn export_failures_query() -> String {
+    format!(
+        r#"sum by (exporter) (increase({{__name__=~"otelcol_exporter_send_failed_(spans|metric_points|log_records)_total",job="collector",exporter=~".+/export-.+"}}[{DISCARD_WINDOW}])) >= 1"#
+    )
+}
+
+/// One line per failing exporter of an instant query's answer.
+fn export_failure_lines(answer: &Value) -> Vec<String> {
+    let Some(result) = answer["data"]["result"].as_array() else {
+        return Vec::new();
+    };
+    result
+        .iter()
+        .filter_map(|r| {
+            let exporter = r["metric"]["exporter"].as_str()?;
+            let n: f64 = r["value"][1].as_str()?.parse().ok()?;
+            Some(format!(
+                "{exporter} failed to send {} spans, metric points or log records",
+                n.round()
+            ))
+        })
+        .collect()
+}
+
+/// The failed `exports` path, or nothing when every destination took what was
+/// sent (or Prometheus could not say, or does not run).
+async fn export_failures(http: &reqwest::Client, t: &Targets) -> Option<PathResult> {
+    if !t.exports {
+        return None;
+    }
+    let url = format!("{}/api/v1/query", t.prometheus.as_ref()?);
+    let (status, answer) = get_json(http, &url, &[("query", export_failures_query())])
+        .await
+        .ok()?;
+    let lines = if status == 200 && answer["status"] == "success" {
+        export_failure_lines(&answer)
+    } else {
+        Vec::new()
+    };
+    (!lines.is_empty()).then(|| {
+        PathResult::failed(
+            Signal::Exports,
+            reason::EXPORT_FAILING,
+            format!(
+                "in the last {DISCARD_WINDOW}: {}: the data is lost once retries end",
+                lines.join("; ")
+            ),
+        )
+    })
 }
 
 /// What Loki and Tempo discarded in the last [`DISCARD_WINDOW`], by their own
@@ -652,6 +716,28 @@ mod tests {
             TEMPO_DISCARDS.query(),
             r#"sum by (reason) (increase(tempo_discarded_spans_total{job="tempo"}[15m])) >= 1"#
         );
+    }
+
+    #[test]
+    fn export_failures_name_the_exporter() {
+        let answer = serde_json::json!({"status": "success", "data": {"resultType": "vector", "result": [
+            {"metric": {"exporter": "otlp_grpc/export-vendor"}, "value": [1.7e9, "42"]},
+        ]}});
+        assert_eq!(
+            export_failure_lines(&answer),
+            ["otlp_grpc/export-vendor failed to send 42 spans, metric points or log records"]
+        );
+        for name in [
+            "otelcol_exporter_send_failed_spans_total",
+            "otelcol_exporter_send_failed_metric_points_total",
+            "otelcol_exporter_send_failed_log_records_total",
+        ] {
+            let family = crate::catalogue::FAMILIES
+                .iter()
+                .find(|f| f.name == name)
+                .unwrap_or_else(|| panic!("{name} is not in the catalogue"));
+            assert!(family.labels.contains(&"exporter"), "{name}");
+        }
     }
 
     /// The counters are ones the pinned programs expose, with a `reason`
