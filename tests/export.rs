@@ -215,3 +215,62 @@ fn the_collector_config_and_pod_of_three_destinations() {
     .unwrap();
     insta::assert_snapshot!("export-three-destinations", shown);
 }
+
+/// The pod template's config hash of the collector built with `secrets`.
+fn collector_hash(secrets: BTreeMap<String, Option<Secret>>) -> String {
+    let refs = Dereferenced {
+        secrets: Some(secrets),
+        ..Dereferenced::default()
+    };
+    let valid = validate(&common::with_spec(SPEC), &refs).unwrap();
+    let r = build(&valid, &Capabilities::current());
+    let d = r
+        .deployments
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some("s-collector"))
+        .unwrap();
+    d.spec
+        .as_ref()
+        .unwrap()
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .annotations
+        .as_ref()
+        .unwrap()[sextant::model::CONFIG_HASH_ANNOTATION]
+        .clone()
+}
+
+/// A new header value, basic-auth password or CA restarts the collector (they
+/// are read at start); a new bearer token does not (its extension re-reads the
+/// file).
+#[test]
+fn values_read_at_start_roll_the_collector_and_the_token_does_not() {
+    let before = collector_hash(secrets());
+    assert_eq!(before, collector_hash(secrets()), "the hash is stable");
+    let with = |name: &str, key: &str, value: &str| {
+        let mut s = secrets();
+        let secret = s.get_mut(name).unwrap().as_mut().unwrap();
+        secret.data.as_mut().unwrap().insert(
+            key.into(),
+            k8s_openapi::ByteString(value.as_bytes().to_vec()),
+        );
+        s
+    };
+    for (name, key) in [
+        ("vendor", "api-key"),
+        ("mimir-creds", "password"),
+        ("vendor-ca", "ca.crt"),
+    ] {
+        assert_ne!(
+            before,
+            collector_hash(with(name, key, "rotated")),
+            "{name}/{key} did not change the hash"
+        );
+    }
+    assert_eq!(
+        before,
+        collector_hash(with("corp-token", "token", "rotated"))
+    );
+}

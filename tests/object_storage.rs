@@ -370,3 +370,47 @@ fn azure_key_config_escapes_every_other_dollar() {
             .any(|a| a.starts_with("-config.expand-env"))
     );
 }
+
+/// A rotated object-store key restarts Loki and Tempo (both read it only at
+/// start) and nothing else.
+#[test]
+fn a_rotated_store_key_rolls_loki_and_tempo_only() {
+    let spec = s3_spec("minio.storage.svc:9000", "acme-logs", "acme-traces");
+    let hashes = |secret_key: &str| {
+        let r = built(
+            &spec,
+            BTreeMap::from([(
+                "store-creds".to_string(),
+                Some(common::secret(
+                    "store-creds",
+                    &[("accessKeyId", "AKIA1"), ("secretAccessKey", secret_key)],
+                )),
+            )]),
+        );
+        let mut out: BTreeMap<String, String> = BTreeMap::new();
+        for (name, t) in r
+            .stateful_sets
+            .iter()
+            .map(|s| (s.metadata.name.clone(), &s.spec.as_ref().unwrap().template))
+            .chain(
+                r.deployments
+                    .iter()
+                    .map(|d| (d.metadata.name.clone(), &d.spec.as_ref().unwrap().template)),
+            )
+        {
+            let a = t.metadata.as_ref().unwrap().annotations.as_ref().unwrap();
+            out.insert(
+                name.unwrap(),
+                a[sextant::model::CONFIG_HASH_ANNOTATION].clone(),
+            );
+        }
+        out
+    };
+    let before = hashes("one");
+    let after = hashes("two");
+    let changed: Vec<&String> = before
+        .keys()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert_eq!(changed, ["s-loki", "s-tempo"]);
+}

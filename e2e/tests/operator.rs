@@ -722,6 +722,33 @@ async fn switching_to_object_storage_keeps_the_volumes() {
         uid("data-minimal-tempo-0").await,
     );
     assert_eq!(before, after, "the claims were replaced");
+    // A rotated key reaches the pods through their environment only at start:
+    // the operator sees the Secret change and rolls Loki and Tempo.
+    let hashes = async || {
+        (
+            pod_hash(&sts.get("minimal-loki").await.unwrap()),
+            pod_hash(&sts.get("minimal-tempo").await.unwrap()),
+        )
+    };
+    let (loki, tempo) = hashes().await;
+    ns.replace_secret(
+        "store-creds",
+        &[
+            ("accessKeyId", "AKIAEXAMPLE"),
+            ("secretAccessKey", "rotated"),
+        ],
+    )
+    .await
+    .unwrap();
+    ns.wait_for(
+        CHANGE_TIMEOUT,
+        "Loki and Tempo roll after the key rotates",
+        async || {
+            let (l, t) = hashes().await;
+            Ok((l != loki && t != tempo).then_some(()))
+        },
+    )
+    .await;
     drop(op);
     ns.cleanup().await.unwrap();
 }

@@ -39,7 +39,9 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         "config",
         BTreeMap::from([("config.yaml".into(), config)]),
     );
-    let hash = config_hash(&[&cm], &[]);
+    // Secret values the pod reads only at start roll it when they change.
+    let restart = stack.restart_secrets.get(&C).map(String::as_str);
+    let hash = config_hash(&[&cm], &Vec::from_iter(restart));
     let name = child_name(&stack.name, C, None);
 
     // The serving certificate, the client CAs and the OTLP tokens, as whole

@@ -132,7 +132,10 @@ pub fn single_binary(stack: &ValidatedStack, caps: &Capabilities, b: SingleBinar
         "config",
         BTreeMap::from([(b.config_file.to_string(), b.config)]),
     );
-    let hash = config_hash(&[&cm], &[]);
+    // Secret values the pod reads only at start (the object store's
+    // credentials and CA) roll it when they change.
+    let restart = stack.restart_secrets.get(&c).map(String::as_str);
+    let hash = config_hash(&[&cm], &Vec::from_iter(restart));
     let store = super::object_store::pod_parts(stack);
     let mut args = vec![format!("-config.file=/conf/{}", b.config_file)];
     args.extend(b.extra_args.iter().map(|a| a.to_string()));

@@ -148,6 +148,11 @@ pub struct ValidatedStack {
     /// the field that references it (never a value), with the component whose
     /// condition reports it (Grafana's or the collector's).
     pub missing_secrets: Vec<(crate::model::Component, String)>,
+    /// Per component, a digest of the Secret values its pods read only when they
+    /// start (environment variables, credential files read once): in the pod
+    /// template's hash, so that a rotated value restarts them. Empty for
+    /// `sextant render`, which reads no Secret.
+    pub restart_secrets: BTreeMap<crate::model::Component, String>,
     /// The prometheus-operator monitors the stack selects, as the controller read
     /// them (`None`: none read); `crate::build::prometheus::monitors` translates them.
     pub monitors: Option<crate::model::MonitorsRead>,

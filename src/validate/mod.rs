@@ -199,7 +199,7 @@ pub fn validate(
     }
 
     let (config_map_dashboards, skipped_dashboards) = references::config_map_dashboards(spec, refs);
-    let (contact_point_secrets, missing_secrets) = references::secrets(spec, refs);
+    let (contact_point_secrets, missing_secrets, restart_secrets) = references::secrets(spec, refs);
 
     if !v.errors.is_empty() {
         return Err(ValidationErrors(v.errors));
@@ -233,6 +233,7 @@ pub fn validate(
         skipped_dashboards,
         contact_point_secrets,
         missing_secrets,
+        restart_secrets,
         monitors: refs.monitors.clone(),
     })
 }

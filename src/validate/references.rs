@@ -85,6 +85,10 @@ struct Wanted {
     /// Whether the operator needs the value (contact points) or only its presence
     /// (the admin credentials and the SMTP password, read by the Grafana pod).
     value: bool,
+    /// Whether the pod reads it only when it starts (an environment variable, a
+    /// credentials file read once): a new value must restart the pod, so its
+    /// digest goes into the pod template's hash.
+    at_start: bool,
 }
 
 fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
@@ -104,6 +108,7 @@ fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
                 secret_field: format!("{field}.secretName"),
                 key_field: format!("{field}.{name}"),
                 value: false,
+                at_start: false,
             });
         }
     }
@@ -116,6 +121,7 @@ fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
             secret_field: field.into(),
             key_field: format!("{field}.key"),
             value: false,
+            at_start: false,
         });
     }
     if let Some(o) = &g.oauth {
@@ -131,6 +137,7 @@ fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
                 secret_field: format!("{field}.secretName"),
                 key_field: format!("{field}.{name}"),
                 value: false,
+                at_start: false,
             });
         }
     }
@@ -144,6 +151,7 @@ fn wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
                 key_field: format!("{field}.key"),
                 secret_field: field,
                 value: true,
+                at_start: false,
             });
         }
     }
@@ -161,7 +169,7 @@ fn collector_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
     if !c.enabled {
         return out;
     }
-    let mut push = |secret: &str, key: &str, secret_field: &str, key_field: String| {
+    let mut push = |secret: &str, key: &str, secret_field: &str, key_field: String, at_start| {
         out.push(Wanted {
             component: Component::Collector,
             secret: secret.into(),
@@ -169,6 +177,7 @@ fn collector_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
             secret_field: secret_field.into(),
             key_field,
             value: false,
+            at_start,
         });
     };
     if let Some(t) = &c.tls {
@@ -179,6 +188,7 @@ fn collector_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
                     key,
                     "spec.collector.tls.secretName",
                     format!("spec.collector.tls.secretName ({key})"),
+                    false,
                 );
             }
         }
@@ -188,6 +198,7 @@ fn collector_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
                 "ca.crt",
                 "spec.collector.tls.clientCaSecretName",
                 "spec.collector.tls.clientCaSecretName (ca.crt)".into(),
+                false,
             );
         }
     }
@@ -197,6 +208,7 @@ fn collector_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
             &a.key,
             "spec.collector.auth.secretName",
             "spec.collector.auth.key".into(),
+            false,
         );
     }
     for (i, d) in spec.export.iter().enumerate() {
@@ -209,16 +221,19 @@ fn collector_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
                     &k.key,
                     &format!("{f}.secretName"),
                     format!("{f}.key"),
+                    true,
                 );
             }
         }
         if let Some(t) = &d.bearer_token {
             let f = format!("{p}.bearerToken");
+            // A file the token extension re-reads: no restart.
             push(
                 &t.secret_name,
                 &t.key,
                 &format!("{f}.secretName"),
                 format!("{f}.key"),
+                false,
             );
         }
         if let Some(b) = &d.basic_auth {
@@ -232,15 +247,18 @@ fn collector_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
                     key,
                     &format!("{f}.secretName"),
                     format!("{f}.{name}"),
+                    true,
                 );
             }
         }
         if let Some(ca) = &d.ca_secret_name {
+            // configtls reads ca_file when the exporter starts.
             push(
                 ca,
                 crate::api::credential_keys::CA,
                 &format!("{p}.caSecretName"),
                 format!("{p}.caSecretName (ca.crt)"),
+                true,
             );
         }
     }
@@ -271,6 +289,7 @@ fn object_store_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
                     secret_field: format!("{field}.credentialsSecret"),
                     key_field: format!("{field}.credentialsSecret ({key})"),
                     value: false,
+                    at_start: true,
                 });
             }
         }
@@ -282,6 +301,7 @@ fn object_store_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
                 secret_field: format!("{field}.s3.caSecretName"),
                 key_field: format!("{field}.s3.caSecretName (ca.crt)"),
                 value: false,
+                at_start: true,
             });
         }
     }
@@ -364,11 +384,16 @@ pub(super) fn config_map_dashboards(
 pub(super) fn secrets(
     spec: &ObservabilityStackSpec,
     refs: &Dereferenced,
-) -> (SecretValues, Vec<(Component, String)>) {
+) -> (
+    SecretValues,
+    Vec<(Component, String)>,
+    BTreeMap<Component, String>,
+) {
     let mut values = SecretValues::default();
     let mut problems = Vec::new();
+    let mut at_start: BTreeMap<Component, String> = BTreeMap::new();
     let Some(read) = &refs.secrets else {
-        return (values, problems);
+        return (values, problems, BTreeMap::new());
     };
     let mut reported = BTreeSet::new();
     for w in wanted(spec) {
@@ -386,11 +411,27 @@ pub(super) fn secrets(
                 w.component,
                 format!("Secret {} {problem} ({})", w.secret, w.key_field),
             )),
-            Ok(value) if w.value => values.insert(&w.secret, &w.key, value),
-            Ok(_) => {}
+            Ok(value) => {
+                if w.at_start {
+                    let line = at_start.entry(w.component).or_default();
+                    line.push_str(&format!(
+                        "{}/{}={}\n",
+                        w.secret,
+                        w.key,
+                        crate::digest::sha256_hex(value.as_bytes())
+                    ));
+                }
+                if w.value {
+                    values.insert(&w.secret, &w.key, value);
+                }
+            }
         }
     }
-    (values, problems)
+    let digests = at_start
+        .into_iter()
+        .map(|(c, lines)| (c, crate::digest::sha256_hex(lines.as_bytes())))
+        .collect();
+    (values, problems, digests)
 }
 
 /// The text of one key of a Secret, or why it cannot be used (never the value).
