@@ -14,7 +14,10 @@
 //!   the pod-roll list a release checklist reads, docs/releasing.md);
 //! - no PersistentVolumeClaim is written, deleted or replaced;
 //! - no condition that was True before the upgrade is seen otherwise during it (a
-//!   watch records every status the stacks pass through);
+//!   watch records every status the stacks pass through), except while a
+//!   workload the upgrade rolled (listed, with its config hash changed) replaces
+//!   its one pod: then its component's condition may be `Progressing` and the
+//!   stack's `Ready` `ComponentsNotReady`, and the report lists each such drop;
 //! - afterwards, a reconcile of each converged stack makes no API request but the
 //!   GETs of the Secrets its spec names (the children come from the operator's
 //!   cache).
@@ -241,6 +244,34 @@ fn workloads(objs: &BTreeMap<Key, Option<Value>>) -> BTreeMap<String, Value> {
             Some((format!("{kind}/{}", k.name), v.clone()?))
         })
         .collect()
+}
+
+/// Whether condition `type_` of stack `stack`, seen not True with `reason`, is
+/// explained by a roll the upgrade made: `<Component>Ready` `Progressing` while
+/// that component's workload rolled (one replica: its pod is replaced), or
+/// `Ready` `ComponentsNotReady` while any of the stack's workloads rolled.
+fn rolled_through(rolled: &BTreeSet<String>, stack: &str, type_: &str, reason: &str) -> bool {
+    let of_stack = |w: &String| {
+        w.split_once('/')
+            .is_some_and(|(_, n)| n.starts_with(&format!("{stack}-")))
+    };
+    match (type_, reason) {
+        ("Ready", "ComponentsNotReady") => rolled.iter().any(of_stack),
+        (t, "Progressing") => t.strip_suffix("Ready").is_some_and(|component| {
+            let mut kebab = String::new();
+            for (i, ch) in component.chars().enumerate() {
+                if ch.is_ascii_uppercase() && i > 0 {
+                    kebab.push('-');
+                }
+                kebab.push(ch.to_ascii_lowercase());
+            }
+            let name = format!("{stack}-{kebab}");
+            rolled
+                .iter()
+                .any(|w| w.split_once('/').is_some_and(|(_, n)| n == name))
+        }),
+        _ => false,
+    }
 }
 
 /// Whether every workload in `ns` finished its rollout (status caught up with its
@@ -816,6 +847,7 @@ async fn upgrade_from_the_previous_release_rewrites_and_rolls_only_what_changed(
         "stack conditions seen during the upgrade, in order (after the first, what changed):"
             .to_owned();
     let mut dropped = Vec::new();
+    let mut rolling = BTreeSet::new();
     let mut last: BTreeMap<&String, &Conditions> = BTreeMap::new();
     for (name, conds) in &seen {
         let line: Vec<String> = conds
@@ -827,8 +859,19 @@ async fn upgrade_from_the_previous_release_rewrites_and_rolls_only_what_changed(
         text += &format!("\n  {name}: {}", line.join(" "));
         for (t, s, r) in conds {
             if true_before.get(name).is_some_and(|ts| ts.contains(t)) && s != "True" {
-                dropped.push(format!("{name} {t}={s} ({r})"));
+                let line = format!("{name} {t}={s} ({r})");
+                if rolled_through(&upgrade.rolled, name, t, r) {
+                    rolling.insert(line);
+                } else {
+                    dropped.push(line);
+                }
             }
+        }
+    }
+    if !rolling.is_empty() {
+        text += "\nwhile their pods rolled (a new config hash, in the list above):";
+        for line in &rolling {
+            text += &format!("\n  {line}");
         }
     }
     report(&text);
