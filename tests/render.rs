@@ -590,7 +590,7 @@ fn dashboards_refer_only_to_what_the_stack_runs() {
             .iter()
             .map(|d| d["uid"].as_str().unwrap())
             .collect();
-        let generator = sextant::render::tempo::generator_enabled(&valid);
+        let generator = valid.tempo_generator();
         let mut dashboards = 0;
         for o in objects.iter().filter(|o| {
             o["kind"] == "ConfigMap"

@@ -251,12 +251,19 @@ async fn change_loki_retention(ns: &TestNamespace) {
     )
     .await
     .unwrap();
+    wait_loki_hash_changes(ns, &loki_hash).await;
+    wait_ready(ns, "minimal").await;
+}
+
+/// Waits until the minimal stack's Loki pod template no longer has config hash
+/// `before`.
+async fn wait_loki_hash_changes(ns: &TestNamespace, before: &str) {
+    let sts = ns.api::<StatefulSet>();
     ns.wait_for(CHANGE_TIMEOUT, "Loki's config hash changes", async || {
         let h = pod_hash(&sts.get("minimal-loki").await?);
-        Ok((h != loki_hash).then_some(()))
+        Ok((h != before).then_some(()))
     })
     .await;
-    wait_ready(ns, "minimal").await;
 }
 
 #[tokio::test]
@@ -672,11 +679,7 @@ async fn switching_to_object_storage_keeps_the_volumes() {
     )
     .await
     .unwrap();
-    ns.wait_for(CHANGE_TIMEOUT, "Loki's config hash changes", async || {
-        let h = pod_hash(&sts.get("minimal-loki").await?);
-        Ok((h != loki_hash).then_some(()))
-    })
-    .await;
+    wait_loki_hash_changes(&ns, &loki_hash).await;
     let stack = wait_ready(&ns, "minimal").await;
     for c in ["LokiReady", "TempoReady"] {
         assert_eq!(

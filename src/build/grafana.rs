@@ -48,7 +48,7 @@ pub fn dashboard_files(stack: &ValidatedStack, caps: &Capabilities) -> Vec<Dashb
         prometheus: stack.enabled(Component::Prometheus),
         tempo: stack.enabled(Component::Tempo),
         loki: stack.enabled(Component::Loki),
-        span_metrics: crate::render::tempo::generator_enabled(stack),
+        span_metrics: stack.tempo_generator(),
         kubelet: caps.kubelet_stats(stack),
         cluster_state: caps.cluster_state(stack),
         cluster_events: caps.cluster_events(stack),

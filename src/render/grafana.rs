@@ -115,7 +115,7 @@ pub fn datasources(stack: &ValidatedStack) -> Datasources {
         }
         // Span metrics and service graphs exist only where Tempo's metrics-generator
         // writes them into Prometheus: without it these links point at no series.
-        if crate::render::tempo::generator_enabled(stack) {
+        if stack.tempo_generator() {
             json_data["tracesToMetrics"] = json!({
                 "datasourceUid": uid::PROMETHEUS, "spanStartTimeShift": "-5m", "spanEndTimeShift": "5m",
                 "tags": [{"key": "service.name", "value": "service"}],

@@ -233,15 +233,9 @@ struct UsageReport {
     reporting_enabled: bool,
 }
 
-/// Whether the metrics-generator runs: Tempo runs, the generator is asked for, and
-/// Prometheus is there to receive what it writes.
-pub fn generator_enabled(stack: &ValidatedStack) -> bool {
-    stack.tempo_generator()
-}
-
 /// Renders `tempo.yaml`.
 pub fn render(stack: &ValidatedStack) -> Config {
-    let generator = generator_enabled(stack);
+    let generator = stack.tempo_generator();
     Config {
         shutdown_delay: SHUTDOWN_DELAY.into(),
         stream_over_http_enabled: true,

@@ -236,7 +236,7 @@ pub fn targets(stack: &ValidatedStack) -> Result<Targets, String> {
         prometheus: url(Component::Prometheus, ports::PROMETHEUS),
         loki: url(Component::Loki, ports::LOKI_HTTP),
         tempo: url(Component::Tempo, ports::TEMPO_HTTP),
-        span_metrics: crate::render::tempo::generator_enabled(stack),
+        span_metrics: stack.tempo_generator(),
         exports: !stack.spec.export.is_empty(),
     })
 }

@@ -304,23 +304,18 @@ impl DiscardCounter {
 
     /// One line per reason of an instant query's answer.
     fn lines(&self, answer: &Value) -> Vec<String> {
-        let Some(result) = answer["data"]["result"].as_array() else {
-            return Vec::new();
-        };
-        result
-            .iter()
-            .filter_map(|r| {
-                let reason = r["metric"]["reason"].as_str().unwrap_or("unknown");
-                let n: f64 = r["value"][1].as_str()?.parse().ok()?;
+        samples(answer, "reason")
+            .into_iter()
+            .map(|(reason, n)| {
                 let hint = (self.limit)(reason)
                     .map(|l| format!(": raise {l} if the volume is expected"))
                     .unwrap_or_default();
-                Some(format!(
+                format!(
                     "{} discarded {} {} ({reason}{hint})",
                     self.store,
                     n.round(),
                     self.unit
-                ))
+                )
             })
             .collect()
     }
@@ -337,20 +332,31 @@ pub fn export_failures_query() -> String {
     )
 }
 
-/// One line per failing exporter of an instant query's answer.
-fn export_failure_lines(answer: &Value) -> Vec<String> {
+/// The samples of an instant query's vector answer, by the value of `label`
+/// (`unknown` when a sample lacks it): Prometheus v3.5.3 writes each as
+/// `{"metric": {...}, "value": [<time>, "<number>"]}` (web/api/v1/api.go).
+fn samples<'a>(answer: &'a Value, label: &str) -> Vec<(&'a str, f64)> {
     let Some(result) = answer["data"]["result"].as_array() else {
         return Vec::new();
     };
     result
         .iter()
         .filter_map(|r| {
-            let exporter = r["metric"]["exporter"].as_str()?;
             let n: f64 = r["value"][1].as_str()?.parse().ok()?;
-            Some(format!(
+            Some((r["metric"][label].as_str().unwrap_or("unknown"), n))
+        })
+        .collect()
+}
+
+/// One line per failing exporter of an instant query's answer.
+fn export_failure_lines(answer: &Value) -> Vec<String> {
+    samples(answer, "exporter")
+        .into_iter()
+        .map(|(exporter, n)| {
+            format!(
                 "{exporter} failed to send {} spans, metric points or log records",
                 n.round()
-            ))
+            )
         })
         .collect()
 }
