@@ -65,11 +65,16 @@ fn secrets() -> BTreeMap<String, Option<Secret>> {
 }
 
 fn built() -> Resources {
+    built_from(SPEC, secrets())
+}
+
+/// The children of a stack with `spec`, its Secrets read as `secrets`.
+fn built_from(spec: &str, secrets: BTreeMap<String, Option<Secret>>) -> Resources {
     let refs = Dereferenced {
-        secrets: Some(secrets()),
+        secrets: Some(secrets),
         ..Dereferenced::default()
     };
-    let valid = validate(&common::with_spec(SPEC), &refs).unwrap_or_else(|e| panic!("{e}"));
+    let valid = validate(&common::with_spec(spec), &refs).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         valid.missing_secrets.is_empty(),
         "{:?}",
@@ -273,4 +278,238 @@ fn values_read_at_start_roll_the_collector_and_the_token_does_not() {
         before,
         collector_hash(with("corp-token", "token", "rotated"))
     );
+}
+
+const AUTH_SPEC: &str = r#"collector:
+  serviceAccountAnnotations:
+    eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/collector
+export:
+  - name: amp
+    signals: [metrics]
+    prometheusRemoteWrite: {url: "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write"}
+    sigv4:
+      roleArn: arn:aws:iam::123456789012:role/amp-writer
+      credentialsSecret: aws-keys
+  - name: idp
+    signals: [traces, logs]
+    otlp: {endpoint: "https://otlp.vendor.example", protocol: http}
+    oauth2:
+      tokenURL: https://idp.example.com/oauth2/token
+      clientId: sextant
+      clientSecret: {secretName: idp, key: client-secret}
+      scopes: [telemetry.write]
+      endpointParams: {audience: otlp}
+"#;
+
+fn auth_secrets() -> BTreeMap<String, Option<Secret>> {
+    let secret =
+        |name: &str, data: &[(&str, &str)]| (name.to_string(), Some(common::secret(name, data)));
+    BTreeMap::from([
+        secret(
+            "aws-keys",
+            &[
+                ("accessKeyId", "AKIA-e55d"),
+                ("secretAccessKey", "aws-secret-6a1f"),
+            ],
+        ),
+        secret("idp", &[("client-secret", "client-secret-93b2")]),
+    ])
+}
+
+fn built_auth(secrets: BTreeMap<String, Option<Secret>>) -> Resources {
+    built_from(AUTH_SPEC, secrets)
+}
+
+#[test]
+fn oauth2_and_sigv4_destinations_authenticate_through_their_extensions() {
+    let r = built_auth(auth_secrets());
+    let c = collector_config(&r);
+    let service_extensions = names(&c["service"]["extensions"]);
+    for (exporter, ext) in [
+        ("prometheusremotewrite/export-amp", "sigv4auth/export-amp"),
+        ("otlp_http/export-idp", "oauth2client/export-idp"),
+    ] {
+        assert_eq!(
+            c["exporters"][exporter]["auth"]["authenticator"].as_str(),
+            Some(ext)
+        );
+        assert!(c["extensions"].get(ext).is_some(), "{ext} is not defined");
+        assert!(
+            service_extensions.iter().any(|e| e == ext),
+            "{ext} not started"
+        );
+    }
+    // The region comes from the workspace's host, and the role is assumed there.
+    let sigv4 = &c["extensions"]["sigv4auth/export-amp"];
+    assert_eq!(sigv4["region"].as_str(), Some("eu-west-1"));
+    assert_eq!(sigv4["service"].as_str(), Some("aps"));
+    assert_eq!(
+        sigv4["assume_role"]["arn"].as_str(),
+        Some("arn:aws:iam::123456789012:role/amp-writer")
+    );
+    assert_eq!(
+        sigv4["assume_role"]["sts_region"].as_str(),
+        Some("eu-west-1")
+    );
+    let oauth = &c["extensions"]["oauth2client/export-idp"];
+    assert_eq!(oauth["client_id"].as_str(), Some("sextant"));
+    assert_eq!(
+        oauth["token_url"].as_str(),
+        Some("https://idp.example.com/oauth2/token")
+    );
+    assert_eq!(names(&oauth["scopes"]), ["telemetry.write"]);
+    assert_eq!(names(&oauth["endpoint_params"]["audience"]), ["otlp"]);
+    // No value is rendered; the secret file and the AWS keys come from the Secrets.
+    let text = serde_json::to_string(&r.to_values()).unwrap();
+    for v in ["AKIA-e55d", "aws-secret-6a1f", "client-secret-93b2"] {
+        assert!(!text.contains(v), "{v} is in a rendered object");
+    }
+    let pod = common::pod_of(&r, "s-collector");
+    let file = oauth["client_secret_file"].as_str().unwrap();
+    let (dir, key) = file.rsplit_once('/').unwrap();
+    let mount = pod.containers[0]
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.mount_path == dir)
+        .unwrap_or_else(|| panic!("nothing mounted at {dir}"));
+    let volume = pod
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == mount.name)
+        .unwrap();
+    let s = volume.secret.as_ref().unwrap();
+    assert_eq!(s.secret_name.as_deref(), Some("idp"));
+    assert_eq!(s.items.as_ref().unwrap()[0].path, key);
+    let env: BTreeMap<String, (String, String)> = pod.containers[0]
+        .env
+        .iter()
+        .flatten()
+        .filter_map(|e| {
+            let k = e.value_from.as_ref()?.secret_key_ref.as_ref()?;
+            Some((e.name.clone(), (k.name.clone(), k.key.clone())))
+        })
+        .collect();
+    assert_eq!(
+        env["AWS_ACCESS_KEY_ID"],
+        ("aws-keys".into(), "accessKeyId".into())
+    );
+    assert_eq!(
+        env["AWS_SECRET_ACCESS_KEY"],
+        ("aws-keys".into(), "secretAccessKey".into())
+    );
+    // IRSA: the collector's ServiceAccount carries the annotation.
+    let account = r
+        .service_accounts
+        .iter()
+        .find(|a| a.metadata.name.as_deref() == Some("s-collector"))
+        .unwrap();
+    assert_eq!(
+        account.metadata.annotations.as_ref().unwrap()["eks.amazonaws.com/role-arn"],
+        "arn:aws:iam::123456789012:role/collector"
+    );
+    let shown = serde_yaml_ng::to_string(&serde_json::json!({
+        "extensions": serde_json::to_value(&c["extensions"]).unwrap(),
+        "exporters": serde_json::to_value(&c["exporters"]).unwrap(),
+        "service.extensions": serde_json::to_value(&c["service"]["extensions"]).unwrap(),
+    }))
+    .unwrap();
+    insta::assert_snapshot!("export-oauth2-sigv4", shown);
+}
+
+/// The AWS keys are read at start (a rotation rolls the collector); the OAuth2
+/// client secret is read again at each token refresh (no roll).
+#[test]
+fn aws_keys_roll_the_collector_and_the_client_secret_does_not() {
+    let hash = |secrets| {
+        let r = built_auth(secrets);
+        let d = r
+            .deployments
+            .iter()
+            .find(|d| d.metadata.name.as_deref() == Some("s-collector"))
+            .unwrap()
+            .clone();
+        d.spec
+            .unwrap()
+            .template
+            .metadata
+            .unwrap()
+            .annotations
+            .unwrap()[sextant::model::CONFIG_HASH_ANNOTATION]
+            .clone()
+    };
+    let with = |name: &str, key: &str| {
+        let mut s = auth_secrets();
+        let secret = s.get_mut(name).unwrap().as_mut().unwrap();
+        secret
+            .data
+            .as_mut()
+            .unwrap()
+            .insert(key.into(), k8s_openapi::ByteString(b"rotated".to_vec()));
+        s
+    };
+    let before = hash(auth_secrets());
+    assert_ne!(before, hash(with("aws-keys", "secretAccessKey")));
+    assert_eq!(before, hash(with("idp", "client-secret")));
+}
+
+use common::errors;
+
+#[test]
+fn oauth2_and_sigv4_are_refused_where_they_cannot_work() {
+    let dest = |body: &str| format!("export:\n  - name: d\n{body}");
+    let cases = [
+        (
+            dest("    signals: [traces]\n    otlp: {endpoint: \"otlp.example.com:4317\"}\n    sigv4: {region: eu-west-1}\n"),
+            "spec.export[0].sigv4: signs HTTP requests only: use prometheusRemoteWrite or otlp with protocol: http",
+        ),
+        (
+            dest("    signals: [metrics]\n    prometheusRemoteWrite: {url: \"https://mimir.example.com/api/v1/push\"}\n    sigv4: {}\n"),
+            "spec.export[0].sigv4.region: is needed: it can be read only from an Amazon Managed Service for Prometheus URL (aps-workspaces.<region>.amazonaws.com)",
+        ),
+        (
+            dest("    signals: [metrics]\n    prometheusRemoteWrite: {url: \"https://mimir.example.com/api/v1/push\"}\n    sigv4: {region: EU, roleArn: \"not-an-arn-at-all-really\"}\n"),
+            "spec.export[0].sigv4.region: must be an AWS region such as eu-west-1 (lower case letters, digits and '-')",
+        ),
+        (
+            dest("    signals: [metrics]\n    prometheusRemoteWrite: {url: \"https://mimir.example.com/api/v1/push\"}\n    sigv4: {region: eu-west-1, roleArn: \"not-an-arn-at-all-really\"}\n"),
+            "spec.export[0].sigv4.roleArn: must be an IAM role ARN such as arn:aws:iam::123456789012:role/observability",
+        ),
+        (
+            dest("    signals: [traces]\n    otlp: {endpoint: \"otlp.example.com:4317\", insecure: true}\n    oauth2: {tokenURL: \"https://idp.example.com/token\", clientId: c, clientSecret: {secretName: s, key: k}}\n"),
+            "spec.export[0].otlp.insecure: must be false with oauth2: its token is sent over TLS only",
+        ),
+        (
+            dest("    signals: [traces]\n    otlp: {endpoint: \"otlp.example.com:4317\"}\n    oauth2: {tokenURL: \"idp.example.com/token\", clientId: c, clientSecret: {secretName: s, key: k}, scopes: [\"a b\"]}\n"),
+            "spec.export[0].oauth2.tokenURL: must be an http:// or https:// URL with a host",
+        ),
+        (
+            dest("    signals: [traces]\n    otlp: {endpoint: \"otlp.example.com:4317\"}\n    oauth2: {tokenURL: \"https://idp.example.com/token\", clientId: c, clientSecret: {secretName: s, key: k}, scopes: [\"a b\"]}\n"),
+            "spec.export[0].oauth2.scopes[0]: must be one OAuth2 scope token: printable ASCII without spaces, '\"', '\\' or '$'",
+        ),
+        (
+            dest("    signals: [traces]\n    otlp: {endpoint: \"otlp.example.com:4317\"}\n    bearerToken: {secretName: t, key: token}\n    oauth2: {tokenURL: \"https://idp.example.com/token\", clientId: c, clientSecret: {secretName: s, key: k}}\n"),
+            "spec.export[0]: set at most one of bearerToken, basicAuth, oauth2 and sigv4",
+        ),
+        (
+            dest("    signals: [metrics]\n    prometheusRemoteWrite: {url: \"https://mimir.example.com/api/v1/push\"}\n    headers: [{name: Authorization, value: x}]\n    sigv4: {region: eu-west-1}\n"),
+            "spec.export[0].headers[0].name: is set by sigv4: set one or the other",
+        ),
+        (
+            "export:\n  - {name: a, signals: [metrics], prometheusRemoteWrite: {url: \"https://a.example.com/w\"}, sigv4: {region: eu-west-1, credentialsSecret: one}}\n  - {name: b, signals: [metrics], prometheusRemoteWrite: {url: \"https://b.example.com/w\"}, sigv4: {region: eu-west-1, credentialsSecret: two}}\n".to_string(),
+            "spec.export[1].sigv4.credentialsSecret: must be spec.export[0]'s (one): the collector's environment holds one set of AWS keys",
+        ),
+        (
+            "collector: {serviceAccountAnnotations: {\"bad key!\": x}}".to_string(),
+            "spec.collector.serviceAccountAnnotations[\"bad key!\"]",
+        ),
+    ];
+    for (spec, want) in cases {
+        let errs = errors(&spec);
+        assert!(
+            errs.iter().any(|e| e.starts_with(want)),
+            "expected {want:?} for\n{spec}\ngot {errs:#?}"
+        );
+    }
 }

@@ -102,14 +102,7 @@ fn built(spec: &str, secrets: BTreeMap<String, Option<Secret>>) -> Resources {
     build(&valid, &Capabilities::current())
 }
 
-fn config(r: &Resources, name: &str, file: &str) -> Value {
-    let cm = r
-        .config_maps
-        .iter()
-        .find(|c| c.metadata.name.as_deref() == Some(name))
-        .unwrap_or_else(|| panic!("no ConfigMap {name}"));
-    serde_yaml_ng::from_str(&cm.data.as_ref().unwrap()[file]).unwrap()
-}
+use common::config_file as config;
 
 /// The value of environment variable `env` of `sts`'s container, read through
 /// its secretKeyRef from `secrets`.

@@ -121,12 +121,7 @@ fn without_routes_the_policy_is_as_before() {
     assert!(f.get("muteTimes").is_none());
 }
 
-fn errors(spec: &str) -> Vec<String> {
-    match validate(&common::with_spec(spec), &Dereferenced::offline()) {
-        Ok(_) => vec![],
-        Err(e) => e.0.iter().map(ToString::to_string).collect(),
-    }
-}
+use common::errors;
 
 /// SPEC with its routes or its mute timings replaced (YAML flow lists).
 fn with(routes: Option<&str>, timings: Option<&str>) -> String {

@@ -2,17 +2,12 @@
 
 mod common;
 
-use common::{stack, with_spec};
+use common::stack;
 use sextant::validate::Dereferenced;
 use sextant::validate::validate;
 
 /// The error lines `validate` reports for a spec.
-fn errors(spec: &str) -> Vec<String> {
-    match validate(&with_spec(spec), &Dereferenced::offline()) {
-        Ok(_) => vec![],
-        Err(e) => e.0.iter().map(ToString::to_string).collect(),
-    }
-}
+use common::errors;
 
 fn assert_error(spec: &str, expected: &str) {
     let errs = errors(spec);

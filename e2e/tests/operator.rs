@@ -481,6 +481,32 @@ async fn paused_stack_keeps_a_hand_edit_until_unpaused() {
     ns.cleanup().await.unwrap();
 }
 
+/// Waits for the stack `minimal` to be refused with a message starting with
+/// `message`, then checks that no child changed from `before` (`fingerprint`).
+async fn refused_changing_nothing(
+    ns: &TestNamespace,
+    before: &BTreeMap<String, String>,
+    message: &str,
+) {
+    let stack = stack::wait_condition(
+        ns,
+        "minimal",
+        "Reconciled",
+        CHANGE_TIMEOUT,
+        "Reconciled=False InvalidSpec",
+        |(st, r, _)| st == "False" && r == "InvalidSpec",
+    )
+    .await;
+    let (_, _, said) = condition(&stack, "Reconciled").unwrap();
+    assert!(said.starts_with(message), "{said}");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        &fingerprint(ns).await,
+        before,
+        "an invalid spec changed a child"
+    );
+}
+
 #[tokio::test]
 async fn invalid_spec_is_reported_and_changes_no_child() {
     let (ns, op) = setup_minimal("invalid").await;
@@ -493,26 +519,12 @@ async fn invalid_spec_is_reported_and_changes_no_child() {
     )
     .await
     .unwrap();
-    let stack = stack::wait_condition(
+    refused_changing_nothing(
         &ns,
-        "minimal",
-        "Reconciled",
-        CHANGE_TIMEOUT,
-        "Reconciled=False InvalidSpec",
-        |(st, r, _)| st == "False" && r == "InvalidSpec",
+        &before,
+        "spec.retention.logs: must be a whole number of days",
     )
     .await;
-    let (_, _, message) = condition(&stack, "Reconciled").unwrap();
-    assert!(
-        message.starts_with("spec.retention.logs: must be a whole number of days"),
-        "{message}"
-    );
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(
-        fingerprint(&ns).await,
-        before,
-        "an invalid spec changed a child"
-    );
     drop(op);
     ns.cleanup().await.unwrap();
 }
@@ -644,7 +656,8 @@ async fn deleting_the_stack_keeps_volumes_unless_policy_is_delete() {
 
 /// A running stack moved to object storage: Loki and Tempo get their new configs
 /// and credentials, their claims are the same objects as before (never deleted
-/// by the change), and the stack is Ready again.
+/// by the change), and the stack is Ready again; then to three replicas of each
+/// and back (`scale_to_three_replicas`).
 #[tokio::test]
 async fn switching_to_object_storage_keeps_the_volumes() {
     let (ns, op) = setup_minimal("object-store").await;
@@ -752,8 +765,106 @@ async fn switching_to_object_storage_keeps_the_volumes() {
         },
     )
     .await;
+    scale_to_three_replicas(&ns, before).await;
     drop(op);
     ns.cleanup().await.unwrap();
+}
+
+/// The stack of `switching_to_object_storage_keeps_the_volumes`, on its object
+/// store, goes to three replicas of Loki and Tempo: refused (changing nothing)
+/// while `logsSince` keeps older logs on the first volume, then, without it, a
+/// ring of three each, with their members Services and the first claims kept;
+/// and back to one, which removes what the ring needed.
+async fn scale_to_three_replicas(ns: &TestNamespace, claims: (Option<String>, Option<String>)) {
+    let three = json!({"spec": {"loki": {"replicas": 3}, "tempo": {"replicas": 3}}});
+    let before = fingerprint(ns).await;
+    merge_patch(ns, "minimal", three).await.unwrap();
+    refused_changing_nothing(
+        ns,
+        &before,
+        "spec.storage.objectStore.logsSince: is for one Loki replica",
+    )
+    .await;
+
+    merge_patch(
+        ns,
+        "minimal",
+        json!({"spec": {"storage": {"objectStore": {"logsSince": null}}}}),
+    )
+    .await
+    .unwrap();
+    let sts = ns.api::<StatefulSet>();
+    for name in ["minimal-loki", "minimal-tempo"] {
+        ns.wait_condition(
+            &sts,
+            name,
+            CHANGE_TIMEOUT,
+            &format!("{name} runs 3 ready replicas"),
+            |s: &StatefulSet| {
+                s.spec.as_ref().and_then(|s| s.replicas) == Some(3)
+                    && s.status.as_ref().and_then(|s| s.ready_replicas) == Some(3)
+            },
+        )
+        .await;
+    }
+    wait_ready(ns, "minimal").await;
+    let services = ns.api::<Service>();
+    for name in ["minimal-loki-members", "minimal-tempo-members"] {
+        let spec = services.get(name).await.unwrap().spec.unwrap();
+        assert_eq!(spec.cluster_ip.as_deref(), Some("None"), "{name}");
+        assert_eq!(spec.publish_not_ready_addresses, Some(true), "{name}");
+    }
+    let loki = ns
+        .api::<ConfigMap>()
+        .get("minimal-loki-config")
+        .await
+        .unwrap();
+    let loki = &loki.data.unwrap()["loki.yaml"];
+    let join = format!("dns+minimal-loki-members.{}.svc:7946", ns.name());
+    for want in ["store: memberlist", "replication_factor: 3", join.as_str()] {
+        assert!(loki.contains(want), "loki.yaml lacks {want}:\n{loki}");
+    }
+    let tempo = sts.get("minimal-tempo").await.unwrap();
+    let args = tempo.spec.unwrap().template.spec.unwrap().containers[0]
+        .args
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        args.contains(&"-target=scalable-single-binary".to_string()),
+        "{args:?}"
+    );
+    let pvcs = ns.api::<PersistentVolumeClaim>();
+    let uid = async |name: &str| pvcs.get(name).await.unwrap().metadata.uid;
+    assert_eq!(
+        (
+            uid("data-minimal-loki-0").await,
+            uid("data-minimal-tempo-0").await
+        ),
+        claims,
+        "the first replicas' claims were replaced"
+    );
+    let all = self::claims(ns).await;
+    for c in ["data-minimal-loki-2", "data-minimal-tempo-2"] {
+        assert!(all.contains(&c.to_string()), "{c} missing from {all:?}");
+    }
+
+    // Back to one: the ring's Service goes, every claim stays.
+    merge_patch(
+        ns,
+        "minimal",
+        json!({"spec": {"loki": {"replicas": 1}, "tempo": {"replicas": 1}}}),
+    )
+    .await
+    .unwrap();
+    for name in ["minimal-loki-members", "minimal-tempo-members"] {
+        ns.wait_deleted(&services, name, CHANGE_TIMEOUT, &format!("{name} pruned"))
+            .await;
+    }
+    wait_ready(ns, "minimal").await;
+    let left = self::claims(ns).await;
+    for c in all {
+        assert!(left.contains(&c), "scaling down deleted {c}: {left:?}");
+    }
 }
 
 /// How soon a deleted stack must leave the operator's metrics.

@@ -94,6 +94,12 @@ pub struct CollectorSpec {
     /// OTLP from every source, not only `spec.networkPolicies.otlpFrom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_service: Option<ExternalService>,
+
+    /// Annotations of the collector's ServiceAccount, for workload identity of
+    /// what it exports to (`spec.export[].sigv4`): `eks.amazonaws.com/role-arn`
+    /// for IRSA, `iam.gke.io/gcp-service-account`, `azure.workload.identity/client-id`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub service_account_annotations: BTreeMap<String, String>,
 }
 
 /// How the collector's OTLP ports are exposed outside the cluster.
@@ -183,6 +189,7 @@ impl Default for CollectorSpec {
             tls: None,
             auth: None,
             external_service: None,
+            service_account_annotations: BTreeMap::new(),
         }
     }
 }
@@ -673,10 +680,13 @@ pub struct TempoSpec {
     #[schemars(length(min = 1))]
     pub image: Option<String>,
 
-    /// Replicas: 1, or 0 to stop it while keeping its volume. Tempo runs monolithic
-    /// on local storage, which does not support more than one instance.
+    /// Replicas: 1 (monolithic), 0 to stop it while keeping its volume, or 3 or
+    /// more with `spec.storage.objectStore`: scalable monolithic mode, a ring over
+    /// memberlist that keeps each trace on 3 ingesters (docs/scaling.md). More
+    /// than 1 on local storage is refused (each replica could read only its own
+    /// blocks), as is 2 (a write needs 2 of its 3 copies).
     #[serde(default = "one")]
-    #[schemars(range(min = 0, max = 1))]
+    #[schemars(range(min = 0, max = 100))]
     pub replicas: i32,
 
     /// Retention of trace blocks.
@@ -783,10 +793,13 @@ pub struct LokiSpec {
     #[schemars(length(min = 1))]
     pub image: Option<String>,
 
-    /// Replicas: 1, or 0 to stop it while keeping its volume. Loki runs as a single
-    /// binary on filesystem storage, which does not support more than one instance.
+    /// Replicas: 1 (single binary), 0 to stop it while keeping its volume, or 3
+    /// or more with `spec.storage.objectStore`: monolithic replicas in a ring over
+    /// memberlist with replication factor 3 (docs/scaling.md). More than 1 on
+    /// filesystem storage is refused (each replica could read only its own
+    /// chunks), as is 2 (a write needs 2 of its 3 copies).
     #[serde(default = "one")]
-    #[schemars(range(min = 0, max = 1))]
+    #[schemars(range(min = 0, max = 100))]
     pub replicas: i32,
 
     /// Retention, global and per stream, enforced by Loki's compactor.

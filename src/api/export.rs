@@ -1,7 +1,8 @@
 //! `spec.export`: stores outside the stack that the collector also sends to (or
 //! instead of a disabled backend): Prometheus remote write (Mimir, Thanos
 //! Receive, Cortex, vendors) and OTLP over gRPC or HTTP, with headers, a
-//! bearer token or basic auth, and a CA, all from Secrets.
+//! bearer token, basic auth, OAuth2 client credentials or AWS SigV4, and a CA,
+//! all from Secrets.
 
 use kube::KubeSchema;
 use schemars::JsonSchema;
@@ -12,7 +13,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("has(self.otlp) != has(self.prometheusRemoteWrite)").message("set exactly one of otlp and prometheusRemoteWrite"),
-    validation = Rule::new("!has(self.bearerToken) || !has(self.basicAuth)").message("set bearerToken or basicAuth, not both").field_path(".basicAuth")
+    validation = Rule::new("!has(self.bearerToken) || !has(self.basicAuth)").message("set bearerToken or basicAuth, not both").field_path(".basicAuth"),
+    validation = Rule::new("(has(self.bearerToken) || has(self.basicAuth) ? 1 : 0) + (has(self.oauth2) ? 1 : 0) + (has(self.sigv4) ? 1 : 0) <= 1").message("set at most one of bearerToken, basicAuth, oauth2 and sigv4")
 )]
 pub struct ExportDestination {
     /// Name of the destination, a DNS label: the collector's exporter is
@@ -48,6 +50,19 @@ pub struct ExportDestination {
     /// HTTP basic auth, user and password from a Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
+
+    /// OAuth2 client credentials: a token fetched from `tokenURL` with the
+    /// client id and the secret from a Secret (re-read at each token refresh),
+    /// sent as a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2>,
+
+    /// AWS Signature V4, such as Amazon Managed Service for Prometheus: requests
+    /// signed with the collector's AWS credentials (IRSA through
+    /// `spec.collector.serviceAccountAnnotations`, or keys from a Secret). HTTP
+    /// only: remote write or OTLP over HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigv4: Option<SigV4>,
 
     /// A Secret whose key `ca.crt` holds the CA of the destination's
     /// certificate (a private CA). Unset: the system's CAs.
@@ -166,6 +181,60 @@ pub struct BasicAuth {
     /// Its key holding the password. Default `password`.
     #[serde(default = "default_password_key")]
     pub password_key: String,
+}
+
+/// OAuth2 client credentials (RFC 6749, section 4.4).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuth2 {
+    /// The token endpoint, an `https://` URL (`http://` for a server inside
+    /// the cluster).
+    #[serde(rename = "tokenURL")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub token_url: String,
+    /// The client id.
+    #[schemars(length(min = 1, max = 256))]
+    pub client_id: String,
+    /// The Secret key holding the client secret.
+    pub client_secret: SecretKey,
+    /// Scopes to ask for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub scopes: Vec<String>,
+    /// Extra parameters of the token request, such as `audience`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub endpoint_params: std::collections::BTreeMap<String, String>,
+}
+
+/// AWS Signature V4 signing.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SigV4 {
+    /// The AWS region. Unset: read from an Amazon Managed Service for
+    /// Prometheus URL (`aps-workspaces.<region>.amazonaws.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub region: Option<String>,
+    /// The service signed for. Default `aps` (Amazon Managed Service for
+    /// Prometheus).
+    #[serde(default = "default_sigv4_service")]
+    #[schemars(length(min = 1, max = 64))]
+    pub service: String,
+    /// A role to assume with those credentials (STS AssumeRole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 20, max = 2048))]
+    pub role_arn: Option<String>,
+    /// A Secret with keys `accessKeyId` and `secretAccessKey`, given to the
+    /// collector as `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (read at
+    /// start: a change rolls the collector). Unset: the default AWS credential
+    /// chain (IRSA's web identity token, EKS Pod Identity, the node's role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub credentials_secret: Option<String>,
+}
+
+fn default_sigv4_service() -> String {
+    "aps".into()
 }
 
 fn default_username_key() -> String {

@@ -16,7 +16,6 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::api::core::v1::{
     PodSpec, PodTemplateSpec, SecretVolumeSource, Service, ServiceSpec, Volume, VolumeMount,
 };
-use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -139,7 +138,14 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
             .filter(|_| caps.certificates)
             .into_iter()
             .collect(),
-        service_accounts: vec![service_account(stack, C, metadata)],
+        service_accounts: vec![{
+            let mut account = service_account(stack, C, metadata);
+            let annotations = &stack.spec.collector.service_account_annotations;
+            if !annotations.is_empty() {
+                account.metadata.annotations = Some(annotations.clone());
+            }
+            account
+        }],
         config_maps: vec![cm],
         services: std::iter::once(service(stack, C))
             .chain(external_service(stack))
@@ -151,18 +157,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         out.horizontal_pod_autoscalers.push(hpa(stack, &name));
     }
     if wants_disruption_budget(stack) && caps.policy_v1 {
-        out.pod_disruption_budgets.push(PodDisruptionBudget {
-            metadata: meta(stack, C, name),
-            spec: Some(PodDisruptionBudgetSpec {
-                max_unavailable: Some(IntOrString::Int(1)),
-                selector: Some(LabelSelector {
-                    match_labels: Some(selector_labels(&stack.name, C)),
-                    ..LabelSelector::default()
-                }),
-                ..PodDisruptionBudgetSpec::default()
-            }),
-            ..PodDisruptionBudget::default()
-        });
+        out.pod_disruption_budgets.push(disruption_budget(stack, C));
     }
     out
 }
@@ -344,10 +339,33 @@ fn export_secrets(
                 &b.password_key,
             ));
         }
+        if let Some(s) = d.sigv4.as_ref().and_then(|v| v.credentials_secret.as_ref()) {
+            // One set per collector (validation allows one such Secret): the
+            // AWS SDK's default chain reads these names.
+            use crate::api::credential_keys::{S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY};
+            for (name, key) in [
+                ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY_ID),
+                ("AWS_SECRET_ACCESS_KEY", S3_SECRET_ACCESS_KEY),
+            ] {
+                if !env
+                    .iter()
+                    .any(|e: &k8s_openapi::api::core::v1::EnvVar| e.name == name)
+                {
+                    env.push(env_from_secret(name, s, key));
+                }
+            }
+        }
         let files = [
             d.bearer_token
                 .as_ref()
                 .map(|t| ("token", t.secret_name.as_str(), t.key.as_str())),
+            d.oauth2.as_ref().map(|o| {
+                (
+                    "oauth2",
+                    o.client_secret.secret_name.as_str(),
+                    o.client_secret.key.as_str(),
+                )
+            }),
             d.ca_secret_name
                 .as_deref()
                 .map(|ca| ("ca", ca, crate::api::credential_keys::CA)),

@@ -10,15 +10,33 @@ use k8s_openapi::api::core::v1::{
     Probe, SeccompProfile, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec,
     Volume, VolumeMount, VolumeResourceRequirements,
 };
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use sha2::{Digest, Sha256};
 
 pub use crate::model::{
     CONFIG_HASH_ANNOTATION, Component, ValidatedStack, child_name, labels, selector_labels,
 };
+
+/// A PodDisruptionBudget (policy/v1) letting a voluntary disruption (a node
+/// drain) take one pod of the component at a time.
+pub fn disruption_budget(stack: &ValidatedStack, component: Component) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta(stack, component, child_name(&stack.name, component, None)),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(LabelSelector {
+                match_labels: Some(selector_labels(&stack.name, component)),
+                ..LabelSelector::default()
+            }),
+            ..PodDisruptionBudgetSpec::default()
+        }),
+        ..PodDisruptionBudget::default()
+    }
+}
 
 /// Metadata of a child: name, namespace, labels and the controller ownerReference.
 pub fn meta(stack: &ValidatedStack, component: Component, name: String) -> ObjectMeta {

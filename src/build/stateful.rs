@@ -11,8 +11,12 @@ use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
     StatefulSetUpdateStrategy,
 };
-use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec, PodTemplateSpec, Volume};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
+    TopologySpreadConstraint, Volume,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Resources;
 use super::common::*;
@@ -122,10 +126,27 @@ pub struct SingleBinary {
     pub termination_grace_seconds: i64,
 }
 
-/// The ServiceAccount, config, Service and StatefulSet of a single-binary backend.
+/// How long a clustered replica may take to stop: it flushes what it holds to
+/// the object store first (Loki's `flush_on_shutdown`, Tempo's
+/// `flush_all_on_shutdown`), bounded by their flush timeouts of 5 to 10 minutes.
+pub const CLUSTERED_TERMINATION_GRACE_SECONDS: i64 = 300;
+
+/// The ServiceAccount, config, Service and StatefulSet of a single-binary backend;
+/// clustered (`ValidatedStack::clustered`), also the headless members Service,
+/// the gossip port, a PodDisruptionBudget and spreading across nodes and zones.
 pub fn single_binary(stack: &ValidatedStack, caps: &Capabilities, b: SingleBinary) -> Resources {
     let c = b.component;
     let resolved = stack.component(c);
+    let clustered = stack.clustered(c);
+    let mut ports = b.ports;
+    let mut grace = b.termination_grace_seconds;
+    if clustered {
+        ports.push(container_port(
+            "memberlist",
+            crate::model::ports::MEMBERLIST,
+        ));
+        grace = grace.max(CLUSTERED_TERMINATION_GRACE_SECONDS);
+    }
     let cm = config_map(
         stack,
         c,
@@ -144,7 +165,7 @@ pub fn single_binary(stack: &ValidatedStack, caps: &Capabilities, b: SingleBinar
         name: c.name().into(),
         image: Some(resolved.image.clone()),
         args: Some(args),
-        ports: Some(b.ports),
+        ports: Some(ports),
         liveness_probe: Some(http_probe("/ready", "http", 30, 15)),
         readiness_probe: Some(http_probe("/ready", "http", 10, 5)),
         resources: Some(resolved.resources.clone()),
@@ -168,7 +189,7 @@ pub fn single_binary(stack: &ValidatedStack, caps: &Capabilities, b: SingleBinar
             container,
             config_map: cm.metadata.name.clone().unwrap_or_default(),
             config_hash: hash,
-            termination_grace_seconds: b.termination_grace_seconds,
+            termination_grace_seconds: grace,
             automount_token: false,
             extra_volumes: store.volumes,
         },
@@ -178,15 +199,83 @@ pub fn single_binary(stack: &ValidatedStack, caps: &Capabilities, b: SingleBinar
             .get_or_insert_with(BTreeMap::new)
             .extend(store.pod_labels);
     }
+    if clustered && let Some(pod) = sts.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+        // Defaults: `spec.<component>.pod.topologySpreadConstraints` replaces them
+        // (`super::pod`, applied after this build).
+        pod.topology_spread_constraints = Some(spread(stack, c));
+    }
     let mut account = service_account(stack, c, false);
     if !store.service_account_annotations.is_empty() {
         account.metadata.annotations = Some(store.service_account_annotations);
     }
+    let mut services = vec![service(stack, c)];
+    let mut budgets = Vec::new();
+    if clustered {
+        services.push(members_service(stack, c));
+        if caps.policy_v1 {
+            budgets.push(disruption_budget(stack, c));
+        }
+    }
     Resources {
         service_accounts: vec![account],
         config_maps: vec![cm],
-        services: vec![service(stack, c)],
+        services,
         stateful_sets: vec![sts],
+        pod_disruption_budgets: budgets,
         ..Resources::default()
     }
+}
+
+/// `<stack>-<component>-members`: headless, every pod's address whether ready
+/// or not (a replica joins the ring before it is ready), for memberlist's join
+/// and Tempo's frontend workers (`crate::render::Memberlist`).
+fn members_service(stack: &ValidatedStack, c: Component) -> Service {
+    let port = |name: &str, port: i32| ServicePort {
+        name: Some(name.into()),
+        port,
+        target_port: Some(IntOrString::String(name.into())),
+        protocol: Some("TCP".into()),
+        ..ServicePort::default()
+    };
+    let grpc = match c {
+        Component::Tempo => crate::model::ports::TEMPO_GRPC,
+        _ => crate::model::ports::LOKI_GRPC,
+    };
+    Service {
+        metadata: meta(
+            stack,
+            c,
+            child_name(&stack.name, c, Some(crate::model::MEMBERS_SUFFIX)),
+        ),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".into()),
+            publish_not_ready_addresses: Some(true),
+            selector: Some(selector_labels(&stack.name, c)),
+            ports: Some(vec![
+                port("memberlist", crate::model::ports::MEMBERLIST),
+                port("grpc", grpc),
+            ]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+/// Replicas spread across nodes, then zones, as evenly as the scheduler can
+/// without leaving a pod pending (`ScheduleAnyway`): a single-node cluster
+/// still runs them all, and losing one node or zone takes as few as it can.
+fn spread(stack: &ValidatedStack, c: Component) -> Vec<TopologySpreadConstraint> {
+    ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
+        .into_iter()
+        .map(|key| TopologySpreadConstraint {
+            max_skew: 1,
+            topology_key: key.into(),
+            when_unsatisfiable: "ScheduleAnyway".into(),
+            label_selector: Some(LabelSelector {
+                match_labels: Some(selector_labels(&stack.name, c)),
+                ..LabelSelector::default()
+            }),
+            ..TopologySpreadConstraint::default()
+        })
+        .collect()
 }

@@ -15,7 +15,14 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
             component: Component::Tempo,
             config_file: "tempo.yaml",
             config: super::overrides::config_text(stack, Component::Tempo, &tempo::render(stack)),
-            extra_args: Vec::new(),
+            // The scalable mode's target: the single binary's modules, with
+            // its rings on memberlist (`cmd/tempo/app/modules.go` at v2.10.8,
+            // `ScalableSingleBinary: {SingleBinary}`).
+            extra_args: if stack.clustered(Component::Tempo) {
+                vec!["-target=scalable-single-binary"]
+            } else {
+                Vec::new()
+            },
             ports: vec![
                 container_port("http", ports::TEMPO_HTTP),
                 container_port("grpc", ports::TEMPO_GRPC),

@@ -17,8 +17,8 @@ pub use component::{Component, CpuMemory, Workload};
 pub use monitors::MonitorsRead;
 pub use names::{
     APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, EVENTS_SERVICE, FOLDER, FOLDER_ANNOTATION,
-    STACK_NAMESPACE_LABEL, child_name, cluster_binding_name, cluster_child_labels, labels, ports,
-    selector_labels, stack_labels, uid,
+    MEMBERS_SUFFIX, STACK_NAMESPACE_LABEL, child_name, cluster_binding_name, cluster_child_labels,
+    labels, ports, selector_labels, stack_labels, uid,
 };
 pub use object_store::FIRST_LOKI_PERIOD;
 pub use stack::{

@@ -58,7 +58,15 @@ pub mod ports {
     pub const LOKI_GRPC: i32 = 9096;
     /// Grafana HTTP.
     pub const GRAFANA: i32 = 3000;
+    /// Memberlist gossip of clustered Loki and Tempo (TCP only: dskit's
+    /// memberlist sends packets over its TCP transport too, grafana/loki v3.7.6
+    /// `vendor/github.com/grafana/dskit/kv/memberlist/tcp_transport.go`; 7946 is
+    /// its default `bind_port`).
+    pub const MEMBERLIST: i32 = 7946;
 }
+
+/// Suffix of the headless Service of a clustered Loki or Tempo.
+pub const MEMBERS_SUFFIX: &str = "members";
 
 /// `<stack>-<component>` plus an optional suffix such as `config`.
 pub fn child_name(stack: &str, component: Component, suffix: Option<&str>) -> String {

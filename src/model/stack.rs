@@ -197,6 +197,26 @@ impl ValidatedStack {
     pub fn service_host(&self, c: Component) -> String {
         names::service_host(&self.name, &self.namespace, c)
     }
+
+    /// Whether Loki or Tempo runs as a ring of replicas (more than one, on the
+    /// object store: validation refuses more than one on volumes) rather than as
+    /// one instance: memberlist, replication and the members Service.
+    pub fn clustered(&self, c: Component) -> bool {
+        matches!(c, Component::Loki | Component::Tempo)
+            && self.enabled(c)
+            && self.component(c).replicas > 1
+    }
+
+    /// In-cluster DNS name of the headless Service that lists every pod of a
+    /// clustered component, ready or not (memberlist's join address, and Tempo's
+    /// query-frontend address for its queriers).
+    pub fn members_host(&self, c: Component) -> String {
+        format!(
+            "{}.{}.svc",
+            names::child_name(&self.name, c, Some(names::MEMBERS_SUFFIX)),
+            self.namespace
+        )
+    }
 }
 
 /// Secret values by (Secret name, key). `Debug` prints the names and keys only, so

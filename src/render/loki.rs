@@ -1,4 +1,5 @@
-//! The Loki configuration (single binary, filesystem storage).
+//! The Loki configuration: single binary, on its volume or the object store, as
+//! one instance or as monolithic replicas in a memberlist ring.
 //!
 //! Schema: Grafana Loki 3.x at the version pinned in `crate::model::images::LOKI`,
 //! docs/sources/shared/configuration.md of that release ("Grafana Loki configuration
@@ -16,11 +17,20 @@
 //! and the label is named by otlptranslator's `LabelNamer` (`attributeToLabels`
 //! in `pkg/loghttp/push/otlp.go`): `k8s_node_name`. A pod runs on one node, so
 //! the extra label adds no streams beyond the pod label's.
+//!
+//! More than one replica runs the same single binary (`-target=all`) on each
+//! pod, joined by memberlist on the shared object store: the HA monolithic mode
+//! of docs/sources/get-started/deployment-modes.md at v3.7.6, which also says
+//! the simple scalable mode (read, write and backend targets) "is being
+//! deprecated and will be removed with the Loki 4.0 release". Each replica runs
+//! its own query frontend and scheduler; with no frontend or scheduler address
+//! set, the schedulers find each other through their ring
+//! (`QueryScheduler.UseSchedulerRing`, `pkg/loki/config_wrapper.go`).
 
 use serde::Serialize;
 
-use crate::model::ValidatedStack;
 use crate::model::ports;
+use crate::model::{Component, ValidatedStack};
 use crate::units::format_go_duration;
 
 /// Where Loki keeps its data, on the `data` volume.
@@ -37,12 +47,34 @@ pub struct Config {
     schema_config: SchemaConfig,
     compactor: Compactor,
     limits_config: Limits,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memberlist: Option<super::Memberlist>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ingester: Option<Ingester>,
     analytics: Analytics,
+}
+
+/// `ingester` of a clustered Loki: a replica that stops flushes what it holds
+/// (`pkg/ingester/wal.go`, `flush_on_shutdown`), so that a scale-down leaves no
+/// logs only in the write-ahead log of a pod that will not come back.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Ingester {
+    wal: IngesterWal,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct IngesterWal {
+    flush_on_shutdown: bool,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct Common {
-    instance_addr: String,
+    /// One instance: loopback. Clustered: unset, so that each ring and
+    /// memberlist advertise the pod's address, found on the first of
+    /// `instance_interface_names` (`eth0`, `en0`, then `lo`: `pkg/loki/common`
+    /// and `appendLoopbackInterface` in `pkg/loki/config_wrapper.go`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance_addr: Option<String>,
     path_prefix: String,
     replication_factor: u32,
     storage: CommonStorage,
@@ -218,6 +250,7 @@ struct Analytics {
 
 /// Renders `loki.yaml`.
 pub fn render(stack: &ValidatedStack) -> Config {
+    let clustered = stack.clustered(Component::Loki);
     let chunks_directory = format!("{DATA_DIR}/chunks");
     let period = |from: &str, object_store: &str| PeriodConfig {
         from: from.into(),
@@ -273,13 +306,21 @@ pub fn render(stack: &ValidatedStack) -> Config {
             log_level: "info".into(),
         },
         common: Common {
-            instance_addr: "127.0.0.1".into(),
+            instance_addr: (!clustered).then(|| "127.0.0.1".into()),
             path_prefix: DATA_DIR.into(),
-            replication_factor: 1,
+            // `common.replication_factor` and `common.ring` reach every ring,
+            // the ingesters' and the compactor's (which elects the one replica
+            // that compacts and applies retention) among them
+            // (`applyIngesterReplicationFactor`, `applyDynamicRingConfigs`).
+            replication_factor: if clustered {
+                super::CLUSTER_REPLICATION_FACTOR
+            } else {
+                1
+            },
             storage,
             ring: Ring {
                 kvstore: KvStore {
-                    store: "inmemory".into(),
+                    store: if clustered { "memberlist" } else { "inmemory" }.into(),
                 },
             },
         },
@@ -319,6 +360,12 @@ pub fn render(stack: &ValidatedStack) -> Config {
                 },
             },
         },
+        memberlist: clustered.then(|| super::Memberlist::of(stack, Component::Loki)),
+        ingester: clustered.then_some(Ingester {
+            wal: IngesterWal {
+                flush_on_shutdown: true,
+            },
+        }),
         analytics: Analytics {
             reporting_enabled: false,
         },

@@ -56,3 +56,35 @@ thread_local! {
     /// serde_yaml_ng: for the test that every built-in config takes the fast path.
     pub(crate) static YAML_CALLS: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
 }
+
+/// The `memberlist` block of a clustered Loki or Tempo: both embed dskit's
+/// `memberlist.KVConfig` under `memberlist` (grafana/loki v3.7.6
+/// `pkg/loki/loki.go`, grafana/tempo v2.10.8 `cmd/tempo/app/config.go`; keys in
+/// `vendor/github.com/grafana/dskit/kv/memberlist/memberlist_client.go` at those
+/// tags). The one join member is `dns+` the headless members Service: dskit
+/// resolves a member holding `+` through its DNS provider (`discoverMembers`),
+/// here to every pod's address. A pod that finds no one yet (the first to start)
+/// keeps running and gossips with the others as they come
+/// (`abort_if_cluster_join_fails: false`).
+#[derive(serde::Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct Memberlist {
+    pub join_members: Vec<String>,
+    pub bind_port: i32,
+    pub abort_if_cluster_join_fails: bool,
+}
+
+impl Memberlist {
+    /// Joins the members Service of `c`.
+    pub(crate) fn of(stack: &crate::model::ValidatedStack, c: crate::model::Component) -> Self {
+        let port = crate::model::ports::MEMBERLIST;
+        Self {
+            join_members: vec![format!("dns+{}:{port}", stack.members_host(c))],
+            bind_port: port,
+            abort_if_cluster_join_fails: false,
+        }
+    }
+}
+
+/// The replication factor of a clustered Loki's and Tempo's writes: three
+/// copies, the factor both projects run at scale (dskit's quorum is 2 of 3).
+pub(crate) const CLUSTER_REPLICATION_FACTOR: u32 = 3;

@@ -505,6 +505,50 @@ struct RemoteWriteQueue {
 enum ExportAuth {
     Bearer(BearerTokenAuth),
     Basic(BasicAuthExtension),
+    OAuth2(OAuth2Client),
+    SigV4(SigV4Auth),
+}
+
+/// contrib's `oauth2client` extension (client credentials), read in stored
+/// copies of `extension/oauth2clientauthextension/config.go` and
+/// `clientcredentialsconfig.go` of about v0.158, not at v0.159.0: `Validate`
+/// needs a client id, a secret and `token_url`; `client_secret_file` is read
+/// again at every token fetch (a rotated Secret is picked up at the next
+/// refresh, no restart); `endpoint_params` is a `url.Values`, a list per key.
+/// It authenticates HTTP and gRPC clients, the latter over TLS only. The token
+/// endpoint is verified against the system's CAs (`caSecretName` is the
+/// destination's, not the identity provider's).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct OAuth2Client {
+    client_id: String,
+    client_secret_file: String,
+    token_url: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    scopes: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    endpoint_params: BTreeMap<String, Vec<String>>,
+}
+
+/// contrib's `sigv4auth` extension, read in stored copies of
+/// `extension/sigv4authextension/config.go`, `extension.go` and
+/// `signingroundtripper.go` of about v0.158, not at v0.159.0: an HTTP client
+/// authenticator only; credentials from the AWS SDK's default chain (the
+/// environment's keys, IRSA's web identity token, EKS Pod Identity, the
+/// instance role), wrapped in STS AssumeRole when `assume_role.arn` is set.
+/// Its `Validate` fetches credentials, so a collector without any fails at
+/// start rather than at the first request.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct SigV4Auth {
+    region: String,
+    service: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assume_role: Option<AssumeRole>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct AssumeRole {
+    arn: String,
+    sts_region: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -570,6 +614,40 @@ fn export(
                         username: env_ref(&env_name(d, "USERNAME")),
                         password: env_ref(&env_name(d, "PASSWORD")),
                     },
+                }),
+            );
+        }
+        if let (Some(id), Some(o)) = (&auth_id, &d.oauth2) {
+            auths.insert(
+                id.clone(),
+                ExportAuth::OAuth2(OAuth2Client {
+                    client_id: o.client_id.clone(),
+                    client_secret_file: format!(
+                        "{}/oauth2/{}",
+                        secrets_dir(d),
+                        o.client_secret.key
+                    ),
+                    token_url: o.token_url.clone(),
+                    scopes: o.scopes.clone(),
+                    endpoint_params: o
+                        .endpoint_params
+                        .iter()
+                        .map(|(k, v)| (k.clone(), vec![v.clone()]))
+                        .collect(),
+                }),
+            );
+        }
+        if let (Some(id), Some(v)) = (&auth_id, &d.sigv4) {
+            let region = crate::model::export::sigv4_region(d).unwrap_or_default();
+            auths.insert(
+                id.clone(),
+                ExportAuth::SigV4(SigV4Auth {
+                    region: region.clone(),
+                    service: v.service.clone(),
+                    assume_role: v.role_arn.as_ref().map(|arn| AssumeRole {
+                        arn: arn.clone(),
+                        sts_region: region,
+                    }),
                 }),
             );
         }

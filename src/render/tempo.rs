@@ -1,4 +1,5 @@
-//! The Tempo configuration (monolithic mode, local storage).
+//! The Tempo configuration: monolithic on its volume or the object store, or,
+//! with more than one replica, scalable monolithic (`-target=scalable-single-binary`).
 //!
 //! Schema: Grafana Tempo 2.x at the version pinned in `crate::model::images::TEMPO`,
 //! docs/sources/tempo/configuration/_index.md of that release ("Configure Tempo"),
@@ -10,6 +11,15 @@
 //! and the generator's metric names and exemplar label
 //! (`modules/generator/processor/spanmetrics/spanmetrics.go`,
 //! `modules/generator/registry/histogram.go`).
+//!
+//! Scalable monolithic mode is the one docs/sources/tempo/set-up-for-tracing/
+//! setup-tempo/plan/deployment-modes.md documents for scaling one binary out
+//! (example/docker-compose/scalable-single-binary at v2.10.8 is its reference
+//! config): every module on every pod, the ingester, generator, distributor and
+//! compactor rings on memberlist (their defaults outside the single binary:
+//! `modules/ingester/config.go`, `pkg/ring/config.go`,
+//! `modules/distributor/config.go`; the compactor's in `initCompactor`,
+//! `cmd/tempo/app/modules.go`), the compactors sharing the blocks by that ring.
 
 use std::collections::BTreeMap;
 
@@ -52,6 +62,10 @@ pub struct Config {
     server: super::Server,
     distributor: Distributor,
     ingester: Ingester,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    querier: Option<Querier>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memberlist: Option<super::Memberlist>,
     compactor: Compactor,
     #[serde(skip_serializing_if = "Option::is_none")]
     metrics_generator: Option<MetricsGenerator>,
@@ -86,9 +100,43 @@ struct Endpoint {
     endpoint: String,
 }
 
+/// `ingester` (`modules/ingester/config.go`). Clustered: each trace on 3
+/// ingesters of the ring (the default is 1, and the single binary forces 1,
+/// `cmd/tempo/main.go`), and a replica that stops flushes its blocks
+/// (`flush_all_on_shutdown`) so that a scale-down strands none in a WAL.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct Ingester {
     max_block_duration: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lifecycler: Option<Lifecycler>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    flush_all_on_shutdown: bool,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Lifecycler {
+    ring: IngesterRing,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct IngesterRing {
+    replication_factor: u32,
+}
+
+/// `querier.frontend_worker` (`modules/querier/worker/worker.go`): the
+/// scalable mode needs the frontend's address (`initQuerier` in
+/// `cmd/tempo/app/modules.go` defaults it to loopback only for the single
+/// binary); a DNS name is watched and every address it resolves to is
+/// connected (`util.NewDNSWatcher`), here every pod's through the members
+/// Service, whatever replica a query reached.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct Querier {
+    frontend_worker: FrontendWorker,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+struct FrontendWorker {
+    frontend_address: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -210,6 +258,12 @@ struct OverrideDefaults {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct IngestionOverrides {
+    /// Clustered: `global`, the limits shared by the distributors of the ring
+    /// (each allows its share), so that they stay the stack's whole; the
+    /// default `local` would allow them once per replica
+    /// (`distributor.rate-limit-strategy` in `modules/overrides/config.go`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_strategy: Option<&'static str>,
     rate_limit_bytes: u64,
     burst_size_bytes: u64,
     max_traces_per_user: u32,
@@ -236,6 +290,7 @@ struct UsageReport {
 /// Renders `tempo.yaml`.
 pub fn render(stack: &ValidatedStack) -> Config {
     let generator = stack.tempo_generator();
+    let clustered = stack.clustered(Component::Tempo);
     Config {
         shutdown_delay: SHUTDOWN_DELAY.into(),
         stream_over_http_enabled: true,
@@ -260,7 +315,23 @@ pub fn render(stack: &ValidatedStack) -> Config {
         },
         ingester: Ingester {
             max_block_duration: "5m".into(),
+            lifecycler: clustered.then_some(Lifecycler {
+                ring: IngesterRing {
+                    replication_factor: super::CLUSTER_REPLICATION_FACTOR,
+                },
+            }),
+            flush_all_on_shutdown: clustered,
         },
+        querier: clustered.then(|| Querier {
+            frontend_worker: FrontendWorker {
+                frontend_address: format!(
+                    "{}:{}",
+                    stack.members_host(Component::Tempo),
+                    ports::TEMPO_GRPC
+                ),
+            },
+        }),
+        memberlist: clustered.then(|| super::Memberlist::of(stack, Component::Tempo)),
         compactor: Compactor {
             compaction: Compaction {
                 block_retention: format_go_duration(stack.traces_retention),
@@ -294,6 +365,7 @@ pub fn render(stack: &ValidatedStack) -> Config {
         overrides: Overrides {
             defaults: OverrideDefaults {
                 ingestion: IngestionOverrides {
+                    rate_strategy: clustered.then_some("global"),
                     rate_limit_bytes: stack.tempo_limits.ingestion_rate,
                     burst_size_bytes: stack.tempo_limits.ingestion_burst,
                     max_traces_per_user: stack.spec.tempo.limits.max_live_traces,

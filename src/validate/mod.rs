@@ -14,7 +14,8 @@
 //! image, replicas, resources, volume), `references` (what the controller read),
 //! `node_agent` (tolerations, priority class, intervals of the node agent),
 //! `cluster_collector` (what the cluster collector sends, its interval),
-//! `object_store` (`spec.storage.objectStore`), `export` (`spec.export`), `ingestion_limits` (Loki's and
+//! `object_store` (`spec.storage.objectStore`), `replicas` (Loki and Tempo
+//! beyond one), `export` (`spec.export`), `ingestion_limits` (Loki's and
 //! Tempo's `limits`),
 //! `recording` (Prometheus's recording rules),
 //! `pod` (pod overrides and the image registry), `grafana_access` (single
@@ -36,6 +37,7 @@ pub mod probe;
 mod promql;
 mod recording;
 mod references;
+mod replicas;
 mod resolve;
 mod routing;
 mod schema;
@@ -169,6 +171,7 @@ pub fn validate(
     v.pods(spec);
     v.otlp_tls(spec);
     v.object_store(spec);
+    v.replicas(spec);
     v.export(spec);
     v.discovery(spec);
     let loki_streams = v.loki_streams(spec);

@@ -251,6 +251,32 @@ fn collector_wanted(spec: &ObservabilityStackSpec) -> Vec<Wanted> {
                 );
             }
         }
+        if let Some(o) = &d.oauth2 {
+            let f = format!("{p}.oauth2.clientSecret");
+            // A file oauth2client reads again at every token fetch: no restart.
+            push(
+                &o.client_secret.secret_name,
+                &o.client_secret.key,
+                &format!("{f}.secretName"),
+                format!("{f}.key"),
+                false,
+            );
+        }
+        if let Some(s) = d.sigv4.as_ref().and_then(|v| v.credentials_secret.as_ref()) {
+            // The AWS SDK reads its environment's keys when the collector starts.
+            for key in [
+                crate::api::credential_keys::S3_ACCESS_KEY_ID,
+                crate::api::credential_keys::S3_SECRET_ACCESS_KEY,
+            ] {
+                push(
+                    s,
+                    key,
+                    &format!("{p}.sigv4.credentialsSecret"),
+                    format!("{p}.sigv4.credentialsSecret ({key})"),
+                    true,
+                );
+            }
+        }
         if let Some(ca) = &d.ca_secret_name {
             // configtls reads ca_file when the exporter starts.
             push(

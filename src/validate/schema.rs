@@ -200,8 +200,8 @@ impl Validator {
                 0,
                 1,
             ),
-            ("spec.tempo.replicas", Some(spec.tempo.replicas), 0, 1),
-            ("spec.loki.replicas", Some(spec.loki.replicas), 0, 1),
+            ("spec.tempo.replicas", Some(spec.tempo.replicas), 0, 100),
+            ("spec.loki.replicas", Some(spec.loki.replicas), 0, 100),
             ("spec.grafana.replicas", Some(spec.grafana.replicas), 0, 1),
         ];
         for (path, value, min, max) in checks {

@@ -150,3 +150,23 @@ pub fn pod_of(r: &sextant::build::Resources, name: &str) -> k8s_openapi::api::co
         .and_then(|t| t.spec)
         .unwrap_or_else(|| panic!("no workload {name} with a pod spec"))
 }
+
+/// The errors `validate` reports for a spec (the body under `spec:`), offline:
+/// `path: message` lines, none when it is valid.
+pub fn errors(spec: &str) -> Vec<String> {
+    use sextant::validate::{Dereferenced, validate};
+    match validate(&with_spec(spec), &Dereferenced::offline()) {
+        Ok(_) => vec![],
+        Err(e) => e.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// File `file` of ConfigMap `name` in `r`, parsed (YAML or JSON).
+pub fn config_file(r: &sextant::build::Resources, name: &str, file: &str) -> serde_json::Value {
+    let cm = r
+        .config_maps
+        .iter()
+        .find(|c| c.metadata.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no ConfigMap {name}"));
+    serde_yaml_ng::from_str(&cm.data.as_ref().unwrap()[file]).unwrap()
+}
