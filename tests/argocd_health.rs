@@ -36,6 +36,7 @@ fn workloads(stack: &ValidatedStack, available: bool) -> Vec<(Component, Option<
                     ready: i32::from(available),
                     available,
                     image: "img".into(),
+                    companion: None,
                 }),
             )
         })

@@ -53,8 +53,9 @@ use sextant::controller::probe::run::{self, PathResult, Signal, Targets, prom_na
 /// What the stand-in backends hold, and how they misbehave when asked to.
 #[derive(Default)]
 struct World {
-    /// Prometheus's remote-write URL, when the collector forwards metrics.
-    prometheus_write: Option<String>,
+    /// The remote-write URLs of the Prometheus replicas the collector forwards
+    /// metrics to (none: it forwards nowhere).
+    prometheus_write: Vec<String>,
     /// trace id (hex) -> service name, as Tempo would hold it.
     traces: BTreeMap<String, String>,
     /// Loki's streams: labels (index and structured metadata) and the line.
@@ -178,8 +179,8 @@ async fn collector_metrics(State(w): State<Shared>, body: Bytes) -> StatusCode {
             }
         }
     }
-    if let Some(url) = url {
-        remote_write(&url, out).await;
+    for url in url {
+        remote_write(&url, out.clone()).await;
     }
     StatusCode::OK
 }
@@ -217,7 +218,7 @@ async fn collector_traces(State(w): State<Shared>, body: Bytes) -> StatusCode {
         let w = w.lock().unwrap();
         (w.prometheus_write.clone(), w.no_span_metrics)
     };
-    if let (Some(url), false) = (url, no_span_metrics) {
+    if let (Some(url), false) = (url.first().cloned(), no_span_metrics) {
         let s: Vec<_> = services
             .iter()
             .map(|svc| {
@@ -355,7 +356,10 @@ async fn serve(router: Router) -> SocketAddr {
 /// The stand-ins, started; the targets of a probe of all of them.
 async fn world(prometheus: Option<&str>) -> (Shared, Targets) {
     let w: Shared = Arc::default();
-    w.lock().unwrap().prometheus_write = prometheus.map(|p| format!("{p}/api/v1/write"));
+    w.lock().unwrap().prometheus_write = prometheus
+        .map(|p| format!("{p}/api/v1/write"))
+        .into_iter()
+        .collect();
     let collector = serve(
         Router::new()
             .route("/v1/metrics", post(collector_metrics))
@@ -384,6 +388,7 @@ async fn world(prometheus: Option<&str>) -> (Shared, Targets) {
         tempo: Some(format!("http://{tempo}")),
         span_metrics: prometheus.is_some(),
         exports: false,
+        prometheus_replicas: Vec::new(),
     };
     (w, targets)
 }
@@ -652,7 +657,7 @@ async fn a_probe_that_is_not_there_is_not_ingested_in_the_real_prometheus() {
     // generator writes no span metrics.
     {
         let mut w = w.lock().unwrap();
-        w.prometheus_write = None;
+        w.prometheus_write.clear();
         w.no_span_metrics = true;
     }
     let (_, results) = probe(&t, Duration::from_secs(5)).await;
@@ -667,6 +672,36 @@ async fn a_probe_that_is_not_there_is_not_ingested_in_the_real_prometheus() {
         "{got:?}"
     );
     assert_eq!(got["logs"].0, reason::PROBE_SUCCEEDED);
+}
+
+/// With Prometheus in replicas the metrics path looks in each: a point that
+/// reached one replica only fails, naming the replica that lacks it; once the
+/// collector writes to both (as its one exporter per replica does), it passes.
+/// Two real Prometheus servers.
+#[tokio::test]
+async fn with_replicas_the_point_must_reach_every_replica() {
+    let Some(bin) = common::tool("prometheus") else {
+        return;
+    };
+    let (a, b) = (prometheus(&bin).await, prometheus(&bin).await);
+    let (w, mut t) = world(Some(&a.url)).await;
+    t.prometheus_replicas = vec![a.url.clone(), b.url.clone()];
+    let (_, results) = probe(&t, Duration::from_secs(5)).await;
+    let got = by_signal(&results);
+    assert_eq!(got["metrics"].0, reason::NOT_INGESTED, "{got:?}");
+    assert!(
+        got["metrics"]
+            .1
+            .starts_with(&format!("in replica {}: not found", b.url)),
+        "{got:?}"
+    );
+    w.lock()
+        .unwrap()
+        .prometheus_write
+        .push(format!("{}/api/v1/write", b.url));
+    let (_, results) = probe(&t, Duration::from_secs(20)).await;
+    let got = by_signal(&results);
+    assert_eq!(got["metrics"].0, reason::PROBE_SUCCEEDED, "{got:?}");
 }
 
 #[tokio::test]

@@ -581,6 +581,17 @@ fn local_args(
 /// Spawns Prometheus on `config` with the rendered `args` (made local), logging to a
 /// file in its temp dir.
 fn spawn(prometheus: &Path, config: &str, args: &[String], drop_otlp: bool) -> Running {
+    spawn_env(prometheus, config, args, drop_otlp, &[])
+}
+
+/// `spawn` with environment variables set, as the pod sets them.
+fn spawn_env(
+    prometheus: &Path,
+    config: &str,
+    args: &[String],
+    drop_otlp: bool,
+    env: &[(String, String)],
+) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("prometheus.yml");
     std::fs::write(&config_path, config).unwrap();
@@ -596,6 +607,7 @@ fn spawn(prometheus: &Path, config: &str, args: &[String], drop_otlp: bool) -> R
         // also when the test itself runs in a pod.
         .env_remove("KUBERNETES_SERVICE_HOST")
         .env_remove("KUBERNETES_SERVICE_PORT")
+        .envs(env.iter().cloned())
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out)
@@ -613,7 +625,17 @@ fn spawn(prometheus: &Path, config: &str, args: &[String], drop_otlp: bool) -> R
 /// Starts Prometheus and waits for `/-/ready`; an error holds the log when it exits
 /// first or is not ready within `READY_TIMEOUT`.
 async fn start(prometheus: &Path, config: &str, args: &[String]) -> Result<Running, String> {
-    let running = spawn(prometheus, config, args, true);
+    start_env(prometheus, config, args, &[]).await
+}
+
+/// `start` with environment variables set.
+async fn start_env(
+    prometheus: &Path,
+    config: &str,
+    args: &[String],
+    env: &[(String, String)],
+) -> Result<Running, String> {
+    let running = spawn_env(prometheus, config, args, true, env);
     let http = Http::new(running.port);
     let deadline = Instant::now() + READY_TIMEOUT;
     let mut p = running;
@@ -1005,7 +1027,12 @@ async fn real_prometheus_runs_the_rendered_config_and_serves_tempo_span_metrics_
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
 
-        let p = start(&prometheus, &r.config, &r.args)
+        // Prometheus in replicas reads its replica label from the pod's name
+        // (`each_replica_reports_its_pod_name_as_the_replica_label`); the loaded
+        // config then holds the expanded value.
+        let pod_name = format!("{}-prometheus-0", valid.name);
+        let env = [("POD_NAME".to_string(), pod_name.clone())];
+        let p = start_env(&prometheus, &r.config, &r.args, &env)
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let http = Http::new(p.port);
@@ -1049,7 +1076,8 @@ async fn real_prometheus_runs_the_rendered_config_and_serves_tempo_span_metrics_
         let config = http.api("/api/v1/status/config", &[]).await.unwrap();
         let loaded: serde_yaml_ng::Value =
             serde_yaml_ng::from_str(config["yaml"].as_str().unwrap()).unwrap();
-        let ours: serde_yaml_ng::Value = serde_yaml_ng::from_str(&r.config).unwrap();
+        let ours: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&r.config.replace("${POD_NAME}", &pod_name)).unwrap();
         let problems = check_config(&loaded, &ours);
         assert!(problems.is_empty(), "{name}: {problems:#?}");
 
@@ -1242,6 +1270,68 @@ async fn without_the_rendered_exemplar_storage_flag_the_exemplar_is_lost() {
         exemplars(&http, start_ms, end_ms).await,
         Vec::<Value>::new()
     );
+}
+
+/// Prometheus in replicas: one config for both, and each replica's `replica`
+/// external label comes out as its own pod name, expanded by the real
+/// Prometheus from the environment variable the pod sets from
+/// `metadata.name`, in `/api/v1/status/config` (where the Thanos sidecar reads
+/// it, and refuses to start on none); the label's name is the one the Query
+/// deduplicates on.
+#[tokio::test]
+async fn each_replica_reports_its_pod_name_as_the_replica_label() {
+    let Some(prometheus) = common::tool("prometheus") else {
+        return;
+    };
+    let valid = validate(
+        &common::with_spec("prometheus: {replicas: 2}\n"),
+        &Dereferenced::offline(),
+    )
+    .unwrap();
+    let r = rendered(&valid).unwrap();
+    let res = build(&valid, &Capabilities::current());
+    let pod = common::pod_of(&res, &format!("{}-prometheus", valid.name));
+    let env = pod.containers[0].env.clone().unwrap_or_default();
+    let from_name: Vec<String> = env
+        .iter()
+        .filter(|e| {
+            e.value_from
+                .as_ref()
+                .and_then(|v| v.field_ref.as_ref())
+                .is_some_and(|f| f.field_path == "metadata.name")
+        })
+        .map(|e| e.name.clone())
+        .collect();
+    assert_eq!(from_name.len(), 1, "{env:?}");
+    let query = common::pod_of(&res, &format!("{}-prometheus-query", valid.name));
+    let query_args = query.containers[0].args.clone().unwrap();
+    let replica_label = flag_value(&query_args, "--query.replica-label").unwrap();
+    let mut seen = Vec::new();
+    for pod_name in ["s-prometheus-0", "s-prometheus-1"] {
+        let env = [(from_name[0].clone(), pod_name.to_string())];
+        let p = start_env(&prometheus, &r.config, &r.args, &env)
+            .await
+            .unwrap();
+        let (code, body) = Http::new(p.port)
+            .get("/api/v1/status/config")
+            .await
+            .unwrap();
+        assert_eq!(code, 200, "{body}");
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        let config: Value =
+            serde_yaml_ng::from_str(answer["data"]["yaml"].as_str().unwrap()).unwrap();
+        let labels = &config["global"]["external_labels"];
+        assert_eq!(labels[&replica_label], pod_name, "{labels}");
+        seen.push(labels.clone());
+    }
+    // Identical but for the replica label: what the Query merges.
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        v.as_object_mut().unwrap().remove(&replica_label);
+        v
+    };
+    assert_eq!(strip(&seen[0]), strip(&seen[1]));
+    assert_ne!(seen[0], seen[1]);
 }
 
 #[tokio::test]

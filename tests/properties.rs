@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use sextant::api::ObservabilityStack;
 use sextant::build::build;
 use sextant::model::Capabilities;
-use sextant::validate::{Dereferenced, is_dns_label, validate};
+use sextant::validate::{Dereferenced, is_dns_label, is_dns_subdomain, validate};
 
 fn duration() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -78,7 +78,14 @@ proptest! {
                     prop_assert!(o["metadata"]["ownerReferences"].is_null());
                     continue;
                 }
-                prop_assert!(is_dns_label(name), "{} is not a DNS label", name);
+                // Services are DNS labels; every other kind here a DNS subdomain
+                // (k8s.io/apimachinery `ValidateObjectMeta` with the kind's name
+                // rule).
+                if o["kind"] == "Service" {
+                    prop_assert!(is_dns_label(name), "{} is not a DNS label", name);
+                } else {
+                    prop_assert!(is_dns_subdomain(name), "{} is not a DNS subdomain", name);
+                }
                 if o["kind"] == "DaemonSet" {
                     // Its ControllerRevisions are `<name>-<10-char hash>` too.
                     prop_assert!(name.len() <= 52, "DaemonSet name {} too long", name);

@@ -766,6 +766,7 @@ async fn switching_to_object_storage_keeps_the_volumes() {
     )
     .await;
     scale_to_three_replicas(&ns, before).await;
+    prometheus_pair_and_back(&ns).await;
     drop(op);
     ns.cleanup().await.unwrap();
 }
@@ -865,6 +866,135 @@ async fn scale_to_three_replicas(ns: &TestNamespace, claims: (Option<String>, Op
     for c in all {
         assert!(left.contains(&c), "scaling down deleted {c}: {left:?}");
     }
+}
+
+/// Prometheus to an HA pair and back: two replicas with a sidecar each, a
+/// Service per replica whose Endpoints (filled by the real endpoints
+/// controller from the labels the real StatefulSet controller sets) hold
+/// exactly that replica's pod, the Thanos Query ready and Grafana pointed at
+/// it, the stack Ready; back to one, the pair's children are pruned and both
+/// claims stay.
+async fn prometheus_pair_and_back(ns: &TestNamespace) {
+    let first_claim = ns
+        .api::<PersistentVolumeClaim>()
+        .get("data-minimal-prometheus-0")
+        .await
+        .unwrap()
+        .metadata
+        .uid;
+    merge_patch(
+        ns,
+        "minimal",
+        json!({"spec": {"prometheus": {"replicas": 2}}}),
+    )
+    .await
+    .unwrap();
+    let sts = ns.api::<StatefulSet>();
+    let set = ns
+        .wait_condition(
+            &sts,
+            "minimal-prometheus",
+            CHANGE_TIMEOUT,
+            "Prometheus runs 2 ready replicas",
+            |s: &StatefulSet| {
+                s.spec.as_ref().and_then(|s| s.replicas) == Some(2)
+                    && s.status.as_ref().and_then(|s| s.ready_replicas) == Some(2)
+            },
+        )
+        .await;
+    let containers: Vec<String> = set
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(containers, ["prometheus", "thanos-sidecar"]);
+    ns.wait_condition(
+        &ns.api::<Deployment>(),
+        "minimal-prometheus-query",
+        CHANGE_TIMEOUT,
+        "the Thanos Query is available",
+        |d: &Deployment| d.status.as_ref().and_then(|s| s.available_replicas) == Some(2),
+    )
+    .await;
+    let pods = ns.api::<k8s_openapi::api::core::v1::Pod>();
+    let endpoints = ns.api::<k8s_openapi::api::core::v1::Endpoints>();
+    for i in 0..2 {
+        let pod = pods.get(&format!("minimal-prometheus-{i}")).await.unwrap();
+        let ip = pod.status.and_then(|s| s.pod_ip).unwrap();
+        let name = format!("minimal-prometheus-{i}");
+        let e = ns
+            .wait_condition(
+                &endpoints,
+                &name,
+                CHANGE_TIMEOUT,
+                &format!("{name} lists its replica"),
+                |e: &k8s_openapi::api::core::v1::Endpoints| {
+                    e.subsets
+                        .iter()
+                        .flatten()
+                        .any(|s| s.addresses.as_ref().is_some_and(|a| !a.is_empty()))
+                },
+            )
+            .await;
+        let ips: Vec<String> = e
+            .subsets
+            .iter()
+            .flatten()
+            .flat_map(|s| s.addresses.clone().unwrap_or_default())
+            .map(|a| a.ip)
+            .collect();
+        assert_eq!(ips, [ip], "{name} selects exactly replica {i}");
+    }
+    let grafana = ns
+        .api::<ConfigMap>()
+        .get("minimal-grafana-config")
+        .await
+        .unwrap();
+    let datasources = &grafana.data.unwrap()["datasources.yaml"];
+    let query = format!("http://minimal-prometheus-query.{}.svc:10902", ns.name());
+    assert!(datasources.contains(&query), "{datasources}");
+    wait_ready(ns, "minimal").await;
+
+    merge_patch(
+        ns,
+        "minimal",
+        json!({"spec": {"prometheus": {"replicas": 1}}}),
+    )
+    .await
+    .unwrap();
+    let services = ns.api::<Service>();
+    for name in [
+        "minimal-prometheus-0",
+        "minimal-prometheus-1",
+        "minimal-prometheus-query",
+    ] {
+        ns.wait_deleted(&services, name, CHANGE_TIMEOUT, &format!("{name} pruned"))
+            .await;
+    }
+    ns.wait_deleted(
+        &ns.api::<Deployment>(),
+        "minimal-prometheus-query",
+        CHANGE_TIMEOUT,
+        "the Query pruned",
+    )
+    .await;
+    wait_ready(ns, "minimal").await;
+    let pvcs = ns.api::<PersistentVolumeClaim>();
+    assert_eq!(
+        pvcs.get("data-minimal-prometheus-0")
+            .await
+            .unwrap()
+            .metadata
+            .uid,
+        first_claim,
+        "the first replica's claim was replaced"
+    );
+    assert!(pvcs.get("data-minimal-prometheus-1").await.is_ok());
 }
 
 /// How soon a deleted stack must leave the operator's metrics.

@@ -2,7 +2,8 @@
 //! restart of the operator (a full resync of every stack and child), sextant's own
 //! write counter stays at zero and kube-apiserver's `apiserver_request_total`
 //! counts no write to any kind sextant manages (the stack has a contact point, so
-//! the Secret rendered from the one it references is among them).
+//! the Secret rendered from the one it references is among them, and Prometheus
+//! in an HA pair, so the Thanos Query and the per-replica Services are too).
 //!
 //! Its own test binary, so no other test writes to the cluster meanwhile.
 
@@ -90,6 +91,9 @@ async fn converged_stack_costs_zero_writes_across_a_resync() {
     agents.data["spec"]["grafana"]["alerting"]["contactPoints"] = json!([
         {"name": "chat", "type": "slack", "secretRef": {"name": "steady-hook", "key": "url"}},
     ]);
+    // Prometheus as an HA pair: the Thanos Query, its budget and the
+    // per-replica Services are part of the steady state too.
+    agents.data["spec"]["prometheus"]["replicas"] = json!(2);
     stack::create(&ns, &agents).await.unwrap();
     stack::wait_ready(&ns, "agents").await;
 

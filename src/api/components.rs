@@ -412,11 +412,18 @@ pub struct PrometheusSpec {
     #[schemars(length(min = 1))]
     pub image: Option<String>,
 
-    /// Replicas: 1, or 0 to stop it while keeping its volume. Prometheus runs as a
-    /// single instance on its own volume.
+    /// Replicas: 1; 2 or 3 for identical replicas in high availability, each on
+    /// its own volume, scraping the same targets and receiving every sample the
+    /// collector and Tempo write, read through a Thanos Query that merges them
+    /// (`query`; docs/scaling.md); 0 stops it while keeping its volume.
     #[serde(default = "one")]
-    #[schemars(range(min = 0, max = 1))]
+    #[schemars(range(min = 0, max = 3))]
     pub replicas: i32,
+
+    /// The Thanos sidecar beside each replica and the Thanos Query in front of
+    /// them, when `replicas` is more than 1.
+    #[serde(default, skip_serializing_if = "PrometheusQuerySpec::is_default")]
+    pub query: PrometheusQuerySpec,
 
     /// Retention of the TSDB.
     #[serde(default)]
@@ -480,12 +487,54 @@ pub struct PrometheusSpec {
     pub extra_args: Vec<String>,
 }
 
+/// The Thanos parts of Prometheus in replicas.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PrometheusQuerySpec {
+    /// Container image of the sidecar and the Query. Unset: the version pinned
+    /// by this sextant release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub image: Option<String>,
+
+    /// Replicas of the Query (stateless; each reads every Prometheus replica).
+    #[serde(default = "two")]
+    #[schemars(range(min = 1, max = 10))]
+    pub replicas: i32,
+
+    /// CPU and memory of each Query pod. Unset: requests 100m/128Mi, limits
+    /// 1/1Gi. The sidecars take requests 50m/64Mi, limits 500m/256Mi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+impl Default for PrometheusQuerySpec {
+    fn default() -> Self {
+        Self {
+            image: None,
+            replicas: two(),
+            resources: None,
+        }
+    }
+}
+
+fn two() -> i32 {
+    2
+}
+
+impl PrometheusQuerySpec {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 impl Default for PrometheusSpec {
     fn default() -> Self {
         Self {
             enabled: true,
             image: None,
             replicas: 1,
+            query: PrometheusQuerySpec::default(),
             retention: PrometheusRetention::default(),
             storage: default_prometheus_volume(),
             scrape_interval: default_scrape_interval(),

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
     EnvVar, HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext,
     Probe, SeccompProfile, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec,
-    Volume, VolumeMount, VolumeResourceRequirements,
+    TopologySpreadConstraint, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
@@ -24,18 +24,47 @@ pub use crate::model::{
 /// A PodDisruptionBudget (policy/v1) letting a voluntary disruption (a node
 /// drain) take one pod of the component at a time.
 pub fn disruption_budget(stack: &ValidatedStack, component: Component) -> PodDisruptionBudget {
+    budget(
+        meta(stack, component, child_name(&stack.name, component, None)),
+        selector_labels(&stack.name, component),
+    )
+}
+
+/// A PodDisruptionBudget of one pod at a time among the pods `selector` selects.
+pub fn budget(metadata: ObjectMeta, selector: BTreeMap<String, String>) -> PodDisruptionBudget {
     PodDisruptionBudget {
-        metadata: meta(stack, component, child_name(&stack.name, component, None)),
+        metadata,
         spec: Some(PodDisruptionBudgetSpec {
             max_unavailable: Some(IntOrString::Int(1)),
             selector: Some(LabelSelector {
-                match_labels: Some(selector_labels(&stack.name, component)),
+                match_labels: Some(selector),
                 ..LabelSelector::default()
             }),
             ..PodDisruptionBudgetSpec::default()
         }),
         ..PodDisruptionBudget::default()
     }
+}
+
+/// Replicas spread across nodes, then zones, as evenly as the scheduler can
+/// without leaving a pod pending (`ScheduleAnyway`): a single-node cluster
+/// still runs them all, and losing one node or zone takes as few as it can.
+/// `spec.<component>.pod.topologySpreadConstraints` replaces these
+/// (`super::pod`, applied after the component's build).
+pub fn spread(selector: &BTreeMap<String, String>) -> Vec<TopologySpreadConstraint> {
+    ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
+        .into_iter()
+        .map(|key| TopologySpreadConstraint {
+            max_skew: 1,
+            topology_key: key.into(),
+            when_unsatisfiable: "ScheduleAnyway".into(),
+            label_selector: Some(LabelSelector {
+                match_labels: Some(selector.clone()),
+                ..LabelSelector::default()
+            }),
+            ..TopologySpreadConstraint::default()
+        })
+        .collect()
 }
 
 /// Metadata of a child: name, namespace, labels and the controller ownerReference.

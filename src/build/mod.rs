@@ -21,6 +21,7 @@ mod object_store;
 pub mod overrides;
 mod pod;
 mod prometheus;
+mod prometheus_ha;
 mod stateful;
 mod tempo;
 

@@ -11,7 +11,9 @@
 //!   the cluster collector to its node port;
 //! - the collector to Prometheus (OTLP write), Tempo (OTLP) and Loki (OTLP);
 //!   Tempo's metrics-generator to Prometheus (remote write);
-//! - Grafana to Prometheus, Tempo and Loki (its datasources);
+//! - Grafana to Prometheus, Tempo and Loki (its datasources); with Prometheus
+//!   in replicas, Grafana and the probe to the Thanos Query's HTTP port, and
+//!   the Query to each replica's sidecar (gRPC);
 //! - anyone to Grafana's HTTP port (users, an ingress controller);
 //! - the operator's pods, when it knows where they run (`Capabilities::operator`)
 //!   and the stack's probe is on, to the ports the probe uses: the collector's
@@ -28,7 +30,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::*;
-use crate::model::{Capabilities, ports};
+use crate::model::{Capabilities, QUERY_SUFFIX, ports, query_selector_labels};
 
 /// The NetworkPolicies of the components that run here; none when the stack
 /// turns them off.
@@ -36,11 +38,78 @@ pub(super) fn policies(stack: &ValidatedStack, caps: &Capabilities) -> Vec<Netwo
     if !stack.spec.network_policies.enabled {
         return Vec::new();
     }
-    Component::ALL
+    let mut list: Vec<NetworkPolicy> = Component::ALL
         .into_iter()
         .filter(|c| caps.runs(stack, *c))
         .map(|c| policy(stack, caps, c))
-        .collect()
+        .collect();
+    if stack.prometheus_ha() && caps.runs(stack, Component::Prometheus) {
+        list.push(query_policy(stack, caps));
+    }
+    list
+}
+
+/// The operator's pods, when the install says where they run and the stack's
+/// probe is on.
+fn operator(stack: &ValidatedStack, caps: &Capabilities) -> Option<NetworkPolicyPeer> {
+    let op = caps.operator.as_ref()?;
+    if !stack.spec.probe.is_enabled() {
+        return None;
+    }
+    let namespace = std::iter::once((
+        "kubernetes.io/metadata.name".to_string(),
+        op.namespace.clone(),
+    ))
+    .collect();
+    Some(NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(namespace),
+            ..LabelSelector::default()
+        }),
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(op.labels.clone()),
+            ..LabelSelector::default()
+        }),
+        ..NetworkPolicyPeer::default()
+    })
+}
+
+fn query_pods(stack: &ValidatedStack) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(query_selector_labels(&stack.name)),
+            ..LabelSelector::default()
+        }),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+/// The Thanos Query of Prometheus in replicas: Grafana and the probe read its
+/// HTTP API.
+fn query_policy(stack: &ValidatedStack, caps: &Capabilities) -> NetworkPolicy {
+    let mut peers: Vec<NetworkPolicyPeer> = caps
+        .runs(stack, Component::Grafana)
+        .then(|| pods_of(stack, Component::Grafana))
+        .into_iter()
+        .chain(operator(stack, caps))
+        .collect();
+    peers.push(query_pods(stack));
+    let name = child_name(&stack.name, Component::Prometheus, Some(QUERY_SUFFIX));
+    NetworkPolicy {
+        metadata: super::prometheus_ha::query_meta(stack, &name),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(query_selector_labels(&stack.name)),
+                ..LabelSelector::default()
+            }),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(peers),
+                ports: Some(vec![tcp(ports::THANOS_HTTP)]),
+            }]),
+            ..NetworkPolicySpec::default()
+        }),
+    }
 }
 
 fn pods_of(stack: &ValidatedStack, c: Component) -> NetworkPolicyPeer {
@@ -96,28 +165,8 @@ fn policy(stack: &ValidatedStack, caps: &Capabilities, c: Component) -> NetworkP
         Component::Tempo => Some(ports::TEMPO_HTTP),
         _ => None,
     };
-    if let (Some(port), Some(op)) = (probe_port, caps.operator.as_ref())
-        && stack.spec.probe.is_enabled()
-    {
-        let namespace = std::iter::once((
-            "kubernetes.io/metadata.name".to_string(),
-            op.namespace.clone(),
-        ))
-        .collect();
-        rules.push((
-            vec![NetworkPolicyPeer {
-                namespace_selector: Some(LabelSelector {
-                    match_labels: Some(namespace),
-                    ..LabelSelector::default()
-                }),
-                pod_selector: Some(LabelSelector {
-                    match_labels: Some(op.labels.clone()),
-                    ..LabelSelector::default()
-                }),
-                ..NetworkPolicyPeer::default()
-            }],
-            vec![port],
-        ));
+    if let (Some(port), Some(op)) = (probe_port, operator(stack, caps)) {
+        rules.push((vec![op], vec![port]));
     }
     match c {
         Component::Collector => {
@@ -149,6 +198,9 @@ fn policy(stack: &ValidatedStack, caps: &Capabilities, c: Component) -> NetworkP
             let clients = from(&[Component::Collector, Component::Tempo, Component::Grafana]);
             if !clients.is_empty() {
                 rules.push((clients, vec![ports::PROMETHEUS]));
+            }
+            if stack.prometheus_ha() {
+                rules.push((vec![query_pods(stack)], vec![ports::THANOS_GRPC]));
             }
         }
         Component::Tempo => {

@@ -149,7 +149,7 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
         ),
         ..Container::default()
     });
-    let sts: StatefulSet = stateful_set(
+    let mut sts: StatefulSet = stateful_set(
         stack,
         caps,
         StatefulWorkload {
@@ -184,16 +184,20 @@ pub(super) fn build(stack: &ValidatedStack, caps: &Capabilities) -> Resources {
     };
     let binding = role_binding(stack, C, name.clone(), "Role", &name);
 
-    Resources {
+    let mut r = Resources {
         service_accounts: vec![service_account(stack, C, true)],
         roles: vec![role],
         role_bindings: vec![binding],
         config_maps: vec![cm],
         rendered_secrets: monitor_files.into_iter().collect(),
         services: vec![service(stack, C)],
-        stateful_sets: vec![sts],
         ..Resources::default()
+    };
+    if stack.prometheus_ha() {
+        super::prometheus_ha::add(stack, caps, &mut sts, &mut r);
     }
+    r.stateful_sets.push(sts);
+    r
 }
 
 /// Where Prometheus discovers annotated workloads: with the chart's discovery

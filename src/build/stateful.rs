@@ -12,8 +12,7 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
-    TopologySpreadConstraint, Volume,
+    Container, ContainerPort, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -202,7 +201,7 @@ pub fn single_binary(stack: &ValidatedStack, caps: &Capabilities, b: SingleBinar
     if clustered && let Some(pod) = sts.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
         // Defaults: `spec.<component>.pod.topologySpreadConstraints` replaces them
         // (`super::pod`, applied after this build).
-        pod.topology_spread_constraints = Some(spread(stack, c));
+        pod.topology_spread_constraints = Some(spread(&selector_labels(&stack.name, c)));
     }
     let mut account = service_account(stack, c, false);
     if !store.service_account_annotations.is_empty() {
@@ -259,23 +258,4 @@ fn members_service(stack: &ValidatedStack, c: Component) -> Service {
         }),
         ..Service::default()
     }
-}
-
-/// Replicas spread across nodes, then zones, as evenly as the scheduler can
-/// without leaving a pod pending (`ScheduleAnyway`): a single-node cluster
-/// still runs them all, and losing one node or zone takes as few as it can.
-fn spread(stack: &ValidatedStack, c: Component) -> Vec<TopologySpreadConstraint> {
-    ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
-        .into_iter()
-        .map(|key| TopologySpreadConstraint {
-            max_skew: 1,
-            topology_key: key.into(),
-            when_unsatisfiable: "ScheduleAnyway".into(),
-            label_selector: Some(LabelSelector {
-                match_labels: Some(selector_labels(&stack.name, c)),
-                ..LabelSelector::default()
-            }),
-            ..TopologySpreadConstraint::default()
-        })
-        .collect()
 }

@@ -52,6 +52,9 @@ pub struct WorkloadState {
     pub available: bool,
     /// The image of the first container.
     pub image: String,
+    /// A workload the component needs besides its own, not yet available (the
+    /// Thanos Query of Prometheus in replicas), as the condition tells it.
+    pub companion: Option<String>,
 }
 
 impl WorkloadState {
@@ -71,6 +74,7 @@ impl WorkloadState {
                 && available_n >= desired
                 && s.replicas.unwrap_or(0) == desired,
             image: first_image(d.spec.as_ref().and_then(|s| s.template.spec.as_ref())),
+            companion: None,
         }
     }
 
@@ -90,6 +94,7 @@ impl WorkloadState {
                 && st.ready_replicas.unwrap_or(0) >= desired
                 && st.replicas == desired,
             image: first_image(s.spec.as_ref().and_then(|s| s.template.spec.as_ref())),
+            companion: None,
         }
     }
 }
@@ -110,6 +115,7 @@ impl WorkloadState {
                 && s.number_available.unwrap_or(0) >= desired
                 && s.number_misscheduled == 0,
             image: first_image(d.spec.as_ref().and_then(|s| s.template.spec.as_ref())),
+            companion: None,
         }
     }
 }
@@ -185,6 +191,18 @@ pub fn observe(
                 .find(|d| d.name_any() == name(c))
                 .map(WorkloadState::from_daemon_set),
         };
+        let state = match (c, state) {
+            (Component::Prometheus, Some(s)) if stack.prometheus_ha() => {
+                let query = child_name(&stack.name, c, Some(crate::model::QUERY_SUFFIX));
+                let q = applied
+                    .deployments
+                    .iter()
+                    .find(|d| d.name_any() == query)
+                    .map(WorkloadState::from_deployment);
+                Some(with_companion(s, "Thanos Query", q))
+            }
+            (_, s) => s,
+        };
         workloads.push((c, state));
     }
     Observation {
@@ -198,6 +216,27 @@ pub fn observe(
         monitors: Some(crate::build::prometheus_monitors(stack, &ctx.capabilities)),
         data_flow: DataFlow::Unobserved,
     }
+}
+
+/// `s`, not available while `companion` (named `what`) is not, which the
+/// condition's message then tells.
+fn with_companion(
+    mut s: WorkloadState,
+    what: &str,
+    companion: Option<WorkloadState>,
+) -> WorkloadState {
+    match companion {
+        Some(q) if q.available => {}
+        Some(q) => {
+            s.available = false;
+            s.companion = Some(format!("{what} {}/{} replicas ready", q.ready, q.desired));
+        }
+        None => {
+            s.available = false;
+            s.companion = Some(format!("{what} not created yet"));
+        }
+    }
+    s
 }
 
 /// The DataFlowing condition's status, reason and message, and
@@ -550,7 +589,10 @@ pub fn compute(
                 type_,
                 false,
                 reason::PROGRESSING,
-                format!("{}/{} replicas ready", s.ready, s.desired),
+                match &s.companion {
+                    Some(more) => format!("{}/{} replicas ready; {more}", s.ready, s.desired),
+                    None => format!("{}/{} replicas ready", s.ready, s.desired),
+                },
                 g,
                 &now,
             ),
@@ -716,13 +758,8 @@ fn endpoints(stack: &ValidatedStack) -> Endpoints {
         }),
         grafana: on(Component::Grafana)
             .then(|| format!("http://{}:{}", host(Component::Grafana), ports::GRAFANA)),
-        prometheus: on(Component::Prometheus).then(|| {
-            format!(
-                "http://{}:{}",
-                host(Component::Prometheus),
-                ports::PROMETHEUS
-            )
-        }),
+        // With replicas, the Thanos Query that merges them.
+        prometheus: on(Component::Prometheus).then(|| stack.prometheus_query_url()),
         loki: on(Component::Loki)
             .then(|| format!("http://{}:{}", host(Component::Loki), ports::LOKI_HTTP)),
         tempo: on(Component::Tempo)
@@ -795,6 +832,32 @@ pub fn merge_conditions(previous: &[Condition], new: Vec<Condition>) -> Vec<Cond
 mod tests {
     use super::*;
 
+    #[test]
+    fn prometheus_in_replicas_is_available_only_with_its_query() {
+        let state = |ready: i32, available: bool| WorkloadState {
+            desired: 2,
+            ready,
+            available,
+            image: "i".into(),
+            companion: None,
+        };
+        let up = with_companion(state(2, true), "Thanos Query", Some(state(2, true)));
+        assert!(up.available);
+        assert_eq!(up.companion, None);
+        let waiting = with_companion(state(2, true), "Thanos Query", Some(state(1, false)));
+        assert!(!waiting.available);
+        assert_eq!(
+            waiting.companion.as_deref(),
+            Some("Thanos Query 1/2 replicas ready")
+        );
+        let missing = with_companion(state(2, true), "Thanos Query", None);
+        assert!(!missing.available);
+        assert_eq!(
+            missing.companion.as_deref(),
+            Some("Thanos Query not created yet")
+        );
+    }
+
     fn t(secs: i64) -> Timestamp {
         Timestamp::from_second(secs).unwrap()
     }
@@ -839,6 +902,7 @@ mod tests {
             ready: 1,
             available: true,
             image: "i".into(),
+            companion: None,
         };
         let obs = Observation {
             generation: Some(1),
@@ -909,6 +973,7 @@ mod tests {
             ready: 1,
             available: true,
             image: "i".into(),
+            companion: None,
         };
         let status_for = |spec: &str| {
             let yaml = format!(
@@ -974,6 +1039,7 @@ mod tests {
                             ready: 1,
                             available: true,
                             image: "i".into(),
+                            companion: None,
                         }),
                     )
                 })
@@ -1042,6 +1108,7 @@ mod tests {
                 ready: 1,
                 available: true,
                 image: "i".into(),
+                companion: None,
             })
         };
         obs.workloads = Component::ALL.iter().map(|c| (*c, ready(c))).collect();

@@ -206,7 +206,10 @@ impl Component {
         match self {
             Self::Collector | Self::ClusterCollector => &["GOMEMLIMIT"],
             Self::NodeAgent => &["GOMEMLIMIT", "K8S_NODE_NAME", "K8S_NODE_IP"],
-            Self::Prometheus | Self::Tempo | Self::Loki => &[],
+            // The value of the `replica` external label of Prometheus in replicas
+            // (`crate::render::prometheus::POD_NAME_ENV`).
+            Self::Prometheus => &["POD_NAME"],
+            Self::Tempo | Self::Loki => &[],
             Self::Grafana => &[
                 "GF_SECURITY_ADMIN_USER",
                 "GF_SECURITY_ADMIN_PASSWORD",

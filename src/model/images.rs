@@ -11,6 +11,11 @@ pub const PROMETHEUS: &str = "prom/prometheus:v3.5.3";
 pub const TEMPO: &str = "grafana/tempo:2.10.8";
 /// Grafana Loki, 3.x single binary.
 pub const LOKI: &str = "grafana/loki:3.7.8";
+/// Thanos, for Prometheus replicas > 1: the sidecar beside each replica and the
+/// Query in front of them (`crate::build::prometheus`). The tag the project's
+/// release job pushes (thanos-io/thanos v0.42.4 `Makefile` DOCKER_IMAGE_REPO,
+/// `.circleci/config.yml` publish_release).
+pub const THANOS: &str = "quay.io/thanos/thanos:v0.42.4";
 /// Grafana.
 pub const GRAFANA: &str = "grafana/grafana:12.4.12";
 
@@ -29,5 +34,8 @@ pub const PROMETHEUS_UID: i64 = 65534;
 pub const TEMPO_UID: i64 = 10001;
 /// UID of the Loki image's user.
 pub const LOKI_UID: i64 = 10001;
+/// UID of the Thanos image's user (thanos-io/thanos v0.42.4 `Dockerfile`,
+/// `USER 1001`), for the Query pods; the sidecar runs as Prometheus's user.
+pub const THANOS_UID: i64 = 1001;
 /// UID of the Grafana image's user.
 pub const GRAFANA_UID: i64 = 472;

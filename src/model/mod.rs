@@ -17,11 +17,12 @@ pub use component::{Component, CpuMemory, Workload};
 pub use monitors::MonitorsRead;
 pub use names::{
     APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, EVENTS_SERVICE, FOLDER, FOLDER_ANNOTATION,
-    MEMBERS_SUFFIX, STACK_NAMESPACE_LABEL, child_name, cluster_binding_name, cluster_child_labels,
-    labels, ports, selector_labels, stack_labels, uid,
+    MEMBERS_SUFFIX, QUERY_SUFFIX, STACK_NAMESPACE_LABEL, child_name, cluster_binding_name,
+    cluster_child_labels, labels, ports, query_labels, query_selector_labels, selector_labels,
+    stack_labels, uid,
 };
 pub use object_store::FIRST_LOKI_PERIOD;
 pub use stack::{
     Dashboard, DashboardFile, LokiLimitBytes, Resolved, SecretValues, StreamRule, TempoLimitBytes,
-    ValidatedStack, VolumeSize,
+    Thanos, ValidatedStack, VolumeSize,
 };

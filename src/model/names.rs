@@ -48,6 +48,14 @@ pub mod ports {
     pub const COLLECTOR_METRICS: i32 = 8888;
     /// Prometheus HTTP.
     pub const PROMETHEUS: i32 = 9090;
+    /// The Thanos sidecar's gRPC StoreAPI beside each Prometheus replica, which
+    /// the Query reads (thanos-io/thanos v0.42.4 `cmd/thanos/config.go`, the
+    /// default `--grpc-address`).
+    pub const THANOS_GRPC: i32 = 10901;
+    /// HTTP of the Thanos sidecar (health, readiness) and of the Query (the
+    /// Prometheus HTTP API Grafana and the probe read); the default
+    /// `--http-address` of both.
+    pub const THANOS_HTTP: i32 = 10902;
     /// Tempo HTTP.
     pub const TEMPO_HTTP: i32 = 3200;
     /// Tempo internal gRPC.
@@ -68,6 +76,11 @@ pub mod ports {
 /// Suffix of the headless Service of a clustered Loki or Tempo.
 pub const MEMBERS_SUFFIX: &str = "members";
 
+/// Suffix of the Thanos Query in front of Prometheus replicas > 1: its
+/// Deployment, Service, ServiceAccount and PodDisruptionBudget, and the
+/// `app.kubernetes.io/name` of its pods (`prometheus-query`).
+pub const QUERY_SUFFIX: &str = "query";
+
 /// `<stack>-<component>` plus an optional suffix such as `config`.
 pub fn child_name(stack: &str, component: Component, suffix: Option<&str>) -> String {
     match suffix {
@@ -82,6 +95,28 @@ pub fn selector_labels(stack: &str, component: Component) -> BTreeMap<String, St
         ("app.kubernetes.io/name".into(), component.name().into()),
         ("app.kubernetes.io/instance".into(), stack.into()),
     ])
+}
+
+/// The labels that select the Thanos Query pods of a stack's Prometheus
+/// replicas: not Prometheus's, so that neither its StatefulSet, Service nor
+/// budget counts them.
+pub fn query_selector_labels(stack: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "app.kubernetes.io/name".into(),
+            format!("{}-{QUERY_SUFFIX}", Component::Prometheus.name()),
+        ),
+        ("app.kubernetes.io/instance".into(), stack.into()),
+    ])
+}
+
+/// The labels of the Thanos Query children: the stack's, its selector, and
+/// component `query`.
+pub fn query_labels(stack: &str) -> BTreeMap<String, String> {
+    let mut l = stack_labels(stack);
+    l.extend(query_selector_labels(stack));
+    l.insert("app.kubernetes.io/component".into(), QUERY_SUFFIX.into());
+    l
 }
 
 /// The labels that mark every child of a stack (used to find children to prune).

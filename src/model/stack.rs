@@ -156,6 +156,22 @@ pub struct ValidatedStack {
     /// The prometheus-operator monitors the stack selects, as the controller read
     /// them (`None`: none read); `crate::build::prometheus::monitors` translates them.
     pub monitors: Option<crate::model::MonitorsRead>,
+    /// The Thanos parts of Prometheus in replicas (`prometheus_ha`), resolved.
+    pub thanos: Thanos,
+}
+
+/// The Thanos sidecar and Query of Prometheus in replicas, resolved like a
+/// component (`spec.prometheus.query`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thanos {
+    /// The image of the sidecar and the Query (mirrored like the others).
+    pub image: String,
+    /// Replicas of the Query.
+    pub query_replicas: i32,
+    /// CPU and memory of each Query pod.
+    pub query_resources: ResourceRequirements,
+    /// CPU and memory of each sidecar.
+    pub sidecar_resources: ResourceRequirements,
 }
 
 impl ValidatedStack {
@@ -205,6 +221,53 @@ impl ValidatedStack {
         matches!(c, Component::Loki | Component::Tempo)
             && self.enabled(c)
             && self.component(c).replicas > 1
+    }
+
+    /// Whether Prometheus runs as identical replicas (more than one) with a
+    /// Thanos sidecar each and a Thanos Query in front of them.
+    pub fn prometheus_ha(&self) -> bool {
+        self.enabled(Component::Prometheus) && self.component(Component::Prometheus).replicas > 1
+    }
+
+    /// Where the collector and Tempo's metrics-generator write metrics: each
+    /// replica's own Service (`<stack>-prometheus-<i>`, which selects its pod by
+    /// the `statefulset.kubernetes.io/pod-name` label) when Prometheus runs in
+    /// replicas, so every replica receives every sample; else its one Service.
+    pub fn prometheus_write_hosts(&self) -> Vec<(String, String)> {
+        if !self.prometheus_ha() {
+            return vec![(
+                Component::Prometheus.name().to_string(),
+                self.service_host(Component::Prometheus),
+            )];
+        }
+        (0..self.component(Component::Prometheus).replicas)
+            .map(|i| {
+                let name =
+                    names::child_name(&self.name, Component::Prometheus, Some(&i.to_string()));
+                let host = format!("{name}.{}.svc", self.namespace);
+                (format!("{}-{i}", Component::Prometheus.name()), host)
+            })
+            .collect()
+    }
+
+    /// The Prometheus HTTP API that Grafana, the probe and the status read: the
+    /// Thanos Query (deduplicating the replicas) when Prometheus runs in
+    /// replicas, else Prometheus's Service.
+    pub fn prometheus_query_url(&self) -> String {
+        if self.prometheus_ha() {
+            format!(
+                "http://{}.{}.svc:{}",
+                names::child_name(&self.name, Component::Prometheus, Some(names::QUERY_SUFFIX)),
+                self.namespace,
+                names::ports::THANOS_HTTP
+            )
+        } else {
+            format!(
+                "http://{}:{}",
+                self.service_host(Component::Prometheus),
+                names::ports::PROMETHEUS
+            )
+        }
     }
 
     /// In-cluster DNS name of the headless Service that lists every pod of a

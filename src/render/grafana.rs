@@ -98,9 +98,18 @@ pub fn datasources(stack: &ValidatedStack) -> Datasources {
                 {"name": TEMPO_EXEMPLAR_LABEL, "datasourceUid": uid::TEMPO},
             ]);
         }
+        if stack.prometheus_ha() {
+            // Replicas are read through the Thanos Query (`crate::build::prometheus_ha`);
+            // the flavour and version let Grafana use the label APIs it serves
+            // (grafana/grafana `packages/grafana-prometheus/src/types.ts`
+            // PromApplication, `configuration/PromFlavorVersions.ts`: "0.31.1" is its
+            // "> 0.31.x" choice for Thanos; read in stored copies, not at 12.4.12).
+            json_data["prometheusType"] = json!("Thanos");
+            json_data["prometheusVersion"] = json!("0.31.1");
+        }
         list.push(json!({
             "name": "Prometheus", "type": "prometheus", "uid": uid::PROMETHEUS, "access": "proxy",
-            "url": url(Component::Prometheus, ports::PROMETHEUS), "isDefault": true,
+            "url": stack.prometheus_query_url(), "isDefault": true,
             "editable": false, "jsonData": json_data,
         }));
     }

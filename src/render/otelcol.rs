@@ -202,11 +202,11 @@ struct ProbabilisticSampler {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 struct Exporters {
-    #[serde(
-        rename = "otlp_http/prometheus",
-        skip_serializing_if = "Option::is_none"
-    )]
-    prometheus: Option<OtlpHttpExporter>,
+    /// `otlp_http/prometheus`, or with Prometheus in replicas one per replica
+    /// (`otlp_http/prometheus-<i>`), each in the metrics pipelines: every
+    /// replica receives every sample.
+    #[serde(flatten)]
+    prometheus: BTreeMap<String, OtlpHttpExporter>,
     #[serde(rename = "otlp_http/loki", skip_serializing_if = "Option::is_none")]
     loki: Option<OtlpHttpExporter>,
     #[serde(rename = "otlp_grpc/tempo", skip_serializing_if = "Option::is_none")]
@@ -764,21 +764,29 @@ pub fn render(stack: &ValidatedStack, memory_limit_bytes: u128, metadata: bool) 
             .chain(export_ids(stack, signal))
             .collect()
     };
-    let prometheus = stack
-        .enabled(Component::Prometheus)
-        .then(|| OtlpHttpExporter {
-            endpoint: format!(
-                "http://{}:{}/api/v1/otlp",
-                stack.service_host(Component::Prometheus),
-                ports::PROMETHEUS
-            ),
-            retry_on_failure: retry(),
-            sending_queue: queue(),
-        });
-    let metrics = exporters_of(
-        prometheus.as_ref().map(|_| "otlp_http/prometheus"),
-        ExportSignal::Metrics,
-    );
+    let prometheus: BTreeMap<String, OtlpHttpExporter> = if stack.enabled(Component::Prometheus) {
+        stack
+            .prometheus_write_hosts()
+            .into_iter()
+            .map(|(id, host)| {
+                (
+                    format!("otlp_http/{id}"),
+                    OtlpHttpExporter {
+                        endpoint: format!("http://{host}:{}/api/v1/otlp", ports::PROMETHEUS),
+                        retry_on_failure: retry(),
+                        sending_queue: queue(),
+                    },
+                )
+            })
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let metrics: Vec<String> = prometheus
+        .keys()
+        .cloned()
+        .chain(export_ids(stack, ExportSignal::Metrics))
+        .collect();
     if !metrics.is_empty() {
         pipelines.insert("metrics".into(), app_pipeline(&[], &metrics));
         if node_senders {

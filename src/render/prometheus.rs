@@ -274,6 +274,27 @@ pub const PODS_JOB: &str = "kubernetes-pods";
 /// The job of annotated Services' endpoints.
 pub const SERVICES_JOB: &str = "kubernetes-services";
 
+/// The external label that tells Prometheus replicas apart, which the Thanos
+/// Query removes to merge them (`--query.replica-label`).
+pub const REPLICA_LABEL: &str = "replica";
+/// The environment variable holding the pod's name in each replica.
+pub const POD_NAME_ENV: &str = "POD_NAME";
+
+/// `sextant_stack`, and in replicas `replica: ${POD_NAME}`: one config for
+/// every replica, which Prometheus 3 expands from the environment when it loads
+/// it (prometheus/prometheus v3.5.0 `config/config.go` `Load`, no feature flag
+/// since 3.0; checked with Prometheus 3.5.3 in `tests/prometheus_ha.rs`). The
+/// Thanos sidecar refuses to start while Prometheus has no external labels and
+/// reads them expanded from `/api/v1/status/config` (thanos-io/thanos v0.42.4
+/// `cmd/thanos/sidecar.go`, `pkg/promclient/promclient.go`).
+fn external_labels(stack: &ValidatedStack) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([("sextant_stack".into(), stack.name.clone())]);
+    if stack.prometheus_ha() {
+        labels.insert(REPLICA_LABEL.into(), format!("${{{POD_NAME_ENV}}}"));
+    }
+    labels
+}
+
 /// Renders `prometheus.yml`: a job per component that runs here
 /// (`Capabilities::runs`: no node-agent job where the agent is not run); with
 /// `discovery`, also the jobs of the cluster's annotated pods and Services; then
@@ -313,7 +334,7 @@ pub fn render(
         global: Global {
             scrape_interval: interval.clone(),
             evaluation_interval: interval,
-            external_labels: BTreeMap::from([("sextant_stack".into(), stack.name.clone())]),
+            external_labels: external_labels(stack),
         },
         rule_files: recording_rules(stack)
             .map(|_| format!("/etc/prometheus/{RECORDING_RULES_FILE}"))

@@ -346,14 +346,15 @@ pub fn render(stack: &ValidatedStack) -> Config {
             },
             storage: GeneratorStorage {
                 path: format!("{DATA_DIR}/generator/wal"),
-                remote_write: vec![RemoteWrite {
-                    url: format!(
-                        "http://{}:{}/api/v1/write",
-                        stack.service_host(Component::Prometheus),
-                        ports::PROMETHEUS
-                    ),
-                    send_exemplars: true,
-                }],
+                // Every replica of Prometheus, each through its own Service.
+                remote_write: stack
+                    .prometheus_write_hosts()
+                    .into_iter()
+                    .map(|(_, host)| RemoteWrite {
+                        url: format!("http://{host}:{}/api/v1/write", ports::PROMETHEUS),
+                        send_exemplars: true,
+                    })
+                    .collect(),
             },
             traces_storage: Path {
                 path: format!("{DATA_DIR}/generator/traces"),

@@ -207,6 +207,7 @@ pub fn validate(
     if !v.errors.is_empty() {
         return Err(ValidationErrors(v.errors));
     }
+    let thanos = resolve::thanos(spec);
     let collector_memory_limit = resolve::collector_memory_limit(&components, Component::Collector);
     let node_agent_memory_limit =
         resolve::collector_memory_limit(&components, Component::NodeAgent);
@@ -238,6 +239,7 @@ pub fn validate(
         missing_secrets,
         restart_secrets,
         monitors: refs.monitors.clone(),
+        thanos,
     })
 }
 

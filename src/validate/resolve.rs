@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::{COLLECTOR_MIN_MEMORY, Validator};
 use crate::api::{ObservabilityStackSpec, PodOverrides};
-use crate::model::{Component, CpuMemory, Resolved, VolumeSize};
+use crate::model::{Component, CpuMemory, Resolved, Thanos, VolumeSize, images};
 use crate::units::parse_quantity_bytes;
 
 /// What the spec says of one component, before resolving.
@@ -92,6 +92,10 @@ impl Validator {
         &mut self,
         spec: &ObservabilityStackSpec,
     ) -> [Resolved; Component::COUNT] {
+        self.resources(
+            "spec.prometheus.query.resources",
+            spec.prometheus.query.resources.as_ref(),
+        );
         Component::ALL.map(|c| self.resolve_one(spec, c))
     }
 
@@ -129,6 +133,24 @@ impl Validator {
                 .unwrap_or_else(|| default_resources(requests, limits)),
             volume,
         }
+    }
+}
+
+/// The Thanos sidecar and Query of Prometheus in replicas; the Query's
+/// resources were checked with the components' (`Validator::resolve`).
+pub(super) fn thanos(spec: &ObservabilityStackSpec) -> Thanos {
+    let q = &spec.prometheus.query;
+    Thanos {
+        image: q
+            .image
+            .clone()
+            .unwrap_or_else(|| mirrored(spec.image_registry.as_deref(), images::THANOS)),
+        query_replicas: q.replicas,
+        query_resources: q
+            .resources
+            .clone()
+            .unwrap_or_else(|| default_resources(("100m", "128Mi"), ("1", "1Gi"))),
+        sidecar_resources: default_resources(("50m", "64Mi"), ("500m", "256Mi")),
     }
 }
 

@@ -233,7 +233,18 @@ pub fn targets(stack: &ValidatedStack) -> Result<Targets, String> {
             ports::OTLP_HTTP
         ),
         token: None,
-        prometheus: url(Component::Prometheus, ports::PROMETHEUS),
+        prometheus: stack
+            .enabled(Component::Prometheus)
+            .then(|| stack.prometheus_query_url()),
+        prometheus_replicas: if stack.prometheus_ha() {
+            stack
+                .prometheus_write_hosts()
+                .into_iter()
+                .map(|(_, host)| format!("http://{host}:{}", ports::PROMETHEUS))
+                .collect()
+        } else {
+            Vec::new()
+        },
         loki: url(Component::Loki, ports::LOKI_HTTP),
         tempo: url(Component::Tempo, ports::TEMPO_HTTP),
         span_metrics: stack.tempo_generator(),

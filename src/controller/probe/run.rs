@@ -29,8 +29,12 @@ pub struct Targets {
     pub collector: String,
     /// The bearer token the collector wants (`spec.collector.auth`).
     pub token: Option<String>,
-    /// Prometheus's HTTP API, when Prometheus runs.
+    /// Prometheus's HTTP API, when Prometheus runs (with replicas, the Thanos
+    /// Query over them: what Grafana reads).
     pub prometheus: Option<String>,
+    /// With Prometheus in replicas, each replica's own HTTP API: the metrics
+    /// path must find the point in every one (each receives every sample).
+    pub prometheus_replicas: Vec<String>,
     /// Loki's HTTP API, when Loki runs.
     pub loki: Option<String>,
     /// Tempo's HTTP API, when Tempo runs.
@@ -196,13 +200,30 @@ pub async fn run(
                     prom_name(METRIC),
                     prom_name(ID_ATTRIBUTE)
                 );
-                Some(
-                    found(Signal::Metrics, sent, deadline, || {
-                        prometheus_has(http, p, &q)
+                if t.prometheus_replicas.is_empty() {
+                    return Some(
+                        found(Signal::Metrics, sent, deadline, || {
+                            prometheus_has(http, p, &q)
+                        })
+                        .await
+                        .0,
+                    );
+                }
+                // Every replica; the result is the first that lacks it, or the
+                // last found (the slowest).
+                let mut last = None;
+                for base in &t.prometheus_replicas {
+                    let (mut r, _) = found(Signal::Metrics, sent, deadline, || {
+                        prometheus_has(http, base, &q)
                     })
-                    .await
-                    .0,
-                )
+                    .await;
+                    if !r.ok() {
+                        r.message = format!("in replica {base}: {}", r.message);
+                        return Some(r);
+                    }
+                    last = Some(r);
+                }
+                last
             }
             _ => None,
         }
