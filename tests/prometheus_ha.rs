@@ -386,10 +386,12 @@ fn one_replica_runs_no_thanos() {
         )
     }));
     let config = common::config_file(&r, "s-prometheus-config", "prometheus.yml");
-    assert!(
-        config["global"]["external_labels"].get("replica").is_none(),
-        "{config}"
-    );
+    let labels: Vec<&String> = config["global"]["external_labels"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(labels, ["sextant_stack"], "no replica label");
     let ds = common::config_file(&r, "s-grafana-config", "datasources.yaml");
     let url = ds["datasources"][0]["url"].as_str().unwrap();
     assert_eq!(url, "http://s-prometheus.ns.svc:9090");

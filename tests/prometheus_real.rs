@@ -1272,7 +1272,7 @@ async fn without_the_rendered_exemplar_storage_flag_the_exemplar_is_lost() {
     );
 }
 
-/// Prometheus in replicas: one config for both, and each replica's `replica`
+/// Prometheus in replicas: one config for both, and each replica's `prometheus_replica`
 /// external label comes out as its own pod name, expanded by the real
 /// Prometheus from the environment variable the pod sets from
 /// `metadata.name`, in `/api/v1/status/config` (where the Thanos sidecar reads

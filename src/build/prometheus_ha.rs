@@ -1,7 +1,7 @@
 //! Prometheus in replicas (`spec.prometheus.replicas` > 1,
 //! `ValidatedStack::prometheus_ha`): what the replicas add to the one-instance
 //! children of `super::prometheus`. Each replica is the same Prometheus with the
-//! same config, told apart by its `replica` external label, and a Thanos
+//! same config, told apart by its `prometheus_replica` external label, and a Thanos
 //! sidecar serving its data over gRPC; a Service per replica, so that the
 //! collector and Tempo write every sample to each; a Thanos Query Deployment
 //! that reads every sidecar and merges the replicas into one answer, which
@@ -83,7 +83,7 @@ pub(super) fn query_meta(stack: &ValidatedStack, name: &str) -> ObjectMeta {
     }
 }
 
-/// `POD_NAME` from the pod's own name: the value of the `replica` external
+/// `POD_NAME` from the pod's own name: the value of the `prometheus_replica` external
 /// label (`crate::render::prometheus`), unique and stable per replica.
 fn pod_name_env() -> EnvVar {
     EnvVar {
@@ -180,7 +180,7 @@ pub fn endpoint_config(stack: &ValidatedStack) -> String {
 }
 
 /// The Query: the Prometheus HTTP API over every replica, deduplicated by the
-/// `replica` label with the default `penalty` algorithm (which follows one
+/// `prometheus_replica` label with the default `penalty` algorithm (which follows one
 /// replica and fills its gaps from another; `chain` is experimental).
 /// Stateless, in `spec.prometheus.query.replicas` pods spread over nodes.
 fn query(stack: &ValidatedStack, name: &str) -> Deployment {

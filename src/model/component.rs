@@ -206,7 +206,7 @@ impl Component {
         match self {
             Self::Collector | Self::ClusterCollector => &["GOMEMLIMIT"],
             Self::NodeAgent => &["GOMEMLIMIT", "K8S_NODE_NAME", "K8S_NODE_IP"],
-            // The value of the `replica` external label of Prometheus in replicas
+            // The value of the `prometheus_replica` external label of Prometheus in replicas
             // (`crate::render::prometheus::POD_NAME_ENV`).
             Self::Prometheus => &["POD_NAME"],
             Self::Tempo | Self::Loki => &[],

@@ -275,12 +275,17 @@ pub const PODS_JOB: &str = "kubernetes-pods";
 pub const SERVICES_JOB: &str = "kubernetes-services";
 
 /// The external label that tells Prometheus replicas apart, which the Thanos
-/// Query removes to merge them (`--query.replica-label`).
-pub const REPLICA_LABEL: &str = "replica";
+/// Query removes to merge them (`--query.replica-label`). prometheus-operator's
+/// default name, not `replica`: the sidecar puts the external labels over any
+/// label of the same name on a series (thanos-io/thanos v0.42.4
+/// `pkg/store/labelpb/label.go` ExtendSortedLabels, used by
+/// `pkg/store/prometheus.go`), and the Query then drops it, so a scraped
+/// workload's own `replica` label would be lost.
+pub const REPLICA_LABEL: &str = "prometheus_replica";
 /// The environment variable holding the pod's name in each replica.
 pub const POD_NAME_ENV: &str = "POD_NAME";
 
-/// `sextant_stack`, and in replicas `replica: ${POD_NAME}`: one config for
+/// `sextant_stack`, and in replicas `prometheus_replica: ${POD_NAME}`: one config for
 /// every replica, which Prometheus 3 expands from the environment when it loads
 /// it (prometheus/prometheus v3.5.0 `config/config.go` `Load`, no feature flag
 /// since 3.0; checked with Prometheus 3.5.3 in `tests/prometheus_ha.rs`). The
