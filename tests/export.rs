@@ -159,15 +159,7 @@ fn no_secret_value_reaches_a_rendered_object() {
     // They arrive as the variables and files the config names.
     let c = collector_config(&r);
     let pod = common::pod_of(&r, "s-collector");
-    let env: BTreeMap<String, (String, String)> = pod.containers[0]
-        .env
-        .iter()
-        .flatten()
-        .filter_map(|e| {
-            let k = e.value_from.as_ref()?.secret_key_ref.as_ref()?;
-            Some((e.name.clone(), (k.name.clone(), k.key.clone())))
-        })
-        .collect();
+    let env = secret_env(&pod.containers[0]);
     let basic = &c["extensions"]["basicauth/export-mimir"]["client_auth"];
     for (field, key) in [("username", "username"), ("password", "password")] {
         let reference = basic[field].as_str().unwrap();
@@ -382,15 +374,7 @@ fn oauth2_and_sigv4_destinations_authenticate_through_their_extensions() {
     let s = volume.secret.as_ref().unwrap();
     assert_eq!(s.secret_name.as_deref(), Some("idp"));
     assert_eq!(s.items.as_ref().unwrap()[0].path, key);
-    let env: BTreeMap<String, (String, String)> = pod.containers[0]
-        .env
-        .iter()
-        .flatten()
-        .filter_map(|e| {
-            let k = e.value_from.as_ref()?.secret_key_ref.as_ref()?;
-            Some((e.name.clone(), (k.name.clone(), k.key.clone())))
-        })
-        .collect();
+    let env = secret_env(&pod.containers[0]);
     assert_eq!(
         env["AWS_ACCESS_KEY_ID"],
         ("aws-keys".into(), "accessKeyId".into())
@@ -512,4 +496,16 @@ fn oauth2_and_sigv4_are_refused_where_they_cannot_work() {
             "expected {want:?} for\n{spec}\ngot {errs:#?}"
         );
     }
+}
+
+/// A container's variables read from Secrets: name -> (Secret, key).
+fn secret_env(c: &k8s_openapi::api::core::v1::Container) -> BTreeMap<String, (String, String)> {
+    c.env
+        .iter()
+        .flatten()
+        .filter_map(|e| {
+            let k = e.value_from.as_ref()?.secret_key_ref.as_ref()?;
+            Some((e.name.clone(), (k.name.clone(), k.key.clone())))
+        })
+        .collect()
 }

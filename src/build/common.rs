@@ -227,19 +227,25 @@ pub fn service(stack: &ValidatedStack, component: Component) -> Service {
                 component
                     .service_ports()
                     .iter()
-                    .map(|(name, port)| ServicePort {
-                        name: Some((*name).into()),
-                        port: *port,
-                        target_port: Some(IntOrString::String((*name).into())),
-                        protocol: Some("TCP".into()),
-                        app_protocol: app_protocol(name),
-                        ..ServicePort::default()
-                    })
+                    .map(|(name, port)| service_port(name, *port))
                     .collect(),
             ),
             ..ServiceSpec::default()
         }),
         ..Service::default()
+    }
+}
+
+/// A TCP Service port forwarding to the container port of the same name, with
+/// the application protocol its name tells.
+pub fn service_port(name: &str, port: i32) -> ServicePort {
+    ServicePort {
+        name: Some(name.into()),
+        port,
+        target_port: Some(IntOrString::String(name.into())),
+        protocol: Some("TCP".into()),
+        app_protocol: app_protocol(name),
+        ..ServicePort::default()
     }
 }
 

@@ -14,10 +14,9 @@
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet};
 use k8s_openapi::api::core::v1::{
     Container, EnvVar, EnvVarSource, ObjectFieldSelector, PodSpec, PodTemplateSpec, Service,
-    ServicePort, ServiceSpec,
+    ServiceSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Resources;
 use super::common::*;
@@ -152,29 +151,14 @@ fn replica_service(stack: &ValidatedStack, i: i32) -> Service {
     }
 }
 
-fn service_port(name: &str, port: i32) -> ServicePort {
-    ServicePort {
-        name: Some(name.into()),
-        port,
-        target_port: Some(IntOrString::String(name.into())),
-        protocol: Some("TCP".into()),
-        ..ServicePort::default()
-    }
-}
-
 /// The Query's endpoints, as the content of `--endpoint.sd-config` (the
 /// `EndpointConfig` of `cmd/thanos/endpointset.go`; `--endpoint` is deprecated
 /// since v0.38.0): each replica's sidecar through its Service.
 pub fn endpoint_config(stack: &ValidatedStack) -> String {
-    let endpoints: Vec<serde_json::Value> = (0..stack.component(C).replicas)
-        .map(|i| {
-            serde_json::json!({"address": format!(
-                "{}.{}.svc:{}",
-                child_name(&stack.name, C, Some(&i.to_string())),
-                stack.namespace,
-                ports::THANOS_GRPC
-            )})
-        })
+    let endpoints: Vec<serde_json::Value> = stack
+        .prometheus_write_hosts()
+        .into_iter()
+        .map(|(_, host)| serde_json::json!({"address": format!("{host}:{}", ports::THANOS_GRPC)}))
         .collect();
     serde_json::json!({ "endpoints": endpoints }).to_string()
 }

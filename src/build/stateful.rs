@@ -12,10 +12,9 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec, Volume,
+    Container, ContainerPort, PodSpec, PodTemplateSpec, Service, ServiceSpec, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Resources;
 use super::common::*;
@@ -229,13 +228,6 @@ pub fn single_binary(stack: &ValidatedStack, caps: &Capabilities, b: SingleBinar
 /// or not (a replica joins the ring before it is ready), for memberlist's join
 /// and Tempo's frontend workers (`crate::render::Memberlist`).
 fn members_service(stack: &ValidatedStack, c: Component) -> Service {
-    let port = |name: &str, port: i32| ServicePort {
-        name: Some(name.into()),
-        port,
-        target_port: Some(IntOrString::String(name.into())),
-        protocol: Some("TCP".into()),
-        ..ServicePort::default()
-    };
     let grpc = match c {
         Component::Tempo => crate::model::ports::TEMPO_GRPC,
         _ => crate::model::ports::LOKI_GRPC,
@@ -251,8 +243,8 @@ fn members_service(stack: &ValidatedStack, c: Component) -> Service {
             publish_not_ready_addresses: Some(true),
             selector: Some(selector_labels(&stack.name, c)),
             ports: Some(vec![
-                port("memberlist", crate::model::ports::MEMBERLIST),
-                port("grpc", grpc),
+                service_port("memberlist", crate::model::ports::MEMBERLIST),
+                service_port("grpc", grpc),
             ]),
             ..ServiceSpec::default()
         }),
